@@ -1,0 +1,7 @@
+//! realizar: a verification-first LLM inference engine.
+//!
+//! Every invariant the engine relies on is a contract checked against outside references
+//! (llama.cpp, HuggingFace transformers, gguf-py) by the `realizar-oracle` crate.
+
+pub mod cli;
+pub mod format;

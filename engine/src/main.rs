@@ -1,0 +1,10 @@
+use std::io::{stderr, stdout};
+
+fn main() {
+    let code = realizar::cli::run(
+        std::env::args_os(),
+        &mut stdout().lock(),
+        &mut stderr().lock(),
+    );
+    std::process::exit(code);
+}

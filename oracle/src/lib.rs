@@ -1,0 +1,16 @@
+//! realizar-oracle: contracts, goldens, metrics and checks that hold the realizar engine to
+//! outside references. The engine never depends on this crate.
+//!
+//! This is the skeleton: contract loading, checks and reports arrive with the oracle issue.
+
+use std::path::Path;
+
+/// The contract files (`*.yaml`) in `dir`, sorted by name.
+pub fn contract_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
