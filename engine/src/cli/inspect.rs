@@ -244,25 +244,28 @@ fn render_table(r: &Report) -> String {
     if let Some(d) = r.data_start {
         let _ = writeln!(s, "  data starts  at byte {d}");
     }
-    let _ = writeln!(s, "\nmetadata: {} keys", r.metadata.len());
+    let _ = writeln!(s, "\nmetadata: {}", count(r.metadata.len(), "key"));
     let rows: Vec<[String; 3]> = r
         .metadata
         .iter()
         .map(|m| {
             let text = match &m.value {
-                Value::String(v) => short_string(v),
-                _ if m.ty.starts_with('[') => array_text(m),
-                v => v.to_string(),
+                v if m.ty.starts_with('[') => array_text(v),
+                v => cell_text(v),
             };
             [m.key.clone(), m.ty.clone(), text]
         })
         .collect();
-    table(&mut s, &["key", "type", "value"], &rows);
+    if rows.is_empty() {
+        s.push_str("  (none)\n");
+    } else {
+        table(&mut s, &["key", "type", "value"], &rows);
+    }
     let total: u64 = r.tensors.iter().map(|t| t.bytes).sum();
     let _ = writeln!(
         s,
-        "\ntensors: {} ({total} bytes; shape in {} order)",
-        r.tensors.len(),
+        "\ntensors: {} ({total} bytes; shape order: {})",
+        count(r.tensors.len(), "tensor"),
         r.shape_order
     );
     let with_shard = r.tensors.iter().any(|t| t.shard.is_some());
@@ -291,21 +294,37 @@ fn render_table(r: &Report) -> String {
     s
 }
 
-/// The table text of an array row, rendered from its JSON view so the two outputs agree.
-fn array_text(m: &MetaRow) -> String {
-    let len = m.value["len"].as_u64().unwrap_or(0) as usize;
-    let head = m.value["head"].as_array().cloned().unwrap_or_default();
+/// The table text of an array, rendered from its JSON view (`{"len", "head"}`) so the two outputs
+/// agree; nested arrays recurse.
+fn array_text(v: &Value) -> String {
+    let len = v["len"].as_u64().unwrap_or(0) as usize;
+    let head = v["head"].as_array().map(Vec::as_slice).unwrap_or_default();
     let mut items: Vec<String> = head
         .iter()
-        .map(|v| match v {
-            Value::String(s) => short_string(s),
-            v => v.to_string(),
+        .map(|item| match item {
+            Value::Object(_) => array_text(item),
+            item => cell_text(item),
         })
         .collect();
     if len > head.len() {
         items.push(format!("… {} more", len - head.len()));
     }
     format!("[{}]", items.join(", "))
+}
+
+fn cell_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => short_string(s),
+        v => v.to_string(),
+    }
+}
+
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn table<R: AsRef<[String]>>(s: &mut String, head: &[&str], rows: &[R]) {

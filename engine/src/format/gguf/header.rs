@@ -3,7 +3,7 @@
 //! Parsing happens in stages (preamble, metadata, tensor infos, layout) over any [`Read`] whose
 //! total length is known, so the same code serves a memory map, an in-memory buffer and a stream.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
 use super::source::Source;
@@ -100,7 +100,7 @@ pub struct GgufHeader {
     /// Bytes in the data section (to the end of the file).
     pub data_len: u64,
     tensors: Vec<TensorInfo>,
-    by_name: HashMap<String, usize>,
+    by_name: BTreeMap<String, usize>,
 }
 
 impl GgufHeader {

@@ -1,6 +1,6 @@
 //! The safetensors header: JSON parsed with duplicate keys rejected, then the offset rules.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -36,7 +36,7 @@ pub struct SafetensorsHeader {
     pub metadata: Vec<(String, String)>,
     /// Tensors in data order.
     tensors: Vec<StTensorInfo>,
-    by_name: HashMap<String, usize>,
+    by_name: BTreeMap<String, usize>,
 }
 
 impl SafetensorsHeader {

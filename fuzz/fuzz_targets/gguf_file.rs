@@ -1,0 +1,48 @@
+//! The whole file: tensor infos, layout and data bounds; an accepted file must also survive a
+//! write-read round trip unchanged.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use realizar::format::gguf::{Gguf, GgufWriter};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(file) = Gguf::parse(data) else { return };
+    let h = file.header();
+    assert_eq!(h.data_start + h.data_len, data.len() as u64);
+    assert_eq!(file.tensors().count(), h.tensors().len());
+    for t in file.tensors() {
+        assert_eq!(t.data.len() as u64, t.info.size);
+        assert_eq!(t.info.offset % h.alignment, 0);
+        assert!(t.info.offset + t.info.size <= h.data_len);
+    }
+
+    let mut w = GgufWriter::new();
+    w.set_version(h.version)
+        .expect("version accepted by the reader");
+    for (key, value) in h.metadata.iter() {
+        w.add_metadata(key, value.clone())
+            .expect("metadata accepted by the reader");
+    }
+    for t in file.tensors() {
+        w.add_tensor(
+            t.info.name.clone(),
+            t.info.ggml_type,
+            &t.info.dims,
+            t.data.to_vec(),
+        )
+        .expect("tensor accepted by the reader");
+    }
+    let again = w.to_bytes();
+    let reread = Gguf::parse(again.as_slice()).expect("writer output must parse");
+    assert_eq!(
+        format!("{:?}", reread.header().metadata),
+        format!("{:?}", h.metadata)
+    );
+    for (a, b) in reread.tensors().zip(file.tensors()) {
+        assert_eq!(
+            (&a.info.name, &a.info.dims, a.info.ggml_type),
+            (&b.info.name, &b.info.dims, b.info.ggml_type)
+        );
+        assert_eq!(a.data, b.data);
+    }
+});
