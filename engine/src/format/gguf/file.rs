@@ -1,7 +1,6 @@
 //! A GGUF file over any byte container: a memory map, a `Vec`, or a borrowed slice. Tensor data
 //! is handed out as slices of that container, never copied.
 
-use std::fs::File;
 use std::path::Path;
 
 use memmap2::Mmap;
@@ -67,15 +66,10 @@ impl Gguf<Mmap> {
     /// Memory-maps and validates the file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, GgufError> {
         let path = path.as_ref();
-        let open_err = |source| GgufError::Open {
+        let map = crate::format::map_file(path).map_err(|source| GgufError::Open {
             path: path.display().to_string(),
             source,
-        };
-        let file = File::open(path).map_err(open_err)?;
-        // SAFETY: the map is read-only and private to this process. Another process truncating or
-        // rewriting the file while it is mapped is outside what any mmap-based reader can defend
-        // against (llama.cpp maps model files the same way); users are told not to do that.
-        let map = unsafe { Mmap::map(&file) }.map_err(open_err)?;
+        })?;
         Gguf::parse(map)
     }
 }

@@ -17,7 +17,6 @@ pub use dtype::Dtype;
 pub use error::SafetensorsError;
 pub use header::{SafetensorsHeader, StTensorInfo, MAX_HEADER_LEN};
 
-use std::fs::File;
 use std::path::Path;
 
 use memmap2::Mmap;
@@ -74,14 +73,10 @@ impl<B: AsRef<[u8]>> Safetensors<B> {
 impl Safetensors<Mmap> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SafetensorsError> {
         let path = path.as_ref();
-        let open_err = |source| SafetensorsError::Open {
+        let map = crate::format::map_file(path).map_err(|source| SafetensorsError::Open {
             path: path.display().to_string(),
             source,
-        };
-        let file = File::open(path).map_err(open_err)?;
-        // SAFETY: read-only private map; see `Gguf::open` for the one hazard (another process
-        // truncating the file) that no mmap reader can defend against.
-        let map = unsafe { Mmap::map(&file) }.map_err(open_err)?;
+        })?;
         Safetensors::parse(map)
     }
 }
