@@ -20,12 +20,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             MetaValue::Array(MetaArray::String(vec!["<s>".into(), "a".into()])),
         )?;
     // Row-major [rows = 2 output features, cols = 4 inputs]: ggml dims are [cols, rows].
-    let weight: Vec<u8> = (0..8).flat_map(|i| (i as f32 * 0.5).to_le_bytes()).collect();
+    let weight: Vec<u8> = (0..8)
+        .flat_map(|i| (i as f32 * 0.5).to_le_bytes())
+        .collect();
     w.add_tensor("output.weight", GgmlType::F32, &[4, 2], weight)?;
     w.write_file(&path)?;
 
     let file = Gguf::open(&path)?;
-    println!("{path}: GGUF v{}, {} keys", file.header().version, file.header().metadata.len());
+    println!(
+        "{path}: GGUF v{}, {} keys",
+        file.header().version,
+        file.header().metadata.len()
+    );
     for t in file.tensors() {
         let first = f32::from_le_bytes(t.data[4..8].try_into()?);
         println!(

@@ -42,7 +42,7 @@ fn verify(dir: &std::path::Path) -> ExitCode {
     };
     if files.is_empty() {
         println!(
-            "oracle verify: {} holds no contracts yet; nothing to check (engine realizar {})",
+            "oracle verify: {}/ holds no contracts yet; nothing to check (engine realizar {})",
             dir.display(),
             env!("CARGO_PKG_VERSION")
         );
