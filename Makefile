@@ -6,7 +6,7 @@ FUZZ_TARGETS := gguf_header gguf_file gguf_differential safetensors_header
 # Seconds per target in the smoke run (make verify); long runs use `make fuzz`.
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
-# No input of at most libFuzzer's default 4096 bytes justifies an allocation this large.
+# No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
 .PHONY: help build test lint fuzz-tools fuzz-smoke fuzz verify

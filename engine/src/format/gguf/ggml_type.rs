@@ -35,14 +35,14 @@ macro_rules! ggml_types {
             }
 
             /// Elements per block (1 for plain types).
-            pub fn block_size(self) -> u64 {
+            pub const fn block_size(self) -> u64 {
                 match self {
                     $(GgmlType::$variant => $block,)*
                 }
             }
 
             /// Bytes per block.
-            pub fn type_size(self) -> u64 {
+            pub const fn type_size(self) -> u64 {
                 match self {
                     $(GgmlType::$variant => $bytes,)*
                 }

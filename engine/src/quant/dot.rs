@@ -1,0 +1,128 @@
+//! Portable scalar row dots: the reference every SIMD path is tested against. Quantized weights
+//! meet quantized activations with integer sums per block, as ggml's `vec_dot_*_q8_*` do.
+
+use super::layout::{self, f16_at, scale_min_k4, QK_K};
+
+/// Weights in a float format against f32 activations.
+pub(crate) fn f32_row(w: &[u8], x: &[f32]) -> f32 {
+    w.chunks_exact(4)
+        .zip(x)
+        .map(|(b, &x)| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * x)
+        .sum()
+}
+
+pub(crate) fn f16_row(w: &[u8], x: &[f32]) -> f32 {
+    w.chunks_exact(2)
+        .zip(x)
+        .map(|(b, &x)| f16_at(b, 0..2) * x)
+        .sum()
+}
+
+pub(crate) fn bf16_row(w: &[u8], x: &[f32]) -> f32 {
+    w.chunks_exact(2)
+        .zip(x)
+        .map(|(b, &x)| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16) * x)
+        .sum()
+}
+
+pub(crate) fn q8_0_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q8_0::*;
+    let mut acc = 0.0f32;
+    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(SIZE)) {
+        let sumi: i32 = wb[QS]
+            .iter()
+            .zip(&ab[QS])
+            .map(|(&q, &v)| i32::from(q as i8) * i32::from(v as i8))
+            .sum();
+        acc += sumi as f32 * (f16_at(wb, D) * f16_at(ab, D));
+    }
+    acc
+}
+
+pub(crate) fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q4_0::*;
+    use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
+    let mut acc = 0.0f32;
+    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
+        let (qs, av) = (&wb[QS], &ab[AQS]);
+        let mut sumi = 0i32;
+        for j in 0..16 {
+            let lo = i32::from(qs[j] & 0xF) - 8;
+            let hi = i32::from(qs[j] >> 4) - 8;
+            sumi += lo * i32::from(av[j] as i8) + hi * i32::from(av[j + 16] as i8);
+        }
+        acc += sumi as f32 * (f16_at(wb, D) * f16_at(ab, AD));
+    }
+    acc
+}
+
+/// The Q8_K activation block's scale, quants and 16-element sums.
+#[inline(always)]
+pub(crate) fn q8_k_parts(ab: &[u8]) -> (f32, &[u8], [i32; 16]) {
+    use layout::q8_k::*;
+    let d = f32::from_le_bytes(ab[D].try_into().unwrap());
+    let mut bsums = [0i32; 16];
+    for (s, b) in bsums.iter_mut().zip(ab[BSUMS].chunks_exact(2)) {
+        *s = i32::from(i16::from_le_bytes([b[0], b[1]]));
+    }
+    (d, &ab[QS], bsums)
+}
+
+/// Q4_K and Q5_K: `q(g, l)` gives sub-block g's level l; the min term uses the activation sums.
+#[inline(always)]
+fn kx_row(w: &[u8], a: &[u8], size: usize, q: impl Fn(&[u8], usize, usize) -> i32) -> f32 {
+    use layout::q4_k::{D, DMIN, SCALES};
+    let mut acc = 0.0f32;
+    for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(layout::q8_k::SIZE)) {
+        let (da, aq, bsums) = q8_k_parts(ab);
+        let (mut isum, mut msum) = (0i32, 0i32);
+        for g in 0..8 {
+            let (sc, m) = scale_min_k4(g, &wb[SCALES]);
+            let dot: i32 = (0..32)
+                .map(|l| q(wb, g, l) * i32::from(aq[32 * g + l] as i8))
+                .sum();
+            isum += i32::from(sc) * dot;
+            msum += i32::from(m) * (bsums[2 * g] + bsums[2 * g + 1]);
+        }
+        acc += f16_at(wb, D) * da * isum as f32 - f16_at(wb, DMIN) * da * msum as f32;
+    }
+    acc
+}
+
+pub(crate) fn q4_k_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q4_k::{QS, SIZE};
+    kx_row(w, a, SIZE, |wb, g, l| {
+        i32::from((wb[QS.start + 32 * (g / 2) + l] >> (4 * (g % 2))) & 0xF)
+    })
+}
+
+pub(crate) fn q5_k_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q5_k::{QH, QS, SIZE};
+    kx_row(w, a, SIZE, |wb, g, l| {
+        let low = (wb[QS.start + 32 * (g / 2) + l] >> (4 * (g % 2))) & 0xF;
+        let high = (wb[QH.start + l] >> g) & 1;
+        i32::from(low | (high << 4))
+    })
+}
+
+pub(crate) fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q6_k::*;
+    let mut acc = 0.0f32;
+    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(layout::q8_k::SIZE)) {
+        let (da, aq, _) = q8_k_parts(ab);
+        let (ql, qh, scales) = (&wb[QL], &wb[QH], &wb[SCALES]);
+        let mut isum = 0i32;
+        for sub in 0..QK_K / 16 {
+            let mut dot = 0i32;
+            for i in 16 * sub..16 * sub + 16 {
+                let (h, s, l) = (i / 128, (i / 32) % 4, i % 32);
+                let low = (ql[64 * h + 32 * (s % 2) + l] >> (4 * (s / 2))) & 0xF;
+                let high = (qh[32 * h + l] >> (2 * s)) & 3;
+                dot += (i32::from(low | (high << 4)) - 32) * i32::from(aq[i] as i8);
+            }
+            isum += i32::from(scales[sub] as i8) * dot;
+        }
+        acc += f16_at(wb, D) * da * isum as f32;
+    }
+    acc
+}

@@ -1,0 +1,255 @@
+//! `y = W x` and `Y = W X` for a row-major quantized `W` (rows = output features, each row `cols`
+//! inputs long: `W[i, j]` is element `j` of row `i`). Activations are quantized once per call to
+//! the format the weight type's integer kernel expects; rows are split across rayon's threads.
+
+use rayon::prelude::*;
+
+use super::{dot, quantize, QuantError};
+use crate::format::gguf::{GgmlType, TensorView};
+
+/// Which implementation of the row dots to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Portable scalar code: the reference.
+    Scalar,
+    /// AVX2 + FMA (+ F16C for F16 weights).
+    Avx2,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    pub fn best() -> Self {
+        if Self::Avx2.check().is_ok() {
+            Kernel::Avx2
+        } else {
+            Kernel::Scalar
+        }
+    }
+
+    /// Ok if this CPU can run the kernel; a kernel that was asked for and cannot run is an error,
+    /// never a silent fallback.
+    pub fn check(self) -> Result<(), QuantError> {
+        match self {
+            Kernel::Scalar => Ok(()),
+            Kernel::Avx2 => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    for feature in ["avx2", "fma", "f16c"] {
+                        let present = match feature {
+                            "avx2" => is_x86_feature_detected!("avx2"),
+                            "fma" => is_x86_feature_detected!("fma"),
+                            _ => is_x86_feature_detected!("f16c"),
+                        };
+                        if !present {
+                            return Err(QuantError::KernelUnavailable {
+                                kernel: self,
+                                missing: feature,
+                            });
+                        }
+                    }
+                    Ok(())
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                Err(QuantError::KernelUnavailable {
+                    kernel: self,
+                    missing: "x86_64",
+                })
+            }
+        }
+    }
+}
+
+/// A row-major matrix of any dequantizable type, borrowing its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct QMatrix<'a> {
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    data: &'a [u8],
+    row_bytes: usize,
+}
+
+impl<'a> QMatrix<'a> {
+    pub fn new(ty: GgmlType, rows: usize, cols: usize, data: &'a [u8]) -> Result<Self, QuantError> {
+        let shape = |detail: String| QuantError::Shape {
+            ty,
+            rows,
+            cols,
+            detail,
+        };
+        if !super::can_dequantize(ty) {
+            return Err(QuantError::Unsupported { ty, op: "matvec" });
+        }
+        if cols as u64 % ty.block_size() != 0 {
+            return Err(shape(format!(
+                "cols must be a multiple of the block size {}",
+                ty.block_size()
+            )));
+        }
+        let row_bytes = cols / ty.block_size() as usize * ty.type_size() as usize;
+        if row_bytes.checked_mul(rows) != Some(data.len()) {
+            return Err(shape(format!(
+                "{} bytes given, {row_bytes} per row",
+                data.len()
+            )));
+        }
+        Ok(QMatrix {
+            ty,
+            rows,
+            cols,
+            data,
+            row_bytes,
+        })
+    }
+
+    /// A 2-D GGUF tensor: ggml dims [ne0, ne1] are [cols, rows].
+    pub fn from_gguf(t: TensorView<'a>) -> Result<Self, QuantError> {
+        let ty = t.info.ggml_type;
+        match t.info.dims[..] {
+            [cols, rows] => Self::new(ty, rows as usize, cols as usize, t.data),
+            [cols] => Self::new(ty, 1, cols as usize, t.data),
+            ref dims => Err(QuantError::Shape {
+                ty,
+                rows: 0,
+                cols: 0,
+                detail: format!("'{}' has dims {dims:?}; a matrix has 1 or 2", t.info.name),
+            }),
+        }
+    }
+
+    pub fn row(&self, r: usize) -> &'a [u8] {
+        &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+/// How one weight type meets its activations.
+#[derive(Clone, Copy)]
+enum RowDot {
+    /// Float weights against f32 activations.
+    Float(fn(&[u8], &[f32]) -> f32),
+    /// Integer kernel against activations quantized to `act`.
+    Quant(GgmlType, fn(&[u8], &[u8]) -> f32),
+    /// No direct kernel: dequantize the row, then a float dot.
+    Dequant,
+}
+
+fn row_dot(ty: GgmlType, kernel: Kernel) -> RowDot {
+    use GgmlType as T;
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx2 {
+        // SAFETY: `Kernel::Avx2` is only used after `check()` confirmed AVX2, FMA and F16C.
+        return match ty {
+            T::F32 => RowDot::Float(|w, x| unsafe { super::simd::f32_row(w, x) }),
+            T::F16 => RowDot::Float(|w, x| unsafe { super::simd::f16_row(w, x) }),
+            T::BF16 => RowDot::Float(|w, x| unsafe { super::simd::bf16_row(w, x) }),
+            T::Q8_0 => RowDot::Quant(T::Q8_0, |w, a| unsafe { super::simd::q8_0_row(w, a) }),
+            T::Q4_0 => RowDot::Quant(T::Q8_0, |w, a| unsafe { super::simd::q4_0_row(w, a) }),
+            T::Q4_K => RowDot::Quant(T::Q8_K, |w, a| unsafe { super::simd::q4_k_row(w, a) }),
+            T::Q5_K => RowDot::Quant(T::Q8_K, |w, a| unsafe { super::simd::q5_k_row(w, a) }),
+            T::Q6_K => RowDot::Quant(T::Q8_K, |w, a| unsafe { super::simd::q6_k_row(w, a) }),
+            _ => RowDot::Dequant,
+        };
+    }
+    let _ = kernel;
+    match ty {
+        T::F32 => RowDot::Float(dot::f32_row),
+        T::F16 => RowDot::Float(dot::f16_row),
+        T::BF16 => RowDot::Float(dot::bf16_row),
+        T::Q8_0 => RowDot::Quant(T::Q8_0, dot::q8_0_row),
+        T::Q4_0 => RowDot::Quant(T::Q8_0, dot::q4_0_row),
+        T::Q4_K => RowDot::Quant(T::Q8_K, dot::q4_k_row),
+        T::Q5_K => RowDot::Quant(T::Q8_K, dot::q5_k_row),
+        T::Q6_K => RowDot::Quant(T::Q8_K, dot::q6_k_row),
+        _ => RowDot::Dequant,
+    }
+}
+
+/// Rows per rayon task: enough work to amortise scheduling, small enough to balance two cores.
+const ROWS_PER_TASK: usize = 16;
+
+/// `y = W x`.
+pub fn matvec(w: &QMatrix, x: &[f32], y: &mut [f32], kernel: Kernel) -> Result<(), QuantError> {
+    matmul(w, x, 1, y, kernel)
+}
+
+/// `Y = W X` for `n` activation vectors: `x` is `[n, cols]` and `y` is `[n, rows]`, both
+/// row-major (one vector per token). Each weight row is streamed from memory once per call and
+/// reused from cache for every vector.
+pub fn matmul(
+    w: &QMatrix,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+    kernel: Kernel,
+) -> Result<(), QuantError> {
+    kernel.check()?;
+    if x.len() != n * w.cols {
+        return Err(QuantError::Length {
+            what: "matmul input",
+            expected: n * w.cols,
+            got: x.len(),
+        });
+    }
+    if y.len() != n * w.rows {
+        return Err(QuantError::Length {
+            what: "matmul output",
+            expected: n * w.rows,
+            got: y.len(),
+        });
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    let dot = row_dot(w.ty, kernel);
+    let acts = match dot {
+        RowDot::Quant(act, _) => quantize_activations(act, x, w.cols)?,
+        _ => Vec::new(),
+    };
+    let act_len = acts.len() / n;
+    let RowDot::Float(f32_dot) = row_dot(GgmlType::F32, kernel) else {
+        unreachable!("F32 weights always have a float kernel")
+    };
+    // Computed transposed ([rows, n]) so each task owns contiguous output, then scattered.
+    let mut yt = vec![0.0f32; w.rows * n];
+    yt.par_chunks_mut(ROWS_PER_TASK * n)
+        .enumerate()
+        .try_for_each(|(task, out)| {
+            let mut scratch = Vec::new();
+            for (i, out_row) in out.chunks_exact_mut(n).enumerate() {
+                let row = w.row(task * ROWS_PER_TASK + i);
+                if let RowDot::Dequant = dot {
+                    scratch.resize(w.cols, 0.0);
+                    super::dequantize(w.ty, row, &mut scratch)?;
+                }
+                for (t, o) in out_row.iter_mut().enumerate() {
+                    let xv = &x[t * w.cols..(t + 1) * w.cols];
+                    *o = match dot {
+                        RowDot::Float(f) => f(row, xv),
+                        RowDot::Quant(_, f) => f(row, &acts[t * act_len..(t + 1) * act_len]),
+                        RowDot::Dequant => f32_dot(bytemuck::cast_slice(&scratch), xv),
+                    };
+                }
+            }
+            Ok::<(), QuantError>(())
+        })?;
+    for (r, vals) in yt.chunks_exact(n).enumerate() {
+        for (t, &v) in vals.iter().enumerate() {
+            y[t * w.rows + r] = v;
+        }
+    }
+    Ok(())
+}
+
+/// Each of the `x.len() / cols` vectors quantized once to `act`.
+fn quantize_activations(act: GgmlType, x: &[f32], cols: usize) -> Result<Vec<u8>, QuantError> {
+    let per = cols / act.block_size() as usize * act.type_size() as usize;
+    let mut q = vec![0u8; x.len() / cols * per];
+    for (xv, qv) in x.chunks_exact(cols).zip(q.chunks_exact_mut(per)) {
+        quantize(act, xv, qv)?;
+    }
+    Ok(q)
+}

@@ -1,0 +1,171 @@
+//! Dequantization and quantization are bit-exact with gguf-py on the committed seeded random
+//! blocks (golden/quant, written by golden/scripts/quant_golden.py). Goldens are read with the
+//! `safetensors` crate, not the engine's reader.
+
+mod common;
+
+use realizar::format::gguf::GgmlType;
+use realizar::quant::{dequantize_to_vec, layout, quantize};
+use safetensors::SafeTensors;
+use sha2::{Digest, Sha256};
+
+const DEQUANT_TYPES: [&str; 12] = [
+    "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+];
+
+fn golden(name: &str) -> Vec<u8> {
+    let path = common::repo_root().join("golden/quant").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn tensor<'a>(st: &'a SafeTensors, name: &str) -> &'a [u8] {
+    st.tensor(name).unwrap().data()
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+/// Bit-equal, except that any NaN matches any NaN: numpy and the `half` crate may set a NaN's
+/// quiet bit differently when widening an f16 NaN, and NaN payloads carry no meaning here.
+fn same(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// Where `ours` first differs from the golden: (block, element, ours, golden).
+fn first_mismatch(ours: &[f32], gold: &[f32], block: usize) -> Option<(usize, usize, f32, f32)> {
+    let i = ours.iter().zip(gold).position(|(&a, &b)| !same(a, b))?;
+    Some((i / block, i % block, ours[i], gold[i]))
+}
+
+#[test]
+fn manifest_lists_every_golden_with_its_sha256() {
+    let manifest: serde_json::Value = serde_json::from_slice(&golden("manifest.json")).unwrap();
+    assert_eq!(manifest["versions"]["gguf"], "0.19.0");
+    let files = manifest["files"].as_object().unwrap();
+    assert_eq!(files.len(), DEQUANT_TYPES.len() + 2);
+    for (name, entry) in files {
+        let digest = format!("{:x}", Sha256::digest(golden(name)));
+        assert_eq!(entry["sha256"].as_str(), Some(digest.as_str()), "{name}");
+    }
+}
+
+#[test]
+fn dequantization_is_bit_exact_with_gguf_py() {
+    for name in DEQUANT_TYPES {
+        let ty = GgmlType::from_name(name).unwrap();
+        let bytes = golden(&format!("dequant_{name}.safetensors"));
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let blocks = tensor(&st, "blocks");
+        let gold = f32s(tensor(&st, "dequant"));
+        let n_blocks = blocks.len() / ty.type_size() as usize;
+        assert!(n_blocks >= 1000, "{name}: only {n_blocks} blocks");
+        let ours = dequantize_to_vec(ty, blocks).unwrap();
+        assert_eq!(ours.len(), gold.len(), "{name}");
+        if let Some((b, e, o, g)) = first_mismatch(&ours, &gold, ty.block_size() as usize) {
+            panic!(
+                "{name}: block {b} element {e}: ours {o:e} ({:#010x}), gguf-py {g:e} ({:#010x})",
+                o.to_bits(),
+                g.to_bits()
+            );
+        }
+        // Random blocks, not zeros: the realistic half must be overwhelmingly finite and non-zero.
+        let realistic = &gold[gold.len() / 2..];
+        let live = realistic
+            .iter()
+            .filter(|v| v.is_finite() && **v != 0.0)
+            .count();
+        assert!(
+            live * 10 > realistic.len() * 8,
+            "{name}: only {live} live values"
+        );
+    }
+}
+
+#[test]
+fn q4_0_and_q8_0_quantization_is_bit_exact_with_gguf_py() {
+    for name in ["Q4_0", "Q8_0"] {
+        let ty = GgmlType::from_name(name).unwrap();
+        let bytes = golden(&format!("quantize_{name}.safetensors"));
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let input = f32s(tensor(&st, "input"));
+        let gold = tensor(&st, "quantized");
+        let mut ours = vec![0u8; gold.len()];
+        quantize(ty, &input, &mut ours).unwrap();
+        let ts = ty.type_size() as usize;
+        if let Some(i) = ours.iter().zip(gold).position(|(a, b)| a != b) {
+            panic!(
+                "{name}: block {} byte {}: ours {:#04x}, gguf-py {:#04x}",
+                i / ts,
+                i % ts,
+                ours[i],
+                gold[i]
+            );
+        }
+    }
+}
+
+/// Q3_K as upstream once shipped it, ignoring the high-bit mask: wrong on 252 of 256 values of a
+/// random block, right on an all-zero one.
+fn q3_k_without_hmask(b: &[u8]) -> Vec<f32> {
+    use layout::q3_k::*;
+    let d = layout::f16_at(b, D);
+    (0..256)
+        .map(|i| {
+            let (h, s, l) = (i / 128, (i / 32) % 4, i % 32);
+            let low = ((b[QS.start + 32 * h + l] >> (2 * s)) & 3) as i8;
+            d * layout::scale_q3_k(i / 16, &b[SCALES]) as f32 * low as f32
+        })
+        .collect()
+}
+
+/// Q4_K with sub-blocks 4..8 decoding their scale like sub-blocks 0..4: half the scales wrong.
+fn q4_k_low_scales_only(b: &[u8]) -> Vec<f32> {
+    use layout::q4_k::*;
+    let (d, dmin) = (layout::f16_at(b, D), layout::f16_at(b, DMIN));
+    (0..256)
+        .map(|i| {
+            let g = i / 32;
+            let (sc, m) = layout::scale_min_k4(g % 4, &b[SCALES]);
+            let q = (b[QS.start + 32 * (g / 2) + i % 32] >> (4 * (g % 2))) & 0xF;
+            d * sc as f32 * q as f32 - dmin * m as f32
+        })
+        .collect()
+}
+
+#[test]
+fn goldens_catch_decoders_that_all_zero_blocks_cannot() {
+    for (name, buggy) in [
+        ("Q3_K", q3_k_without_hmask as fn(&[u8]) -> Vec<f32>),
+        ("Q4_K", q4_k_low_scales_only),
+    ] {
+        let ty = GgmlType::from_name(name).unwrap();
+        let ts = ty.type_size() as usize;
+        // On an all-zero block the buggy decoder agrees with the right one.
+        let zero = vec![0u8; ts];
+        assert_eq!(
+            buggy(&zero),
+            dequantize_to_vec(ty, &zero).unwrap(),
+            "{name}"
+        );
+        // On the golden's random blocks it is caught.
+        let bytes = golden(&format!("dequant_{name}.safetensors"));
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let gold = f32s(tensor(&st, "dequant"));
+        let blocks = tensor(&st, "blocks");
+        let n = blocks.len() / ts;
+        let caught = (n / 2..n)
+            .filter(|&b| {
+                let ours = buggy(&blocks[b * ts..(b + 1) * ts]);
+                first_mismatch(&ours, &gold[b * 256..(b + 1) * 256], 256).is_some()
+            })
+            .count();
+        assert!(
+            caught * 10 >= (n / 2) * 9,
+            "{name}: buggy decoder caught in only {caught} blocks"
+        );
+    }
+}
