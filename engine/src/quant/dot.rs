@@ -111,17 +111,22 @@ pub(crate) fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
     for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(layout::q8_k::SIZE)) {
         let (da, aq, _) = q8_k_parts(ab);
         let (ql, qh, scales) = (&wb[QL], &wb[QH], &wb[SCALES]);
-        let mut isum = 0i32;
-        for sub in 0..QK_K / 16 {
-            let mut dot = 0i32;
-            for i in 16 * sub..16 * sub + 16 {
-                let (h, s, l) = (i / 128, (i / 32) % 4, i % 32);
-                let low = (ql[64 * h + 32 * (s % 2) + l] >> (4 * (s / 2))) & 0xF;
-                let high = (qh[32 * h + l] >> (2 * s)) & 3;
-                dot += (i32::from(low | (high << 4)) - 32) * i32::from(aq[i] as i8);
-            }
-            isum += i32::from(scales[sub] as i8) * dot;
-        }
+        let level = |i: usize| {
+            let (h, s, l) = (i / 128, (i / 32) % 4, i % 32);
+            let low = (ql[64 * h + 32 * (s % 2) + l] >> (4 * (s / 2))) & 0xF;
+            let high = (qh[32 * h + l] >> (2 * s)) & 3;
+            i32::from(low | (high << 4)) - 32
+        };
+        let isum: i32 = (0..QK_K / 16)
+            .zip(scales)
+            .map(|(sub, &sc)| {
+                let dot: i32 = (16 * sub..16 * sub + 16)
+                    .zip(&aq[16 * sub..16 * sub + 16])
+                    .map(|(i, &a)| level(i) * i32::from(a as i8))
+                    .sum();
+                i32::from(sc as i8) * dot
+            })
+            .sum();
         acc += f16_at(wb, D) * da * isum as f32;
     }
     acc

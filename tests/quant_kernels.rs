@@ -1,0 +1,438 @@
+//! The quantized kernels: row-major layout (LAYOUT-002), SIMD equal to the scalar reference,
+//! ggml's quantization and dot-product error thresholds, and candle's pinned matmul errors.
+
+mod common;
+
+use common::Rng;
+use proptest::prelude::*;
+use realizar::format::gguf::GgmlType;
+use realizar::quant::{dequantize_to_vec, matmul, matvec, quantize, Kernel, QMatrix, QuantError};
+
+const KERNEL_TYPES: [GgmlType; 8] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::Q4_0,
+    GgmlType::Q8_0,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+];
+
+fn quantized(ty: GgmlType, x: &[f32]) -> Vec<u8> {
+    let mut out = vec![0u8; x.len() / ty.block_size() as usize * ty.type_size() as usize];
+    quantize(ty, x, &mut out).unwrap();
+    out
+}
+
+/// Weights like a trained layer's: small, with a few outliers.
+fn weights(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let v = 0.05 * rng.unit();
+            if rng.next_u64().is_multiple_of(64) {
+                v * 10.0
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+/// `W x` from dense row-major f32, in f64.
+fn dense(w: &[f32], rows: usize, cols: usize, x: &[f32]) -> Vec<f32> {
+    (0..rows)
+        .map(|i| {
+            (0..cols)
+                .map(|j| w[i * cols + j] as f64 * x[j] as f64)
+                .sum::<f64>() as f32
+        })
+        .collect()
+}
+
+/// Per row, |y - reference| within `tol` of the row's magnitude sum_j |W_ij x_j|: the scale that
+/// summation and activation-rounding error grow with.
+fn check_close(y: &[f32], reference: &[f32], w: &[f32], x: &[f32], tol: f32) -> Result<(), String> {
+    let cols = x.len();
+    for (i, (&a, &b)) in y.iter().zip(reference).enumerate() {
+        let scale: f32 = (0..cols).map(|j| (w[i * cols + j] * x[j]).abs()).sum();
+        // Written so that a NaN anywhere fails.
+        let within = (a - b).abs() <= tol * scale;
+        if !within {
+            return Err(format!(
+                "row {i}: {a} vs {b} (|diff| {} > {tol} x {scale})",
+                (a - b).abs()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// LAYOUT-002: y[i] = sum_j W[i, j] x[j] with W[i, j] at i * cols + j, for a non-square W of
+/// distinct values, on every kernel.
+#[test]
+fn every_kernel_reads_weights_row_major() {
+    let (rows, cols) = (7, 512);
+    let mut rng = Rng::new(2);
+    let w: Vec<f32> = (0..rows * cols)
+        .map(|k| 0.01 + 1e-5 * k as f32 + 0.02 * rng.unit())
+        .collect();
+    let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
+    for ty in KERNEL_TYPES {
+        let bytes = quantized(ty, &w);
+        let wq = dequantize_to_vec(ty, &bytes).unwrap();
+        let reference = dense(&wq, rows, cols, &x);
+        let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
+        for kernel in [Kernel::Scalar, Kernel::best()] {
+            let mut y = vec![0.0; rows];
+            matvec(&m, &x, &mut y, kernel).unwrap();
+            // Q8 activation rounding costs up to ~1% of the magnitude; a wrong layout costs ~100%.
+            check_close(&y, &reference, &wq, &x, 0.02)
+                .unwrap_or_else(|e| panic!("{ty} {kernel:?}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn a_transposed_read_fails_the_layout_check() {
+    let (rows, cols) = (7, 512);
+    let mut rng = Rng::new(2);
+    let w: Vec<f32> = (0..rows * cols)
+        .map(|k| 0.01 + 1e-5 * k as f32 + 0.02 * rng.unit())
+        .collect();
+    let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
+    let reference = dense(&w, rows, cols, &x);
+    // The same bytes read column-major: element (i, j) taken from j * rows + i.
+    let column_major: Vec<f32> = (0..rows)
+        .map(|i| {
+            (0..cols)
+                .map(|j| w[(j * rows + i) % (rows * cols)] * x[j])
+                .sum()
+        })
+        .collect();
+    assert!(check_close(&column_major, &reference, &w, &x, 0.02).is_err());
+    // A square matrix read transposed is also caught.
+    let n = 64;
+    let sq: Vec<f32> = (0..n * n).map(|k| 0.001 * k as f32 - 1.0).collect();
+    let xs: Vec<f32> = (0..n).map(|_| rng.unit()).collect();
+    let transposed: Vec<f32> = (0..n * n).map(|k| sq[(k % n) * n + k / n]).collect();
+    let y_t = dense(&transposed, n, n, &xs);
+    assert!(check_close(&y_t, &dense(&sq, n, n, &xs), &sq, &xs, 0.02).is_err());
+}
+
+/// The SIMD kernels equal the scalar reference up to summation order (1e-5 of the magnitude).
+#[test]
+fn simd_equals_scalar_on_every_type() {
+    if Kernel::Avx2.check().is_err() {
+        eprintln!("no AVX2 on this CPU: only the scalar kernel exists to compare");
+        return;
+    }
+    let (rows, cols) = (33, 1024);
+    let mut rng = Rng::new(3);
+    for ty in KERNEL_TYPES {
+        let w = weights(&mut rng, rows * cols);
+        let x: Vec<f32> = (0..cols).map(|_| 2.0 * rng.unit()).collect();
+        let bytes = quantized(ty, &w);
+        let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
+        let (mut ys, mut yv) = (vec![0.0; rows], vec![0.0; rows]);
+        matvec(&m, &x, &mut ys, Kernel::Scalar).unwrap();
+        matvec(&m, &x, &mut yv, Kernel::Avx2).unwrap();
+        let wq = dequantize_to_vec(ty, &bytes).unwrap();
+        check_close(&yv, &ys, &wq, &x, 1e-5).unwrap_or_else(|e| panic!("{ty}: {e}"));
+        assert_ne!(ys, vec![0.0; rows], "{ty}: degenerate test");
+    }
+}
+
+#[test]
+fn raw_random_blocks_agree_between_simd_and_scalar() {
+    // Arbitrary bytes (extreme quants, -128 in Q8_0) with finite scales: the saturation bounds.
+    if Kernel::Avx2.check().is_err() {
+        return;
+    }
+    let mut rng = Rng::new(4);
+    for ty in [
+        GgmlType::Q4_0,
+        GgmlType::Q8_0,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+    ] {
+        let (rows, cols) = (9, 512);
+        let mut bytes = rng.bytes(rows * cols / ty.block_size() as usize * ty.type_size() as usize);
+        let ts = ty.type_size() as usize;
+        let scale_at = match ty {
+            GgmlType::Q6_K => vec![208],
+            GgmlType::Q4_K | GgmlType::Q5_K => vec![0, 2],
+            _ => vec![0],
+        };
+        for block in bytes.chunks_exact_mut(ts) {
+            for &at in &scale_at {
+                block[at..at + 2]
+                    .copy_from_slice(&half::f16::from_f32(0.01 * (1.0 + rng.unit())).to_le_bytes());
+            }
+        }
+        let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
+        let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
+        let (mut ys, mut yv) = (vec![0.0; rows], vec![0.0; rows]);
+        matvec(&m, &x, &mut ys, Kernel::Scalar).unwrap();
+        matvec(&m, &x, &mut yv, Kernel::Avx2).unwrap();
+        let wq = dequantize_to_vec(ty, &bytes).unwrap();
+        check_close(&yv, &ys, &wq, &x, 1e-5).unwrap_or_else(|e| panic!("{ty}: {e}"));
+    }
+}
+
+/// ggml's test data: 0.1 + 2 cos(i + offset).
+fn ggml_data(offset: f32) -> Vec<f32> {
+    (0..32 * 128)
+        .map(|i| 0.1 + 2.0 * (i as f32 + offset).cos())
+        .collect()
+}
+
+/// ggml's array_rmse: sqrt(sum of squared differences) / n.
+fn array_rmse(a: &[f32], b: &[f32]) -> f32 {
+    let sum: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| ((x - y) as f64).powi(2))
+        .sum();
+    (sum.sqrt() / a.len() as f64) as f32
+}
+
+/// |quantized dot - float dot| / n, the activations quantized as the kernel does.
+fn dot_error(ty: GgmlType, a: &[f32], b: &[f32], kernel: Kernel) -> f32 {
+    let bytes = quantized(ty, a);
+    let m = QMatrix::new(ty, 1, a.len(), &bytes).unwrap();
+    let mut y = [0.0f32];
+    matvec(&m, b, &mut y, kernel).unwrap();
+    let reference: f64 = a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum();
+    ((y[0] as f64 - reference).abs() / a.len() as f64) as f32
+}
+
+#[test]
+fn quantization_and_dot_errors_within_ggml_thresholds() {
+    // test-quantize-fns: MAX_QUANTIZATION_TOTAL_ERROR(_2BITS, _3BITS) and MAX_DOT_PRODUCT_ERROR.
+    let cases = [
+        (GgmlType::Q4_0, 0.002),
+        (GgmlType::Q8_0, 0.002),
+        (GgmlType::Q2_K, 0.0075),
+        (GgmlType::Q3_K, 0.004),
+        (GgmlType::Q4_K, 0.002),
+        (GgmlType::Q5_K, 0.002),
+        (GgmlType::Q6_K, 0.002),
+    ];
+    let (a, b) = (ggml_data(0.0), ggml_data(1.0));
+    for (ty, max_total) in cases {
+        let back = dequantize_to_vec(ty, &quantized(ty, &a)).unwrap();
+        let total = array_rmse(&a, &back);
+        assert!(
+            total < max_total,
+            "{ty}: quantization error {total} >= {max_total}"
+        );
+        assert!(
+            total > 0.0,
+            "{ty}: lossless quantization means the test data is degenerate"
+        );
+        for kernel in [Kernel::Scalar, Kernel::best()] {
+            let err = dot_error(ty, &a, &b, kernel);
+            assert!(err < 0.02, "{ty} {kernel:?}: dot product error {err}");
+        }
+    }
+}
+
+#[test]
+fn matmul_errors_no_worse_than_the_ggml_reference_errors_candle_pins() {
+    // candle-core's ggml_reference_matmul_error, with candle's leniency of 1e-5.
+    //
+    // Q5_K is the exception: candle's 0.00074 was measured on ggml's 2023 pipeline (Q8_K
+    // activations at -128/max). llama.cpp now quantizes activations with quantize_row_q8_K_ref
+    // at -127/max, which realizar matches for parity; with today's ggml Q5_K quantizer the same
+    // test then measures 0.001039 (0.000472 with -128/max), so that is the bound held here.
+    let pinned = [
+        (GgmlType::F16, 0.000010),
+        (GgmlType::Q4_0, 0.001143),
+        (GgmlType::Q8_0, 0.000092),
+        (GgmlType::Q4_K, 0.002425),
+        (GgmlType::Q5_K, 0.001039),
+        (GgmlType::Q6_K, 0.000952),
+    ];
+    let (a, b) = (ggml_data(0.0), ggml_data(1.0));
+    for (ty, reference) in pinned {
+        for kernel in [Kernel::Scalar, Kernel::best()] {
+            let err = dot_error(ty, &a, &b, kernel);
+            eprintln!("{ty} {kernel:?}: matmul error {err:.6} (bound {reference})");
+            assert!(
+                err <= reference + 1e-5,
+                "{ty} {kernel:?}: matmul error {err} > {reference}"
+            );
+        }
+    }
+}
+
+/// The activation format each integer kernel quantizes to (float formats use f32 as is).
+fn activation_type(ty: GgmlType) -> Option<GgmlType> {
+    match ty {
+        GgmlType::Q4_0 | GgmlType::Q8_0 => Some(GgmlType::Q8_0),
+        GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K => Some(GgmlType::Q8_K),
+        _ => None,
+    }
+}
+
+/// Independent of any quantizer: the kernel equals the exact dot of the dequantized weights and
+/// the dequantized activations, to float summation error.
+#[test]
+fn kernels_compute_the_exact_dot_of_what_they_were_given() {
+    let (rows, cols) = (11, 768);
+    let mut rng = Rng::new(9);
+    for ty in KERNEL_TYPES {
+        let bytes = quantized(ty, &weights(&mut rng, rows * cols));
+        let wq = dequantize_to_vec(ty, &bytes).unwrap();
+        let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
+        let xq = match activation_type(ty) {
+            Some(act) => dequantize_to_vec(act, &quantized(act, &x)).unwrap(),
+            None => x.clone(),
+        };
+        let exact = dense(&wq, rows, cols, &xq);
+        let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
+        for kernel in [Kernel::Scalar, Kernel::best()] {
+            let mut y = vec![0.0; rows];
+            matvec(&m, &x, &mut y, kernel).unwrap();
+            check_close(&y, &exact, &wq, &xq, 1e-5)
+                .unwrap_or_else(|e| panic!("{ty} {kernel:?}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn matmul_equals_matvec_per_column() {
+    let (rows, cols, n) = (21, 512, 5);
+    let mut rng = Rng::new(5);
+    for ty in KERNEL_TYPES
+        .into_iter()
+        .chain([GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q5_0])
+    {
+        let bytes = quantized_or_random(ty, &mut rng, rows, cols);
+        let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
+        let x: Vec<f32> = (0..n * cols).map(|_| rng.unit()).collect();
+        let mut y = vec![0.0; n * rows];
+        matmul(&m, &x, n, &mut y, Kernel::best()).unwrap();
+        for t in 0..n {
+            let mut yt = vec![0.0; rows];
+            matvec(&m, &x[t * cols..(t + 1) * cols], &mut yt, Kernel::best()).unwrap();
+            assert_eq!(
+                &y[t * rows..(t + 1) * rows],
+                yt.as_slice(),
+                "{ty} column {t}"
+            );
+        }
+    }
+}
+
+/// Types without a quantizer get random blocks whose f16 scale fields (d and the min, which all
+/// such legacy formats keep in bytes 0..4) hold finite values.
+fn quantized_or_random(ty: GgmlType, rng: &mut Rng, rows: usize, cols: usize) -> Vec<u8> {
+    let w = weights(rng, rows * cols);
+    let mut out = vec![0u8; rows * cols / ty.block_size() as usize * ty.type_size() as usize];
+    if quantize(ty, &w, &mut out).is_ok() {
+        return out;
+    }
+    let ts = ty.type_size() as usize;
+    for block in out.chunks_exact_mut(ts) {
+        block.copy_from_slice(&rng.bytes(ts));
+        block[..2].copy_from_slice(&half::f16::from_f32(0.01).to_le_bytes());
+        block[2..4].copy_from_slice(&half::f16::from_f32(-0.05).to_le_bytes());
+    }
+    out
+}
+
+#[test]
+fn dequantized_fallback_types_match_a_dense_reference() {
+    // Q2_K, Q3_K, Q4_1, Q5_0, Q5_1 have no integer kernel: rows are dequantized then dotted.
+    let (rows, cols) = (6, 256);
+    let mut rng = Rng::new(6);
+    for ty in [
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+    ] {
+        let bytes = quantized_or_random(ty, &mut rng, rows, cols);
+        let wq = dequantize_to_vec(ty, &bytes).unwrap();
+        let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
+        let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
+        let mut y = vec![0.0; rows];
+        matvec(&m, &x, &mut y, Kernel::best()).unwrap();
+        check_close(&y, &dense(&wq, rows, cols, &x), &wq, &x, 1e-5)
+            .unwrap_or_else(|e| panic!("{ty}: {e}"));
+    }
+}
+
+#[test]
+fn bad_shapes_and_types_are_typed_errors() {
+    let data = vec![0u8; 2 * 34];
+    assert!(matches!(
+        QMatrix::new(GgmlType::Q8_0, 2, 33, &data),
+        Err(QuantError::Shape { .. })
+    ));
+    assert!(matches!(
+        QMatrix::new(GgmlType::Q8_0, 3, 32, &data),
+        Err(QuantError::Shape { .. })
+    ));
+    assert!(matches!(
+        QMatrix::new(GgmlType::IQ2_XXS, 1, 256, &[0; 66]),
+        Err(QuantError::Unsupported { .. })
+    ));
+    let m = QMatrix::new(GgmlType::Q8_0, 2, 32, &data).unwrap();
+    let mut y = vec![0.0; 2];
+    assert!(matches!(
+        matvec(&m, &[0.0; 31], &mut y, Kernel::Scalar),
+        Err(QuantError::Length { .. })
+    ));
+    assert!(matches!(
+        matvec(&m, &[0.0; 32], &mut y[..1], Kernel::Scalar),
+        Err(QuantError::Length { .. })
+    ));
+    assert!(matches!(
+        quantize(GgmlType::Q4_K, &[0.0; 100], &mut [0; 144]),
+        Err(QuantError::RaggedValues { .. })
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn simd_equals_scalar_for_any_shape(
+        t in 0..KERNEL_TYPES.len(),
+        rows in 1usize..20,
+        blocks in 1usize..5,
+        seed in any::<u64>(),
+    ) {
+        prop_assume!(Kernel::Avx2.check().is_ok());
+        let ty = KERNEL_TYPES[t];
+        let cols = blocks * 256;
+        let mut rng = Rng::new(seed);
+        let w = weights(&mut rng, rows * cols);
+        let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
+        let bytes = quantized(ty, &w);
+        let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
+        let (mut ys, mut yv) = (vec![0.0; rows], vec![0.0; rows]);
+        matvec(&m, &x, &mut ys, Kernel::Scalar).unwrap();
+        matvec(&m, &x, &mut yv, Kernel::Avx2).unwrap();
+        let wq = dequantize_to_vec(ty, &bytes).unwrap();
+        prop_assert!(check_close(&yv, &ys, &wq, &x, 1e-5).is_ok(), "{}", ty);
+    }
+
+    #[test]
+    fn q8_0_round_trip_error_is_at_most_half_a_step(
+        x in proptest::collection::vec(-100.0f32..100.0, 32),
+    ) {
+        let back = dequantize_to_vec(GgmlType::Q8_0, &quantized(GgmlType::Q8_0, &x)).unwrap();
+        let amax = x.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+        // Half a quantization step, plus the f16 rounding of the scale (2^-11 relative) at 127 steps.
+        let bound = amax / 127.0 * 0.5 + amax * 2.0f32.powi(-11) + 1e-6;
+        for (a, b) in x.iter().zip(&back) {
+            prop_assert!((a - b).abs() <= bound, "{} vs {} (bound {})", a, b, bound);
+        }
+    }
+}
