@@ -46,7 +46,19 @@ fn manifest_lists_every_golden_with_its_sha256() {
     let manifest: serde_json::Value = serde_json::from_slice(&golden("manifest.json")).unwrap();
     assert_eq!(manifest["versions"]["gguf"], "0.19.0");
     let files = manifest["files"].as_object().unwrap();
-    assert_eq!(files.len(), DEQUANT_TYPES.len() + 2);
+    let kind = |k: &str| files.values().filter(|f| f["kind"] == k).count();
+    assert_eq!(kind("dequantize"), DEQUANT_TYPES.len());
+    assert_eq!(kind("quantize"), 2);
+    assert_eq!(kind("dump"), 7);
+    // Every committed golden file is in the manifest.
+    let on_disk = std::fs::read_dir(common::repo_root().join("golden/quant"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        on_disk,
+        files.len() + 1,
+        "files in golden/quant vs manifest entries (+ manifest)"
+    );
     for (name, entry) in files {
         let digest = format!("{:x}", Sha256::digest(golden(name)));
         assert_eq!(entry["sha256"].as_str(), Some(digest.as_str()), "{name}");

@@ -11,8 +11,9 @@ bit-exact against ggml.
 
 For every block format: seeded random blocks, half of them raw random bytes (any f16 scale,
 NaN and infinity included) and half with finite, realistic f16 scales, and gguf-py's dequantized
-values. For Q4_0 and Q8_0: seeded f32 rows and gguf-py's quantized bytes. Everything goes to
-golden/quant/ as safetensors, with manifest.json recording the provenance.
+values. For Q4_0 and Q8_0: seeded f32 rows and gguf-py's quantized bytes. For `realizar dump`: a
+GGUF written by gguf-py's GGUFWriter and each of its tensors read back by GGUFReader, dequantized
+and saved with np.save. Everything goes to golden/quant/ with manifest.json recording provenance.
 
     uv run golden/scripts/quant_golden.py [--out golden/quant]
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as T
-from gguf import quants
+from gguf import GGUFReader, GGUFWriter, quants
 from safetensors.numpy import save_file
 
 SEED = 20261126
@@ -123,6 +124,47 @@ def main() -> None:
                 {"input": x, "quantized": np.ascontiguousarray(q)},
                 {"kind": "quantize", "type": qtype.name},
             )
+
+    # `realizar dump` golden: tensors of several types and ranks, numpy shape = GGUF dims reversed.
+    dump_specs = [
+        ("blk.0.attn_q.weight", T.Q4_K, (3, 512)),
+        ("blk.0.ffn_down.weight", T.Q6_K, (2, 256)),
+        ("output.weight", T.Q8_0, (4, 64)),
+        ("token_embd.weight", T.F16, (5, 8)),
+        ("blk.0.attn_norm.weight", T.F32, (16,)),
+        ("blk.0.ffn_gate.weight", T.BF16, (2, 3, 4)),
+        ("blk.0.attn_k.weight", T.Q5_K, (2, 256)),
+    ]
+    gguf_path = out / "dump.gguf"
+    w = GGUFWriter(str(gguf_path), arch="llama")
+    for name, qtype, shape in dump_specs:
+        if qtype in (T.F32,):
+            w.add_tensor(name, rng.normal(0, 0.05, size=shape).astype(np.float32))
+        elif qtype in PLAIN:
+            vals = rng.normal(0, 0.05, size=shape).astype(np.float32)
+            raw = np.ascontiguousarray(quants.quantize(vals, qtype)).view(np.uint8)
+            w.add_tensor(name, raw.reshape(*shape[:-1], -1), raw_dtype=qtype)
+        else:
+            n_blocks = int(np.prod(shape)) // GGML_QUANT_SIZES[qtype][0]
+            blocks = format_blocks(qtype, rng)[BLOCKS_RAW : BLOCKS_RAW + n_blocks]
+            w.add_tensor(name, blocks.reshape(*shape[:-1], -1), raw_dtype=qtype)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    files[gguf_path.name] = {"sha256": sha256(gguf_path), "kind": "gguf written by gguf.GGUFWriter"}
+    for t in GGUFReader(str(gguf_path)).tensors:
+        values = quants.dequantize(t.data, t.tensor_type).astype(np.float32)
+        path = out / f"dump_{t.name}.npy"
+        np.save(path, values)
+        files[path.name] = {
+            "sha256": sha256(path),
+            "kind": "dump",
+            "tensor": t.name,
+            "type": t.tensor_type.name,
+            "shape": list(values.shape),
+        }
+        print(f"  {path.name}: {t.tensor_type.name} {list(values.shape)}")
 
     manifest = {
         "tool": "gguf-py (gguf.quants)",

@@ -1,6 +1,7 @@
 //! The `realizar` command line. `run` is the whole program, so tests drive it in-process and the
 //! binary is a one-line wrapper.
 
+mod dump;
 mod inspect;
 
 use std::ffi::OsString;
@@ -43,6 +44,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write one tensor, dequantized to float32, as a .npy file.
+    ///
+    /// The array is row-major with numpy's shape: a GGUF tensor's dims reversed (ggml lists ne0,
+    /// the row length, first). Values equal gguf-py's `gguf.quants.dequantize` bit for bit.
+    Dump {
+        /// GGUF file, .safetensors file, or HuggingFace model directory.
+        #[arg(value_name = "MODEL")]
+        model: PathBuf,
+        /// Tensor name, as `realizar inspect` lists it.
+        #[arg(value_name = "TENSOR")]
+        tensor: String,
+        /// Output .npy path.
+        #[arg(long, value_name = "FILE.npy")]
+        out: PathBuf,
+    },
 }
 
 /// Runs the CLI with `args` (including the program name) and returns the process exit code.
@@ -61,7 +77,14 @@ where
         }
     };
     let result = match cli.command {
-        Command::Inspect { path, json } => inspect::run(&path, json, out),
+        Command::Inspect { path, json } => {
+            inspect::run(&path, json, out).map_err(|e| e.to_string())
+        }
+        Command::Dump {
+            model,
+            tensor,
+            out: path,
+        } => dump::run(&model, &tensor, &path, out).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => 0,

@@ -1,6 +1,7 @@
 //! Model file formats: GGUF and safetensors, each validated in one place with one error enum.
 
 pub mod gguf;
+pub mod npy;
 pub mod safetensors;
 
 use std::fs::File;

@@ -115,6 +115,11 @@ impl SafetensorsDir {
         self.shards[i].1.tensor(name)
     }
 
+    /// Every tensor name, in no particular order.
+    pub fn tensor_names(&self) -> impl Iterator<Item = &str> {
+        self.owner.keys().map(String::as_str)
+    }
+
     pub fn len(&self) -> usize {
         self.owner.len()
     }
