@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden-quant bench verify
 
 help:
 	@echo "make verify      lint + test + fuzz-smoke: what CI runs"
@@ -17,6 +17,8 @@ help:
 	@echo "make lint        rustfmt check and clippy -D warnings on all targets"
 	@echo "make fuzz-smoke  each fuzz target for $(FUZZ_SMOKE_SECONDS)s (stable, no sanitizer); fails on any crash"
 	@echo "make fuzz T=gguf_header  one target for $(FUZZ_SECONDS)s under AddressSanitizer (nightly)"
+	@echo "make golden-quant  regenerate golden/quant from gguf-py (uv, pinned versions)"
+	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
 
 build:
 	cargo build --workspace --all-targets
@@ -51,6 +53,16 @@ fuzz: fuzz-tools
 	mkdir -p target/fuzz-long/$(T)
 	cargo +nightly fuzz run --target-dir fuzz/target/asan $(T) target/fuzz-long/$(T) fuzz/corpus/$(T) -- \
 	  -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=$(FUZZ_MALLOC_LIMIT_MB) -print_final_stats=1
+
+uv:
+	@command -v uv >/dev/null || python3 -m pip install --quiet uv
+
+# Goldens come only from reference implementations: gguf-py here, pinned in the script.
+golden-quant: uv
+	uv run golden/scripts/quant_golden.py
+
+bench:
+	cargo bench -p realizar --bench matvec
 
 verify: lint test fuzz-smoke
 	@echo "make verify: all gates passed"

@@ -34,20 +34,20 @@ impl Kernel {
             Kernel::Avx2 => {
                 #[cfg(target_arch = "x86_64")]
                 {
-                    for feature in ["avx2", "fma", "f16c"] {
-                        let present = match feature {
-                            "avx2" => is_x86_feature_detected!("avx2"),
-                            "fma" => is_x86_feature_detected!("fma"),
-                            _ => is_x86_feature_detected!("f16c"),
-                        };
-                        if !present {
-                            return Err(QuantError::KernelUnavailable {
-                                kernel: self,
-                                missing: feature,
-                            });
-                        }
+                    let missing = [
+                        ("avx2", is_x86_feature_detected!("avx2")),
+                        ("fma", is_x86_feature_detected!("fma")),
+                        ("f16c", is_x86_feature_detected!("f16c")),
+                    ]
+                    .into_iter()
+                    .find_map(|(name, present)| (!present).then_some(name));
+                    match missing {
+                        Some(missing) => Err(QuantError::KernelUnavailable {
+                            kernel: self,
+                            missing,
+                        }),
+                        None => Ok(()),
                     }
-                    Ok(())
                 }
                 #[cfg(not(target_arch = "x86_64"))]
                 Err(QuantError::KernelUnavailable {
@@ -168,8 +168,11 @@ fn row_dot(ty: GgmlType, kernel: Kernel) -> RowDot {
     }
 }
 
-/// Rows per rayon task: enough work to amortise scheduling, small enough to balance two cores.
-const ROWS_PER_TASK: usize = 16;
+/// Rows per rayon task: a few tasks per thread, so scheduling costs little and the threads
+/// still balance; never fewer than 16 rows.
+fn rows_per_task(rows: usize) -> usize {
+    rows.div_ceil(4 * rayon::current_num_threads()).max(16)
+}
 
 /// `y = W x`.
 pub fn matvec(w: &QMatrix, x: &[f32], y: &mut [f32], kernel: Kernel) -> Result<(), QuantError> {
@@ -215,12 +218,13 @@ pub fn matmul(
     };
     // Computed transposed ([rows, n]) so each task owns contiguous output, then scattered.
     let mut yt = vec![0.0f32; w.rows * n];
-    yt.par_chunks_mut(ROWS_PER_TASK * n)
+    let per_task = rows_per_task(w.rows);
+    yt.par_chunks_mut(per_task * n)
         .enumerate()
         .try_for_each(|(task, out)| {
             let mut scratch = Vec::new();
             for (i, out_row) in out.chunks_exact_mut(n).enumerate() {
-                let row = w.row(task * ROWS_PER_TASK + i);
+                let row = w.row(task * per_task + i);
                 if let RowDot::Dequant = dot {
                     scratch.resize(w.cols, 0.0);
                     super::dequantize(w.ty, row, &mut scratch)?;

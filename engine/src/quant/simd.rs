@@ -1,4 +1,4 @@
-//! AVX2 + FMA (+ F16C) row dots, chosen at run time. Each equals its scalar reference in
+//! AVX2 + FMA + F16C row dots, chosen at run time. Each equals its scalar reference in
 //! `dot.rs` up to float summation order; `tests/quant_kernels.rs` holds them to 1e-5.
 //!
 //! The integer kernels use ggml's idiom: `maddubs` multiplies unsigned weight bytes by signed
@@ -10,7 +10,27 @@
 use std::arch::x86_64::*;
 
 use super::dot::q8_k_parts;
-use super::layout::{self, f16_at, scale_min_k4};
+use super::layout::{self, scale_min_k4};
+
+/// Every f16 bit pattern widened to f32, as ggml's `ggml_table_f32_f16` (256 KiB, built once).
+/// A table load has no register dependencies; widening with F16C inside these loops made LLVM
+/// insert into the accumulator's register, chaining every block to the previous one.
+fn f16_table() -> &'static [f32] {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|b| half::f16::from_bits(b).to_f32())
+            .collect()
+    })
+}
+
+#[inline(always)]
+fn f16_at(table: &[f32], block: &[u8], range: std::ops::Range<usize>) -> f32 {
+    table[usize::from(u16::from_le_bytes([
+        block[range.start],
+        block[range.start + 1],
+    ]))]
+}
 
 #[inline]
 #[target_feature(enable = "avx2,fma")]
@@ -63,23 +83,25 @@ pub(crate) unsafe fn bf16_row(w: &[u8], x: &[f32]) -> f32 {
     hsum(acc) + super::dot::bf16_row(&w[2 * n..], &x[n..])
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q8_0_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q8_0::*;
+    let t = f16_table();
     let mut acc = _mm256_setzero_ps();
     for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(SIZE)) {
         let wq = _mm256_loadu_si256(wb.as_ptr().add(QS.start) as *const __m256i);
         let aq = _mm256_loadu_si256(ab.as_ptr().add(QS.start) as *const __m256i);
-        let d = _mm256_set1_ps(f16_at(wb, D) * f16_at(ab, D));
+        let d = _mm256_set1_ps(f16_at(t, wb, D) * f16_at(t, ab, D));
         acc = _mm256_fmadd_ps(d, dot_i8(wq, aq), acc);
     }
     hsum(acc)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q4_0::*;
     use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
+    let t = f16_table();
     let mask = _mm256_set1_epi8(0xF);
     let eight = _mm256_set1_epi8(8);
     let mut acc = _mm256_setzero_ps();
@@ -89,7 +111,7 @@ pub(crate) unsafe fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
         let both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
         let wq = _mm256_sub_epi8(_mm256_and_si256(both, mask), eight);
         let aq = _mm256_loadu_si256(ab.as_ptr().add(AQS.start) as *const __m256i);
-        let d = _mm256_set1_ps(f16_at(wb, D) * f16_at(ab, AD));
+        let d = _mm256_set1_ps(f16_at(t, wb, D) * f16_at(t, ab, AD));
         acc = _mm256_fmadd_ps(d, dot_i8(wq, aq), acc);
     }
     hsum(acc)
@@ -97,7 +119,7 @@ pub(crate) unsafe fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
 
 /// Q4_K and Q5_K: `levels(wb, c)` gives the 32 unsigned levels of sub-blocks 2c and 2c + 1.
 #[inline]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn kx_row(
     w: &[u8],
     a: &[u8],
@@ -105,6 +127,7 @@ unsafe fn kx_row(
     levels: impl Fn(&[u8], usize) -> (__m256i, __m256i),
 ) -> f32 {
     use layout::q4_k::{D, DMIN, SCALES};
+    let t = f16_table();
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0.0f32;
     for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(layout::q8_k::SIZE)) {
@@ -124,16 +147,16 @@ unsafe fn kx_row(
                 + i32::from(m1) * (bsums[4 * c + 2] + bsums[4 * c + 3]);
         }
         acc = _mm256_fmadd_ps(
-            _mm256_set1_ps(f16_at(wb, D) * da),
+            _mm256_set1_ps(f16_at(t, wb, D) * da),
             _mm256_cvtepi32_ps(isum),
             acc,
         );
-        mins += f16_at(wb, DMIN) * da * msum as f32;
+        mins += f16_at(t, wb, DMIN) * da * msum as f32;
     }
     hsum(acc) - mins
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q4_k_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q4_k::{QS, SIZE};
     let mask = _mm256_set1_epi8(0xF);
@@ -146,7 +169,7 @@ pub(crate) unsafe fn q4_k_row(w: &[u8], a: &[u8]) -> f32 {
     })
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q5_k_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q5_k::{QH, QS, SIZE};
     let mask = _mm256_set1_epi8(0xF);
@@ -169,11 +192,12 @@ pub(crate) unsafe fn q5_k_row(w: &[u8], a: &[u8]) -> f32 {
     })
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q6_k::*;
     let mask4 = _mm256_set1_epi8(0xF);
     let mask2 = _mm256_set1_epi8(3);
+    let t = f16_table();
     let mut acc = _mm256_setzero_ps();
     let mut offset = 0.0f32;
     for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(layout::q8_k::SIZE)) {
@@ -205,7 +229,7 @@ pub(crate) unsafe fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
         }
         // Levels are stored +32: subtract 32 * scale * (sum of the sub-block's activations).
         let bias: i32 = (0..16).map(|i| i32::from(sc(i)) * bsums[i]).sum();
-        let d = f16_at(wb, D) * da;
+        let d = f16_at(t, wb, D) * da;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
         offset += d * (32 * bias) as f32;
     }
