@@ -83,7 +83,7 @@ fn every_kernel_reads_weights_row_major() {
         let wq = dequantize_to_vec(ty, &bytes).unwrap();
         let reference = dense(&wq, rows, cols, &x);
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
-        for kernel in [Kernel::Scalar, Kernel::best()] {
+        for kernel in Kernel::available() {
             let mut y = vec![0.0; rows];
             matvec(&m, &x, &mut y, kernel).unwrap();
             // Q8 activation rounding costs up to ~1% of the magnitude; a wrong layout costs ~100%.
@@ -121,10 +121,18 @@ fn a_transposed_read_fails_the_layout_check() {
 }
 
 /// The SIMD kernels equal the scalar reference up to summation order (1e-5 of the magnitude).
+/// The SIMD kernels this CPU runs (possibly none).
+fn simd_kernels() -> Vec<Kernel> {
+    Kernel::available()
+        .into_iter()
+        .filter(|&k| k != Kernel::Scalar)
+        .collect()
+}
+
 #[test]
 fn simd_equals_scalar_on_every_type() {
-    if Kernel::Avx2.check().is_err() {
-        eprintln!("no AVX2 on this CPU: only the scalar kernel exists to compare");
+    if simd_kernels().is_empty() {
+        eprintln!("no SIMD kernel on this CPU: only the scalar kernel exists to compare");
         return;
     }
     let (rows, cols) = (33, 1024);
@@ -134,11 +142,14 @@ fn simd_equals_scalar_on_every_type() {
         let x: Vec<f32> = (0..cols).map(|_| 2.0 * rng.unit()).collect();
         let bytes = quantized(ty, &w);
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
-        let (mut ys, mut yv) = (vec![0.0; rows], vec![0.0; rows]);
+        let mut ys = vec![0.0; rows];
         matvec(&m, &x, &mut ys, Kernel::Scalar).unwrap();
-        matvec(&m, &x, &mut yv, Kernel::Avx2).unwrap();
         let wq = dequantize_to_vec(ty, &bytes).unwrap();
-        check_close(&yv, &ys, &wq, &x, 1e-5).unwrap_or_else(|e| panic!("{ty}: {e}"));
+        for kernel in simd_kernels() {
+            let mut yv = vec![0.0; rows];
+            matvec(&m, &x, &mut yv, kernel).unwrap();
+            check_close(&yv, &ys, &wq, &x, 1e-5).unwrap_or_else(|e| panic!("{ty} {kernel:?}: {e}"));
+        }
         assert_ne!(ys, vec![0.0; rows], "{ty}: degenerate test");
     }
 }
@@ -146,9 +157,6 @@ fn simd_equals_scalar_on_every_type() {
 #[test]
 fn raw_random_blocks_agree_between_simd_and_scalar() {
     // Arbitrary bytes (extreme quants, -128 in Q8_0) with finite scales: the saturation bounds.
-    if Kernel::Avx2.check().is_err() {
-        return;
-    }
     let mut rng = Rng::new(4);
     for ty in [
         GgmlType::Q4_0,
@@ -173,11 +181,14 @@ fn raw_random_blocks_agree_between_simd_and_scalar() {
         }
         let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
-        let (mut ys, mut yv) = (vec![0.0; rows], vec![0.0; rows]);
+        let mut ys = vec![0.0; rows];
         matvec(&m, &x, &mut ys, Kernel::Scalar).unwrap();
-        matvec(&m, &x, &mut yv, Kernel::Avx2).unwrap();
         let wq = dequantize_to_vec(ty, &bytes).unwrap();
-        check_close(&yv, &ys, &wq, &x, 1e-5).unwrap_or_else(|e| panic!("{ty}: {e}"));
+        for kernel in simd_kernels() {
+            let mut yv = vec![0.0; rows];
+            matvec(&m, &x, &mut yv, kernel).unwrap();
+            check_close(&yv, &ys, &wq, &x, 1e-5).unwrap_or_else(|e| panic!("{ty} {kernel:?}: {e}"));
+        }
     }
 }
 
@@ -232,7 +243,7 @@ fn quantization_and_dot_errors_within_ggml_thresholds() {
             total > 0.0,
             "{ty}: lossless quantization means the test data is degenerate"
         );
-        for kernel in [Kernel::Scalar, Kernel::best()] {
+        for kernel in Kernel::available() {
             let err = dot_error(ty, &a, &b, kernel);
             assert!(err < 0.02, "{ty} {kernel:?}: dot product error {err}");
         }
@@ -257,7 +268,7 @@ fn matmul_errors_no_worse_than_the_ggml_reference_errors_candle_pins() {
     ];
     let (a, b) = (ggml_data(0.0), ggml_data(1.0));
     for (ty, reference) in pinned {
-        for kernel in [Kernel::Scalar, Kernel::best()] {
+        for kernel in Kernel::available() {
             let err = dot_error(ty, &a, &b, kernel);
             eprintln!("{ty} {kernel:?}: matmul error {err:.6} (bound {reference})");
             assert!(
@@ -293,7 +304,7 @@ fn kernels_compute_the_exact_dot_of_what_they_were_given() {
         };
         let exact = dense(&wq, rows, cols, &xq);
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
-        for kernel in [Kernel::Scalar, Kernel::best()] {
+        for kernel in Kernel::available() {
             let mut y = vec![0.0; rows];
             matvec(&m, &x, &mut y, kernel).unwrap();
             check_close(&y, &exact, &wq, &xq, 1e-5)
@@ -408,7 +419,7 @@ proptest! {
         blocks in 1usize..5,
         seed in any::<u64>(),
     ) {
-        prop_assume!(Kernel::Avx2.check().is_ok());
+        prop_assume!(!simd_kernels().is_empty());
         let ty = KERNEL_TYPES[t];
         let cols = blocks * 256;
         let mut rng = Rng::new(seed);
@@ -416,11 +427,14 @@ proptest! {
         let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
         let bytes = quantized(ty, &w);
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
-        let (mut ys, mut yv) = (vec![0.0; rows], vec![0.0; rows]);
+        let mut ys = vec![0.0; rows];
         matvec(&m, &x, &mut ys, Kernel::Scalar).unwrap();
-        matvec(&m, &x, &mut yv, Kernel::Avx2).unwrap();
         let wq = dequantize_to_vec(ty, &bytes).unwrap();
-        prop_assert!(check_close(&yv, &ys, &wq, &x, 1e-5).is_ok(), "{}", ty);
+        for kernel in simd_kernels() {
+            let mut yv = vec![0.0; rows];
+            matvec(&m, &x, &mut yv, kernel).unwrap();
+            prop_assert!(check_close(&yv, &ys, &wq, &x, 1e-5).is_ok(), "{} {:?}", ty, kernel);
+        }
     }
 
     #[test]

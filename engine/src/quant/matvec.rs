@@ -12,18 +12,27 @@ use crate::format::gguf::{GgmlType, TensorView};
 pub enum Kernel {
     /// Portable scalar code: the reference.
     Scalar,
-    /// AVX2 + FMA (+ F16C for F16 weights).
+    /// AVX2 + FMA + F16C.
     Avx2,
+    /// AVX-512 F/BW/VL/VNNI for the integer formats (float formats use the AVX2 rows).
+    Avx512,
 }
 
 impl Kernel {
     /// The fastest kernel this CPU runs.
     pub fn best() -> Self {
-        if Self::Avx2.check().is_ok() {
-            Kernel::Avx2
-        } else {
-            Kernel::Scalar
-        }
+        [Kernel::Avx512, Kernel::Avx2]
+            .into_iter()
+            .find(|k| k.check().is_ok())
+            .unwrap_or(Kernel::Scalar)
+    }
+
+    /// Every kernel this CPU runs, the reference first.
+    pub fn available() -> Vec<Self> {
+        [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512]
+            .into_iter()
+            .filter(|k| k.check().is_ok())
+            .collect()
     }
 
     /// Ok if this CPU can run the kernel; a kernel that was asked for and cannot run is an error,
@@ -31,16 +40,25 @@ impl Kernel {
     pub fn check(self) -> Result<(), QuantError> {
         match self {
             Kernel::Scalar => Ok(()),
-            Kernel::Avx2 => {
+            Kernel::Avx2 | Kernel::Avx512 => {
                 #[cfg(target_arch = "x86_64")]
                 {
-                    let missing = [
+                    let mut needed = vec![
                         ("avx2", is_x86_feature_detected!("avx2")),
                         ("fma", is_x86_feature_detected!("fma")),
                         ("f16c", is_x86_feature_detected!("f16c")),
-                    ]
-                    .into_iter()
-                    .find_map(|(name, present)| (!present).then_some(name));
+                    ];
+                    if self == Kernel::Avx512 {
+                        needed.extend([
+                            ("avx512f", is_x86_feature_detected!("avx512f")),
+                            ("avx512bw", is_x86_feature_detected!("avx512bw")),
+                            ("avx512vl", is_x86_feature_detected!("avx512vl")),
+                            ("avx512vnni", is_x86_feature_detected!("avx512vnni")),
+                        ]);
+                    }
+                    let missing = needed
+                        .into_iter()
+                        .find_map(|(name, present)| (!present).then_some(name));
                     match missing {
                         Some(missing) => Err(QuantError::KernelUnavailable {
                             kernel: self,
@@ -139,6 +157,30 @@ enum RowDot {
 
 fn row_dot(ty: GgmlType, kernel: Kernel) -> RowDot {
     use GgmlType as T;
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx512 {
+        // SAFETY: `Kernel::Avx512` is only used after `check()` confirmed AVX-512 F/BW/VL/VNNI as
+        // well as AVX2, FMA and F16C.
+        let avx512 = match ty {
+            T::Q8_0 => Some(RowDot::Quant(T::Q8_0, |w, a| unsafe {
+                super::simd512::q8_0_row(w, a)
+            })),
+            T::Q4_0 => Some(RowDot::Quant(T::Q8_0, |w, a| unsafe {
+                super::simd512::q4_0_row(w, a)
+            })),
+            T::Q4_K => Some(RowDot::Quant(T::Q8_K, |w, a| unsafe {
+                super::simd512::q4_k_row(w, a)
+            })),
+            T::Q5_K => Some(RowDot::Quant(T::Q8_K, |w, a| unsafe {
+                super::simd512::q5_k_row(w, a)
+            })),
+            T::Q6_K => Some(RowDot::Quant(T::Q8_K, |w, a| unsafe {
+                super::simd512::q6_k_row(w, a)
+            })),
+            _ => None,
+        };
+        return avx512.unwrap_or_else(|| row_dot(ty, Kernel::Avx2));
+    }
     #[cfg(target_arch = "x86_64")]
     if kernel == Kernel::Avx2 {
         // SAFETY: `Kernel::Avx2` is only used after `check()` confirmed AVX2, FMA and F16C.

@@ -7,6 +7,7 @@ pub mod layout;
 mod matvec;
 mod quantize;
 mod simd;
+mod simd512;
 
 use crate::format::gguf::GgmlType;
 

@@ -10,12 +10,12 @@
 use std::arch::x86_64::*;
 
 use super::dot::q8_k_parts;
-use super::layout::{self, scale_min_k4};
+use super::layout;
 
 /// Every f16 bit pattern widened to f32, as ggml's `ggml_table_f32_f16` (256 KiB, built once).
 /// A table load has no register dependencies; widening with F16C inside these loops made LLVM
 /// insert into the accumulator's register, chaining every block to the previous one.
-fn f16_table() -> &'static [f32] {
+pub(crate) fn f16_table() -> &'static [f32] {
     static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         (0..=u16::MAX)
@@ -25,7 +25,7 @@ fn f16_table() -> &'static [f32] {
 }
 
 #[inline(always)]
-fn f16_at(table: &[f32], block: &[u8], range: std::ops::Range<usize>) -> f32 {
+pub(crate) fn f16_at(table: &[f32], block: &[u8], range: std::ops::Range<usize>) -> f32 {
     table[usize::from(u16::from_le_bytes([
         block[range.start],
         block[range.start + 1],
@@ -117,6 +117,23 @@ pub(crate) unsafe fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
     hsum(acc)
 }
 
+/// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K block, as (scales, mins) with one
+/// byte each, decoded four at a time from the 12 packed bytes (see `layout::scale_min_k4`).
+#[inline(always)]
+pub(crate) fn scales_mins_k4(packed: &[u8]) -> (u64, u64) {
+    let word =
+        |i: usize| u32::from_le_bytes([packed[i], packed[i + 1], packed[i + 2], packed[i + 3]]);
+    let (w0, w1, w2) = (word(0), word(4), word(8));
+    let sc_lo = w0 & 0x3f3f_3f3f;
+    let m_lo = w1 & 0x3f3f_3f3f;
+    let sc_hi = (w2 & 0x0f0f_0f0f) | ((w0 >> 2) & 0x3030_3030);
+    let m_hi = ((w2 >> 4) & 0x0f0f_0f0f) | ((w1 >> 2) & 0x3030_3030);
+    (
+        u64::from(sc_lo) | (u64::from(sc_hi) << 32),
+        u64::from(m_lo) | (u64::from(m_hi) << 32),
+    )
+}
+
 /// Q4_K and Q5_K: `levels(wb, c)` gives the 32 unsigned levels of sub-blocks 2c and 2c + 1.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -127,76 +144,122 @@ unsafe fn kx_row(
     levels: impl Fn(&[u8], usize) -> (__m256i, __m256i),
 ) -> f32 {
     use layout::q4_k::{D, DMIN, SCALES};
+    use layout::q8_k::{BSUMS, D as AD, QS as AQS, SIZE as ASIZE};
     let t = f16_table();
     let mut acc = _mm256_setzero_ps();
-    let mut mins = 0.0f32;
-    for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(layout::q8_k::SIZE)) {
-        let (da, aq, bsums) = q8_k_parts(ab);
+    let mut acc_min = _mm_setzero_ps();
+    for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(ASIZE)) {
+        let da = f32::from_le_bytes([
+            ab[AD.start],
+            ab[AD.start + 1],
+            ab[AD.start + 2],
+            ab[AD.start + 3],
+        ]);
+        let (scales, mins) = scales_mins_k4(&wb[SCALES]);
+        // Min term: sum over sub-blocks of min * (sum of its 32 activations).
+        let bsums = _mm256_loadu_si256(ab.as_ptr().add(BSUMS.start) as *const __m256i);
+        let pair_sums = _mm_hadd_epi16(
+            _mm256_castsi256_si128(bsums),
+            _mm256_extracti128_si256(bsums, 1),
+        );
+        let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
+        let min_prod = _mm_cvtepi32_ps(_mm_madd_epi16(mins16, pair_sums));
+        acc_min = _mm_fmadd_ps(_mm_set1_ps(f16_at(t, wb, DMIN) * da), min_prod, acc_min);
+        // Scales as 16-bit lanes in both halves; a shuffle broadcasts sub-block g's scale.
+        let sc16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64));
+        let sc = _mm256_set_m128i(sc16, sc16);
+        let pick =
+            |g: i16| _mm256_shuffle_epi8(sc, _mm256_set1_epi16(((2 * g + 1) << 8) | (2 * g)));
+        let aq = ab.as_ptr().add(AQS.start);
         let mut isum = _mm256_setzero_si256();
-        let mut msum = 0i32;
         for c in 0..4 {
-            let (sc0, m0) = scale_min_k4(2 * c, &wb[SCALES]);
-            let (sc1, m1) = scale_min_k4(2 * c + 1, &wb[SCALES]);
             let (lo, hi) = levels(wb, c);
-            let a0 = _mm256_loadu_si256(aq.as_ptr().add(64 * c) as *const __m256i);
-            let a1 = _mm256_loadu_si256(aq.as_ptr().add(64 * c + 32) as *const __m256i);
-            let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), _mm256_set1_epi16(sc0.into()));
-            let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), _mm256_set1_epi16(sc1.into()));
+            let a0 = _mm256_loadu_si256(aq.add(64 * c) as *const __m256i);
+            let a1 = _mm256_loadu_si256(aq.add(64 * c + 32) as *const __m256i);
+            let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), pick(2 * c as i16));
+            let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), pick(2 * c as i16 + 1));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
-            msum += i32::from(m0) * (bsums[4 * c] + bsums[4 * c + 1])
-                + i32::from(m1) * (bsums[4 * c + 2] + bsums[4 * c + 3]);
         }
         acc = _mm256_fmadd_ps(
             _mm256_set1_ps(f16_at(t, wb, D) * da),
             _mm256_cvtepi32_ps(isum),
             acc,
         );
-        mins += f16_at(t, wb, DMIN) * da * msum as f32;
     }
-    hsum(acc) - mins
+    let m = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    let m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    hsum(acc) - _mm_cvtss_f32(m)
+}
+
+/// The 32 levels of Q4_K sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn q4_k_levels(wb: &[u8], c: usize) -> (__m256i, __m256i) {
+    let mask = _mm256_set1_epi8(0xF);
+    let q = _mm256_loadu_si256(wb.as_ptr().add(layout::q4_k::QS.start + 32 * c) as *const __m256i);
+    (
+        _mm256_and_si256(q, mask),
+        _mm256_and_si256(_mm256_srli_epi16(q, 4), mask),
+    )
+}
+
+/// Q5_K's levels: Q4_K's nibbles plus bit g of qh[l] as the fifth bit of sub-block g. Shifting
+/// 16-bit lanes is safe because only bit 0 of each byte survives the mask.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn q5_k_levels(wb: &[u8], c: usize) -> (__m256i, __m256i) {
+    use layout::q5_k::{QH, QS};
+    let mask = _mm256_set1_epi8(0xF);
+    let one = _mm256_set1_epi8(1);
+    let q = _mm256_loadu_si256(wb.as_ptr().add(QS.start + 32 * c) as *const __m256i);
+    let qh = _mm256_loadu_si256(wb.as_ptr().add(QH.start) as *const __m256i);
+    let bit = |g: i32| {
+        let shifted = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(g));
+        _mm256_slli_epi16(_mm256_and_si256(shifted, one), 4)
+    };
+    let lo = _mm256_or_si256(_mm256_and_si256(q, mask), bit(2 * c as i32));
+    let hi = _mm256_or_si256(
+        _mm256_and_si256(_mm256_srli_epi16(q, 4), mask),
+        bit(2 * c as i32 + 1),
+    );
+    (lo, hi)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q4_k_row(w: &[u8], a: &[u8]) -> f32 {
-    use layout::q4_k::{QS, SIZE};
-    let mask = _mm256_set1_epi8(0xF);
-    kx_row(w, a, SIZE, |wb, c| {
-        let q = _mm256_loadu_si256(wb.as_ptr().add(QS.start + 32 * c) as *const __m256i);
-        (
-            _mm256_and_si256(q, mask),
-            _mm256_and_si256(_mm256_srli_epi16(q, 4), mask),
-        )
-    })
+    kx_row(w, a, layout::q4_k::SIZE, |wb, c| q4_k_levels(wb, c))
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q5_k_row(w: &[u8], a: &[u8]) -> f32 {
-    use layout::q5_k::{QH, QS, SIZE};
-    let mask = _mm256_set1_epi8(0xF);
-    let one = _mm256_set1_epi8(1);
-    kx_row(w, a, SIZE, |wb, c| {
-        let q = _mm256_loadu_si256(wb.as_ptr().add(QS.start + 32 * c) as *const __m256i);
-        let qh = _mm256_loadu_si256(wb.as_ptr().add(QH.start) as *const __m256i);
-        // Bit g of qh[l] is the fifth bit of sub-block g; shifting 16-bit lanes is safe because
-        // only bit 0 of each byte survives the mask.
-        let bit = |g: i32| {
-            let shifted = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(g));
-            _mm256_slli_epi16(_mm256_and_si256(shifted, one), 4)
-        };
-        let lo = _mm256_or_si256(_mm256_and_si256(q, mask), bit(2 * c as i32));
-        let hi = _mm256_or_si256(
-            _mm256_and_si256(_mm256_srli_epi16(q, 4), mask),
-            bit(2 * c as i32 + 1),
-        );
-        (lo, hi)
-    })
+    kx_row(w, a, layout::q5_k::SIZE, |wb, c| q5_k_levels(wb, c))
+}
+
+/// The unsigned (stored +32) levels of Q6_K half h: elements 128h + 32s .. + 32 for s in 0..4.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn q6_k_levels(wb: &[u8], h: usize) -> [__m256i; 4] {
+    use layout::q6_k::{QH, QL};
+    let mask4 = _mm256_set1_epi8(0xF);
+    let mask2 = _mm256_set1_epi8(3);
+    let ql0 = _mm256_loadu_si256(wb.as_ptr().add(QL.start + 64 * h) as *const __m256i);
+    let ql1 = _mm256_loadu_si256(wb.as_ptr().add(QL.start + 64 * h + 32) as *const __m256i);
+    let qh = _mm256_loadu_si256(wb.as_ptr().add(QH.start + 32 * h) as *const __m256i);
+    let high = |s: i32| {
+        let shifted = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * s));
+        _mm256_slli_epi16(_mm256_and_si256(shifted, mask2), 4)
+    };
+    [
+        _mm256_or_si256(_mm256_and_si256(ql0, mask4), high(0)),
+        _mm256_or_si256(_mm256_and_si256(ql1, mask4), high(1)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), mask4), high(2)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), mask4), high(3)),
+    ]
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q6_k::*;
-    let mask4 = _mm256_set1_epi8(0xF);
-    let mask2 = _mm256_set1_epi8(3);
     let t = f16_table();
     let mut acc = _mm256_setzero_ps();
     let mut offset = 0.0f32;
@@ -205,21 +268,7 @@ pub(crate) unsafe fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
         let sc = |i: usize| i16::from(wb[SCALES.start + i] as i8);
         let mut isum = _mm256_setzero_si256();
         for h in 0..2 {
-            let ql0 = _mm256_loadu_si256(wb.as_ptr().add(QL.start + 64 * h) as *const __m256i);
-            let ql1 = _mm256_loadu_si256(wb.as_ptr().add(QL.start + 64 * h + 32) as *const __m256i);
-            let qh = _mm256_loadu_si256(wb.as_ptr().add(QH.start + 32 * h) as *const __m256i);
-            let high = |s: i32| {
-                let shifted = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * s));
-                _mm256_slli_epi16(_mm256_and_si256(shifted, mask2), 4)
-            };
-            let lows = [
-                _mm256_and_si256(ql0, mask4),
-                _mm256_and_si256(ql1, mask4),
-                _mm256_and_si256(_mm256_srli_epi16(ql0, 4), mask4),
-                _mm256_and_si256(_mm256_srli_epi16(ql1, 4), mask4),
-            ];
-            for (s, low) in lows.into_iter().enumerate() {
-                let q = _mm256_or_si256(low, high(s as i32));
+            for (s, q) in q6_k_levels(wb, h).into_iter().enumerate() {
                 let av = _mm256_loadu_si256(aq.as_ptr().add(128 * h + 32 * s) as *const __m256i);
                 let sub = 8 * h + 2 * s;
                 let scales = _mm256_set_m128i(_mm_set1_epi16(sc(sub + 1)), _mm_set1_epi16(sc(sub)));

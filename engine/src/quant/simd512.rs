@@ -1,0 +1,260 @@
+//! AVX-512 (F, BW, VL, VNNI) row dots for the integer formats. `vpdpbusd` multiplies unsigned
+//! weight bytes by signed activation bytes and sums each four into an i32 lane without saturation;
+//! a 512-bit register holds two Q8_0/Q4_0 blocks or one pair of K-quant sub-blocks. Levels are
+//! extracted by the AVX2 helpers in `simd.rs`, so both paths decode blocks one way.
+
+#![cfg(target_arch = "x86_64")]
+
+use std::arch::x86_64::*;
+
+use super::layout;
+use super::simd::{f16_at, f16_table, q4_k_levels, q5_k_levels, q6_k_levels, scales_mins_k4};
+
+/// Two 256-bit halves as one 512-bit register (`lo` in lanes 0..8 of i32).
+#[inline(always)]
+unsafe fn join(lo: __m256i, hi: __m256i) -> __m512i {
+    _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1)
+}
+
+#[inline(always)]
+unsafe fn load256(p: *const u8) -> __m256i {
+    _mm256_loadu_si256(p as *const __m256i)
+}
+
+/// sum(w * a) in groups of four for signed `w`: |w| is unsigned, its sign moves onto `a`.
+#[inline(always)]
+unsafe fn dot_signed(w: __m512i, a: __m512i) -> __m512i {
+    let negative = _mm512_movepi8_mask(w);
+    let a_signed = _mm512_mask_sub_epi8(a, negative, _mm512_setzero_si512(), a);
+    _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), a_signed)
+}
+
+/// Lanes 0..8 scaled by `d0`, lanes 8..16 by `d1`.
+#[inline(always)]
+unsafe fn two_scales(d0: f32, d1: f32) -> __m512 {
+    _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1))
+}
+
+/// Rows with an odd number of blocks finish their last block on the AVX2 path.
+macro_rules! pairs_then_tail {
+    ($w:ident, $a:ident, $wsize:expr, $asize:expr, $tail:path, |$w2:ident, $a2:ident| $body:expr) => {{
+        let pairs = $w.len() / (2 * $wsize);
+        let mut acc = _mm512_setzero_ps();
+        for ($w2, $a2) in $w.chunks_exact(2 * $wsize).zip($a.chunks_exact(2 * $asize)) {
+            acc = $body(acc);
+        }
+        let tail = $tail(&$w[2 * pairs * $wsize..], &$a[2 * pairs * $asize..]);
+        _mm512_reduce_add_ps(acc) + tail
+    }};
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(crate) unsafe fn q8_0_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q8_0::*;
+    let t = f16_table();
+    pairs_then_tail!(w, a, SIZE, SIZE, super::simd::q8_0_row, |w2, a2| {
+        |acc| {
+            let wq = join(
+                load256(w2.as_ptr().add(QS.start)),
+                load256(w2.as_ptr().add(SIZE + QS.start)),
+            );
+            let aq = join(
+                load256(a2.as_ptr().add(QS.start)),
+                load256(a2.as_ptr().add(SIZE + QS.start)),
+            );
+            let d0 = f16_at(t, w2, D) * f16_at(t, a2, D);
+            let d1 = f16_at(t, &w2[SIZE..], D) * f16_at(t, &a2[SIZE..], D);
+            _mm512_fmadd_ps(
+                two_scales(d0, d1),
+                _mm512_cvtepi32_ps(dot_signed(wq, aq)),
+                acc,
+            )
+        }
+    })
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(crate) unsafe fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q4_0::*;
+    use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
+    let t = f16_table();
+    let mask = _mm256_set1_epi8(0xF);
+    let eight = _mm512_set1_epi8(8);
+    pairs_then_tail!(w, a, SIZE, ASIZE, super::simd::q4_0_row, |w2, a2| {
+        |acc| {
+            // [b0 low, b1 low | b0 high, b1 high] -> [b0 low, b0 high, b1 low, b1 high].
+            let bytes = _mm256_set_m128i(
+                _mm_loadu_si128(w2.as_ptr().add(SIZE + QS.start) as *const __m128i),
+                _mm_loadu_si128(w2.as_ptr().add(QS.start) as *const __m128i),
+            );
+            let lo = _mm256_and_si256(bytes, mask);
+            let hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask);
+            let q = join(
+                _mm256_permute2x128_si256(lo, hi, 0x20),
+                _mm256_permute2x128_si256(lo, hi, 0x31),
+            );
+            let aq = join(
+                load256(a2.as_ptr().add(AQS.start)),
+                load256(a2.as_ptr().add(ASIZE + AQS.start)),
+            );
+            // Levels are stored +8: sum(q * a) - sum(8 * a).
+            let zero = _mm512_setzero_si512();
+            let dot = _mm512_sub_epi32(
+                _mm512_dpbusd_epi32(zero, q, aq),
+                _mm512_dpbusd_epi32(zero, eight, aq),
+            );
+            let d0 = f16_at(t, w2, D) * f16_at(t, a2, AD);
+            let d1 = f16_at(t, &w2[SIZE..], D) * f16_at(t, &a2[ASIZE..], AD);
+            _mm512_fmadd_ps(two_scales(d0, d1), _mm512_cvtepi32_ps(dot), acc)
+        }
+    })
+}
+
+/// Q4_K and Q5_K: per sub-block pair, one `vpdpbusd` over 64 levels, scaled per 8-lane half.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn kx_row(
+    w: &[u8],
+    a: &[u8],
+    size: usize,
+    levels: unsafe fn(&[u8], usize) -> (__m256i, __m256i),
+) -> f32 {
+    use layout::q4_k::{D, DMIN, SCALES};
+    use layout::q8_k::{BSUMS, D as AD, QS as AQS, SIZE as ASIZE};
+    let t = f16_table();
+    let mut acc = _mm512_setzero_ps();
+    let mut mins_acc = 0.0f32;
+    for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(ASIZE)) {
+        let da = f32::from_le_bytes([
+            ab[AD.start],
+            ab[AD.start + 1],
+            ab[AD.start + 2],
+            ab[AD.start + 3],
+        ]);
+        let (scales, mins) = scales_mins_k4(&wb[SCALES]);
+        let bsums = _mm256_loadu_si256(ab.as_ptr().add(BSUMS.start) as *const __m256i);
+        let pair_sums = _mm_hadd_epi16(
+            _mm256_castsi256_si128(bsums),
+            _mm256_extracti128_si256(bsums, 1),
+        );
+        let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
+        let msum = _mm_madd_epi16(mins16, pair_sums);
+        let msum = _mm_add_epi32(msum, _mm_shuffle_epi32(msum, 0b01_00_11_10));
+        let msum = _mm_add_epi32(msum, _mm_shuffle_epi32(msum, 0b10_11_00_01));
+        mins_acc += f16_at(t, wb, DMIN) * da * _mm_cvtsi128_si32(msum) as f32;
+        let sc32 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128(scales as i64));
+        let aq = ab.as_ptr().add(AQS.start);
+        let mut isum = _mm512_setzero_si512();
+        for c in 0..4 {
+            let (lo, hi) = levels(wb, c);
+            let dot = _mm512_dpbusd_epi32(
+                _mm512_setzero_si512(),
+                join(lo, hi),
+                _mm512_loadu_si512(aq.add(64 * c) as *const _),
+            );
+            let g = 2 * c as i32;
+            let pick = _mm512_set_epi32(
+                g + 1,
+                g + 1,
+                g + 1,
+                g + 1,
+                g + 1,
+                g + 1,
+                g + 1,
+                g + 1,
+                g,
+                g,
+                g,
+                g,
+                g,
+                g,
+                g,
+                g,
+            );
+            isum = _mm512_add_epi32(
+                isum,
+                _mm512_mullo_epi32(dot, _mm512_permutexvar_epi32(pick, sc32)),
+            );
+        }
+        acc = _mm512_fmadd_ps(
+            _mm512_set1_ps(f16_at(t, wb, D) * da),
+            _mm512_cvtepi32_ps(isum),
+            acc,
+        );
+    }
+    _mm512_reduce_add_ps(acc) - mins_acc
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(crate) unsafe fn q4_k_row(w: &[u8], a: &[u8]) -> f32 {
+    kx_row(w, a, layout::q4_k::SIZE, q4_k_levels)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(crate) unsafe fn q5_k_row(w: &[u8], a: &[u8]) -> f32 {
+    kx_row(w, a, layout::q5_k::SIZE, q5_k_levels)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(crate) unsafe fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q6_k::*;
+    use layout::q8_k::{BSUMS, D as AD, QS as AQS, SIZE as ASIZE};
+    let t = f16_table();
+    let mut acc = _mm512_setzero_ps();
+    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
+        let da = f32::from_le_bytes([
+            ab[AD.start],
+            ab[AD.start + 1],
+            ab[AD.start + 2],
+            ab[AD.start + 3],
+        ]);
+        let sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128(
+            wb.as_ptr().add(SCALES.start) as *const __m128i
+        ));
+        let aq = ab.as_ptr().add(AQS.start);
+        let mut isum = _mm512_setzero_si512();
+        for h in 0..2 {
+            let [q0, q1, q2, q3] = q6_k_levels(wb, h);
+            for (pair, (x, y)) in [(q0, q1), (q2, q3)].into_iter().enumerate() {
+                // 64 levels: sub-blocks 8h + 4 pair .. + 4, each 16 levels = 4 i32 lanes.
+                let a64 = _mm512_loadu_si512(aq.add(128 * h + 64 * pair) as *const _);
+                let dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), join(x, y), a64);
+                let s = (8 * h + 4 * pair) as i32;
+                let pick = _mm512_set_epi32(
+                    s + 3,
+                    s + 3,
+                    s + 3,
+                    s + 3,
+                    s + 2,
+                    s + 2,
+                    s + 2,
+                    s + 2,
+                    s + 1,
+                    s + 1,
+                    s + 1,
+                    s + 1,
+                    s,
+                    s,
+                    s,
+                    s,
+                );
+                isum = _mm512_add_epi32(
+                    isum,
+                    _mm512_mullo_epi32(dot, _mm512_permutexvar_epi32(pick, sc32)),
+                );
+            }
+        }
+        // Levels are stored +32: subtract 32 * scale * (sum of each sub-block's activations).
+        let bsums = _mm512_cvtepi16_epi32(_mm256_loadu_si256(
+            ab.as_ptr().add(BSUMS.start) as *const __m256i
+        ));
+        let bias = _mm512_mullo_epi32(_mm512_mullo_epi32(sc32, bsums), _mm512_set1_epi32(32));
+        isum = _mm512_sub_epi32(isum, bias);
+        acc = _mm512_fmadd_ps(
+            _mm512_set1_ps(f16_at(t, wb, D) * da),
+            _mm512_cvtepi32_ps(isum),
+            acc,
+        );
+    }
+    _mm512_reduce_add_ps(acc)
+}
