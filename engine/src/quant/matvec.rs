@@ -98,7 +98,7 @@ impl<'a> QMatrix<'a> {
         if !super::can_dequantize(ty) {
             return Err(QuantError::Unsupported { ty, op: "matvec" });
         }
-        if cols as u64 % ty.block_size() != 0 {
+        if !(cols as u64).is_multiple_of(ty.block_size()) {
             return Err(shape(format!(
                 "cols must be a multiple of the block size {}",
                 ty.block_size()

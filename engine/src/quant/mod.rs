@@ -83,7 +83,7 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), Qua
         op: "dequantize",
     })?;
     let (bs, ts) = (ty.block_size() as usize, ty.type_size() as usize);
-    if bytes.len() % ts != 0 {
+    if !bytes.len().is_multiple_of(ts) {
         return Err(QuantError::RaggedBytes {
             ty,
             len: bytes.len(),

@@ -38,7 +38,7 @@ pub fn quantize(ty: GgmlType, x: &[f32], out: &mut [u8]) -> Result<(), QuantErro
         _ => return Err(QuantError::Unsupported { ty, op: "quantize" }),
     };
     let (bs, ts) = (ty.block_size() as usize, ty.type_size() as usize);
-    if x.len() % bs != 0 {
+    if !x.len().is_multiple_of(bs) {
         return Err(QuantError::RaggedValues {
             ty,
             len: x.len(),

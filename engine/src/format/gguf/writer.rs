@@ -89,7 +89,7 @@ pub mod encode {
 
     /// Zero bytes up to the next multiple of `alignment`.
     pub fn pad(buf: &mut Vec<u8>, alignment: u64) {
-        while buf.len() as u64 % alignment != 0 {
+        while !(buf.len() as u64).is_multiple_of(alignment) {
             buf.push(0);
         }
     }
@@ -208,7 +208,7 @@ impl GgufWriter {
             .filter(|&n| i64::try_from(n).is_ok());
         let expected = n_elements.and_then(|n| ggml_type.bytes_for(n));
         let shape_ok = (1..=MAX_DIMS as usize).contains(&dims.len())
-            && dims[0] % ggml_type.block_size() == 0
+            && dims[0].is_multiple_of(ggml_type.block_size())
             && dims.iter().all(|&d| i64::try_from(d).is_ok());
         let Some(expected) = expected.filter(|_| shape_ok) else {
             return Err(GgufWriteError::BadDims {
@@ -264,7 +264,7 @@ impl GgufWriter {
             for t in &self.tensors {
                 buf.extend_from_slice(&t.data);
                 // Pad relative to the data section, which itself starts aligned.
-                while (buf.len() - data_start) as u64 % self.alignment != 0 {
+                while !((buf.len() - data_start) as u64).is_multiple_of(self.alignment) {
                     buf.push(0);
                 }
             }
