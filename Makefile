@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden-quant bench verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden-quant golden-ggml bench verify
 
 help:
 	@echo "make verify      lint + test + fuzz-smoke: what CI runs"
@@ -18,13 +18,20 @@ help:
 	@echo "make fuzz-smoke  each fuzz target for $(FUZZ_SMOKE_SECONDS)s (stable, no sanitizer); fails on any crash"
 	@echo "make fuzz T=gguf_header  one target for $(FUZZ_SECONDS)s under AddressSanitizer (nightly)"
 	@echo "make golden-quant  regenerate golden/quant from gguf-py (uv, pinned versions)"
+	@echo "make golden-ggml   rebuild ggml and re-measure its test-quantize-fns errors"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
 
 build:
 	cargo build --workspace --all-targets
 
+# The total goes in a plain "N passed, N failed" line, which CI reads as the run's verdict.
+TEST_LOG := target/test-output.log
+TOTALS := awk '/^test result:/ {p += $$4; f += $$6} END {printf "%d passed, %d failed\n", p, f}' $(TEST_LOG)
+
 test:
-	cargo test --workspace
+	@mkdir -p target
+	cargo test --workspace 2>&1 | tee $(TEST_LOG)
+	@echo "tests: $$($(TOTALS))"
 
 lint:
 	cargo fmt --all -- --check
@@ -61,8 +68,12 @@ uv:
 golden-quant: uv
 	uv run golden/scripts/quant_golden.py
 
+golden-ggml: uv
+	uv run golden/scripts/ggml_quantize_fns.py
+
 bench:
 	cargo bench -p realizar --bench matvec
 
 verify: lint test fuzz-smoke
-	@echo "make verify: all gates passed"
+	@echo "make verify: lint, tests and fuzz smoke passed"
+	@echo "verify: $$($(TOTALS))"

@@ -233,8 +233,7 @@ fn quantization_and_dot_errors_within_ggml_thresholds() {
     ];
     let (a, b) = (ggml_data(0.0), ggml_data(1.0));
     for (ty, max_total) in cases {
-        let back = dequantize_to_vec(ty, &quantized(ty, &a)).unwrap();
-        let total = array_rmse(&a, &back);
+        let total = quantization_error(ty, &a);
         assert!(
             total < max_total,
             "{ty}: quantization error {total} >= {max_total}"
@@ -250,30 +249,53 @@ fn quantization_and_dot_errors_within_ggml_thresholds() {
     }
 }
 
+fn quantization_error(ty: GgmlType, x: &[f32]) -> f32 {
+    array_rmse(x, &dequantize_to_vec(ty, &quantized(ty, x)).unwrap())
+}
+
+/// ggml's own figures for its test data, measured by its test-quantize-fns
+/// (golden/ggml/quantize_fns.json, written by golden/scripts/ggml_quantize_fns.py).
+fn ggml_measured(ty: GgmlType) -> (f32, f32) {
+    let path = common::repo_root().join("golden/ggml/quantize_fns.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let e = &json["errors"][ty.name().to_lowercase().replace("_k", "_K")];
+    let get = |k: &str| {
+        e[k].as_f64()
+            .unwrap_or_else(|| panic!("{ty}: no {k} in ggml's figures")) as f32
+    };
+    (get("quantization_error"), get("dot_product_error"))
+}
+
+/// Our errors on ggml's test data are no worse than ggml's own, with candle's leniency of 1e-5.
+/// candle pins the same test's errors from a 2023 ggml (F16 1e-5, Q4_0 0.001143, Q8_0 0.000092,
+/// Q4_K 0.002425, Q5_K 0.00074, Q6_K 0.000952); today's ggml measures the same or less for all
+/// but Q5_K (0.001038: its Q8_K activations now use -127/max where the 2023 code used -128/max).
 #[test]
-fn matmul_errors_no_worse_than_the_ggml_reference_errors_candle_pins() {
-    // candle-core's ggml_reference_matmul_error, with candle's leniency of 1e-5.
-    //
-    // Q5_K is the exception: candle's 0.00074 was measured on ggml's 2023 pipeline (Q8_K
-    // activations at -128/max). llama.cpp now quantizes activations with quantize_row_q8_K_ref
-    // at -127/max, which realizar matches for parity; with today's ggml Q5_K quantizer the same
-    // test then measures 0.001039 (0.000472 with -128/max), so that is the bound held here.
-    let pinned = [
-        (GgmlType::F16, 0.000010),
-        (GgmlType::Q4_0, 0.001143),
-        (GgmlType::Q8_0, 0.000092),
-        (GgmlType::Q4_K, 0.002425),
-        (GgmlType::Q5_K, 0.001039),
-        (GgmlType::Q6_K, 0.000952),
-    ];
+fn errors_no_worse_than_ggml_measures_on_its_own_test() {
     let (a, b) = (ggml_data(0.0), ggml_data(1.0));
-    for (ty, reference) in pinned {
+    for ty in [
+        GgmlType::F16,
+        GgmlType::Q4_0,
+        GgmlType::Q8_0,
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+    ] {
+        let (ggml_quant, ggml_dot) = ggml_measured(ty);
+        let ours = quantization_error(ty, &a);
+        eprintln!("{ty}: quantization error {ours:.6} (ggml {ggml_quant})");
+        assert!(
+            ours <= ggml_quant + 1e-5,
+            "{ty}: quantization error {ours} > ggml's {ggml_quant}"
+        );
         for kernel in Kernel::available() {
             let err = dot_error(ty, &a, &b, kernel);
-            eprintln!("{ty} {kernel:?}: matmul error {err:.6} (bound {reference})");
+            eprintln!("{ty} {kernel:?}: dot product error {err:.6} (ggml {ggml_dot})");
             assert!(
-                err <= reference + 1e-5,
-                "{ty} {kernel:?}: matmul error {err} > {reference}"
+                err <= ggml_dot + 1e-5,
+                "{ty} {kernel:?}: dot product error {err} > ggml's {ggml_dot}"
             );
         }
     }
