@@ -9,8 +9,9 @@ use realizar::quant::{dequantize_to_vec, layout, quantize};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
-const DEQUANT_TYPES: [&str; 12] = [
-    "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+const DEQUANT_TYPES: [&str; 13] = [
+    "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K",
+    "Q6_K",
 ];
 
 fn golden(name: &str) -> Vec<u8> {

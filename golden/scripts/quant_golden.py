@@ -114,6 +114,17 @@ def main() -> None:
                 {"kind": "dequantize", "type": qtype.name, "raw_blocks": half, "realistic_blocks": half},
             )
 
+        # F32 last, so adding it left every earlier file unchanged: raw bit patterns must come
+        # back untouched (NaN payloads and signed zeros included).
+        raw32 = rng.integers(0, 256, size=(PLAIN_ELEMENTS, 4), dtype=np.uint8)
+        real32 = rng.normal(0.0, 0.05, size=PLAIN_ELEMENTS).astype(np.float32).view(np.uint8).reshape(-1, 4)
+        blocks32 = np.concatenate([raw32, real32], axis=0)
+        write(
+            "dequant_F32",
+            {"blocks": blocks32, "dequant": quants.dequantize(blocks32, T.F32).astype(np.float32)},
+            {"kind": "dequantize", "type": "F32", "raw_blocks": PLAIN_ELEMENTS, "realistic_blocks": PLAIN_ELEMENTS},
+        )
+
         for qtype in (T.Q4_0, T.Q8_0):
             # Weights-like rows: mostly small values with a few outliers, as in trained models.
             x = rng.normal(0.0, 0.04, size=(QUANT_ROWS, QUANT_COLS)).astype(np.float32)
