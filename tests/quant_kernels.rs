@@ -68,16 +68,22 @@ fn check_close(y: &[f32], reference: &[f32], w: &[f32], x: &[f32], tol: f32) -> 
     Ok(())
 }
 
-/// LAYOUT-002: y[i] = sum_j W[i, j] x[j] with W[i, j] at i * cols + j, for a non-square W of
-/// distinct values, on every kernel.
-#[test]
-fn every_kernel_reads_weights_row_major() {
+/// A non-square W of distinct values (rows = 7, cols = 512), an input x, and the seeded RNG.
+fn layout_fixture() -> (usize, usize, Vec<f32>, Vec<f32>, Rng) {
     let (rows, cols) = (7, 512);
     let mut rng = Rng::new(2);
     let w: Vec<f32> = (0..rows * cols)
         .map(|k| 0.01 + 1e-5 * k as f32 + 0.02 * rng.unit())
         .collect();
     let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
+    (rows, cols, w, x, rng)
+}
+
+/// LAYOUT-002: y[i] = sum_j W[i, j] x[j] with W[i, j] at i * cols + j, for a non-square W of
+/// distinct values, on every kernel.
+#[test]
+fn every_kernel_reads_weights_row_major() {
+    let (rows, cols, w, x, _) = layout_fixture();
     for ty in KERNEL_TYPES {
         let bytes = quantized(ty, &w);
         let wq = dequantize_to_vec(ty, &bytes).unwrap();
@@ -95,12 +101,7 @@ fn every_kernel_reads_weights_row_major() {
 
 #[test]
 fn a_transposed_read_fails_the_layout_check() {
-    let (rows, cols) = (7, 512);
-    let mut rng = Rng::new(2);
-    let w: Vec<f32> = (0..rows * cols)
-        .map(|k| 0.01 + 1e-5 * k as f32 + 0.02 * rng.unit())
-        .collect();
-    let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
+    let (rows, cols, w, x, mut rng) = layout_fixture();
     let reference = dense(&w, rows, cols, &x);
     // The same bytes read column-major: element (i, j) taken from j * rows + i.
     let column_major: Vec<f32> = (0..rows)

@@ -6,6 +6,26 @@
 pub mod gguf_cases;
 pub mod safetensors_cases;
 
+/// One named test per malformed class (each calling the file's `check_class`), plus a test
+/// that every class the builder makes has its named test.
+#[macro_export]
+macro_rules! class_tests {
+    ($cases:expr; $($test:ident => $name:literal,)*) => {
+        mod class {
+            $(#[test] fn $test() { super::check_class($name) })*
+        }
+
+        #[test]
+        fn every_malformed_class_has_its_own_test() {
+            let mut built: Vec<&str> = $cases.iter().map(|c| c.name).collect();
+            let mut tested = vec![$($name),*];
+            built.sort_unstable();
+            tested.sort_unstable();
+            assert_eq!(built, tested);
+        }
+    };
+}
+
 use std::path::{Path, PathBuf};
 
 use realizar::format::gguf::{GgmlType, GgufWriter, MetaArray, MetaValue};

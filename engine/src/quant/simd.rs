@@ -134,6 +134,36 @@ pub(crate) fn scales_mins_k4(packed: &[u8]) -> (u64, u64) {
     )
 }
 
+/// A Q8_K activation block's f32 scale.
+#[inline(always)]
+pub(crate) fn q8_k_scale(ab: &[u8]) -> f32 {
+    let d = layout::q8_k::D.start;
+    f32::from_le_bytes([ab[d], ab[d + 1], ab[d + 2], ab[d + 3]])
+}
+
+/// The Q4_K/Q5_K min term before scaling: sum over sub-blocks g of min_g * (sum of sub-block
+/// g's 32 activations), as four f32 lanes to be summed. `mins` holds the eight mins, one byte each.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn kx_min_term(ab: &[u8], mins: u64) -> __m128 {
+    let bsums = _mm256_loadu_si256(ab.as_ptr().add(layout::q8_k::BSUMS.start) as *const __m256i);
+    // Pairs of 16-element sums are the 32-element sub-block sums (at most 2 * 16 * 127: no wrap).
+    let pair_sums = _mm_hadd_epi16(
+        _mm256_castsi256_si128(bsums),
+        _mm256_extracti128_si256(bsums, 1),
+    );
+    let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
+    _mm_cvtepi32_ps(_mm_madd_epi16(mins16, pair_sums))
+}
+
+/// The sum of four f32 lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn hsum128(v: __m128) -> f32 {
+    let s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+}
+
 /// Q4_K and Q5_K: `levels(wb, c)` gives the 32 unsigned levels of sub-blocks 2c and 2c + 1.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -144,27 +174,15 @@ unsafe fn kx_row(
     levels: impl Fn(&[u8], usize) -> (__m256i, __m256i),
 ) -> f32 {
     use layout::q4_k::{D, DMIN, SCALES};
-    use layout::q8_k::{BSUMS, D as AD, QS as AQS, SIZE as ASIZE};
+    use layout::q8_k::{QS as AQS, SIZE as ASIZE};
     let t = f16_table();
     let mut acc = _mm256_setzero_ps();
     let mut acc_min = _mm_setzero_ps();
     for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(ASIZE)) {
-        let da = f32::from_le_bytes([
-            ab[AD.start],
-            ab[AD.start + 1],
-            ab[AD.start + 2],
-            ab[AD.start + 3],
-        ]);
+        let da = q8_k_scale(ab);
         let (scales, mins) = scales_mins_k4(&wb[SCALES]);
-        // Min term: sum over sub-blocks of min * (sum of its 32 activations).
-        let bsums = _mm256_loadu_si256(ab.as_ptr().add(BSUMS.start) as *const __m256i);
-        let pair_sums = _mm_hadd_epi16(
-            _mm256_castsi256_si128(bsums),
-            _mm256_extracti128_si256(bsums, 1),
-        );
-        let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
-        let min_prod = _mm_cvtepi32_ps(_mm_madd_epi16(mins16, pair_sums));
-        acc_min = _mm_fmadd_ps(_mm_set1_ps(f16_at(t, wb, DMIN) * da), min_prod, acc_min);
+        let dmin = _mm_set1_ps(f16_at(t, wb, DMIN) * da);
+        acc_min = _mm_fmadd_ps(dmin, kx_min_term(ab, mins), acc_min);
         // Scales as 16-bit lanes in both halves; a shuffle broadcasts sub-block g's scale.
         let sc16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64));
         let sc = _mm256_set_m128i(sc16, sc16);
@@ -186,9 +204,7 @@ unsafe fn kx_row(
             acc,
         );
     }
-    let m = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
-    let m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    hsum(acc) - _mm_cvtss_f32(m)
+    hsum(acc) - hsum128(acc_min)
 }
 
 /// The 32 levels of Q4_K sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles).

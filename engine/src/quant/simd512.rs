@@ -8,7 +8,10 @@
 use std::arch::x86_64::*;
 
 use super::layout;
-use super::simd::{f16_at, f16_table, q4_k_levels, q5_k_levels, q6_k_levels, scales_mins_k4};
+use super::simd::{
+    f16_at, f16_table, hsum128, kx_min_term, q4_k_levels, q5_k_levels, q6_k_levels, q8_k_scale,
+    scales_mins_k4,
+};
 
 /// Two 256-bit halves as one 512-bit register (`lo` in lanes 0..8 of i32).
 #[inline(always)]
@@ -120,28 +123,15 @@ unsafe fn kx_row(
     levels: unsafe fn(&[u8], usize) -> (__m256i, __m256i),
 ) -> f32 {
     use layout::q4_k::{D, DMIN, SCALES};
-    use layout::q8_k::{BSUMS, D as AD, QS as AQS, SIZE as ASIZE};
+    use layout::q8_k::{QS as AQS, SIZE as ASIZE};
     let t = f16_table();
     let mut acc = _mm512_setzero_ps();
-    let mut mins_acc = 0.0f32;
+    let mut acc_min = _mm_setzero_ps();
     for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(ASIZE)) {
-        let da = f32::from_le_bytes([
-            ab[AD.start],
-            ab[AD.start + 1],
-            ab[AD.start + 2],
-            ab[AD.start + 3],
-        ]);
+        let da = q8_k_scale(ab);
         let (scales, mins) = scales_mins_k4(&wb[SCALES]);
-        let bsums = _mm256_loadu_si256(ab.as_ptr().add(BSUMS.start) as *const __m256i);
-        let pair_sums = _mm_hadd_epi16(
-            _mm256_castsi256_si128(bsums),
-            _mm256_extracti128_si256(bsums, 1),
-        );
-        let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
-        let msum = _mm_madd_epi16(mins16, pair_sums);
-        let msum = _mm_add_epi32(msum, _mm_shuffle_epi32(msum, 0b01_00_11_10));
-        let msum = _mm_add_epi32(msum, _mm_shuffle_epi32(msum, 0b10_11_00_01));
-        mins_acc += f16_at(t, wb, DMIN) * da * _mm_cvtsi128_si32(msum) as f32;
+        let dmin = _mm_set1_ps(f16_at(t, wb, DMIN) * da);
+        acc_min = _mm_fmadd_ps(dmin, kx_min_term(ab, mins), acc_min);
         let sc32 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128(scales as i64));
         let aq = ab.as_ptr().add(AQS.start);
         let mut isum = _mm512_setzero_si512();
@@ -182,7 +172,7 @@ unsafe fn kx_row(
             acc,
         );
     }
-    _mm512_reduce_add_ps(acc) - mins_acc
+    _mm512_reduce_add_ps(acc) - hsum128(acc_min)
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
@@ -198,16 +188,11 @@ pub(crate) unsafe fn q5_k_row(w: &[u8], a: &[u8]) -> f32 {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(crate) unsafe fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q6_k::*;
-    use layout::q8_k::{BSUMS, D as AD, QS as AQS, SIZE as ASIZE};
+    use layout::q8_k::{BSUMS, QS as AQS, SIZE as ASIZE};
     let t = f16_table();
     let mut acc = _mm512_setzero_ps();
     for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
-        let da = f32::from_le_bytes([
-            ab[AD.start],
-            ab[AD.start + 1],
-            ab[AD.start + 2],
-            ab[AD.start + 3],
-        ]);
+        let da = q8_k_scale(ab);
         let sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128(
             wb.as_ptr().add(SCALES.start) as *const __m128i
         ));
