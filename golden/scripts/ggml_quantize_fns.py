@@ -19,60 +19,20 @@ these figures. The build is cached in golden/.cache (git-ignored).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import re
 import shutil
-import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
-LLAMA_CPP_PYTHON = "0.3.36"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from llamacpp import CACHE, LLAMA_CPP_PYTHON, PORTABLE, ROOT, fetch_source, run, sha256  # noqa: E402
+
 # x86-64-v3: runs on any AVX2 machine, so the figures do not depend on the builder's CPU.
-CMAKE_FLAGS = [
-    "-DCMAKE_BUILD_TYPE=Release",
-    "-DBUILD_SHARED_LIBS=OFF",
-    "-DGGML_NATIVE=OFF",
-    "-DGGML_AVX=ON",
-    "-DGGML_AVX2=ON",
-    "-DGGML_FMA=ON",
-    "-DGGML_F16C=ON",
-    "-DGGML_BUILD_TESTS=OFF",
-    "-DGGML_BUILD_EXAMPLES=OFF",
-]
-ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / "golden" / ".cache"
+CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", *PORTABLE,
+               "-DGGML_BUILD_TESTS=OFF", "-DGGML_BUILD_EXAMPLES=OFF"]
 OUT = ROOT / "golden" / "ggml" / "quantize_fns.json"
-
-
-def run(cmd: list[str], **kw) -> str:
-    print("+", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def fetch_source() -> tuple[Path, Path]:
-    sdist_dir = CACHE / "sdist"
-    sdist_dir.mkdir(parents=True, exist_ok=True)
-    sdists = list(sdist_dir.glob(f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"))
-    if not sdists:
-        run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "llama-cpp-python",
-             f"llama-cpp-python=={LLAMA_CPP_PYTHON}", "-d", str(sdist_dir)])
-        sdists = list(sdist_dir.glob(f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"))
-    sdist = sdists[0]
-    src = CACHE / f"llama_cpp_python-{LLAMA_CPP_PYTHON}"
-    if not src.exists():
-        with tarfile.open(sdist) as tar:
-            tar.extractall(CACHE, filter="data")
-    llama = src / "vendor" / "llama.cpp"
-    # The sdist leaves out this pkg-config template; configuring ggml only copies it.
-    (llama / "ggml" / "ggml.pc.in").touch()
-    return sdist, llama
 
 
 def build(llama: Path) -> tuple[Path, str]:

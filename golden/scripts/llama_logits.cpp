@@ -1,0 +1,98 @@
+// Per-position logits from llama.cpp for given token ids, written as raw little-endian float32
+// [n_tokens, n_vocab]. Two modes: "batch" decodes all tokens in one batch; "incremental" decodes
+// one token per call, exercising the KV cache. Flash attention is off and the KV cache is f32:
+// the settings under which llama.cpp agrees with HF float64 to about 1e-6 (shared/notes).
+//
+// usage: llama-logits MODEL.gguf TOKENS OUT.bin batch|incremental [THREADS]
+//        TOKENS is a comma-separated list of token ids.
+#include "llama.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+static int fail(const std::string & msg) {
+    fprintf(stderr, "llama-logits: %s\n", msg.c_str());
+    return 1;
+}
+
+int main(int argc, char ** argv) {
+    if (argc < 5) {
+        return fail("usage: llama-logits MODEL.gguf TOKENS OUT.bin batch|incremental [THREADS]");
+    }
+    const std::string mode = argv[4];
+    if (mode != "batch" && mode != "incremental") {
+        return fail("mode must be batch or incremental, got " + mode);
+    }
+    const int threads = argc > 5 ? atoi(argv[5]) : 1;
+    std::vector<llama_token> tokens;
+    std::stringstream ss(argv[2]);
+    for (std::string item; std::getline(ss, item, ',');) {
+        tokens.push_back((llama_token) atoi(item.c_str()));
+    }
+    const int n = (int) tokens.size();
+    if (n == 0) {
+        return fail("no tokens");
+    }
+
+    llama_backend_init();
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    llama_model * model = llama_model_load_from_file(argv[1], mp);
+    if (!model) {
+        return fail(std::string("cannot load ") + argv[1]);
+    }
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = n;
+    cp.n_batch = n;
+    cp.n_ubatch = n;
+    cp.n_seq_max = 1;
+    cp.n_threads = threads;
+    cp.n_threads_batch = threads;
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.type_k = GGML_TYPE_F32;
+    cp.type_v = GGML_TYPE_F32;
+    cp.no_perf = true;
+    llama_context * ctx = llama_init_from_model(model, cp);
+    if (!ctx) {
+        return fail("cannot create a context");
+    }
+
+    std::vector<float> out((size_t) n * n_vocab);
+    const int step = mode == "batch" ? n : 1;
+    llama_batch batch = llama_batch_init(step, 0, 1);
+    for (int start = 0; start < n; start += step) {
+        batch.n_tokens = step;
+        for (int i = 0; i < step; ++i) {
+            batch.token[i] = tokens[start + i];
+            batch.pos[i] = start + i;
+            batch.n_seq_id[i] = 1;
+            batch.seq_id[i][0] = 0;
+            batch.logits[i] = 1;
+        }
+        if (llama_decode(ctx, batch) != 0) {
+            return fail("llama_decode failed at position " + std::to_string(start));
+        }
+        for (int i = 0; i < step; ++i) {
+            const float * logits = llama_get_logits_ith(ctx, i);
+            memcpy(&out[(size_t) (start + i) * n_vocab], logits, sizeof(float) * n_vocab);
+        }
+    }
+    llama_batch_free(batch);
+
+    FILE * f = fopen(argv[3], "wb");
+    if (!f || fwrite(out.data(), sizeof(float), out.size(), f) != out.size()) {
+        return fail(std::string("cannot write ") + argv[3]);
+    }
+    fclose(f);
+    printf("{\"n_tokens\": %d, \"n_vocab\": %d, \"mode\": \"%s\", \"threads\": %d}\n", n, n_vocab, mode.c_str(), threads);
+    llama_free(ctx);
+    llama_model_free(model);
+    llama_backend_free();
+    return 0;
+}
