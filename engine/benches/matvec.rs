@@ -34,9 +34,15 @@ const THREADS: [usize; 2] = [1, 2];
 /// Larger than any last-level cache here (300 MiB of L3 on these machines), so the probe
 /// measures memory, not cache.
 const PROBE_BYTES: usize = 1 << 30;
-/// Each matrix is copied until the copies span this much, and iterations cycle through them: the
-/// weights then stream from memory as they do in decode, instead of sitting in the L3.
-const ROTATION_BYTES: usize = 1 << 30;
+/// Each matrix is copied until the copies span this many bytes, and iterations cycle through
+/// them: the weights then stream from memory as they do in decode, instead of sitting in the L3.
+/// `REALIZAR_BENCH_ROTATION_MB=0` benchmarks one cache-resident copy: the kernels' compute ceiling.
+fn rotation_bytes() -> usize {
+    std::env::var("REALIZAR_BENCH_ROTATION_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(1 << 30, |mb| mb << 20)
+}
 
 struct Rng(u64);
 
@@ -123,7 +129,7 @@ fn kernels(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("matvec_{}", ty.name()));
         for (rows, cols) in SHAPES {
             let bytes = matrix_bytes(ty, rows, cols, &mut rng);
-            let copies: Vec<Vec<u8>> = (0..ROTATION_BYTES.div_ceil(bytes.len()))
+            let copies: Vec<Vec<u8>> = (0..rotation_bytes().div_ceil(bytes.len()).max(1))
                 .map(|_| bytes.clone())
                 .collect();
             let matrices: Vec<QMatrix> = copies

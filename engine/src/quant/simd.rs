@@ -164,15 +164,10 @@ pub(crate) unsafe fn hsum128(v: __m128) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
 }
 
-/// Q4_K and Q5_K: `levels(wb, c)` gives the 32 unsigned levels of sub-blocks 2c and 2c + 1.
+/// Q4_K (`Q5 = false`) and Q5_K (`Q5 = true`).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn kx_row(
-    w: &[u8],
-    a: &[u8],
-    size: usize,
-    levels: impl Fn(&[u8], usize) -> (__m256i, __m256i),
-) -> f32 {
+unsafe fn kx_row<const Q5: bool>(w: &[u8], a: &[u8], size: usize) -> f32 {
     use layout::q4_k::{D, DMIN, SCALES};
     use layout::q8_k::{QS as AQS, SIZE as ASIZE};
     let t = f16_table();
@@ -191,7 +186,12 @@ unsafe fn kx_row(
         let aq = ab.as_ptr().add(AQS.start);
         let mut isum = _mm256_setzero_si256();
         for c in 0..4 {
-            let (lo, hi) = levels(wb, c);
+            // Direct calls, so the AVX2 helpers inline (a closure would not carry the features).
+            let (lo, hi) = if Q5 {
+                q5_k_levels(wb, c)
+            } else {
+                q4_k_levels(wb, c)
+            };
             let a0 = _mm256_loadu_si256(aq.add(64 * c) as *const __m256i);
             let a1 = _mm256_loadu_si256(aq.add(64 * c + 32) as *const __m256i);
             let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), pick(2 * c as i16));
@@ -243,12 +243,12 @@ pub(crate) unsafe fn q5_k_levels(wb: &[u8], c: usize) -> (__m256i, __m256i) {
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q4_k_row(w: &[u8], a: &[u8]) -> f32 {
-    kx_row(w, a, layout::q4_k::SIZE, |wb, c| q4_k_levels(wb, c))
+    kx_row::<false>(w, a, layout::q4_k::SIZE)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q5_k_row(w: &[u8], a: &[u8]) -> f32 {
-    kx_row(w, a, layout::q5_k::SIZE, |wb, c| q5_k_levels(wb, c))
+    kx_row::<true>(w, a, layout::q5_k::SIZE)
 }
 
 /// The unsigned (stored +32) levels of Q6_K half h: elements 128h + 32s .. + 32 for s in 0..4.

@@ -38,12 +38,25 @@ unsafe fn two_scales(d0: f32, d1: f32) -> __m512 {
     _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1))
 }
 
+/// Asks for the `size` bytes `PREFETCH_BYTES` past `block` (16 Q4_K blocks; measured best of 8
+/// and 16): with the weights streaming from DRAM, the hardware prefetcher alone left these
+/// kernels at about 0.55 of read bandwidth.
+#[inline(always)]
+unsafe fn prefetch_ahead(block: &[u8], size: usize) {
+    const PREFETCH_BYTES: usize = 16 * layout::q4_k::SIZE;
+    let ahead = block.as_ptr().wrapping_add(PREFETCH_BYTES);
+    for line in (0..size).step_by(64) {
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line) as *const i8);
+    }
+}
+
 /// Rows with an odd number of blocks finish their last block on the AVX2 path.
 macro_rules! pairs_then_tail {
     ($w:ident, $a:ident, $wsize:expr, $asize:expr, $tail:path, |$w2:ident, $a2:ident| $body:expr) => {{
         let pairs = $w.len() / (2 * $wsize);
         let mut acc = _mm512_setzero_ps();
         for ($w2, $a2) in $w.chunks_exact(2 * $wsize).zip($a.chunks_exact(2 * $asize)) {
+            prefetch_ahead($w2, 2 * $wsize);
             acc = $body(acc);
         }
         let tail = $tail(&$w[2 * pairs * $wsize..], &$a[2 * pairs * $asize..]);
@@ -116,18 +129,14 @@ pub(crate) unsafe fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
 /// Q4_K and Q5_K: per sub-block pair, one `vpdpbusd` over 64 levels, scaled per 8-lane half.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn kx_row(
-    w: &[u8],
-    a: &[u8],
-    size: usize,
-    levels: unsafe fn(&[u8], usize) -> (__m256i, __m256i),
-) -> f32 {
+unsafe fn kx_row<const Q5: bool>(w: &[u8], a: &[u8], size: usize) -> f32 {
     use layout::q4_k::{D, DMIN, SCALES};
     use layout::q8_k::{QS as AQS, SIZE as ASIZE};
     let t = f16_table();
     let mut acc = _mm512_setzero_ps();
     let mut acc_min = _mm_setzero_ps();
     for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(ASIZE)) {
+        prefetch_ahead(wb, size);
         let da = q8_k_scale(ab);
         let (scales, mins) = scales_mins_k4(&wb[SCALES]);
         let dmin = _mm_set1_ps(f16_at(t, wb, DMIN) * da);
@@ -136,7 +145,12 @@ unsafe fn kx_row(
         let aq = ab.as_ptr().add(AQS.start);
         let mut isum = _mm512_setzero_si512();
         for c in 0..4 {
-            let (lo, hi) = levels(wb, c);
+            // A direct call inlines; a function pointer cost an indirect call per sub-block pair.
+            let (lo, hi) = if Q5 {
+                q5_k_levels(wb, c)
+            } else {
+                q4_k_levels(wb, c)
+            };
             let dot = _mm512_dpbusd_epi32(
                 _mm512_setzero_si512(),
                 join(lo, hi),
@@ -177,12 +191,12 @@ unsafe fn kx_row(
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(crate) unsafe fn q4_k_row(w: &[u8], a: &[u8]) -> f32 {
-    kx_row(w, a, layout::q4_k::SIZE, q4_k_levels)
+    kx_row::<false>(w, a, layout::q4_k::SIZE)
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(crate) unsafe fn q5_k_row(w: &[u8], a: &[u8]) -> f32 {
-    kx_row(w, a, layout::q5_k::SIZE, q5_k_levels)
+    kx_row::<true>(w, a, layout::q5_k::SIZE)
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
@@ -192,6 +206,7 @@ pub(crate) unsafe fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
     let t = f16_table();
     let mut acc = _mm512_setzero_ps();
     for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
+        prefetch_ahead(wb, SIZE);
         let da = q8_k_scale(ab);
         let sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128(
             wb.as_ptr().add(SCALES.start) as *const __m128i
