@@ -130,6 +130,25 @@ fn simd_kernels() -> Vec<Kernel> {
         .collect()
 }
 
+/// Every SIMD kernel's `W x` against the scalar reference, within 1e-5 of the magnitude. Returns
+/// the scalar result.
+fn simd_matches_scalar(
+    ty: GgmlType,
+    m: &QMatrix,
+    bytes: &[u8],
+    x: &[f32],
+) -> Result<Vec<f32>, String> {
+    let mut ys = vec![0.0; m.rows];
+    matvec(m, x, &mut ys, Kernel::Scalar).unwrap();
+    let wq = dequantize_to_vec(ty, bytes).unwrap();
+    for kernel in simd_kernels() {
+        let mut yv = vec![0.0; m.rows];
+        matvec(m, x, &mut yv, kernel).unwrap();
+        check_close(&yv, &ys, &wq, x, 1e-5).map_err(|e| format!("{ty} {kernel:?}: {e}"))?;
+    }
+    Ok(ys)
+}
+
 #[test]
 fn simd_equals_scalar_on_every_type() {
     if simd_kernels().is_empty() {
@@ -143,14 +162,7 @@ fn simd_equals_scalar_on_every_type() {
         let x: Vec<f32> = (0..cols).map(|_| 2.0 * rng.unit()).collect();
         let bytes = quantized(ty, &w);
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
-        let mut ys = vec![0.0; rows];
-        matvec(&m, &x, &mut ys, Kernel::Scalar).unwrap();
-        let wq = dequantize_to_vec(ty, &bytes).unwrap();
-        for kernel in simd_kernels() {
-            let mut yv = vec![0.0; rows];
-            matvec(&m, &x, &mut yv, kernel).unwrap();
-            check_close(&yv, &ys, &wq, &x, 1e-5).unwrap_or_else(|e| panic!("{ty} {kernel:?}: {e}"));
-        }
+        let ys = simd_matches_scalar(ty, &m, &bytes, &x).unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(ys, vec![0.0; rows], "{ty}: degenerate test");
     }
 }
@@ -182,14 +194,7 @@ fn raw_random_blocks_agree_between_simd_and_scalar() {
         }
         let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
-        let mut ys = vec![0.0; rows];
-        matvec(&m, &x, &mut ys, Kernel::Scalar).unwrap();
-        let wq = dequantize_to_vec(ty, &bytes).unwrap();
-        for kernel in simd_kernels() {
-            let mut yv = vec![0.0; rows];
-            matvec(&m, &x, &mut yv, kernel).unwrap();
-            check_close(&yv, &ys, &wq, &x, 1e-5).unwrap_or_else(|e| panic!("{ty} {kernel:?}: {e}"));
-        }
+        simd_matches_scalar(ty, &m, &bytes, &x).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -450,14 +455,8 @@ proptest! {
         let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
         let bytes = quantized(ty, &w);
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
-        let mut ys = vec![0.0; rows];
-        matvec(&m, &x, &mut ys, Kernel::Scalar).unwrap();
-        let wq = dequantize_to_vec(ty, &bytes).unwrap();
-        for kernel in simd_kernels() {
-            let mut yv = vec![0.0; rows];
-            matvec(&m, &x, &mut yv, kernel).unwrap();
-            prop_assert!(check_close(&yv, &ys, &wq, &x, 1e-5).is_ok(), "{} {:?}", ty, kernel);
-        }
+        let result = simd_matches_scalar(ty, &m, &bytes, &x);
+        prop_assert!(result.is_ok(), "{}", result.unwrap_err());
     }
 
     #[test]
