@@ -472,3 +472,29 @@ proptest! {
         }
     }
 }
+
+/// A GGUF matrix's dims are ggml order, [ne0, ne1] = [cols, rows]: reading them the other way
+/// round would transpose every weight.
+#[test]
+fn gguf_tensors_become_row_major_matrices() {
+    use realizar::format::gguf::Gguf;
+    let bytes = common::fixture_gguf();
+    let file = Gguf::parse(bytes.as_slice()).unwrap();
+    let out = QMatrix::from_gguf(file.tensor("output.weight").unwrap()).unwrap();
+    assert_eq!((out.ty, out.rows, out.cols), (GgmlType::Q4_K, 2, 256));
+    assert_eq!(out.row(1), &out.bytes()[144..288]);
+    let embd = QMatrix::from_gguf(file.tensor("token_embd.weight").unwrap()).unwrap();
+    assert_eq!((embd.rows, embd.cols), (32, 64));
+    let norm = QMatrix::from_gguf(file.tensor("blk.0.attn_norm.weight").unwrap()).unwrap();
+    assert_eq!((norm.rows, norm.cols), (1, 64));
+    // A 3-D tensor is not a matrix.
+    let mut w = realizar::format::gguf::GgufWriter::new();
+    w.add_tensor("t", GgmlType::F32, &[4, 2, 2], vec![0; 64])
+        .unwrap();
+    let three = w.to_bytes();
+    let file = Gguf::parse(three.as_slice()).unwrap();
+    assert!(matches!(
+        QMatrix::from_gguf(file.tensor("t").unwrap()),
+        Err(QuantError::Shape { .. })
+    ));
+}

@@ -365,14 +365,10 @@ fn q3_k(x: &[f32], b: &mut [u8]) {
     b.fill(0);
     let mut levels = [0i8; QK_K];
     let mut scales = [0f32; 16];
-    let (mut amax, mut max_scale) = (0.0f32, 0.0f32);
     for j in 0..16 {
         scales[j] = make_q3_quants(4, &x[16 * j..16 * j + 16], &mut levels[16 * j..16 * j + 16]);
-        if scales[j].abs() > amax {
-            amax = scales[j].abs();
-            max_scale = scales[j];
-        }
     }
+    let (_, max_scale) = signed_absmax(&scales);
     if max_scale != 0.0 {
         let iscale = -32.0 / max_scale;
         let s = &mut b[SCALES];
@@ -500,18 +496,14 @@ fn q6_k(x: &[f32], b: &mut [u8]) {
     b.fill(0);
     let mut levels = [0i8; QK_K];
     let mut scales = [0f32; 16];
-    let (mut max_abs, mut max_scale) = (0.0f32, 0.0f32);
     for j in 0..16 {
         scales[j] = make_qx_quants(
             32,
             &x[16 * j..16 * j + 16],
             &mut levels[16 * j..16 * j + 16],
         );
-        if scales[j].abs() > max_abs {
-            max_abs = scales[j].abs();
-            max_scale = scales[j];
-        }
     }
+    let (max_abs, max_scale) = signed_absmax(&scales);
     if max_abs < GROUP_MAX_EPS {
         return;
     }
