@@ -9,16 +9,19 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden-quant golden-ggml bench verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check bench verify
 
 help:
-	@echo "make verify      lint + test + fuzz-smoke: what CI runs"
+	@echo "make verify      lint + test + golden-check + fuzz-smoke: what CI runs"
 	@echo "make test        every unit, integration, property and snapshot test"
 	@echo "make lint        rustfmt check and clippy -D warnings on all targets"
 	@echo "make fuzz-smoke  each fuzz target for $(FUZZ_SMOKE_SECONDS)s (stable, no sanitizer); fails on any crash"
 	@echo "make fuzz T=gguf_header  one target for $(FUZZ_SECONDS)s under AddressSanitizer (nightly)"
-	@echo "make golden-quant  regenerate golden/quant from gguf-py (uv, pinned versions)"
+	@echo "make golden        regenerate every golden set from the reference tools (uv, pinned versions)"
+	@echo "make golden-quant  golden/quant from gguf-py"
 	@echo "make golden-ggml   rebuild ggml and re-measure its test-quantize-fns errors"
+	@echo "make golden-models tokenizer, reference models, HF f64 and llama.cpp goldens"
+	@echo "make golden-check  every golden file against its manifest (sha256, tensors, script hashes)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
 
 build:
@@ -71,9 +74,19 @@ golden-quant: uv
 golden-ggml: uv
 	uv run golden/scripts/ggml_quantize_fns.py
 
+# --locked: the resolved versions of every package are the ones in models.py.lock.
+golden-models: uv
+	uv run --locked golden/scripts/models.py
+
+golden: golden-quant golden-ggml golden-models
+	@git status --short golden || true
+
+golden-check:
+	cargo run --release --quiet --bin oracle -- golden check
+
 bench:
 	cargo bench -p realizar --bench matvec
 
-verify: lint test fuzz-smoke
-	@echo "make verify: lint, tests and fuzz smoke passed"
+verify: lint test golden-check fuzz-smoke
+	@echo "make verify: lint, tests, golden check and fuzz smoke passed"
 	@echo "verify: $$($(TOTALS))"

@@ -3,8 +3,14 @@
 // one token per call, exercising the KV cache. Flash attention is off and the KV cache is f32:
 // the settings under which llama.cpp agrees with HF float64 to about 1e-6 (shared/notes).
 //
-// usage: llama-logits MODEL.gguf TOKENS OUT.bin batch|incremental [THREADS]
+// With TRACE.bin (batch mode only), every contiguous f32 tensor the graph computes is appended to
+// TRACE.bin as it is evaluated, through llama.cpp's eval callback: the data behind
+// llama-eval-callback's printout, whole. Record: u32 name length, name, u32 op-name length, op name,
+// u32 n_dims, i64 ne[n_dims] (ggml order, innermost first), then the f32 values.
+//
+// usage: llama-logits MODEL.gguf TOKENS OUT.bin batch|incremental [THREADS] [TRACE.bin]
 //        TOKENS is a comma-separated list of token ids.
+#include "ggml-backend.h"
 #include "llama.h"
 
 #include <cstdio>
@@ -14,6 +20,29 @@
 #include <string>
 #include <vector>
 
+static void put_str(FILE * f, const char * s) {
+    const uint32_t n = (uint32_t) strlen(s);
+    fwrite(&n, sizeof(n), 1, f);
+    fwrite(s, 1, n, f);
+}
+
+// Asked first whether we want a tensor (ask), then called again once its data exist.
+static bool trace_tensor(struct ggml_tensor * t, bool ask, void * user) {
+    if (ask) {
+        return t->type == GGML_TYPE_F32 && ggml_is_contiguous(t);
+    }
+    FILE * f = (FILE *) user;
+    put_str(f, t->name);
+    put_str(f, ggml_op_desc(t));
+    const uint32_t n_dims = (uint32_t) ggml_n_dims(t);
+    fwrite(&n_dims, sizeof(n_dims), 1, f);
+    fwrite(t->ne, sizeof(int64_t), n_dims, f);
+    std::vector<float> data(ggml_nelements(t));
+    ggml_backend_tensor_get(t, data.data(), 0, ggml_nbytes(t));
+    fwrite(data.data(), sizeof(float), data.size(), f);
+    return true;
+}
+
 static int fail(const std::string & msg) {
     fprintf(stderr, "llama-logits: %s\n", msg.c_str());
     return 1;
@@ -21,13 +50,23 @@ static int fail(const std::string & msg) {
 
 int main(int argc, char ** argv) {
     if (argc < 5) {
-        return fail("usage: llama-logits MODEL.gguf TOKENS OUT.bin batch|incremental [THREADS]");
+        return fail("usage: llama-logits MODEL.gguf TOKENS OUT.bin batch|incremental [THREADS] [TRACE.bin]");
     }
     const std::string mode = argv[4];
     if (mode != "batch" && mode != "incremental") {
         return fail("mode must be batch or incremental, got " + mode);
     }
     const int threads = argc > 5 ? atoi(argv[5]) : 1;
+    FILE * trace = nullptr;
+    if (argc > 6) {
+        if (mode != "batch") {
+            return fail("a trace needs batch mode");
+        }
+        trace = fopen(argv[6], "wb");
+        if (!trace) {
+            return fail(std::string("cannot write ") + argv[6]);
+        }
+    }
     std::vector<llama_token> tokens;
     std::stringstream ss(argv[2]);
     for (std::string item; std::getline(ss, item, ',');) {
@@ -58,6 +97,10 @@ int main(int argc, char ** argv) {
     cp.type_k = GGML_TYPE_F32;
     cp.type_v = GGML_TYPE_F32;
     cp.no_perf = true;
+    if (trace) {
+        cp.cb_eval = trace_tensor;
+        cp.cb_eval_user_data = trace;
+    }
     llama_context * ctx = llama_init_from_model(model, cp);
     if (!ctx) {
         return fail("cannot create a context");
@@ -90,6 +133,9 @@ int main(int argc, char ** argv) {
         return fail(std::string("cannot write ") + argv[3]);
     }
     fclose(f);
+    if (trace && fclose(trace) != 0) {
+        return fail(std::string("cannot write ") + argv[6]);
+    }
     printf("{\"n_tokens\": %d, \"n_vocab\": %d, \"mode\": \"%s\", \"threads\": %d}\n", n, n_vocab, mode.c_str(), threads);
     llama_free(ctx);
     llama_model_free(model);

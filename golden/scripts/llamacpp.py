@@ -19,9 +19,15 @@ CACHE = ROOT / "golden" / ".cache"
 PORTABLE = ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON"]
 
 
-def run(cmd: list[str], **kw) -> str:
+def run(cmd: list, stderr_too: bool = False, **kw) -> str:
+    """Runs a command; its output (with stderr_too, stdout and stderr interleaved) is returned and
+    also shown if the command fails."""
     print("+", " ".join(map(str, cmd)), flush=True)
-    return subprocess.run(list(map(str, cmd)), check=True, capture_output=True, text=True, **kw).stdout
+    p = subprocess.run(list(map(str, cmd)), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT if stderr_too else subprocess.PIPE, text=True, **kw)
+    if p.returncode != 0:
+        sys.exit(f"command failed ({p.returncode}): {' '.join(map(str, cmd))}\n{p.stdout}\n{p.stderr or ''}")
+    return p.stdout
 
 
 def sha256(path: Path) -> str:
@@ -44,6 +50,12 @@ def fetch_source() -> tuple[Path, Path]:
     # The sdist leaves out this pkg-config template; configuring ggml only copies it.
     (llama / "ggml" / "ggml.pc.in").touch()
     return sdist_dir / name, llama
+
+
+def llama_commit() -> str:
+    """The llama.cpp commit the sdist vendors, from the submodule record it ships."""
+    src = CACHE / f"llama_cpp_python-{LLAMA_CPP_PYTHON}"
+    return (src / ".git" / "modules" / "vendor" / "llama.cpp" / "HEAD").read_text().strip()
 
 
 def build_tools(targets: list[str]) -> Path:

@@ -1,9 +1,13 @@
 //! realizar-oracle: contracts, goldens, metrics and checks that hold the realizar engine to
 //! outside references. The engine never depends on this crate.
 //!
-//! This is the skeleton: contract loading, checks and reports arrive with the oracle issue.
+//! Contract loading, checks and reports arrive with the oracle issue; golden-set integrity
+//! (`oracle golden check`) is here already.
 
 use std::path::Path;
+
+pub mod cli;
+pub mod golden;
 
 /// The contract files (`*.yaml`) in `dir`, sorted by name.
 pub fn contract_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {

@@ -1,0 +1,588 @@
+# /// script
+# requires-python = ">=3.10"
+# dependencies = [
+#     "pip==26.3",
+#     "cmake==4.4.5",
+#     "ninja==1.13.2",
+#     "numpy==2.2.6",
+#     "torch==2.11.0",
+#     "transformers==4.57.6",
+#     "tokenizers==0.22.1",
+#     "sentencepiece==0.2.1",
+#     "protobuf==4.25.9",
+#     "safetensors==0.8.0",
+#     "pyyaml==6.0.3",
+#     "tqdm==4.67.1",
+#     "requests==2.32.5",
+# ]
+# [tool.uv]
+# exclude-newer = "2026-11-25T00:00:00Z"
+# ///
+"""Reference models and their goldens: a locally trained tokenizer, tiny random Llama models in
+HF format, their GGUF conversions and quantizations by llama.cpp, and what HF transformers
+(float64) and llama.cpp compute on them.
+
+    uv run golden/scripts/models.py
+
+Writes golden/tokenizer/spm/ and golden/models/<model>/, each with a manifest.json, plus
+golden/models/AGREEMENT.md (reference-vs-reference figures). The converter, llama-quantize,
+llama-tokenize and our llama-logits come from the llama.cpp that the pinned llama-cpp-python sdist
+vendors (see llamacpp.py); the build is cached in golden/.cache. The versions of convert_hf_to_gguf's
+own requirements (torch, transformers, numpy, sentencepiece, protobuf) are the ones it pins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from llamacpp import (  # noqa: E402
+    LLAMA_CPP_PYTHON, ROOT, build_logits_tool, build_tools, fetch_source, llama_commit, run, sha256,
+)
+
+SEED = 20261126
+VOCAB = 384
+GOLDEN = ROOT / "golden"
+MODELS = GOLDEN / "models"
+SPM_DIR = GOLDEN / "tokenizer" / "spm"
+COMMAND = "uv run golden/scripts/models.py"
+THREADS = 2
+STARTED = time.time()
+
+# (label, llama-quantize type, --pure). Q8_0 and Q6_K files hold a single type without --pure
+# (checked below), so they need no pure variant.
+QUANTS = {
+    "F16": ("F16", False),
+    "Q8_0": ("Q8_0", False),
+    "Q4_0": ("Q4_0", False),
+    "Q4_K_M": ("Q4_K_M", False),
+    "Q5_K_M": ("Q5_K_M", False),
+    "Q6_K": ("Q6_K", False),
+    "Q4_0-pure": ("Q4_0", True),
+    "Q4_K-pure": ("Q4_K_M", True),
+    "Q5_K-pure": ("Q5_K_M", True),
+}
+SINGLE_TYPE = {"Q8_0": "Q8_0", "Q6_K": "Q6_K", "Q4_0-pure": "Q4_0", "Q4_K-pure": "Q4_K",
+               "Q5_K-pure": "Q5_K"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    purpose: str
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    ffn: int
+    tied: bool
+    ctx: int
+    rope_theta: float
+    eps: float
+    hf_dtype: str  # how the HF checkpoint is stored; the f32 GGUF is converted from it exactly
+    n_tokens: int
+    quants: tuple[str, ...]
+    op_trace: bool  # per-op HF intermediates and the llama.cpp eval-callback trace
+
+
+# Every row length (hidden, FFN, heads x head_dim) is a multiple of 256 so that no K-quant falls
+# back to another type. Sizes keep golden/ under about 40 MB: the full quantization matrix for the
+# main model, one quantized file for the others.
+SPECS = [
+    Spec("tiny-gqa", "GQA (4 query heads, 2 KV heads, head_dim 64), untied, FFN 512 != hidden",
+         256, 2, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 32, tuple(QUANTS), True),
+    Spec("tiny-mha-tied", "MHA (2 heads, head_dim 128), tied embeddings, RMSNorm eps 1e-6, one layer",
+         256, 1, 2, 2, 256, True, 256, 10000.0, 1e-6, "float16", 24, ("Q4_K_M",), True),
+    Spec("tiny-long", "RoPE and the KV cache past position 256 (272 tokens; 8 heads of 32, "
+         "2 KV heads, theta 500000), full-precision f32 checkpoint",
+         256, 1, 8, 2, 256, False, 512, 500000.0, 1e-5, "float32", 272, ("Q8_0",), False),
+]
+
+# Strings that tokenizers disagree on: whitespace runs, leading spaces, newlines, digits, unicode,
+# emoji (byte fallback), and literal special-token text.
+TRICKY = [
+    "", " ", "  ", "   ", "\n", "\n\n", "\t", " \n \n", "hello", " hello", "  hello", "hello ",
+    "hello  world", "hello   world", "Hello World", "HELLO", "a\nb", "line one\nline two\n",
+    "\ttabbed\ttext", "x = 1 + 2", "12345", "1 22 333 4444", "3.14159", "2026-11-26", "0x1F",
+    "café naïve", "Zürich straße", "日本語", "中文字符", "русский текст", "emoji 🦀🎉",
+    "🦀", "∑ λx → ∞", "ÿ", "\u00a0nbsp", "<s>", "</s>", "<unk>", "<s>hello</s>", "text <s> inside",
+    "the end.", "It's a test, isn't it?", "((brackets)) [and] {braces}", "a" * 40,
+    "the quick brown fox jumps over the lazy dog", " the  quick\n\nbrown\tfox ",
+]
+
+WORDS = (
+    "the a of and to in is it that was for on are with as his they be at one have this from or had "
+    "by word but what some we can out other were all there when up use your how said an each she "
+    "which do their time if will way about many then them write would like so these her long make "
+    "thing see him two has look more day could go come did number sound no most people my over "
+    "know water than call first who may down side been now find any new work part take get place "
+    "made live where after back little only round man year came show every good me give our under "
+    "name very through just form sentence great think say help low line differ turn cause much "
+    "mean before move right boy old too same tell does set three want air well also play small end "
+    "put home read hand port large spell add even land here must big high such follow act why ask "
+    "men change went light kind off need house picture try us again animal point mother world near "
+    "build self earth father model token layer weight matrix vector quantize golden engine"
+).split()
+RARE = ["café", "naïve", "Zürich", "straße", "日本語", "中文", "русский", "🦀", "🎉", "∑", "λx", "→"]
+
+
+def log(msg: str) -> None:
+    print(f"[{time.time() - STARTED:6.1f}s] {msg}", flush=True)
+
+
+def today() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch else \
+        datetime.datetime.now(datetime.timezone.utc)
+    return when.date().isoformat()
+
+
+def corpus(rng: np.random.Generator, lines: int) -> list[str]:
+    """English-like lines from a fixed word list, with numbers, punctuation, irregular
+    whitespace and a few rare words that only byte fallback can encode."""
+    out = []
+    for _ in range(lines):
+        words = []
+        for _ in range(int(rng.integers(3, 21))):
+            r = rng.random()
+            if r < 0.06:
+                words.append(str(int(rng.integers(0, 100000))))
+            elif r < 0.08:
+                words.append(RARE[int(rng.integers(len(RARE)))])
+            else:
+                words.append(WORDS[int(rng.integers(len(WORDS)))])
+        words[0] = words[0].capitalize()
+        sep = ["  " if rng.random() < 0.05 else " " for _ in words[1:]]
+        line = words[0] + "".join(s + w for s, w in zip(sep, words[1:]))
+        out.append(line + [".", ".", "?", "!", ",", ":"][int(rng.integers(6))])
+    return out
+
+
+def train_tokenizer() -> tuple[Path, str]:
+    import sentencepiece as spm
+
+    lines = corpus(np.random.default_rng(SEED), 4000)
+    buf = io.BytesIO()
+    # Llama 2's trainer settings: BPE, byte fallback, digits split, identity normalisation,
+    # whitespace kept as written. One thread keeps training deterministic.
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=buf, model_type="bpe", vocab_size=VOCAB,
+        byte_fallback=True, character_coverage=0.9995, split_digits=True,
+        allow_whitespace_only_pieces=True, remove_extra_whitespaces=False,
+        normalization_rule_name="identity", add_dummy_prefix=True, unk_id=0, bos_id=1, eos_id=2,
+        pad_id=-1, num_threads=1, shuffle_input_sentence=False, input_sentence_size=0,
+        minloglevel=2)
+    SPM_DIR.mkdir(parents=True, exist_ok=True)
+    path = SPM_DIR / "tokenizer.model"
+    path.write_bytes(buf.getvalue())
+    log(f"tokenizer: {VOCAB} pieces trained on 4000 generated lines")
+    return path, sha256_bytes("\n".join(lines).encode())
+
+
+def sha256_bytes(data: bytes) -> str:
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
+    """config.json, model.safetensors and tokenizer files, as transformers would save them."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizerFast
+
+    hf = MODELS / spec.name / "hf"
+    if hf.exists():
+        shutil.rmtree(hf)
+    hf.mkdir(parents=True)
+    dtype = getattr(torch, spec.hf_dtype)
+    cfg = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=spec.hidden, intermediate_size=spec.ffn,
+        num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
+        num_key_value_heads=spec.kv_heads, max_position_embeddings=spec.ctx,
+        rms_norm_eps=spec.eps, rope_theta=spec.rope_theta, tie_word_embeddings=spec.tied,
+        bos_token_id=1, eos_token_id=2, hidden_act="silu", torch_dtype=spec.hf_dtype,
+        architectures=["LlamaForCausalLM"])
+    cfg.save_pretrained(hf)
+    shapes = {k: tuple(v.shape) for k, v in LlamaForCausalLM(cfg).state_dict().items()}
+    if spec.tied:
+        shapes.pop("lm_head.weight")
+    rng = np.random.default_rng(SEED + 1000 * (index + 1))
+    tensors = {}
+    for name in sorted(shapes):
+        shape = shapes[name]
+        if name.endswith("norm.weight"):
+            # Never trivially 1.0: a norm read from the wrong tensor or skipped is visible.
+            w = 1.0 + rng.uniform(-0.4, 0.4, shape)
+        elif name == "model.embed_tokens.weight":
+            w = rng.normal(0.0, 0.05, shape)
+        else:
+            w = rng.normal(0.0, 0.04, shape)
+        tensors[name] = torch.from_numpy(w).to(dtype).contiguous()
+    save_file(tensors, str(hf / "model.safetensors"), metadata={"format": "pt"})
+    # legacy=True with add_prefix_space=True is sentencepiece's own behaviour (the dummy prefix);
+    # without add_prefix_space the converted fast tokenizer drops the prefix.
+    tok = LlamaTokenizerFast(vocab_file=str(tokenizer_model), add_bos_token=True,
+                             add_eos_token=False, legacy=True, add_prefix_space=True, from_slow=True)
+    tok.save_pretrained(hf)
+    return hf
+
+
+def convert(spec: Spec, hf: Path, llama: Path) -> Path:
+    out = MODELS / spec.name / f"{spec.name}-F32.gguf"
+    run([sys.executable, llama / "convert_hf_to_gguf.py", hf, "--outtype", "f32", "--outfile", out])
+    return out
+
+
+def quantize(bin_dir: Path, f32: Path, label: str) -> Path:
+    qtype, pure = QUANTS[label]
+    out = f32.with_name(f32.name.replace("-F32.gguf", f"-{label}.gguf"))
+    log_text = run([bin_dir / "llama-quantize", *(["--pure"] if pure else []), f32, out, qtype,
+                    str(THREADS)], stderr_too=True)
+    if "fallback" in log_text:
+        sys.exit(f"llama-quantize fell back to another type for {out.name}:\n{log_text}")
+    return out
+
+
+def tensor_types(path: Path) -> dict[str, str]:
+    import gguf
+    return {t.name: t.tensor_type.name for t in gguf.GGUFReader(path).tensors}
+
+
+def check_single_type(path: Path, label: str) -> None:
+    want = SINGLE_TYPE.get(label)
+    if want is None:
+        return
+    types = {n: t for n, t in tensor_types(path).items() if not n.endswith("norm.weight")}
+    wrong = {n: t for n, t in types.items() if t != want}
+    if wrong:
+        sys.exit(f"{path.name}: expected every weight in {want}, found {wrong}")
+
+
+def prompt_tokens(spec: Spec, tokenizer_model: Path) -> list[int]:
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
+    rng = np.random.default_rng(SEED + 7)
+    text = " ".join(corpus(rng, 200))
+    ids = [sp.bos_id()] + sp.encode(text)
+    assert len(ids) >= spec.n_tokens, (len(ids), spec.n_tokens)
+    return ids[: spec.n_tokens]
+
+
+def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]:
+    """Float64 logits and the hidden state after every layer (and, with op_trace, after every
+    op), captured with forward hooks so each name means one thing."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model, info = LlamaForCausalLM.from_pretrained(
+        hf, dtype=torch.float64, attn_implementation="eager", output_loading_info=True)
+    if any(info[k] for k in ("missing_keys", "unexpected_keys", "mismatched_keys")):
+        sys.exit(f"{hf}: loading info {info}")
+    model.eval()
+    out: dict[str, np.ndarray] = {}
+
+    def keep(name):
+        def hook(_module, _inputs, output):
+            t = output[0] if isinstance(output, tuple) else output
+            out[name] = t[0].detach().numpy().copy()
+        return hook
+
+    m = model.model
+    m.embed_tokens.register_forward_hook(keep("embedding"))
+    for i, layer in enumerate(m.layers):
+        layer.register_forward_hook(keep(f"layers.{i}.output"))
+        if spec.op_trace:
+            ops = {"attn_norm": layer.input_layernorm, "q_proj": layer.self_attn.q_proj,
+                   "k_proj": layer.self_attn.k_proj, "v_proj": layer.self_attn.v_proj,
+                   "attn_out": layer.self_attn.o_proj, "ffn_norm": layer.post_attention_layernorm,
+                   "ffn_gate": layer.mlp.gate_proj, "ffn_up": layer.mlp.up_proj,
+                   "ffn_out": layer.mlp.down_proj}
+            for op, module in ops.items():
+                module.register_forward_hook(keep(f"layers.{i}.{op}"))
+    m.norm.register_forward_hook(keep("output_norm"))
+    with torch.no_grad():
+        logits = model(torch.tensor([tokens])).logits
+    out["logits"] = logits[0].numpy().copy()
+    return out
+
+
+def llama_logits(exe: Path, gguf_path: Path, tokens: list[int], mode: str,
+                 trace: Path | None = None) -> np.ndarray:
+    raw = exe.parent / f"logits-{os.getpid()}.bin"
+    args = [exe, gguf_path, ",".join(map(str, tokens)), raw, mode, str(THREADS)]
+    info = json.loads(run(args + ([trace] if trace else [])).strip().splitlines()[-1])
+    data = np.fromfile(raw, dtype="<f4").reshape(info["n_tokens"], info["n_vocab"])
+    raw.unlink()
+    return data
+
+
+# The activations an engine's trace can be compared with; KV-cache views, attention score
+# matrices ([heads, n, n_ctx]) and unnamed nodes are left out.
+TRACE_NAMES = re.compile(r"^(embd|result_norm|result_output|(attn_norm|Qcur|Kcur|Vcur|kqv_out|"
+                         r"attn_out|ffn_inp|ffn_norm|ffn_gate|ffn_up|ffn_swiglu|ffn_out|l_out)-\d+)$")
+SAME_DATA = {"RESHAPE", "VIEW", "PERMUTE", "TRANSPOSE"}
+
+
+def read_trace(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Our llama-logits trace records, filtered by TRACE_NAMES. A name computed again by another
+    op (Qcur-0: the matmul, then RoPE) keeps each result as name@op (Qcur-0@rope); a reshape or
+    view of the same data is skipped."""
+    buf = path.read_bytes()
+    pos = 0
+    tensors: dict[str, np.ndarray] = {}
+    ops: dict[str, str] = {}
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        pos += n
+        return buf[pos - n:pos]
+
+    while pos < len(buf):
+        name = take(struct.unpack("<I", take(4))[0]).decode()
+        op = take(struct.unpack("<I", take(4))[0]).decode()
+        n_dims = struct.unpack("<I", take(4))[0]
+        ne = struct.unpack(f"<{n_dims}q", take(8 * n_dims))
+        count = int(np.prod(ne))
+        data = np.frombuffer(take(4 * count), dtype="<f4").reshape(tuple(reversed(ne)))
+        if not TRACE_NAMES.match(name):
+            continue
+        key = name
+        if key in tensors:
+            if op in SAME_DATA:
+                continue
+            key = f"{name}@{op.lower()}"
+        assert key not in tensors, key
+        tensors[key] = data.copy()
+        ops[key] = op
+    return tensors, ops
+
+
+def save_tensors(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None):
+    from safetensors.numpy import save_file
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(path), metadata=metadata)
+
+
+def softmax64(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def compare(ref: np.ndarray, test: np.ndarray) -> dict[str, float]:
+    """Per-position KL(ref || test) and friends, as llama-perplexity's KL statistics define them."""
+    p, q = softmax64(ref), softmax64(test)
+    kl = np.sum(p * (np.log(p) - np.log(q)), axis=-1)
+    a, b = ref.astype(np.float64), test.astype(np.float64)
+    cos = np.sum(a * b, axis=-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    return {
+        "max_abs": float(np.max(np.abs(a - b))),
+        "kl_mean": float(kl.mean()),
+        "kl_max": float(kl.max()),
+        "top1": float(np.mean(np.argmax(a, -1) == np.argmax(b, -1))),
+        "cosine_min": float(cos.min()),
+    }
+
+
+def tokenizer_goldens(bin_dir: Path, vocab: Path, hf: Path, tokenizer_model: Path) -> str:
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
+    hf_tok = AutoTokenizer.from_pretrained(hf)
+    scratch = ROOT / "golden" / ".cache" / "tokenize-input.txt"
+    cases = []
+    for text in TRICKY:
+        scratch.write_bytes(text.encode())
+        case = {"text": text}
+        for key, flags in (("llama_cpp", ["--no-parse-special"]), ("llama_cpp_parse_special", [])):
+            if not flags and not any(s in text for s in ("<s>", "</s>", "<unk>")):
+                continue
+            out = run([bin_dir / "llama-tokenize", "-m", vocab, "-f", scratch, "--ids",
+                       "--log-disable", "--no-escape", *flags])
+            case[key] = json.loads(out.strip().splitlines()[-1])
+        case["hf"] = hf_tok(text)["input_ids"]
+        case["sentencepiece"] = [sp.bos_id()] + sp.encode(text)
+        cases.append(case)
+    path = SPM_DIR / "tokenize.json"
+    path.write_text(json.dumps({"add_bos": True, "cases": cases}, indent=1, ensure_ascii=False) + "\n")
+    special = [c for c in cases if "llama_cpp_parse_special" in c]
+    summary = (f"{len(cases)} strings. Without special-token parsing llama.cpp equals sentencepiece "
+               f"on {sum(c['sentencepiece'] == c['llama_cpp'] for c in cases)}; HF equals llama.cpp "
+               f"on {sum(c['hf'] == c['llama_cpp'] for c in cases)}, and on the {len(special)} "
+               f"strings with special-token text HF equals llama.cpp with special-token parsing on "
+               f"{sum(c['hf'] == c['llama_cpp_parse_special'] for c in special)}.")
+    log(f"tokenizer goldens: {summary}")
+    return summary
+
+
+# safetensors' dtype codes under the numpy names every golden manifest uses.
+NUMPY_DTYPE = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
+               "U8": "uint8", "I8": "int8", "I32": "int32", "I64": "int64"}
+
+
+def describe(path: Path) -> dict:
+    entry: dict = {"sha256": sha256(path), "bytes": path.stat().st_size}
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+        with safe_open(str(path), "np") as f:
+            entry["tensors"] = {k: {"dtype": NUMPY_DTYPE[f.get_slice(k).get_dtype()],
+                                    "shape": list(f.get_slice(k).get_shape())} for k in f.keys()}
+    elif path.suffix == ".gguf":
+        types: dict[str, int] = {}
+        for t in tensor_types(path).values():
+            types[t] = types.get(t, 0) + 1
+        entry["tensor_types"] = dict(sorted(types.items()))
+    return entry
+
+
+def versions() -> dict[str, str]:
+    names = ["numpy", "torch", "transformers", "tokenizers", "sentencepiece", "protobuf",
+             "safetensors"]
+    v = {n: version(n) for n in names}
+    v["python"] = platform.python_version()
+    v["llama-cpp-python sdist"] = LLAMA_CPP_PYTHON
+    v["llama.cpp commit"] = llama_commit()
+    return v
+
+
+def write_manifest(folder: Path, body: dict) -> None:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json")
+    body = {
+        "command": COMMAND,
+        "script_sha256": sha256(Path(__file__)),
+        "helper_sha256": sha256(Path(__file__).with_name("llamacpp.py")),
+        "generated": today(),
+        "seed": SEED,
+        "versions": versions(),
+        "machine": platform.machine(),
+        **body,
+        "files": {p.relative_to(folder).as_posix(): describe(p) for p in files},
+    }
+    (folder / "manifest.json").write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+
+
+def main() -> None:
+    sdist, llama = fetch_source()
+    # gguf-py as the converter uses it: the copy vendored next to it.
+    sys.path.insert(1, str(llama / "gguf-py"))
+    log(f"llama.cpp {llama_commit()[:9]} from llama-cpp-python {LLAMA_CPP_PYTHON}; building tools")
+    bin_dir = build_tools(["llama-quantize", "llama-tokenize"])
+    exe = build_logits_tool()
+    log("tools ready")
+    for folder in (SPM_DIR, MODELS):
+        if folder.exists():
+            shutil.rmtree(folder)
+    tokenizer_model, corpus_sha = train_tokenizer()
+    rows: list[str] = []
+    first_hf = None
+    for index, spec in enumerate(SPECS):
+        folder = MODELS / spec.name
+        hf = write_hf_model(spec, index, tokenizer_model)
+        first_hf = first_hf or hf
+        f32 = convert(spec, hf, llama)
+        files = {"F32": f32}
+        for label in spec.quants:
+            files[label] = quantize(bin_dir, f32, label)
+            check_single_type(files[label], label)
+        log(f"{spec.name}: HF {spec.hf_dtype} checkpoint, GGUF F32 + {', '.join(spec.quants)}")
+        tokens = prompt_tokens(spec, tokenizer_model)
+        hf_out = hf_forward(spec, hf, tokens)
+        save_tensors(folder / "hf_f64.safetensors", hf_out)
+        agreement = {}
+        ref_batch = None
+        for label, path in files.items():
+            trace = folder / "trace.bin" if (label == "F32" and spec.op_trace) else None
+            batch = llama_logits(exe, path, tokens, "batch", trace)
+            inc = llama_logits(exe, path, tokens, "incremental")
+            save_tensors(folder / f"llamacpp_{label}.safetensors",
+                         {"logits_batch": batch, "logits_incremental": inc})
+            if trace:
+                tensors, ops = read_trace(trace)
+                save_tensors(folder / "llamacpp_trace_F32.safetensors", tensors,
+                             {"ops": json.dumps(ops, sort_keys=True)})
+                trace.unlink()
+            if label == "F32":
+                ref_batch = batch
+                agreement["F32 vs HF f64"] = compare(hf_out["logits"], batch)
+            else:
+                agreement[f"{label} vs F32"] = compare(ref_batch, batch)
+            agreement[f"{label} incremental vs batch"] = compare(batch, inc)
+        log(f"{spec.name}: HF f64 and llama.cpp logits for {len(tokens)} tokens")
+        for key, m in agreement.items():
+            rows.append(f"| {spec.name} | {key} | {m['max_abs']:.2e} | {m['kl_mean']:.2e} | "
+                        f"{m['kl_max']:.2e} | {m['top1'] * 100:.1f}% | {m['cosine_min']:.6f} |")
+        write_manifest(folder, {
+            "model": spec.name,
+            "purpose": spec.purpose,
+            "tool": "HF transformers (float64, eager attention) and llama.cpp "
+                    "(convert_hf_to_gguf.py, llama-quantize, llama-logits: flash attention off, f32 KV cache)",
+            "commands": {
+                "convert": f"python convert_hf_to_gguf.py hf --outtype f32 --outfile {f32.name}",
+                "quantize": {lbl: f"llama-quantize {'--pure ' if QUANTS[lbl][1] else ''}"
+                                  f"{f32.name} {files[lbl].name} {QUANTS[lbl][0]} {THREADS}"
+                             for lbl in spec.quants},
+                "logits": f"llama-logits MODEL TOKENS OUT batch|incremental {THREADS}",
+            },
+            "config": {k: v for k, v in spec.__dict__.items() if k not in ("name", "purpose")},
+            "tokens": tokens,
+            "agreement": agreement,
+            "layout": {
+                "hf_f64.safetensors": "embedding, layers.N.output, output_norm, logits (float64); "
+                                      "with op tracing also layers.N.{attn_norm, q_proj, k_proj, "
+                                      "v_proj (before RoPE, HF row order), attn_out (o_proj), "
+                                      "ffn_norm, ffn_gate, ffn_up, ffn_out}",
+                "llamacpp_<TYPE>.safetensors": "logits_batch, logits_incremental (float32, "
+                                               "[n_tokens, n_vocab])",
+                "llamacpp_trace_F32.safetensors": "llama.cpp's activations by ggml name (embd, "
+                                                  "LAYER-wise attn_norm, Qcur, Kcur, Vcur, kqv_out, "
+                                                  "attn_out, ffn_inp, ffn_norm, ffn_gate, ffn_up, "
+                                                  "ffn_swiglu, ffn_out, l_out; result_norm, "
+                                                  "result_output); a later op on the same name as "
+                                                  "name@op (Qcur-0@rope); ops in the 'ops' metadata",
+            },
+        })
+    vocab = SPM_DIR / "vocab.gguf"
+    run([sys.executable, llama / "convert_hf_to_gguf.py", first_hf, "--vocab-only", "--outfile", vocab])
+    tokenizer_summary = tokenizer_goldens(bin_dir, vocab, first_hf, tokenizer_model)
+    write_manifest(SPM_DIR, {
+        "tool": "sentencepiece (training), llama.cpp llama-tokenize, HF tokenizers, sentencepiece",
+        "commands": {
+            "vocab": "python convert_hf_to_gguf.py golden/models/tiny-gqa/hf --vocab-only",
+            "tokenize": "llama-tokenize -m vocab.gguf -f TEXT --ids --log-disable --no-escape "
+                        "[--no-parse-special]",
+        },
+        "vocab_size": VOCAB,
+        "corpus": "4000 lines from corpus(default_rng(seed)), not stored",
+        "corpus_sha256": corpus_sha,
+    })
+    (MODELS / "AGREEMENT.md").write_text(
+        "# Measured agreement between the references\n\n"
+        f"Written by `{COMMAND}` ({today()}). Logits compared per position; KL is KL(reference || "
+        "compared) over the softmax, in float64.\n\n"
+        "| model | compared | max abs | KL mean | KL max | top-1 | cosine min |\n"
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        f"Tokenizer (golden/tokenizer/spm/tokenize.json): {tokenizer_summary}\n")
+    log("done")
+
+
+if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    main()

@@ -1,0 +1,171 @@
+//! The `oracle` command line. `run` takes its arguments and output streams so tests drive it
+//! in-process, as they do the engine's CLI.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::golden;
+
+/// Every check held.
+pub const EXIT_OK: i32 = 0;
+/// A violation, a broken contract, or a golden that does not match its manifest.
+pub const EXIT_VIOLATION: i32 = 1;
+/// Bad usage or something that could not be loaded.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "oracle",
+    version,
+    about = "Checks realizar against outside references, contract by contract",
+    long_about = "oracle turns the YAML contracts in contracts/ into verdicts against the goldens in \
+golden/.\n\nExit codes: 0 every contract holds, 1 a violation or a broken contract, 2 usage or load error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check every contract and print the verdict table.
+    Verify {
+        /// Folder of contract YAML files.
+        #[arg(long, default_value = "contracts")]
+        contracts: PathBuf,
+    },
+    /// Golden sets: the files in golden/ against their manifests.
+    Golden {
+        #[command(subcommand)]
+        command: GoldenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GoldenCommand {
+    /// Verify every golden set: each file's size and sha256, each safetensors file's tensors
+    /// (dtype and shape), no unlisted files, and that the scripts that made them are unchanged.
+    /// Exit 1 on any mismatch.
+    Check {
+        /// The golden folder; manifests name scripts relative to its parent.
+        #[arg(long, default_value = "golden")]
+        dir: PathBuf,
+        /// One JSON object on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the oracle with `args` (program name first) and returns the exit code.
+pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are "errors" that go to stdout with exit code 0.
+            let sink: &mut dyn Write = if e.use_stderr() { err } else { out };
+            let _ = write!(sink, "{}", e.render());
+            return e.exit_code();
+        }
+    };
+    let result = match cli.command {
+        Command::Verify { contracts } => verify(&contracts, out),
+        Command::Golden {
+            command: GoldenCommand::Check { dir, json },
+        } => golden_check(&dir, json, out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn verify(dir: &Path, out: &mut dyn Write) -> Result<i32, String> {
+    let files = crate::contract_files(dir)
+        .map_err(|e| format!("cannot read contracts folder {}: {e}", dir.display()))?;
+    if files.is_empty() {
+        let _ = writeln!(
+            out,
+            "oracle verify: {}/ holds no contracts yet; nothing to check (engine realizar {})",
+            dir.display(),
+            env!("CARGO_PKG_VERSION")
+        );
+        return Ok(EXIT_OK);
+    }
+    // Contracts present but no loader in this build: refusing is the only honest verdict.
+    Err(format!(
+        "{} contract files found, but this oracle build has no contract loader yet",
+        files.len()
+    ))
+}
+
+fn golden_check(dir: &Path, json: bool, out: &mut dyn Write) -> Result<i32, String> {
+    let sets = golden::find_sets(dir)
+        .map_err(|e| format!("cannot read golden folder {}: {e}", dir.display()))?;
+    if sets.is_empty() {
+        return Err(format!("no manifest.json under {}", dir.display()));
+    }
+    let root = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let reports: Vec<_> = sets.iter().map(|s| golden::check_set(root, s)).collect();
+    let problems: usize = reports.iter().map(|r| r.problems.len()).sum();
+    if json {
+        let sets: Vec<_> = reports
+            .iter()
+            .map(|r| {
+                let problems: Vec<_> = r
+                    .problems
+                    .iter()
+                    .map(|p| serde_json::json!({"path": p.path, "problem": p.what}))
+                    .collect();
+                serde_json::json!({"set": r.set, "files_ok": r.files, "bytes": r.bytes, "problems": problems})
+            })
+            .collect();
+        let summary = serde_json::json!({"ok": problems == 0, "problems": problems, "sets": sets});
+        let _ = writeln!(out, "{summary}");
+    } else {
+        for r in &reports {
+            let verdict = if r.problems.is_empty() {
+                "ok  "
+            } else {
+                "FAIL"
+            };
+            let mb = r.bytes as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "{verdict}  {:<32} {:>3} files  {mb:>6.1} MB",
+                r.set, r.files
+            );
+            for p in &r.problems {
+                let _ = writeln!(out, "      {p}");
+            }
+        }
+        let files: usize = reports.iter().map(|r| r.files).sum();
+        let mb = reports.iter().map(|r| r.bytes).sum::<u64>() as f64 / 1e6;
+        let _ = if problems == 0 {
+            let n = reports.len();
+            writeln!(
+                out,
+                "golden check: {n} sets, {files} files ({mb:.1} MB) match their manifests"
+            )
+        } else {
+            writeln!(out, "golden check: {problems} problems; see above")
+        };
+    }
+    Ok(if problems == 0 {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATION
+    })
+}

@@ -1,0 +1,302 @@
+//! Golden-set integrity: every `manifest.json` under `golden/` against the files beside it.
+//!
+//! A golden set is a folder with a `manifest.json` written by a script in `golden/scripts/`. The
+//! check holds each set to its manifest: every listed file exists with its size and sha256, every
+//! safetensors file holds exactly the listed tensors with their dtypes and shapes (read with the
+//! `safetensors` crate, not the engine's reader), no unlisted file sits in the set, and the
+//! generating script still has the sha256 the manifest recorded, so a script edited without
+//! regenerating its goldens is caught.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// One thing wrong with a golden set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file concerned, relative to the repository root.
+    pub path: String,
+    pub what: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.what)
+    }
+}
+
+/// The verdict on one golden set.
+#[derive(Debug, Clone)]
+pub struct SetReport {
+    /// The set's folder, relative to the repository root.
+    pub set: String,
+    /// Files that matched the manifest in every respect.
+    pub files: usize,
+    pub bytes: u64,
+    pub problems: Vec<Problem>,
+}
+
+/// Every folder under `golden` holding a `manifest.json`, sorted. The git-ignored `.cache`
+/// (built tools, downloads) is skipped.
+pub fn find_sets(golden: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut sets = Vec::new();
+    let mut stack = vec![golden.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir.join("manifest.json").is_file() {
+            sets.push(dir.clone());
+        }
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() && path.file_name().is_none_or(|n| n != ".cache") {
+                stack.push(path);
+            }
+        }
+    }
+    sets.sort();
+    Ok(sets)
+}
+
+/// Checks one set against its manifest. `root` is the repository root: manifest commands name
+/// their scripts relative to it.
+pub fn check_set(root: &Path, set: &Path) -> SetReport {
+    let mut problems = Vec::new();
+    let (files, bytes) = check_into(root, set, &mut |path: &Path, what: String| {
+        problems.push(Problem {
+            path: relative(root, path),
+            what,
+        })
+    });
+    SetReport {
+        set: relative(root, set),
+        files,
+        bytes,
+        problems,
+    }
+}
+
+/// The files checked and their total size; every problem goes to `problem`.
+fn check_into(root: &Path, set: &Path, problem: &mut dyn FnMut(&Path, String)) -> (usize, u64) {
+    let (mut files_ok, mut bytes) = (0, 0);
+    let manifest_path = set.join("manifest.json");
+    let manifest: Value = match std::fs::read(&manifest_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(v) => v,
+        Err(e) => {
+            problem(&manifest_path, format!("unreadable manifest: {e}"));
+            return (0, 0);
+        }
+    };
+    for (key, script) in provenance_scripts(&manifest) {
+        let want = manifest[key].as_str().unwrap_or_default();
+        match std::fs::read(root.join(&script)) {
+            Ok(bytes) if sha256_hex(&bytes) == want => {}
+            Ok(_) => problem(
+                &manifest_path,
+                format!(
+                    "{script} changed since these goldens were made ({key} {}); regenerate them \
+                     with `{}`",
+                    short(want),
+                    manifest["command"].as_str().unwrap_or("make golden")
+                ),
+            ),
+            Err(e) => problem(&manifest_path, format!("cannot read {script}: {e}")),
+        }
+    }
+    let Some(files) = manifest["files"].as_object() else {
+        problem(&manifest_path, "no \"files\" object".into());
+        return (0, 0);
+    };
+    let on_disk = match list_files(set) {
+        Ok(found) => found,
+        Err(e) => {
+            problem(set, format!("cannot list: {e}"));
+            return (0, 0);
+        }
+    };
+    for name in on_disk.keys() {
+        if name != "manifest.json" && !files.contains_key(name) {
+            problem(&set.join(name), "not listed in manifest.json".into());
+        }
+    }
+    for (name, entry) in files {
+        let path = set.join(name);
+        let Some(&size) = on_disk.get(name) else {
+            problem(&path, "listed in manifest.json but missing".into());
+            continue;
+        };
+        if let Some(want) = entry["bytes"].as_u64() {
+            if want != size {
+                problem(&path, format!("{size} bytes, manifest says {want}"));
+                continue;
+            }
+        }
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(e) => {
+                problem(&path, format!("unreadable: {e}"));
+                continue;
+            }
+        };
+        let digest = sha256_hex(&data);
+        let want = entry["sha256"].as_str().unwrap_or_default();
+        if digest != want {
+            problem(
+                &path,
+                format!(
+                    "sha256 {} but manifest says {}",
+                    short(&digest),
+                    short(want)
+                ),
+            );
+            continue;
+        }
+        let mismatches = match entry["tensors"].as_object() {
+            Some(tensors) => safetensors_mismatches(&data, tensors),
+            None => Vec::new(),
+        };
+        if mismatches.is_empty() {
+            files_ok += 1;
+            bytes += size;
+        }
+        // A wholesale mismatch (a regenerated file, a renamed convention) reads better summarised.
+        const SHOWN: usize = 5;
+        for what in mismatches.iter().take(SHOWN) {
+            problem(&path, what.clone());
+        }
+        if mismatches.len() > SHOWN {
+            problem(
+                &path,
+                format!("and {} more tensor mismatches", mismatches.len() - SHOWN),
+            );
+        }
+    }
+    (files_ok, bytes)
+}
+
+fn relative(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The scripts a manifest's provenance names, as (manifest key, path from the root): the script
+/// its `command` runs, and the shared llama.cpp helper where the manifest records its hash.
+fn provenance_scripts(manifest: &Value) -> Vec<(&'static str, String)> {
+    let Some(script) = manifest["command"]
+        .as_str()
+        .and_then(|c| c.split_whitespace().find(|w| w.ends_with(".py")))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if manifest.get("script_sha256").is_some() {
+        out.push(("script_sha256", script.to_string()));
+    }
+    if manifest.get("helper_sha256").is_some() {
+        let helper = Path::new(script).with_file_name("llamacpp.py");
+        out.push(("helper_sha256", helper.to_string_lossy().into_owned()));
+    }
+    out
+}
+
+/// What differs between a safetensors file and the tensors its manifest entry lists.
+fn safetensors_mismatches(data: &[u8], listed: &serde_json::Map<String, Value>) -> Vec<String> {
+    let file = match safetensors::SafeTensors::deserialize(data) {
+        Ok(f) => f,
+        Err(e) => return vec![format!("not a valid safetensors file: {e}")],
+    };
+    let actual: BTreeMap<String, (String, Vec<usize>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, (numpy_dtype(view.dtype()), view.shape().to_vec())))
+        .collect();
+    let mut out = Vec::new();
+    for name in actual.keys() {
+        if !listed.contains_key(name) {
+            out.push(format!("tensor {name} is not in the manifest"));
+        }
+    }
+    for (name, want) in listed {
+        let Some((dtype, shape)) = actual.get(name) else {
+            out.push(format!("tensor {name} listed in the manifest is missing"));
+            continue;
+        };
+        let want_dtype = want["dtype"].as_str().unwrap_or_default();
+        let want_shape: Vec<usize> = want["shape"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_u64())
+                    .map(|d| d as usize)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if dtype != want_dtype || *shape != want_shape {
+            out.push(format!(
+                "tensor {name} is {dtype} {shape:?}, manifest says {want_dtype} {want_shape:?}"
+            ));
+        }
+    }
+    out
+}
+
+/// The dtype names the golden scripts record (numpy's).
+fn numpy_dtype(d: safetensors::Dtype) -> String {
+    use safetensors::Dtype::*;
+    match d {
+        BOOL => "bool",
+        U8 => "uint8",
+        I8 => "int8",
+        U16 => "uint16",
+        I16 => "int16",
+        F16 => "float16",
+        BF16 => "bfloat16",
+        U32 => "uint32",
+        I32 => "int32",
+        F32 => "float32",
+        U64 => "uint64",
+        I64 => "int64",
+        F64 => "float64",
+        other => return format!("{other:?}").to_lowercase(),
+    }
+    .to_string()
+}
+
+/// Every regular file under `dir`, as a path relative to it (with `/`) and its size.
+fn list_files(dir: &Path) -> std::io::Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let path = entry.path();
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap_or(&path);
+                let name = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.insert(name, meta.len());
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(data))
+}
+
+fn short(hex: &str) -> &str {
+    &hex[..hex.len().min(12)]
+}
