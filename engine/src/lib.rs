@@ -5,4 +5,6 @@
 
 pub mod cli;
 pub mod format;
+pub mod model;
+pub mod ops;
 pub mod quant;

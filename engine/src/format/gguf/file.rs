@@ -33,6 +33,11 @@ impl<B: AsRef<[u8]>> Gguf<B> {
         &self.header
     }
 
+    /// The whole file.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_ref()
+    }
+
     /// The file's length in bytes.
     pub fn file_len(&self) -> u64 {
         self.bytes.as_ref().len() as u64

@@ -1,0 +1,268 @@
+//! The forward pass, read top to bottom: embedding, then per layer RMSNorm, Q/K/V, RoPE, causal
+//! GQA attention over the KV cache, output projection, residual, RMSNorm, SwiGLU FFN, residual;
+//! then the final norm and the LM head. Every matrix product runs through the quantized kernels.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use super::{Config, Linear, Model, ModelError};
+use crate::ops::{self, RopeTable};
+use crate::quant::matmul;
+
+/// Which positions get logits. Prefill needs only the last; parity checks need all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logits {
+    All,
+    Last,
+}
+
+/// Keys and values of every layer for up to `ctx` positions, allocated once.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    k: Vec<f32>,
+    v: Vec<f32>,
+    ctx: usize,
+    kv_dim: usize,
+    len: usize,
+}
+
+impl KvCache {
+    pub fn new(cfg: &Config, ctx: usize) -> Self {
+        let size = cfg.layers * ctx * cfg.kv_dim();
+        KvCache {
+            k: vec![0.0; size],
+            v: vec![0.0; size],
+            ctx,
+            kv_dim: cfg.kv_dim(),
+            len: 0,
+        }
+    }
+
+    /// Positions filled so far: the next token runs at this position.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.ctx
+    }
+
+    /// Forgets every position; the memory stays allocated.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn layer(&self, layer: usize) -> (&[f32], &[f32]) {
+        let size = self.ctx * self.kv_dim;
+        let range = layer * size..(layer + 1) * size;
+        (&self.k[range.clone()], &self.v[range])
+    }
+
+    fn store(&mut self, layer: usize, pos: usize, k: &[f32], v: &[f32]) {
+        let at = (layer * self.ctx + pos) * self.kv_dim;
+        self.k[at..at + self.kv_dim].copy_from_slice(k);
+        self.v[at..at + self.kv_dim].copy_from_slice(v);
+    }
+}
+
+/// One named intermediate tensor: `[rows, cols]`, one row per token of the call.
+#[derive(Clone, Copy, Debug)]
+pub struct TracePoint<'a> {
+    /// None for tensors outside the layers (embedding, output_norm, logits).
+    pub layer: Option<usize>,
+    /// embedding, attn_norm, q, k, v (q and k after RoPE), attn_out, ffn_norm, ffn_gate,
+    /// ffn_up, ffn_out, output (the layer's), output_norm, logits.
+    pub name: &'static str,
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl TracePoint<'_> {
+    /// `layers.N.name`, or `name` outside the layers.
+    pub fn key(&self) -> String {
+        match self.layer {
+            Some(l) => format!("layers.{l}.{}", self.name),
+            None => self.name.to_string(),
+        }
+    }
+}
+
+pub trait Observer {
+    fn observe(&mut self, point: TracePoint<'_>);
+}
+
+/// An observer that keeps a copy of everything, by key.
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+impl Observer for Trace {
+    fn observe(&mut self, p: TracePoint<'_>) {
+        self.tensors
+            .insert(p.key(), (vec![p.rows, p.cols], p.data.to_vec()));
+    }
+}
+
+impl Model {
+    /// The forward pass with an optional observer. `tokens` run at positions
+    /// `cache.len()..cache.len() + tokens.len()`; the returned logits are `[n, vocab]` for
+    /// `Logits::All`, `[vocab]` for `Logits::Last`.
+    pub fn forward_traced(
+        &self,
+        cache: &mut KvCache,
+        tokens: &[u32],
+        logits: Logits,
+        mut observer: Option<&mut dyn Observer>,
+    ) -> Result<Vec<f32>, ModelError> {
+        let cfg = &self.config;
+        let w = &self.weights;
+        let n = tokens.len();
+        if n == 0 {
+            return Err(ModelError::NoTokens);
+        }
+        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= cfg.vocab) {
+            return Err(ModelError::TokenOutOfRange {
+                token,
+                vocab: cfg.vocab,
+            });
+        }
+        let start = cache.len;
+        if start + n > cache.ctx {
+            return Err(ModelError::ContextFull {
+                needed: start + n,
+                ctx: cache.ctx,
+            });
+        }
+        let mut emit = |layer: Option<usize>, name: &'static str, data: &[f32], cols: usize| {
+            if let Some(obs) = observer.as_deref_mut() {
+                obs.observe(TracePoint {
+                    layer,
+                    name,
+                    data,
+                    rows: data.len() / cols,
+                    cols,
+                });
+            }
+        };
+        let (h, qd, kvd, hd) = (cfg.hidden, cfg.q_dim(), cfg.kv_dim(), cfg.head_dim);
+
+        let embed = w.matrix(&w.embed);
+        let mut x = vec![0.0f32; n * h];
+        for (row, &t) in x.chunks_exact_mut(h).zip(tokens) {
+            crate::quant::dequantize(embed.ty, embed.row(t as usize), row)?;
+        }
+        emit(None, "embedding", &x, h);
+
+        let rope = RopeTable::new(cfg.rope_theta, cfg.rope_dim, start..start + n);
+        let mut xn = vec![0.0f32; n * h];
+        let (mut q, mut k, mut v) = (vec![0.0; n * qd], vec![0.0; n * kvd], vec![0.0; n * kvd]);
+        let mut attn = vec![0.0f32; n * qd];
+        let mut proj = vec![0.0f32; n * h];
+        let (mut gate, mut up) = (vec![0.0f32; n * cfg.ffn], vec![0.0f32; n * cfg.ffn]);
+        for (l, layer) in w.layers.iter().enumerate() {
+            let at = Some(l);
+            ops::rms_norm(&x, &layer.attn_norm, cfg.norm_eps, &mut xn);
+            emit(at, "attn_norm", &xn, h);
+            self.linear(&layer.q, &xn, n, &mut q)?;
+            self.linear(&layer.k, &xn, n, &mut k)?;
+            self.linear(&layer.v, &xn, n, &mut v)?;
+            for i in 0..n {
+                rope.apply(&mut q[i * qd..(i + 1) * qd], hd, i, cfg.rope_style);
+                rope.apply(&mut k[i * kvd..(i + 1) * kvd], hd, i, cfg.rope_style);
+                let (ki, vi) = (&k[i * kvd..(i + 1) * kvd], &v[i * kvd..(i + 1) * kvd]);
+                cache.store(l, start + i, ki, vi);
+            }
+            emit(at, "q", &q, qd);
+            emit(at, "k", &k, kvd);
+            emit(at, "v", &v, kvd);
+            attention(cfg, cache, l, start, &q, &mut attn);
+            self.linear(&layer.o, &attn, n, &mut proj)?;
+            emit(at, "attn_out", &proj, h);
+            ops::add_assign(&mut x, &proj);
+
+            ops::rms_norm(&x, &layer.ffn_norm, cfg.norm_eps, &mut xn);
+            emit(at, "ffn_norm", &xn, h);
+            self.linear(&layer.gate, &xn, n, &mut gate)?;
+            self.linear(&layer.up, &xn, n, &mut up)?;
+            emit(at, "ffn_gate", &gate, cfg.ffn);
+            emit(at, "ffn_up", &up, cfg.ffn);
+            ops::swiglu(&mut gate, &up);
+            self.linear(&layer.down, &gate, n, &mut proj)?;
+            emit(at, "ffn_out", &proj, h);
+            ops::add_assign(&mut x, &proj);
+            emit(at, "output", &x, h);
+        }
+        cache.len = start + n;
+
+        let rows = match logits {
+            Logits::All => 0..n,
+            Logits::Last => n - 1..n,
+        };
+        let m = rows.len();
+        let mut normed = vec![0.0f32; m * h];
+        ops::rms_norm(
+            &x[rows.start * h..rows.end * h],
+            &w.output_norm,
+            cfg.norm_eps,
+            &mut normed,
+        );
+        emit(None, "output_norm", &normed, h);
+        let mut out = vec![0.0f32; m * cfg.vocab];
+        self.linear(w.output(), &normed, m, &mut out)?;
+        emit(None, "logits", &out, cfg.vocab);
+        Ok(out)
+    }
+
+    fn linear(&self, w: &Linear, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), ModelError> {
+        matmul(&self.weights.matrix(w), x, n, y, self.kernel)?;
+        if let Some(bias) = &w.bias {
+            for row in y.chunks_exact_mut(w.rows) {
+                ops::add_assign(row, bias);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Causal attention for the `n` query rows at positions `start..start + n`, whose keys and
+/// values are already in the cache. Query head `h` reads KV head `h / (heads / kv_heads)`.
+fn attention(
+    cfg: &Config,
+    cache: &KvCache,
+    layer: usize,
+    start: usize,
+    q: &[f32],
+    out: &mut [f32],
+) {
+    let (hd, heads, kvd) = (cfg.head_dim, cfg.heads, cfg.kv_dim());
+    let group = cfg.heads / cfg.kv_heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let (keys, values) = cache.layer(layer);
+    out.par_chunks_mut(hd).enumerate().for_each(|(idx, o)| {
+        let (i, head) = (idx / heads, idx % heads);
+        let qh = &q[i * cfg.q_dim() + head * hd..][..hd];
+        let kv_off = (head / group) * hd;
+        let len = start + i + 1;
+        let mut scores: Vec<f32> = (0..len)
+            .map(|t| {
+                let kt = &keys[t * kvd + kv_off..][..hd];
+                qh.iter().zip(kt).map(|(a, b)| a * b).sum::<f32>() * scale
+            })
+            .collect();
+        ops::softmax(&mut scores);
+        o.fill(0.0);
+        for (t, &p) in scores.iter().enumerate() {
+            let vt = &values[t * kvd + kv_off..][..hd];
+            for (acc, &val) in o.iter_mut().zip(vt) {
+                *acc += p * val;
+            }
+        }
+    });
+}

@@ -1,0 +1,118 @@
+//! LLaMA-family models: configuration, weights, and the forward pass.
+//!
+//! One forward pass serves prefill (a batch of tokens through matmul) and decode (one token): it
+//! appends to a bounded KV cache and returns logits. `forward_traced` is the same pass with an
+//! observer that sees every named intermediate tensor.
+
+mod config;
+mod forward;
+mod weights;
+
+use std::path::Path;
+
+pub use config::{Arch, Config, RopeStyle};
+pub use forward::{KvCache, Logits, Observer, Trace, TracePoint};
+pub use weights::{Layer, Linear, Weights};
+
+use crate::format::gguf::{GgufError, Metadata};
+use crate::format::safetensors::SafetensorsError;
+use crate::quant::{Kernel, QuantError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    #[error(transparent)]
+    Safetensors(#[from] SafetensorsError),
+    #[error(transparent)]
+    Quant(#[from] QuantError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("architecture '{0}' is not supported (supported: llama, qwen2)")]
+    UnsupportedArch(String),
+    #[error("missing metadata: {0}")]
+    MissingKey(String),
+    #[error("bad model config: {0}")]
+    Config(String),
+    #[error("missing tensor {0}")]
+    MissingTensor(String),
+    #[error("tensor {name}: expected {expected}, found {found}")]
+    Shape {
+        name: String,
+        expected: String,
+        found: String,
+    },
+    #[error("tensor {name}: {source}")]
+    Tensor { name: String, source: QuantError },
+    #[error("tensor {name}: dtype {dtype} is not supported (F32, F16, BF16)")]
+    UnsupportedDtype { name: String, dtype: String },
+    #[error("token id {token} is out of range: the vocabulary has {vocab} tokens")]
+    TokenOutOfRange { token: u32, vocab: usize },
+    #[error("context full: {needed} positions needed, the cache holds {ctx}")]
+    ContextFull { needed: usize, ctx: usize },
+    #[error("no tokens to run")]
+    NoTokens,
+}
+
+/// Where a model came from.
+#[derive(Debug)]
+pub enum Format {
+    Gguf { metadata: Metadata },
+    HfDir,
+}
+
+/// A loaded model: its config, its weights, and the kernel its matrix products run on.
+#[derive(Debug)]
+pub struct Model {
+    pub config: Config,
+    pub weights: Weights,
+    pub kernel: Kernel,
+    pub format: Format,
+}
+
+impl Model {
+    /// A GGUF file, or a HuggingFace directory (config.json + safetensors).
+    pub fn load(path: &Path, kernel: Kernel) -> Result<Self, ModelError> {
+        kernel.check()?;
+        let (config, weights, format) = if path.is_dir() {
+            let (c, w) = weights::load_hf(path)?;
+            (c, w, Format::HfDir)
+        } else {
+            let map = crate::format::map_file(path).map_err(|source| ModelError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let metadata = crate::format::gguf::Gguf::parse(&map[..])?
+                .header()
+                .metadata
+                .clone();
+            let (c, w) = weights::load_gguf(map)?;
+            (c, w, Format::Gguf { metadata })
+        };
+        Ok(Model {
+            config,
+            weights,
+            kernel,
+            format,
+        })
+    }
+
+    /// A KV cache for `ctx` positions (at most the model's trained context when given 0).
+    pub fn new_cache(&self, ctx: usize) -> KvCache {
+        let ctx = if ctx == 0 { self.config.context } else { ctx };
+        KvCache::new(&self.config, ctx)
+    }
+
+    /// Runs `tokens` at the cache's next positions and returns their logits.
+    pub fn forward(
+        &self,
+        cache: &mut KvCache,
+        tokens: &[u32],
+        logits: Logits,
+    ) -> Result<Vec<f32>, ModelError> {
+        self.forward_traced(cache, tokens, logits, None)
+    }
+}

@@ -1,0 +1,431 @@
+//! Loading a model's tensors, by their GGUF names, from a GGUF file or a HuggingFace directory.
+//! Every matrix is checked against the shape the config implies before the forward pass sees it;
+//! GGUF weights stay in the file's map, HF weights are copied (and, for `llama`, Q and K rows are
+//! permuted into GGUF order).
+
+use std::ops::Range;
+use std::path::Path;
+
+use memmap2::Mmap;
+
+use super::config::{Arch, Config};
+use super::ModelError;
+use crate::format::gguf::{GgmlType, Gguf};
+use crate::format::safetensors::{Dtype, SafetensorsDir};
+use crate::quant::{self, QMatrix};
+
+/// A weight matrix `[rows, cols]`, row-major, rows are output features.
+#[derive(Debug)]
+pub struct Linear {
+    pub name: String,
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    bytes: Bytes,
+    pub bias: Option<Vec<f32>>,
+}
+
+#[derive(Debug)]
+enum Bytes {
+    /// A byte range of the model file's map.
+    Mapped(Range<usize>),
+    Owned(Vec<u8>),
+}
+
+#[derive(Debug)]
+pub struct Layer {
+    pub attn_norm: Vec<f32>,
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
+    pub o: Linear,
+    pub ffn_norm: Vec<f32>,
+    pub gate: Linear,
+    pub up: Linear,
+    pub down: Linear,
+}
+
+#[derive(Debug)]
+pub struct Weights {
+    map: Option<Mmap>,
+    pub embed: Linear,
+    pub layers: Vec<Layer>,
+    pub output_norm: Vec<f32>,
+    /// None for tied embeddings: the LM head is `embed`.
+    output: Option<Linear>,
+}
+
+impl Weights {
+    pub fn matrix<'a>(&'a self, w: &'a Linear) -> QMatrix<'a> {
+        let data = match &w.bytes {
+            Bytes::Mapped(range) => {
+                &self.map.as_ref().expect("mapped weights keep their map")[range.clone()]
+            }
+            Bytes::Owned(v) => v,
+        };
+        QMatrix::new(w.ty, w.rows, w.cols, data).expect("shape checked at load")
+    }
+
+    pub fn output(&self) -> &Linear {
+        self.output.as_ref().unwrap_or(&self.embed)
+    }
+
+    pub fn tied(&self) -> bool {
+        self.output.is_none()
+    }
+
+    /// Bytes of weights held in memory rather than in the file's map.
+    pub fn owned_bytes(&self) -> usize {
+        let own = |w: &Linear| match &w.bytes {
+            Bytes::Owned(v) => v.len(),
+            Bytes::Mapped(_) => 0,
+        };
+        let layers: usize = self
+            .layers
+            .iter()
+            .map(|l| {
+                [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]
+                    .map(own)
+                    .iter()
+                    .sum::<usize>()
+            })
+            .sum();
+        layers + own(&self.embed) + self.output.as_ref().map_or(0, own)
+    }
+}
+
+/// One tensor as a source holds it: type, row-major `[rows, cols]` (a vector is one row), bytes.
+struct Raw<'a> {
+    ty: GgmlType,
+    rows: usize,
+    cols: usize,
+    data: &'a [u8],
+}
+
+/// Where tensors come from, addressed by GGUF name.
+trait Source {
+    fn raw(&self, name: &str) -> Result<Option<Raw<'_>>, ModelError>;
+    /// The map range of `data`, if it lies in a map the weights may keep.
+    fn mapped(&self, data: &[u8]) -> Option<Range<usize>>;
+    /// Whether Q and K rows must be permuted from HF's half-split order into GGUF's.
+    fn permute_qk(&self) -> bool;
+}
+
+struct GgufSource<'a> {
+    file: &'a Gguf<&'a [u8]>,
+}
+
+impl Source for GgufSource<'_> {
+    fn raw(&self, name: &str) -> Result<Option<Raw<'_>>, ModelError> {
+        let Some(t) = self.file.tensor(name) else {
+            return Ok(None);
+        };
+        let dims: Vec<usize> = t.info.dims.iter().map(|&d| d as usize).collect();
+        let (rows, cols) = match dims[..] {
+            [cols] => (1, cols),
+            [cols, rows] => (rows, cols),
+            _ => {
+                return Err(ModelError::Shape {
+                    name: name.into(),
+                    expected: "a vector or a matrix".into(),
+                    found: format!("{dims:?} (GGUF order)"),
+                })
+            }
+        };
+        Ok(Some(Raw {
+            ty: t.info.ggml_type,
+            rows,
+            cols,
+            data: t.data,
+        }))
+    }
+
+    fn mapped(&self, data: &[u8]) -> Option<Range<usize>> {
+        let base = self.file_bytes().as_ptr() as usize;
+        let start = (data.as_ptr() as usize).checked_sub(base)?;
+        Some(start..start + data.len())
+    }
+
+    fn permute_qk(&self) -> bool {
+        false
+    }
+}
+
+impl GgufSource<'_> {
+    fn file_bytes(&self) -> &[u8] {
+        self.file.bytes()
+    }
+}
+
+struct HfSource<'a> {
+    dir: &'a SafetensorsDir,
+    arch: Arch,
+}
+
+/// The HF tensor name of a GGUF tensor name (llama/qwen2 naming).
+fn hf_name(gguf: &str) -> String {
+    let Some(rest) = gguf.strip_prefix("blk.") else {
+        return match gguf {
+            "token_embd.weight" => "model.embed_tokens.weight",
+            "output_norm.weight" => "model.norm.weight",
+            "output.weight" => "lm_head.weight",
+            other => other,
+        }
+        .to_string();
+    };
+    let (layer, field) = rest.split_once('.').unwrap_or((rest, ""));
+    let (base, kind) = field.rsplit_once('.').unwrap_or((field, ""));
+    let hf = match base {
+        "attn_norm" => "input_layernorm",
+        "attn_q" => "self_attn.q_proj",
+        "attn_k" => "self_attn.k_proj",
+        "attn_v" => "self_attn.v_proj",
+        "attn_output" => "self_attn.o_proj",
+        "ffn_norm" => "post_attention_layernorm",
+        "ffn_gate" => "mlp.gate_proj",
+        "ffn_up" => "mlp.up_proj",
+        "ffn_down" => "mlp.down_proj",
+        other => other,
+    };
+    format!("model.layers.{layer}.{hf}.{kind}")
+}
+
+impl Source for HfSource<'_> {
+    fn raw(&self, name: &str) -> Result<Option<Raw<'_>>, ModelError> {
+        let hf = hf_name(name);
+        let Some(t) = self.dir.tensor(&hf) else {
+            return Ok(None);
+        };
+        let ty = match t.info.dtype {
+            Dtype::F32 => GgmlType::F32,
+            Dtype::F16 => GgmlType::F16,
+            Dtype::BF16 => GgmlType::BF16,
+            other => {
+                return Err(ModelError::UnsupportedDtype {
+                    name: hf,
+                    dtype: other.name().to_string(),
+                })
+            }
+        };
+        let shape: Vec<usize> = t.info.shape.iter().map(|&d| d as usize).collect();
+        let (rows, cols) = match shape[..] {
+            [cols] => (1, cols),
+            [rows, cols] => (rows, cols),
+            _ => {
+                return Err(ModelError::Shape {
+                    name: hf,
+                    expected: "a vector or a matrix".into(),
+                    found: format!("{shape:?}"),
+                })
+            }
+        };
+        Ok(Some(Raw {
+            ty,
+            rows,
+            cols,
+            data: t.data,
+        }))
+    }
+
+    fn mapped(&self, _data: &[u8]) -> Option<Range<usize>> {
+        None
+    }
+
+    fn permute_qk(&self) -> bool {
+        self.arch == Arch::Llama
+    }
+}
+
+/// Loads every tensor the config calls for, checking each shape.
+fn load(src: &dyn Source, cfg: &Config, map: Option<Mmap>) -> Result<Weights, ModelError> {
+    let tensor = |name: &str| -> Result<Raw<'_>, ModelError> {
+        src.raw(name)?
+            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))
+    };
+    let vector = |name: &str, len: usize| -> Result<Vec<f32>, ModelError> {
+        let t = tensor(name)?;
+        if t.rows * t.cols != len || t.rows != 1 {
+            return Err(ModelError::Shape {
+                name: name.into(),
+                expected: format!("[{len}]"),
+                found: format!("[{}, {}]", t.rows, t.cols),
+            });
+        }
+        Ok(quant::dequantize_to_vec(t.ty, t.data)?)
+    };
+    let linear = |name: &str, rows: usize, cols: usize, heads: Option<usize>| {
+        let t = tensor(name)?;
+        if (t.rows, t.cols) != (rows, cols) {
+            return Err(ModelError::Shape {
+                name: name.into(),
+                expected: format!("[{rows}, {cols}] (rows = outputs)"),
+                found: format!("[{}, {}]", t.rows, t.cols),
+            });
+        }
+        QMatrix::new(t.ty, rows, cols, t.data).map_err(|e| ModelError::Tensor {
+            name: name.into(),
+            source: e,
+        })?;
+        let bytes = match (heads, src.permute_qk()) {
+            (Some(heads), true) => Bytes::Owned(permute_rows(t.data, rows, heads)),
+            _ => match src.mapped(t.data) {
+                Some(range) => Bytes::Mapped(range),
+                None => Bytes::Owned(t.data.to_vec()),
+            },
+        };
+        let bias_name = name.replace(".weight", ".bias");
+        let bias = match src.raw(&bias_name)? {
+            Some(_) => {
+                let mut b = vector(&bias_name, rows)?;
+                if let (Some(heads), true) = (heads, src.permute_qk()) {
+                    b = bytemuck::cast_slice::<u8, f32>(&permute_rows(
+                        bytemuck::cast_slice(&b),
+                        rows,
+                        heads,
+                    ))
+                    .to_vec();
+                }
+                Some(b)
+            }
+            None => None,
+        };
+        Ok::<_, ModelError>(Linear {
+            name: name.into(),
+            ty: t.ty,
+            rows,
+            cols,
+            bytes,
+            bias,
+        })
+    };
+    let (h, q, kv, f, vocab) = (cfg.hidden, cfg.q_dim(), cfg.kv_dim(), cfg.ffn, cfg.vocab);
+    let mut layers = Vec::with_capacity(cfg.layers);
+    for i in 0..cfg.layers {
+        let n = |field: &str| format!("blk.{i}.{field}.weight");
+        layers.push(Layer {
+            attn_norm: vector(&n("attn_norm"), h)?,
+            q: linear(&n("attn_q"), q, h, Some(cfg.heads))?,
+            k: linear(&n("attn_k"), kv, h, Some(cfg.kv_heads))?,
+            v: linear(&n("attn_v"), kv, h, None)?,
+            o: linear(&n("attn_output"), h, q, None)?,
+            ffn_norm: vector(&n("ffn_norm"), h)?,
+            gate: linear(&n("ffn_gate"), f, h, None)?,
+            up: linear(&n("ffn_up"), f, h, None)?,
+            down: linear(&n("ffn_down"), h, f, None)?,
+        });
+    }
+    let output = match src.raw("output.weight")? {
+        Some(_) => Some(linear("output.weight", vocab, h, None)?),
+        None => None,
+    };
+    Ok(Weights {
+        embed: linear("token_embd.weight", vocab, h, None)?,
+        layers,
+        output_norm: vector("output_norm.weight", h)?,
+        output,
+        map,
+    })
+}
+
+/// HF's half-split Q/K rows into GGUF's adjacent-pair order, per head: GGUF row `2i + s` is HF
+/// row `s * d/2 + i` (convert_hf_to_gguf.py's permute). Rows move whole, so any dtype works.
+fn permute_rows(data: &[u8], rows: usize, heads: usize) -> Vec<u8> {
+    let row_bytes = data.len() / rows;
+    let head_dim = rows / heads;
+    let half = head_dim / 2;
+    let mut out = vec![0u8; data.len()];
+    for h in 0..heads {
+        for i in 0..half {
+            for s in 0..2 {
+                let to = (h * head_dim + 2 * i + s) * row_bytes;
+                let from = (h * head_dim + s * half + i) * row_bytes;
+                out[to..to + row_bytes].copy_from_slice(&data[from..from + row_bytes]);
+            }
+        }
+    }
+    out
+}
+
+/// A GGUF file's config and weights; the weights keep the file's map.
+pub fn load_gguf(map: Mmap) -> Result<(Config, Weights), ModelError> {
+    let file = Gguf::parse(&map[..])?;
+    let vocab = match file.tensor("token_embd.weight") {
+        Some(t) if t.info.dims.len() == 2 => t.info.dims[1] as usize,
+        Some(t) => {
+            return Err(ModelError::Shape {
+                name: "token_embd.weight".into(),
+                expected: "a matrix".into(),
+                found: format!("{:?}", t.info.dims),
+            })
+        }
+        None => return Err(ModelError::MissingTensor("token_embd.weight".into())),
+    };
+    let cfg = Config::from_gguf(&file.header().metadata, vocab)?;
+    let weights = load(&GgufSource { file: &file }, &cfg, None)?;
+    drop(file);
+    Ok((
+        cfg,
+        Weights {
+            map: Some(map),
+            ..weights
+        },
+    ))
+}
+
+/// A HuggingFace directory: config.json and model.safetensors (or shards).
+pub fn load_hf(dir: &Path) -> Result<(Config, Weights), ModelError> {
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path).map_err(|e| ModelError::Io {
+        path: config_path.display().to_string(),
+        source: e,
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ModelError::Config(format!("{}: {e}", config_path.display())))?;
+    let cfg = Config::from_hf(&json)?;
+    let st = SafetensorsDir::open(dir)?;
+    let weights = load(
+        &HfSource {
+            dir: &st,
+            arch: cfg.arch,
+        },
+        &cfg,
+        None,
+    )?;
+    Ok((cfg, weights))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hf_names_follow_the_converter() {
+        assert_eq!(
+            hf_name("blk.3.attn_q.weight"),
+            "model.layers.3.self_attn.q_proj.weight"
+        );
+        assert_eq!(
+            hf_name("blk.0.attn_k.bias"),
+            "model.layers.0.self_attn.k_proj.bias"
+        );
+        assert_eq!(
+            hf_name("blk.12.ffn_down.weight"),
+            "model.layers.12.mlp.down_proj.weight"
+        );
+        assert_eq!(
+            hf_name("blk.1.ffn_norm.weight"),
+            "model.layers.1.post_attention_layernorm.weight"
+        );
+        assert_eq!(hf_name("output.weight"), "lm_head.weight");
+    }
+
+    #[test]
+    fn permutation_moves_half_split_pairs_next_to_each_other() {
+        // One head of dim 4, rows labelled by their HF index: HF pairs (0, 2) and (1, 3).
+        let rows: Vec<u8> = vec![0, 1, 2, 3];
+        assert_eq!(permute_rows(&rows, 4, 1), vec![0, 2, 1, 3]);
+        // Two heads permute independently.
+        let rows: Vec<u8> = (0..8).collect();
+        assert_eq!(permute_rows(&rows, 8, 2), vec![0, 2, 1, 3, 4, 6, 5, 7]);
+    }
+}

@@ -1,0 +1,147 @@
+//! The element-wise and row-wise operations of the forward pass, on row-major f32 rows.
+
+use crate::model::RopeStyle;
+
+/// `out = x / rms(x) * weight`, row by row (each row `weight.len()` long). The mean square is
+/// accumulated in f64: rows of thousands of values lose digits in f32.
+pub fn rms_norm(x: &[f32], weight: &[f32], eps: f64, out: &mut [f32]) {
+    let n = weight.len();
+    for (row, dst) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        let mean_sq = row
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+            / n as f64;
+        let scale = (1.0 / (mean_sq + eps).sqrt()) as f32;
+        for ((d, &v), &w) in dst.iter_mut().zip(row).zip(weight) {
+            *d = v * scale * w;
+        }
+    }
+}
+
+/// In-place softmax, max-subtracted, summed in f64.
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f64;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += f64::from(*v);
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// `gate = silu(gate) * up`, SwiGLU's combination.
+pub fn swiglu(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+pub fn add_assign(x: &mut [f32], y: &[f32]) {
+    for (a, &b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// cos and sin of every rotation angle for a run of positions: `[positions][rope_dim / 2]`.
+pub struct RopeTable {
+    pub half: usize,
+    pub cos: Vec<f32>,
+    pub sin: Vec<f32>,
+}
+
+impl RopeTable {
+    /// Angles as HF transformers computes them (frequencies and position x frequency rounded to
+    /// f32), with cos and sin taken in f64: the references agree to about 1e-6 this way.
+    pub fn new(theta: f64, rope_dim: usize, positions: std::ops::Range<usize>) -> Self {
+        let half = rope_dim / 2;
+        let freqs: Vec<f32> = (0..half)
+            .map(|i| (1.0 / theta.powf((2 * i) as f64 / rope_dim as f64)) as f32)
+            .collect();
+        let mut cos = Vec::with_capacity(positions.len() * half);
+        let mut sin = Vec::with_capacity(positions.len() * half);
+        for pos in positions {
+            for &f in &freqs {
+                let angle = f64::from(pos as f32 * f);
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
+        }
+        RopeTable { half, cos, sin }
+    }
+
+    /// Rotates every head of one token's `x` (`heads * head_dim` values) by the angles of the
+    /// `index`-th position of the table.
+    pub fn apply(&self, x: &mut [f32], head_dim: usize, index: usize, style: RopeStyle) {
+        let cos = &self.cos[index * self.half..(index + 1) * self.half];
+        let sin = &self.sin[index * self.half..(index + 1) * self.half];
+        for head in x.chunks_exact_mut(head_dim) {
+            for i in 0..self.half {
+                let (a, b) = match style {
+                    RopeStyle::Adjacent => (2 * i, 2 * i + 1),
+                    RopeStyle::NeoX => (i, i + self.half),
+                };
+                let (x0, x1) = (head[a], head[b]);
+                head[a] = x0 * cos[i] - x1 * sin[i];
+                head[b] = x0 * sin[i] + x1 * cos[i];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rms_norm_gives_unit_rms_before_the_weight() {
+        let x = [3.0f32, -4.0, 12.0, 0.5, 1.0, -2.0, 7.0, 0.25];
+        let w = [1.0f32, 2.0, 0.5, 1.5];
+        let mut out = [0.0f32; 8];
+        rms_norm(&x, &w, 0.0, &mut out);
+        for (row, out_row) in x.chunks(4).zip(out.chunks(4)) {
+            let rms = (row.iter().map(|v| v * v).sum::<f32>() / 4.0).sqrt();
+            for i in 0..4 {
+                assert!((out_row[i] - row[i] / rms * w[i]).abs() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_order() {
+        let mut x = [1.0f32, 3.0, -2.0, 3.5, 1000.0, 999.0];
+        softmax(&mut x);
+        assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(x[4] > x[5] && x[5] > x[3] && x[3] > x[1] && x[1] > x[0] && x[0] > x[2]);
+    }
+
+    #[test]
+    fn rope_rotates_the_pairs_its_style_names() {
+        let table = RopeTable::new(10_000.0, 4, 3..4);
+        let x: Vec<f32> = vec![1.0, 2.0, 3.0, 4.0];
+        for (style, pair0) in [(RopeStyle::Adjacent, (0, 1)), (RopeStyle::NeoX, (0, 2))] {
+            let mut y = x.clone();
+            table.apply(&mut y, 4, 0, style);
+            // Frequency 0 is 1.0: the first pair turns by the position itself, 3 radians.
+            let (c, s) = (3.0f64.cos() as f32, 3.0f64.sin() as f32);
+            let (a, b) = (x[pair0.0], x[pair0.1]);
+            assert!((y[pair0.0] - (a * c - b * s)).abs() < 1e-6, "{style:?}");
+            assert!((y[pair0.1] - (a * s + b * c)).abs() < 1e-6, "{style:?}");
+            // Rotation keeps each pair's length.
+            let len = |v: &[f32]| v.iter().map(|t| t * t).sum::<f32>();
+            assert!((len(&y) - len(&x)).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn rope_at_position_zero_is_the_identity() {
+        let table = RopeTable::new(500_000.0, 8, 0..1);
+        let x: Vec<f32> = (0..16).map(|i| i as f32 * 0.3 - 2.0).collect();
+        let mut y = x.clone();
+        table.apply(&mut y, 8, 0, RopeStyle::Adjacent);
+        assert_eq!(x, y);
+    }
+}
