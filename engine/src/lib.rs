@@ -8,3 +8,5 @@ pub mod format;
 pub mod model;
 pub mod ops;
 pub mod quant;
+pub mod sampling;
+pub mod tokenizer;

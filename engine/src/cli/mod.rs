@@ -2,6 +2,7 @@
 //! binary is a one-line wrapper.
 
 mod dump;
+mod generate;
 mod inspect;
 
 use std::ffi::OsString;
@@ -59,6 +60,86 @@ enum Command {
         #[arg(long, value_name = "FILE.npy")]
         out: PathBuf,
     },
+    /// Per-position logits for a token sequence, as a float32 .npy of shape [n_tokens, n_vocab].
+    ///
+    /// For comparison with any other engine: give the same token ids to both. The whole sequence
+    /// runs as one batch, or with --incremental one token per call through the KV cache.
+    Logits {
+        /// GGUF file or HuggingFace model directory.
+        #[arg(value_name = "MODEL")]
+        model: PathBuf,
+        /// Comma-separated token ids, e.g. 1,450,3012.
+        #[arg(
+            long,
+            value_name = "IDS",
+            conflicts_with = "prompt",
+            required_unless_present = "prompt"
+        )]
+        tokens: Option<String>,
+        /// Text to tokenize with the model's tokenizer (BOS added as the model asks).
+        #[arg(long, value_name = "TEXT")]
+        prompt: Option<String>,
+        /// Output .npy path.
+        #[arg(long, value_name = "FILE.npy")]
+        out: PathBuf,
+        /// One token per forward call instead of one batch.
+        #[arg(long)]
+        incremental: bool,
+        /// Worker threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
+    /// Token ids of TEXT under the model's tokenizer, with each token's piece.
+    Tokenize {
+        /// GGUF file (its tokenizer.ggml.* metadata) or HuggingFace directory (tokenizer.model).
+        #[arg(value_name = "MODEL")]
+        model: PathBuf,
+        #[arg(value_name = "TEXT")]
+        text: String,
+        /// Print JSON for machines instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Leave out BOS/EOS even where the vocabulary asks for them.
+        #[arg(long)]
+        no_special: bool,
+        /// Turn special-token text such as <s> into its token.
+        #[arg(long)]
+        parse_special: bool,
+    },
+    /// Generate text: the prompt runs as one batch, then one token at a time, streamed.
+    ///
+    /// Ends with the prompt and decode speeds (tokens/s) on stderr. Sampling follows llama.cpp's
+    /// chain: repetition penalty, top-k, top-p, min-p, temperature; --temperature 0 is greedy.
+    /// The same seed gives the same text.
+    Run {
+        /// GGUF file or HuggingFace model directory.
+        #[arg(value_name = "MODEL")]
+        model: PathBuf,
+        #[arg(long, value_name = "TEXT")]
+        prompt: String,
+        #[arg(long, default_value_t = 128)]
+        max_tokens: usize,
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f32,
+        /// 0 keeps every token.
+        #[arg(long, default_value_t = 40)]
+        top_k: usize,
+        #[arg(long, default_value_t = 0.95)]
+        top_p: f32,
+        #[arg(long, default_value_t = 0.05)]
+        min_p: f32,
+        /// 1.0 is off.
+        #[arg(long, default_value_t = 1.0)]
+        repeat_penalty: f32,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Worker threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// KV cache positions (0: the model's context length, at most 4096).
+        #[arg(long, default_value_t = 0)]
+        ctx: usize,
+    },
 }
 
 /// Runs the CLI with `args` (including the program name) and returns the process exit code.
@@ -85,6 +166,63 @@ where
             tensor,
             out: path,
         } => dump::run(&model, &tensor, &path, out).map_err(|e| e.to_string()),
+        Command::Logits {
+            model,
+            tokens,
+            prompt,
+            out: path,
+            incremental,
+            threads,
+        } => generate::logits(
+            generate::LogitsArgs {
+                model: &model,
+                tokens: tokens.as_deref(),
+                prompt: prompt.as_deref(),
+                out_path: &path,
+                incremental,
+                threads,
+            },
+            out,
+        ),
+        Command::Tokenize {
+            model,
+            text,
+            json,
+            no_special,
+            parse_special,
+        } => generate::tokenize(&model, &text, !no_special, parse_special, json, out),
+        Command::Run {
+            model,
+            prompt,
+            max_tokens,
+            temperature,
+            top_k,
+            top_p,
+            min_p,
+            repeat_penalty,
+            seed,
+            threads,
+            ctx,
+        } => {
+            let sampler = crate::sampling::SamplerConfig {
+                temperature,
+                top_k,
+                top_p,
+                min_p,
+                repeat_penalty,
+                repeat_last_n: 64,
+                seed,
+            };
+            let args = generate::RunArgs {
+                model: &model,
+                prompt: &prompt,
+                max_tokens,
+                ctx,
+                threads,
+                sampler,
+            };
+            generate::run(args, out, err)
+        }
     };
     match result {
         Ok(()) => 0,

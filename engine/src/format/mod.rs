@@ -3,6 +3,7 @@
 pub mod gguf;
 pub mod npy;
 pub mod safetensors;
+pub mod sentencepiece;
 
 use std::fs::File;
 use std::path::Path;

@@ -93,7 +93,8 @@ impl TracePoint<'_> {
     }
 }
 
-pub trait Observer {
+/// Receives every named intermediate tensor of a forward pass (on the calling thread).
+pub trait Observer: Send {
     fn observe(&mut self, point: TracePoint<'_>);
 }
 
@@ -115,6 +116,19 @@ impl Model {
     /// `cache.len()..cache.len() + tokens.len()`; the returned logits are `[n, vocab]` for
     /// `Logits::All`, `[vocab]` for `Logits::Last`.
     pub fn forward_traced(
+        &self,
+        cache: &mut KvCache,
+        tokens: &[u32],
+        logits: Logits,
+        observer: Option<&mut dyn Observer>,
+    ) -> Result<Vec<f32>, ModelError> {
+        match &self.pool {
+            Some(pool) => pool.install(|| self.forward_inner(cache, tokens, logits, observer)),
+            None => self.forward_inner(cache, tokens, logits, observer),
+        }
+    }
+
+    fn forward_inner(
         &self,
         cache: &mut KvCache,
         tokens: &[u32],

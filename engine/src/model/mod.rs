@@ -71,6 +71,8 @@ pub struct Model {
     pub weights: Weights,
     pub kernel: Kernel,
     pub format: Format,
+    /// The threads matrix products and attention run on; None: rayon's global pool.
+    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 }
 
 impl Model {
@@ -97,7 +99,22 @@ impl Model {
             weights,
             kernel,
             format,
+            pool: None,
         })
+    }
+
+    /// Runs forward passes on `threads` threads of their own (0: rayon's global pool).
+    pub fn set_threads(&mut self, threads: usize) -> Result<(), ModelError> {
+        self.pool = match threads {
+            0 => None,
+            n => Some(std::sync::Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| ModelError::Config(format!("cannot start {n} threads: {e}")))?,
+            )),
+        };
+        Ok(())
     }
 
     /// A KV cache for `ctx` positions (at most the model's trained context when given 0).

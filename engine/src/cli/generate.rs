@@ -1,0 +1,216 @@
+//! `realizar logits`, `realizar tokenize` and `realizar run`: the model-running commands.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::format::npy;
+use crate::model::{Format, Logits, Model, ModelError};
+use crate::quant::Kernel;
+use crate::sampling::{Sampler, SamplerConfig};
+use crate::tokenizer::Tokenizer;
+
+fn load_model(path: &Path, threads: usize) -> Result<Model, String> {
+    let mut model = Model::load(path, Kernel::best()).map_err(|e| match e {
+        ModelError::Io { .. } => e.to_string(),
+        _ => format!("{}: {e}", path.display()),
+    })?;
+    model.set_threads(threads).map_err(|e| e.to_string())?;
+    Ok(model)
+}
+
+fn load_tokenizer(model: &Model, path: &Path) -> Result<Tokenizer, String> {
+    let tok = match &model.format {
+        Format::Gguf { metadata } => Tokenizer::from_gguf(metadata),
+        Format::HfDir => Tokenizer::from_hf_dir(path),
+    };
+    tok.map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `realizar tokenize`: the ids, and each id's piece.
+pub fn tokenize(
+    path: &Path,
+    text: &str,
+    add_special: bool,
+    parse_special: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let tok = if path.is_dir() {
+        Tokenizer::from_hf_dir(path)
+    } else {
+        let g = crate::format::gguf::Gguf::open(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Tokenizer::from_gguf(&g.header().metadata)
+    }
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let ids = tok.encode(text, add_special, parse_special);
+    let pieces: Vec<&str> = ids.iter().map(|&i| tok.piece(i).unwrap_or("")).collect();
+    if json {
+        let v = serde_json::json!({"ids": ids, "pieces": pieces, "count": ids.len()});
+        let _ = writeln!(out, "{v}");
+    } else {
+        for (id, piece) in ids.iter().zip(&pieces) {
+            let _ = writeln!(out, "{id:>8}  {piece:?}");
+        }
+        let _ = writeln!(out, "{} tokens", ids.len());
+    }
+    Ok(())
+}
+
+pub struct LogitsArgs<'a> {
+    pub model: &'a Path,
+    pub tokens: Option<&'a str>,
+    pub prompt: Option<&'a str>,
+    pub out_path: &'a PathBuf,
+    pub incremental: bool,
+    pub threads: usize,
+}
+
+/// `realizar logits`: per-position f32 logits `[n_tokens, n_vocab]` as .npy.
+pub fn logits(a: LogitsArgs, out: &mut dyn Write) -> Result<(), String> {
+    let model = load_model(a.model, a.threads)?;
+    let tokens: Vec<u32> = match (a.tokens, a.prompt) {
+        (Some(list), _) => list
+            .split(',')
+            .map(|t| {
+                t.trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("--tokens: '{t}' is not a token id"))
+            })
+            .collect::<Result<_, _>>()?,
+        (None, Some(text)) => load_tokenizer(&model, a.model)?.encode(text, true, false),
+        (None, None) => return Err("give --tokens or --prompt".into()),
+    };
+    let n = tokens.len();
+    let mut cache = model.new_cache(n.max(1));
+    let started = Instant::now();
+    let values = if a.incremental {
+        let mut all = Vec::with_capacity(n * model.config.vocab);
+        for &t in &tokens {
+            all.extend(
+                model
+                    .forward(&mut cache, &[t], Logits::All)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        all
+    } else {
+        model
+            .forward(&mut cache, &tokens, Logits::All)
+            .map_err(|e| e.to_string())?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let shape = [n, model.config.vocab];
+    std::fs::File::create(a.out_path)
+        .and_then(|f| npy::write_f32(f, &shape, &values))
+        .map_err(|e| format!("writing {}: {e}", a.out_path.display()))?;
+    let mode = if a.incremental {
+        "one token per call"
+    } else {
+        "one batch"
+    };
+    let _ = writeln!(
+        out,
+        "{}: logits {shape:?} float32 ({mode}, {secs:.3} s)",
+        a.out_path.display()
+    );
+    Ok(())
+}
+
+pub struct RunArgs<'a> {
+    pub model: &'a Path,
+    pub prompt: &'a str,
+    pub max_tokens: usize,
+    pub ctx: usize,
+    pub threads: usize,
+    pub sampler: SamplerConfig,
+}
+
+/// Holds back the bytes of a UTF-8 sequence split across tokens until it is whole.
+#[derive(Default)]
+struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            // An incomplete sequence at the end waits; an invalid one is replaced now.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => self.pending.len(),
+        };
+        let text = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
+        self.pending.drain(..valid);
+        text
+    }
+}
+
+/// `realizar run`: prefill the prompt in one batch, then decode token by token, streaming text.
+pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), String> {
+    let model = load_model(a.model, a.threads)?;
+    let tok = load_tokenizer(&model, a.model)?;
+    let ctx = if a.ctx == 0 {
+        model.config.context.min(4096)
+    } else {
+        a.ctx
+    };
+    let prompt = tok.encode(a.prompt, true, false);
+    if prompt.is_empty() {
+        return Err("the prompt tokenized to nothing".into());
+    }
+    if prompt.len() >= ctx {
+        return Err(ModelError::ContextFull {
+            needed: prompt.len() + 1,
+            ctx,
+        }
+        .to_string()
+            + " (raise --ctx or shorten the prompt)");
+    }
+    let mut cache = model.new_cache(ctx);
+    let mut sampler = Sampler::new(a.sampler);
+    for &t in &prompt {
+        sampler.accept(t);
+    }
+    let started = Instant::now();
+    let mut logits = model
+        .forward(&mut cache, &prompt, Logits::Last)
+        .map_err(|e| e.to_string())?;
+    let prefill_secs = started.elapsed().as_secs_f64();
+    let decode_start = Instant::now();
+    let mut stream = Utf8Stream::default();
+    let mut generated = 0;
+    let mut stop = "max tokens";
+    while generated < a.max_tokens {
+        let next = sampler.sample(&logits);
+        if Some(next) == tok.eos {
+            stop = "end of text";
+            break;
+        }
+        sampler.accept(next);
+        generated += 1;
+        let _ = write!(out, "{}", stream.push(&tok.token_bytes(next)));
+        let _ = out.flush();
+        if cache.len() == cache.capacity() {
+            stop = "context full";
+            break;
+        }
+        logits = model
+            .forward(&mut cache, &[next], Logits::Last)
+            .map_err(|e| e.to_string())?;
+    }
+    let _ = writeln!(out, "{}", stream.push(&[]));
+    let decode_secs = decode_start.elapsed().as_secs_f64();
+    // Decode time covers the forward passes after the first sampled token.
+    let decode_steps = generated.saturating_sub(1).max(1);
+    let _ = writeln!(
+        err,
+        "prompt: {} tokens, {:.1} tok/s | decode: {generated} tokens, {:.1} tok/s | stop: {stop}",
+        prompt.len(),
+        prompt.len() as f64 / prefill_secs,
+        decode_steps as f64 / decode_secs.max(1e-9),
+    );
+    Ok(())
+}

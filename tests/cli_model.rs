@@ -1,0 +1,259 @@
+//! `realizar logits`, `tokenize` and `run` on the golden models: outputs agree with the
+//! references and with the library, the same call gives the same bits, and bad input exits 1
+//! with a message instead of a panic.
+
+mod common;
+
+use std::path::PathBuf;
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn realizar(args: &[&str]) -> Output {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let argv = std::iter::once("realizar").chain(args.iter().copied());
+    let code = realizar::cli::run(argv, &mut out, &mut err);
+    Output {
+        code,
+        stdout: String::from_utf8(out).unwrap(),
+        stderr: String::from_utf8(err).unwrap(),
+    }
+}
+
+fn model(path: &str) -> String {
+    common::repo_root()
+        .join("golden/models")
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A float32 .npy written by `realizar logits`: (shape, values).
+fn read_npy(path: &PathBuf) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    let shape_text = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let shape = shape_text
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    let values = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    (shape, values)
+}
+
+fn golden_tokens(name: &str) -> String {
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(common::repo_root().join(format!("golden/models/{name}/manifest.json")))
+            .unwrap(),
+    )
+    .unwrap();
+    let ids: Vec<String> = m["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    ids.join(",")
+}
+
+fn golden_logits(name: &str) -> Vec<f64> {
+    let bytes =
+        std::fs::read(common::repo_root().join(format!("golden/models/{name}/hf_f64.safetensors")))
+            .unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensor("logits")
+        .unwrap()
+        .data()
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn logits_command_matches_hf_f64_batch_and_incremental_bit_for_bit_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = golden_tokens("tiny-gqa");
+    let gold = golden_logits("tiny-gqa");
+    let mut outputs = Vec::new();
+    for (i, extra) in [&[][..], &["--incremental"][..], &["--threads", "1"][..]]
+        .iter()
+        .enumerate()
+    {
+        let out = dir.path().join(format!("l{i}.npy"));
+        let mut args = vec![
+            "logits",
+            "--tokens",
+            &tokens,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let m = model("tiny-gqa/tiny-gqa-F32.gguf");
+        args.insert(1, &m);
+        args.extend_from_slice(extra);
+        let r = realizar(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stdout.contains("logits [32, 384] float32"),
+            "{}",
+            r.stdout
+        );
+        let (shape, values) = read_npy(&out);
+        assert_eq!(shape, [32, 384]);
+        let err = values
+            .iter()
+            .zip(&gold)
+            .map(|(&a, &b)| (a as f64 - b).abs())
+            .fold(0.0, f64::max);
+        assert!(err <= 1e-4, "{extra:?}: {err:e}");
+        outputs.push(values);
+    }
+    // Batch, one token per call, and one thread give the same bits (state is not shared).
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+}
+
+#[test]
+fn tokenize_command_prints_llama_cpp_ids_as_json() {
+    let m = model("tiny-gqa/tiny-gqa-Q8_0.gguf");
+    let r = realizar(&[
+        "tokenize",
+        &m,
+        "text <s> inside",
+        "--json",
+        "--parse-special",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let golden: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(common::repo_root().join("golden/tokenizer/spm/tokenize.json")).unwrap(),
+    )
+    .unwrap();
+    let case = golden["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["text"] == "text <s> inside")
+        .unwrap();
+    assert_eq!(v["ids"], case["llama_cpp_parse_special"]);
+    // The HF directory's tokenizer.model gives the same ids.
+    let hf = model("tiny-gqa/hf");
+    let r = realizar(&[
+        "tokenize",
+        &hf,
+        "text <s> inside",
+        "--json",
+        "--parse-special",
+    ]);
+    let v2: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v2["ids"], case["hf"]);
+}
+
+#[test]
+fn run_is_reproducible_per_seed_and_reports_speeds() {
+    let m = model("tiny-mha-tied/tiny-mha-tied-Q4_K_M.gguf");
+    let go = |seed: &str| {
+        let r = realizar(&[
+            "run",
+            &m,
+            "--prompt",
+            "The weight",
+            "--max-tokens",
+            "24",
+            "--seed",
+            seed,
+            "--temperature",
+            "1.2",
+            "--top-k",
+            "0",
+            "--top-p",
+            "1.0",
+            "--min-p",
+            "0",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("prompt: ") && r.stderr.contains("tok/s"),
+            "{}",
+            r.stderr
+        );
+        r.stdout
+    };
+    assert_eq!(go("5"), go("5"));
+    assert_ne!(go("5"), go("6"));
+    let greedy = |path: &str| {
+        let r = realizar(&[
+            "run",
+            path,
+            "--prompt",
+            "The weight",
+            "--max-tokens",
+            "12",
+            "--temperature",
+            "0",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    // The HF directory and its f32 GGUF conversion run the same model: the same greedy text.
+    assert_eq!(
+        greedy(&model("tiny-gqa/hf")),
+        greedy(&model("tiny-gqa/tiny-gqa-F32.gguf"))
+    );
+}
+
+#[test]
+fn bad_input_exits_1_with_a_message() {
+    let f32 = model("tiny-gqa/tiny-gqa-F32.gguf");
+    let vocab = common::repo_root()
+        .join("golden/tokenizer/spm/vocab.gguf")
+        .to_string_lossy()
+        .into_owned();
+    let long = "word ".repeat(400);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.npy");
+    let out = out.to_str().unwrap();
+    let garbage = dir.path().join("garbage.gguf");
+    std::fs::write(&garbage, b"GGUF\x03\x00\x00\x00garbage").unwrap();
+    let garbage = garbage.to_string_lossy().into_owned();
+    for (args, expect) in [
+        (
+            vec!["logits", &f32, "--tokens", "1,2,384", "--out", out],
+            "token id 384 is out of range",
+        ),
+        (
+            vec!["logits", &f32, "--tokens", "1,x", "--out", out],
+            "'x' is not a token id",
+        ),
+        (vec!["run", &f32, "--prompt", &long], "context full"),
+        (
+            vec!["run", &vocab, "--prompt", "hi"],
+            "missing tensor token_embd.weight",
+        ),
+        (
+            vec!["run", "/nonexistent/model.gguf", "--prompt", "hi"],
+            "No such file",
+        ),
+        (vec!["run", &garbage, "--prompt", "hi"], "garbage.gguf"),
+        (vec!["tokenize", &garbage, "hi"], "garbage.gguf"),
+    ] {
+        let r = realizar(&args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(expect), "{args:?}: {}", r.stderr);
+    }
+    // A missing required option is a usage error.
+    assert_eq!(realizar(&["logits", &f32, "--out", out]).code, 2);
+}
