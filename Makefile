@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check bench verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check bench bench-e2e verify
 
 help:
 	@echo "make verify      lint + test + golden-check + fuzz-smoke: what CI runs"
@@ -23,6 +23,7 @@ help:
 	@echo "make golden-models tokenizer, reference models, HF f64 and llama.cpp goldens"
 	@echo "make golden-check  every golden file against its manifest (sha256, tensors, script hashes)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
+	@echo "make bench-e2e   realizar vs llama-bench on a TinyLlama-shaped model (Q4_K_M, Q8_0; 1 and 2 threads)"
 
 build:
 	cargo build --workspace --all-targets
@@ -86,6 +87,12 @@ golden-check:
 
 bench:
 	cargo bench -p realizar --bench matvec
+
+# Generates the TinyLlama-shaped model and its quantizations (target/bench-e2e, reused), then
+# times realizar and llama-bench on the same files.
+bench-e2e: uv
+	uv run --locked golden/scripts/bench_model.py
+	cargo bench -p realizar --bench e2e
 
 verify: lint test golden-check fuzz-smoke
 	@echo "make verify: lint, tests, golden check and fuzz smoke passed"

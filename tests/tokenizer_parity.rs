@@ -84,3 +84,38 @@ fn the_golden_tells_apart_a_tokenizer_that_skips_the_space_prefix() {
         ids(&case["llama_cpp"])
     );
 }
+
+fn bpe_cases() -> Vec<Value> {
+    let path = common::repo_root().join("golden/tokenizer/bpe/tokenize.json");
+    let golden: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    golden["cases"].as_array().unwrap().clone()
+}
+
+/// GPT-2 byte-level BPE from GGUF metadata (tokenizer.ggml.model = gpt2, pre = gpt-2) against
+/// llama.cpp, and from the HF tokenizer.json against HF tokenizers.
+#[test]
+fn byte_level_bpe_equals_llama_cpp_and_hf_tokenizers() {
+    let gguf = tokenizer("golden/tokenizer/bpe/vocab.gguf");
+    let hf = Tokenizer::from_hf_dir(&common::repo_root().join("golden/tokenizer/bpe")).unwrap();
+    let mut special = 0;
+    for case in bpe_cases() {
+        let text = case["text"].as_str().unwrap();
+        assert_eq!(
+            gguf.encode(text, true, false),
+            ids(&case["llama_cpp"]),
+            "{text:?}"
+        );
+        if let Some(s) = case.get("llama_cpp_parse_special") {
+            assert_eq!(gguf.encode(text, true, true), ids(s), "{text:?} (special)");
+            special += 1;
+        }
+        // HF tokenizers always recognises added special tokens.
+        assert_eq!(
+            hf.encode(text, true, true),
+            ids(&case["hf"]),
+            "{text:?} (HF)"
+        );
+        assert_eq!(gguf.decode(&gguf.encode(text, true, false)), text);
+    }
+    assert_eq!(special, 2);
+}

@@ -60,6 +60,8 @@ VOCAB = 384
 GOLDEN = ROOT / "golden"
 MODELS = GOLDEN / "models"
 SPM_DIR = GOLDEN / "tokenizer" / "spm"
+BPE_DIR = GOLDEN / "tokenizer" / "bpe"
+BPE_VOCAB = 512
 COMMAND = "uv run golden/scripts/models.py"
 THREADS = 2
 STARTED = time.time()
@@ -192,6 +194,82 @@ def train_tokenizer() -> tuple[Path, str]:
     path.write_bytes(buf.getvalue())
     log(f"tokenizer: {VOCAB} pieces trained on 4000 generated lines")
     return path, sha256_bytes("\n".join(lines).encode())
+
+
+def train_bpe() -> Path:
+    """A GPT-2 style byte-level BPE (HF tokenizers) on the same generated corpus, saved as
+    tokenizer.json and as a vocab-only GGUF (tokenizer.ggml.model = gpt2, pre = gpt-2) written
+    with gguf-py, since convert_hf_to_gguf.py only accepts pre-tokenizers it has hashed."""
+    import gguf
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    lines = corpus(np.random.default_rng(SEED), 4000)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=BPE_VOCAB, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(lines, trainer)
+    BPE_DIR.mkdir(parents=True, exist_ok=True)
+    tok.save(str(BPE_DIR / "tokenizer.json"))
+    spec = json.loads((BPE_DIR / "tokenizer.json").read_text())
+    vocab = spec["model"]["vocab"]
+    tokens = [""] * len(vocab)
+    for text, i in vocab.items():
+        tokens[i] = text
+    merges = [m if isinstance(m, str) else " ".join(m) for m in spec["model"]["merges"]]
+    eot = vocab["<|endoftext|>"]
+    w = gguf.GGUFWriter(str(BPE_DIR / "vocab.gguf"), "llama")
+    # llama.cpp reads the architecture's hyperparameters even for a vocab-only load.
+    w.add_block_count(1)
+    w.add_context_length(256)
+    w.add_embedding_length(256)
+    w.add_feed_forward_length(256)
+    w.add_head_count(4)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("gpt-2")
+    w.add_token_list(tokens)
+    w.add_token_types([3 if i == eot else 1 for i in range(len(tokens))])
+    w.add_token_merges(merges)
+    w.add_bos_token_id(eot)
+    w.add_eos_token_id(eot)
+    w.add_add_bos_token(False)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    log(f"BPE tokenizer: {len(tokens)} tokens, {len(merges)} merges")
+    return BPE_DIR / "vocab.gguf"
+
+
+def bpe_goldens(bin_dir: Path, vocab: Path) -> str:
+    from tokenizers import Tokenizer
+
+    hf_tok = Tokenizer.from_file(str(BPE_DIR / "tokenizer.json"))
+    scratch = ROOT / "golden" / ".cache" / "tokenize-input.txt"
+    cases = []
+    for text in TRICKY + ["<|endoftext|>", "a<|endoftext|>b", "don't we'll you're I've she'd"]:
+        scratch.write_bytes(text.encode())
+        case = {"text": text}
+        for key, flags in (("llama_cpp", ["--no-parse-special"]), ("llama_cpp_parse_special", [])):
+            if not flags and "<|endoftext|>" not in text:
+                continue
+            out = run([bin_dir / "llama-tokenize", "-m", vocab, "-f", scratch, "--ids",
+                       "--log-disable", "--no-escape", *flags])
+            case[key] = json.loads(out.strip().splitlines()[-1])
+        case["hf"] = hf_tok.encode(text).ids
+        cases.append(case)
+    (BPE_DIR / "tokenize.json").write_text(
+        json.dumps({"add_bos": False, "cases": cases}, indent=1, ensure_ascii=False) + "\n")
+    special = [c for c in cases if "llama_cpp_parse_special" in c]
+    summary = (f"{len(cases)} strings. HF tokenizers equals llama.cpp without special-token "
+               f"parsing on {sum(c['hf'] == c['llama_cpp'] for c in cases)}; on the {len(special)} "
+               f"strings with special-token text HF equals llama.cpp with special-token parsing "
+               f"on {sum(c['hf'] == c['llama_cpp_parse_special'] for c in special)}.")
+    log(f"BPE tokenizer goldens: {summary}")
+    return summary
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -486,7 +564,7 @@ def main() -> None:
     bin_dir = build_tools(["llama-quantize", "llama-tokenize"])
     exe = build_logits_tool()
     log("tools ready")
-    for folder in (SPM_DIR, MODELS):
+    for folder in (SPM_DIR, BPE_DIR, MODELS):
         if folder.exists():
             shutil.rmtree(folder)
     tokenizer_model, corpus_sha = train_tokenizer()
@@ -572,13 +650,26 @@ def main() -> None:
         "corpus": "4000 lines from corpus(default_rng(seed)), not stored",
         "corpus_sha256": corpus_sha,
     })
+    bpe_summary = bpe_goldens(bin_dir, train_bpe())
+    write_manifest(BPE_DIR, {
+        "tool": "HF tokenizers (BPE training, encoding), gguf-py (vocab GGUF), "
+                "llama.cpp llama-tokenize",
+        "commands": {
+            "tokenize": "llama-tokenize -m vocab.gguf -f TEXT --ids --log-disable --no-escape "
+                        "[--no-parse-special]",
+        },
+        "vocab_size": BPE_VOCAB,
+        "corpus": "4000 lines from corpus(default_rng(seed)), not stored",
+        "corpus_sha256": corpus_sha,
+    })
     (MODELS / "AGREEMENT.md").write_text(
         "# Measured agreement between the references\n\n"
         f"Written by `{COMMAND}` ({today()}). Logits compared per position; KL is KL(reference || "
         "compared) over the softmax, in float64.\n\n"
         "| model | compared | max abs | KL mean | KL max | top-1 | cosine min |\n"
         "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        f"Tokenizer (golden/tokenizer/spm/tokenize.json): {tokenizer_summary}\n")
+        f"Tokenizer (golden/tokenizer/spm/tokenize.json): {tokenizer_summary}\n\n"
+        f"Byte-level BPE tokenizer (golden/tokenizer/bpe/tokenize.json): {bpe_summary}\n")
     log("done")
 
 

@@ -6,11 +6,14 @@
 //! leftmost pair); a symbol that is not a token falls back to its bytes as `<0xXX>` tokens.
 //! Special tokens in the text are recognised only when asked (`parse_special`), longest first.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use crate::format::gguf::{MetaArray, Metadata};
 use crate::format::sentencepiece::SpModel;
+
+mod bpe;
+mod spm;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TokenizerError {
@@ -61,7 +64,19 @@ pub struct Tokenizer {
     pub unk: Option<u32>,
     pub add_bos: bool,
     pub add_eos: bool,
-    add_space_prefix: bool,
+    kind: Kind,
+}
+
+/// The merging algorithm and what it needs.
+#[derive(Debug)]
+enum Kind {
+    /// SentencePiece-style: merges by piece score; spaces as U+2581.
+    Spm { add_space_prefix: bool },
+    /// GPT-2 byte-level BPE: merges by rank ("left right" to rank); bytes as GPT-2's alphabet.
+    Bpe {
+        ranks: HashMap<String, u32>,
+        char_to_byte: HashMap<char, u8>,
+    },
 }
 
 const SPACE: &str = "\u{2581}";
@@ -76,7 +91,7 @@ struct Parts {
     unk: Option<i64>,
     add_bos: bool,
     add_eos: bool,
-    add_space_prefix: bool,
+    kind: Kind,
 }
 
 enum Fragment<'a> {
@@ -90,9 +105,32 @@ impl Tokenizer {
             .get("tokenizer.ggml.model")
             .and_then(|v| v.as_str())
             .ok_or(TokenizerError::Missing("tokenizer.ggml.model"))?;
-        if model != "llama" {
-            return Err(TokenizerError::Unsupported(model.to_string()));
-        }
+        let kind = match model {
+            "llama" => Kind::Spm {
+                add_space_prefix: matches!(
+                    meta.get("tokenizer.ggml.add_space_prefix"),
+                    Some(crate::format::gguf::MetaValue::Bool(true)) | None
+                ),
+            },
+            "gpt2" => {
+                let pre = meta
+                    .get("tokenizer.ggml.pre")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("default");
+                if pre != "gpt-2" {
+                    return Err(TokenizerError::Unsupported(format!(
+                        "gpt2 with pre-tokenizer '{pre}' (supported: gpt-2)"
+                    )));
+                }
+                let merges = match meta.get("tokenizer.ggml.merges").and_then(|v| v.as_array()) {
+                    Some(MetaArray::String(m)) => m.clone(),
+                    _ => return Err(TokenizerError::Missing("tokenizer.ggml.merges")),
+                };
+                bpe_kind(merges)
+            }
+            other => return Err(TokenizerError::Unsupported(other.to_string())),
+        };
+        let spm = matches!(kind, Kind::Spm { .. });
         let pieces: Vec<String> = match meta.get("tokenizer.ggml.tokens").and_then(|v| v.as_array())
         {
             Some(MetaArray::String(v)) => v.clone(),
@@ -134,42 +172,129 @@ impl Tokenizer {
             bos: id("tokenizer.ggml.bos_token_id"),
             eos: id("tokenizer.ggml.eos_token_id"),
             unk: id("tokenizer.ggml.unknown_token_id"),
-            add_bos: flag("tokenizer.ggml.add_bos_token", true),
+            // llama.cpp's defaults: BOS for SentencePiece vocabularies, none for BPE.
+            add_bos: flag("tokenizer.ggml.add_bos_token", spm),
             add_eos: flag("tokenizer.ggml.add_eos_token", false),
-            add_space_prefix: flag("tokenizer.ggml.add_space_prefix", true),
+            kind,
         })
     }
 
-    /// A HuggingFace directory's `tokenizer.model` (SentencePiece), with BOS/EOS use from
-    /// `tokenizer_config.json` where present.
+    /// A HuggingFace directory: `tokenizer.model` (SentencePiece) if present, otherwise a
+    /// byte-level BPE `tokenizer.json`; BOS/EOS use from `tokenizer_config.json`.
     pub fn from_hf_dir(dir: &Path) -> Result<Self, TokenizerError> {
-        let path = dir.join("tokenizer.model");
-        let bytes = std::fs::read(&path).map_err(|e| {
-            TokenizerError::Bad(format!(
-                "{}: {e} (only SentencePiece tokenizer.model is supported)",
-                path.display()
-            ))
-        })?;
-        let sp = SpModel::parse(&bytes).map_err(|e| TokenizerError::Bad(e.to_string()))?;
         let config: serde_json::Value = std::fs::read(dir.join("tokenizer_config.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         let add = |key: &str, default: bool| config[key].as_bool().unwrap_or(default);
+        let path = dir.join("tokenizer.model");
+        if path.is_file() {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| TokenizerError::Bad(format!("{}: {e}", path.display())))?;
+            let sp = SpModel::parse(&bytes).map_err(|e| TokenizerError::Bad(e.to_string()))?;
+            return Self::build(Parts {
+                scores: sp.pieces.iter().map(|p| p.1).collect(),
+                types: sp
+                    .pieces
+                    .iter()
+                    .map(|p| TokenType::from_id(p.2.into()))
+                    .collect(),
+                pieces: sp.pieces.into_iter().map(|p| p.0).collect(),
+                bos: Some(sp.bos_id),
+                eos: Some(sp.eos_id),
+                unk: Some(sp.unk_id),
+                add_bos: add("add_bos_token", true),
+                add_eos: add("add_eos_token", false),
+                kind: Kind::Spm {
+                    add_space_prefix: sp.add_dummy_prefix,
+                },
+            });
+        }
+        let path = dir.join("tokenizer.json");
+        let json: serde_json::Value = std::fs::read(&path)
+            .map_err(|e| {
+                TokenizerError::Bad(format!(
+                    "{}: {e} (a HuggingFace directory needs tokenizer.model or tokenizer.json)",
+                    path.display()
+                ))
+            })
+            .and_then(|b| {
+                serde_json::from_slice(&b)
+                    .map_err(|e| TokenizerError::Bad(format!("{}: {e}", path.display())))
+            })?;
+        let model = &json["model"];
+        if model["type"] != "BPE" || !mentions_byte_level(&json["pre_tokenizer"]) {
+            return Err(TokenizerError::Unsupported(format!(
+                "tokenizer.json with model {} and pre-tokenizer {} (supported: byte-level BPE)",
+                model["type"], json["pre_tokenizer"]["type"]
+            )));
+        }
+        let vocab = model["vocab"]
+            .as_object()
+            .ok_or(TokenizerError::Missing("tokenizer.json model.vocab"))?;
+        let mut pieces = vec![String::new(); vocab.len()];
+        let mut types = vec![TokenType::Normal; vocab.len()];
+        let mut place = |text: &str, id: Option<u64>, ty: TokenType| {
+            let id = id.map(|i| i as usize).filter(|&i| i < 1 << 24);
+            match id {
+                Some(i) => {
+                    if i >= pieces.len() {
+                        pieces.resize(i + 1, String::new());
+                        types.resize(i + 1, TokenType::Unused);
+                    }
+                    pieces[i] = text.to_string();
+                    types[i] = ty;
+                    Ok(())
+                }
+                None => Err(TokenizerError::Bad(format!(
+                    "token {text:?} has no usable id"
+                ))),
+            }
+        };
+        for (text, id) in vocab {
+            place(text, id.as_u64(), TokenType::Normal)?;
+        }
+        for added in json["added_tokens"].as_array().into_iter().flatten() {
+            let ty = if added["special"] == true {
+                TokenType::Control
+            } else {
+                TokenType::UserDefined
+            };
+            place(
+                added["content"].as_str().unwrap_or(""),
+                added["id"].as_u64(),
+                ty,
+            )?;
+        }
+        let merges: Vec<String> = model["merges"]
+            .as_array()
+            .ok_or(TokenizerError::Missing("tokenizer.json model.merges"))?
+            .iter()
+            .map(|m| match m {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(pair) => pair
+                    .iter()
+                    .map(|p| p.as_str().unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                _ => String::new(),
+            })
+            .collect();
+        let special_id = |key: &str| {
+            let v = &config[key];
+            let text = v.as_str().or_else(|| v["content"].as_str())?;
+            pieces.iter().position(|p| p == text).map(|i| i as i64)
+        };
         Self::build(Parts {
-            scores: sp.pieces.iter().map(|p| p.1).collect(),
-            types: sp
-                .pieces
-                .iter()
-                .map(|p| TokenType::from_id(p.2.into()))
-                .collect(),
-            pieces: sp.pieces.into_iter().map(|p| p.0).collect(),
-            bos: Some(sp.bos_id),
-            eos: Some(sp.eos_id),
-            unk: Some(sp.unk_id),
-            add_bos: add("add_bos_token", true),
+            scores: vec![0.0; pieces.len()],
+            bos: special_id("bos_token"),
+            eos: special_id("eos_token"),
+            unk: special_id("unk_token"),
+            types,
+            add_bos: add("add_bos_token", false),
             add_eos: add("add_eos_token", false),
-            add_space_prefix: sp.add_dummy_prefix,
+            kind: bpe_kind(merges),
+            pieces,
         })
     }
 
@@ -217,7 +342,7 @@ impl Tokenizer {
             unk: id("UNK", p.unk)?,
             add_bos: p.add_bos,
             add_eos: p.add_eos,
-            add_space_prefix: p.add_space_prefix,
+            kind: p.kind,
             pieces: p.pieces,
             scores: p.scores,
             types: p.types,
@@ -246,12 +371,17 @@ impl Tokenizer {
         for fragment in self.partition(text, parse_special) {
             match fragment {
                 Fragment::Text(t) => {
-                    let mut s = String::with_capacity(t.len() + 1);
-                    if self.add_space_prefix && prev_special {
-                        s.push(' ');
+                    match &self.kind {
+                        Kind::Spm { add_space_prefix } => {
+                            let mut s = String::with_capacity(t.len() + 1);
+                            if *add_space_prefix && prev_special {
+                                s.push(' ');
+                            }
+                            s.push_str(t);
+                            self.encode_spm(&s.replace(' ', SPACE), &mut out);
+                        }
+                        Kind::Bpe { ranks, .. } => self.encode_bpe(t, ranks, &mut out),
                     }
-                    s.push_str(t);
-                    self.encode_spm(&s.replace(' ', SPACE), &mut out);
                     prev_special = false;
                 }
                 Fragment::Token(id) => {
@@ -301,102 +431,6 @@ impl Tokenizer {
         fragments
     }
 
-    /// llama.cpp's llm_tokenizer_spm: bigram merges by score, then each final symbol as its token
-    /// or its bytes.
-    fn encode_spm(&self, text: &str, out: &mut Vec<u32>) {
-        #[derive(Clone, Copy)]
-        struct Sym {
-            start: usize,
-            len: usize,
-            prev: isize,
-            next: isize,
-        }
-        #[derive(PartialEq)]
-        struct Bigram {
-            score: f32,
-            left: usize,
-            right: usize,
-            size: usize,
-        }
-        impl Eq for Bigram {}
-        impl Ord for Bigram {
-            fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-                // Highest score first; on ties the leftmost pair.
-                self.score
-                    .total_cmp(&o.score)
-                    .then_with(|| o.left.cmp(&self.left))
-            }
-        }
-        impl PartialOrd for Bigram {
-            fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-                Some(self.cmp(o))
-            }
-        }
-        let mut syms: Vec<Sym> = text
-            .char_indices()
-            .enumerate()
-            .map(|(i, (start, c))| Sym {
-                start,
-                len: c.len_utf8(),
-                prev: i as isize - 1,
-                next: i as isize + 1,
-            })
-            .collect();
-        if let Some(last) = syms.last_mut() {
-            last.next = -1;
-        }
-        let mut queue = BinaryHeap::new();
-        let try_add = |left: isize, right: isize, syms: &[Sym], queue: &mut BinaryHeap<Bigram>| {
-            if left < 0 || right < 0 {
-                return;
-            }
-            let (l, r) = (syms[left as usize], syms[right as usize]);
-            let piece = &text[l.start..r.start + r.len];
-            if let Some(&id) = self.ids.get(piece) {
-                queue.push(Bigram {
-                    score: self.scores[id as usize],
-                    left: left as usize,
-                    right: right as usize,
-                    size: piece.len(),
-                });
-            }
-        };
-        for i in 1..syms.len() {
-            try_add(i as isize - 1, i as isize, &syms, &mut queue);
-        }
-        while let Some(b) = queue.pop() {
-            let (l, r) = (syms[b.left], syms[b.right]);
-            if l.len == 0 || r.len == 0 || l.len + r.len != b.size {
-                continue; // one side already merged elsewhere
-            }
-            syms[b.left].len += r.len;
-            syms[b.right].len = 0;
-            syms[b.left].next = r.next;
-            if r.next >= 0 {
-                syms[r.next as usize].prev = b.left as isize;
-            }
-            let left = syms[b.left];
-            try_add(left.prev, b.left as isize, &syms, &mut queue);
-            try_add(b.left as isize, left.next, &syms, &mut queue);
-        }
-        // A merged symbol is a token by construction; a symbol never merged may not be, and
-        // then falls back to its bytes (or UNK where the vocabulary has no byte tokens).
-        let mut i = if syms.is_empty() { -1 } else { 0 };
-        while i >= 0 {
-            let s = syms[i as usize];
-            let piece = &text[s.start..s.start + s.len];
-            match self.ids.get(piece) {
-                Some(&id) => out.push(id),
-                None => out.extend(
-                    piece
-                        .bytes()
-                        .filter_map(|b| self.bytes[b as usize].or(self.unk)),
-                ),
-            }
-            i = s.next;
-        }
-    }
-
     /// The bytes a token stands for in generated text: U+2581 as a space, `<0xXX>` as its byte,
     /// control tokens as nothing.
     pub fn token_bytes(&self, id: u32) -> Vec<u8> {
@@ -406,7 +440,15 @@ impl Tokenizer {
         match self.types[id as usize] {
             TokenType::Control | TokenType::Unused => Vec::new(),
             TokenType::Byte => parse_byte_piece(piece).map(|b| vec![b]).unwrap_or_default(),
-            _ => piece.replace(SPACE, " ").into_bytes(),
+            _ => match &self.kind {
+                Kind::Spm { .. } => piece.replace(SPACE, " ").into_bytes(),
+                Kind::Bpe { char_to_byte, .. } => piece
+                    .chars()
+                    .map(|c| char_to_byte.get(&c).copied())
+                    .collect::<Option<Vec<u8>>>()
+                    // Added tokens are plain text, not byte-alphabet strings.
+                    .unwrap_or_else(|| piece.clone().into_bytes()),
+            },
         }
     }
 
@@ -415,8 +457,13 @@ impl Tokenizer {
     pub fn decode(&self, ids: &[u32]) -> String {
         let bytes: Vec<u8> = ids.iter().flat_map(|&id| self.token_bytes(id)).collect();
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        match (self.add_space_prefix, text.strip_prefix(' ')) {
-            (true, Some(rest)) => rest.to_string(),
+        match (&self.kind, text.strip_prefix(' ')) {
+            (
+                Kind::Spm {
+                    add_space_prefix: true,
+                },
+                Some(rest),
+            ) => rest.to_string(),
             _ => text,
         }
     }
@@ -429,4 +476,24 @@ fn parse_byte_piece(piece: &str) -> Option<u8> {
         return None;
     }
     u8::from_str_radix(hex, 16).ok()
+}
+
+fn bpe_kind(merges: Vec<String>) -> Kind {
+    let mut ranks = HashMap::with_capacity(merges.len());
+    for (rank, m) in merges.into_iter().enumerate() {
+        // The first listing of a merge is its rank.
+        ranks.entry(m).or_insert(rank as u32);
+    }
+    Kind::Bpe {
+        ranks,
+        char_to_byte: bpe::char_to_byte(),
+    }
+}
+
+/// Whether a tokenizer.json pre-tokenizer is (or contains) ByteLevel.
+fn mentions_byte_level(pre: &serde_json::Value) -> bool {
+    pre["type"] == "ByteLevel"
+        || pre["pretokenizers"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(mentions_byte_level))
 }
