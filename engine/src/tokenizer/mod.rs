@@ -191,24 +191,11 @@ impl Tokenizer {
         if path.is_file() {
             let bytes = std::fs::read(&path)
                 .map_err(|e| TokenizerError::Bad(format!("{}: {e}", path.display())))?;
-            let sp = SpModel::parse(&bytes).map_err(|e| TokenizerError::Bad(e.to_string()))?;
-            return Self::build(Parts {
-                scores: sp.pieces.iter().map(|p| p.1).collect(),
-                types: sp
-                    .pieces
-                    .iter()
-                    .map(|p| TokenType::from_id(p.2.into()))
-                    .collect(),
-                pieces: sp.pieces.into_iter().map(|p| p.0).collect(),
-                bos: Some(sp.bos_id),
-                eos: Some(sp.eos_id),
-                unk: Some(sp.unk_id),
-                add_bos: add("add_bos_token", true),
-                add_eos: add("add_eos_token", false),
-                kind: Kind::Spm {
-                    add_space_prefix: sp.add_dummy_prefix,
-                },
-            });
+            return Self::from_sentencepiece(
+                &bytes,
+                add("add_bos_token", true),
+                add("add_eos_token", false),
+            );
         }
         let path = dir.join("tokenizer.json");
         let json: serde_json::Value = std::fs::read(&path)
@@ -295,6 +282,32 @@ impl Tokenizer {
             add_eos: add("add_eos_token", false),
             kind: bpe_kind(merges),
             pieces,
+        })
+    }
+
+    /// A SentencePiece `tokenizer.model` file's bytes.
+    pub fn from_sentencepiece(
+        bytes: &[u8],
+        add_bos: bool,
+        add_eos: bool,
+    ) -> Result<Self, TokenizerError> {
+        let sp = SpModel::parse(bytes).map_err(|e| TokenizerError::Bad(e.to_string()))?;
+        Self::build(Parts {
+            scores: sp.pieces.iter().map(|p| p.1).collect(),
+            types: sp
+                .pieces
+                .iter()
+                .map(|p| TokenType::from_id(p.2.into()))
+                .collect(),
+            pieces: sp.pieces.into_iter().map(|p| p.0).collect(),
+            bos: Some(sp.bos_id),
+            eos: Some(sp.eos_id),
+            unk: Some(sp.unk_id),
+            add_bos,
+            add_eos,
+            kind: Kind::Spm {
+                add_space_prefix: sp.add_dummy_prefix,
+            },
         })
     }
 
