@@ -257,3 +257,130 @@ fn bad_input_exits_1_with_a_message() {
     // A missing required option is a usage error.
     assert_eq!(realizar(&["logits", &f32, "--out", out]).code, 2);
 }
+
+/// A copy of a golden GGUF with its metadata and tensors passed through `edit`.
+fn rewrite(
+    src: &str,
+    dst: &std::path::Path,
+    edit_meta: impl Fn(&str, &realizar::format::gguf::MetaValue) -> realizar::format::gguf::MetaValue,
+    edit_tensor: impl Fn(
+        &str,
+        realizar::format::gguf::GgmlType,
+        Vec<u64>,
+        Vec<u8>,
+    ) -> (realizar::format::gguf::GgmlType, Vec<u64>, Vec<u8>),
+) {
+    use realizar::format::gguf::{Gguf, GgufWriter};
+    let g = Gguf::open(model(src)).unwrap();
+    let mut w = GgufWriter::new();
+    for (k, v) in g.header().metadata.iter() {
+        w.add_metadata(k, edit_meta(k, v)).unwrap();
+    }
+    for t in g.tensors() {
+        let (ty, dims, data) = edit_tensor(
+            &t.info.name,
+            t.info.ggml_type,
+            t.info.dims.clone(),
+            t.data.to_vec(),
+        );
+        w.add_tensor(t.info.name.clone(), ty, &dims, data).unwrap();
+    }
+    w.write_file(dst).unwrap();
+}
+
+#[test]
+fn unsupported_or_malformed_models_exit_1_naming_the_problem() {
+    use realizar::format::gguf::{GgmlType, MetaValue};
+    let dir = tempfile::tempdir().unwrap();
+    let src = "tiny-mha-tied/tiny-mha-tied-F32.gguf";
+    let same = |_: &str, v: &MetaValue| v.clone();
+    type Make<'a> = Box<dyn Fn(&std::path::Path) + 'a>;
+    let cases: Vec<(&str, Make, &str)> = vec![
+        (
+            "arch",
+            Box::new(|p| {
+                rewrite(
+                    src,
+                    p,
+                    |k, v| {
+                        if k == "general.architecture" {
+                            MetaValue::String("falcon".into())
+                        } else {
+                            v.clone()
+                        }
+                    },
+                    |_, t, d, b| (t, d, b),
+                )
+            }),
+            "architecture 'falcon' is not supported",
+        ),
+        (
+            "type",
+            Box::new(|p| {
+                rewrite(src, p, same, |n, t, d, b| {
+                    if n == "blk.0.attn_v.weight" {
+                        let bytes =
+                            GgmlType::IQ2_XXS.bytes_for(d.iter().product()).unwrap() as usize;
+                        (GgmlType::IQ2_XXS, d, vec![0; bytes])
+                    } else {
+                        (t, d, b)
+                    }
+                })
+            }),
+            "blk.0.attn_v.weight",
+        ),
+        (
+            "shape",
+            Box::new(|p| {
+                rewrite(src, p, same, |n, t, d, b| {
+                    if n == "blk.0.ffn_up.weight" {
+                        // Declared [hidden/2, 2*ffn]: the same bytes, the wrong shape.
+                        (t, vec![d[0] / 2, d[1] * 2], b)
+                    } else {
+                        (t, d, b)
+                    }
+                })
+            }),
+            "tensor blk.0.ffn_up.weight: expected [256, 256]",
+        ),
+    ];
+    for (name, make, expect) in cases {
+        let path = dir.path().join(format!("{name}.gguf"));
+        make(&path);
+        let r = realizar(&["run", path.to_str().unwrap(), "--prompt", "hi"]);
+        assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        assert!(r.stderr.contains(expect), "{name}: {}", r.stderr);
+    }
+}
+
+/// Every golden model file, GGUF or HF directory, runs end to end through the CLI.
+#[test]
+fn run_works_on_every_golden_model() {
+    for name in ["tiny-gqa", "tiny-long", "tiny-mha-tied"] {
+        let dir = common::repo_root().join("golden/models").join(name);
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
+            .collect();
+        paths.push(dir.join("hf"));
+        for p in paths {
+            let r = realizar(&[
+                "run",
+                p.to_str().unwrap(),
+                "--prompt",
+                "Hello",
+                "--max-tokens",
+                "4",
+                "--seed",
+                "3",
+            ]);
+            assert_eq!(r.code, 0, "{}: {}", p.display(), r.stderr);
+            assert!(
+                r.stderr.contains("decode: 4 tokens") || r.stderr.contains("end of text"),
+                "{}",
+                r.stderr
+            );
+        }
+    }
+}

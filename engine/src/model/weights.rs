@@ -349,6 +349,11 @@ fn permute_rows(data: &[u8], rows: usize, heads: usize) -> Vec<u8> {
 /// A GGUF file's config and weights; the weights keep the file's map.
 pub fn load_gguf(map: Mmap) -> Result<(Config, Weights), ModelError> {
     let file = Gguf::parse(&map[..])?;
+    // An architecture the forward pass does not run is the first thing to say.
+    let meta = &file.header().metadata;
+    if let Some(arch) = meta.get("general.architecture").and_then(|v| v.as_str()) {
+        Arch::from_gguf(arch)?;
+    }
     let vocab = match file.tensor("token_embd.weight") {
         Some(t) if t.info.dims.len() == 2 => t.info.dims[1] as usize,
         Some(t) => {
