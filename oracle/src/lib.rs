@@ -8,6 +8,7 @@ use std::path::Path;
 
 pub mod cli;
 pub mod golden;
+pub mod metrics;
 
 /// The contract files (`*.yaml`) in `dir`, sorted by name.
 pub fn contract_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
