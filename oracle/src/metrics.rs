@@ -157,7 +157,7 @@ pub fn compare_logits(reference: &[f64], test: &[f64], vocab: usize) -> LogitsCo
         "compare_logits: lengths differ"
     );
     assert!(
-        vocab > 0 && reference.len() % vocab == 0,
+        vocab > 0 && reference.len().is_multiple_of(vocab),
         "compare_logits: not [n, vocab]"
     );
     let (mut kl, mut dp, mut same, mut overlap) = (vec![], vec![], 0usize, 0.0);
