@@ -4,6 +4,7 @@
 //! (llama.cpp, HuggingFace transformers, gguf-py) by the `realizar-oracle` crate.
 
 pub mod cli;
+pub mod faults;
 pub mod format;
 pub mod model;
 pub mod ops;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 use crate::golden;
+use crate::verify::Verdict;
 
 /// Every check held.
 pub const EXIT_OK: i32 = 0;
@@ -32,16 +33,35 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check every contract and print the verdict table.
+    ///
+    /// Each obligation's check is measured against its threshold; with --falsify each contract's
+    /// declared faults are injected into the engine and the contract must then be violated (a
+    /// contract that still holds is BROKEN). A check that cannot run here is NOT RUN, never a pass.
     Verify {
         /// Folder of contract YAML files.
         #[arg(long, default_value = "contracts")]
         contracts: PathBuf,
+        /// The repository root holding golden/.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Inject each contract's faults and require a violation (needs the `falsify` feature).
+        #[arg(long)]
+        falsify: bool,
     },
     /// Golden sets: the files in golden/ against their manifests.
     Golden {
         #[command(subcommand)]
         command: GoldenCommand,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Junit,
 }
 
 #[derive(Subcommand)]
@@ -75,7 +95,12 @@ where
         }
     };
     let result = match cli.command {
-        Command::Verify { contracts } => verify(&contracts, out),
+        Command::Verify {
+            contracts,
+            root,
+            format,
+            falsify,
+        } => verify(&contracts, &root, format, falsify, out),
         Command::Golden {
             command: GoldenCommand::Check { dir, json },
         } => golden_check(&dir, json, out),
@@ -89,23 +114,54 @@ where
     }
 }
 
-fn verify(dir: &Path, out: &mut dyn Write) -> Result<i32, String> {
-    let files = crate::contract_files(dir)
-        .map_err(|e| format!("cannot read contracts folder {}: {e}", dir.display()))?;
-    if files.is_empty() {
-        let _ = writeln!(
-            out,
-            "oracle verify: {}/ holds no contracts yet; nothing to check (engine realizar {})",
-            dir.display(),
-            env!("CARGO_PKG_VERSION")
-        );
-        return Ok(EXIT_OK);
+fn verify(
+    dir: &Path,
+    root: &Path,
+    format: Format,
+    falsify: bool,
+    out: &mut dyn Write,
+) -> Result<i32, String> {
+    let contracts = crate::contract::load_dir(dir).map_err(|e| e.to_string())?;
+    if contracts.is_empty() {
+        return Err(format!("{} holds no contracts", dir.display()));
     }
-    // Contracts present but no loader in this build: refusing is the only honest verdict.
-    Err(format!(
-        "{} contract files found, but this oracle build has no contract loader yet",
-        files.len()
-    ))
+    let injector = if falsify { Some(injector()?) } else { None };
+    let ctx = crate::checks::Ctx::new(root);
+    let results: Vec<_> = contracts
+        .iter()
+        .map(|c| crate::verify::evaluate(c, &ctx, injector))
+        .collect();
+    let _ = match format {
+        Format::Text => write!(out, "{}", crate::report::table(&results, falsify)),
+        Format::Json => writeln!(out, "{}", crate::report::json(&results)),
+        Format::Junit => write!(out, "{}", crate::report::junit(&results)),
+    };
+    let failed = results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken));
+    Ok(if failed { EXIT_VIOLATION } else { EXIT_OK })
+}
+
+#[cfg(feature = "falsify")]
+fn injector() -> Result<&'static dyn Fn(Option<crate::contract::Fault>), String> {
+    use crate::contract::Fault as C;
+    use realizar::faults::{inject, Fault as E};
+    Ok(&|f: Option<C>| {
+        inject(f.map(|f| match f {
+            C::TransposeWeight => E::TransposeWeight,
+            C::SwapRope => E::SwapRope,
+            C::CorruptSubblockScale => E::CorruptSubblockScale,
+            C::ShiftKvPosition => E::ShiftKvPosition,
+            C::ScaleLayerOutput => E::ScaleLayerOutput,
+            C::UnclearedOutputBuffer => E::UnclearedOutputBuffer,
+            C::DropSpacePrefix => E::DropSpacePrefix,
+        }))
+    })
+}
+
+#[cfg(not(feature = "falsify"))]
+fn injector() -> Result<&'static dyn Fn(Option<crate::contract::Fault>), String> {
+    Err("--falsify needs the engine's fault hooks: build the oracle with --features falsify".into())
 }
 
 fn golden_check(dir: &Path, json: bool, out: &mut dyn Write) -> Result<i32, String> {

@@ -6,9 +6,13 @@
 
 use std::path::Path;
 
+pub mod checks;
 pub mod cli;
+pub mod contract;
 pub mod golden;
 pub mod metrics;
+pub mod report;
+pub mod verify;
 
 /// The contract files (`*.yaml`) in `dir`, sorted by name.
 pub fn contract_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::{Config, Linear, Model, ModelError};
+use super::{Config, Linear, Model, ModelError, RopeStyle};
+use crate::faults::{self, Fault};
 use crate::ops::{self, RopeTable};
 use crate::quant::matmul;
 
@@ -175,6 +176,16 @@ impl Model {
         emit(None, "embedding", &x, h);
 
         let rope = RopeTable::new(cfg.rope_theta, cfg.rope_dim, start..start + n);
+        // The shift fault turns decode's queries one position too far (a uniform shift of Q and K
+        // together would cancel: attention sees only their difference).
+        let shifted = (n == 1 && faults::is(Fault::ShiftKvPosition))
+            .then(|| RopeTable::new(cfg.rope_theta, cfg.rope_dim, start + 1..start + 2));
+        let rope_q = shifted.as_ref().unwrap_or(&rope);
+        let rope_style = match (faults::is(Fault::SwapRope), cfg.rope_style) {
+            (false, style) => style,
+            (true, RopeStyle::Adjacent) => RopeStyle::NeoX,
+            (true, RopeStyle::NeoX) => RopeStyle::Adjacent,
+        };
         let mut xn = vec![0.0f32; n * h];
         let (mut q, mut k, mut v) = (vec![0.0; n * qd], vec![0.0; n * kvd], vec![0.0; n * kvd]);
         let mut attn = vec![0.0f32; n * qd];
@@ -188,8 +199,8 @@ impl Model {
             self.linear(&layer.k, &xn, n, &mut k)?;
             self.linear(&layer.v, &xn, n, &mut v)?;
             for i in 0..n {
-                rope.apply(&mut q[i * qd..(i + 1) * qd], hd, i, cfg.rope_style);
-                rope.apply(&mut k[i * kvd..(i + 1) * kvd], hd, i, cfg.rope_style);
+                rope_q.apply(&mut q[i * qd..(i + 1) * qd], hd, i, rope_style);
+                rope.apply(&mut k[i * kvd..(i + 1) * kvd], hd, i, rope_style);
                 let (ki, vi) = (&k[i * kvd..(i + 1) * kvd], &v[i * kvd..(i + 1) * kvd]);
                 cache.store(l, start + i, ki, vi);
             }
@@ -211,6 +222,9 @@ impl Model {
             self.linear(&layer.down, &gate, n, &mut proj)?;
             emit(at, "ffn_out", &proj, h);
             ops::add_assign(&mut x, &proj);
+            if l == 0 && faults::is(Fault::ScaleLayerOutput) {
+                x.iter_mut().for_each(|v| *v *= 1.02);
+            }
             emit(at, "output", &x, h);
         }
         cache.len = start + n;
@@ -230,6 +244,7 @@ impl Model {
         emit(None, "output_norm", &normed, h);
         let mut out = vec![0.0f32; m * cfg.vocab];
         self.linear(w.output(), &normed, m, &mut out)?;
+        faults::leak_previous(&mut out);
         emit(None, "logits", &out, cfg.vocab);
         Ok(out)
     }

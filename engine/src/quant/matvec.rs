@@ -249,6 +249,12 @@ pub fn matmul(
     if n == 0 {
         return Ok(());
     }
+    if w.ty == GgmlType::F32
+        && w.rows == w.cols
+        && crate::faults::is(crate::faults::Fault::TransposeWeight)
+    {
+        return transposed_f32(w, x, n, y);
+    }
     let dot = row_dot(w.ty, kernel);
     let acts = match dot {
         RowDot::Quant(act, _) => quantize_activations(act, x, w.cols)?,
@@ -298,4 +304,17 @@ fn quantize_activations(act: GgmlType, x: &[f32], cols: usize) -> Result<Vec<u8>
         quantize(act, xv, qv)?;
     }
     Ok(q)
+}
+
+/// The transpose-weight fault: a square F32 matrix read column-major.
+fn transposed_f32(w: &QMatrix, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), QuantError> {
+    let m = super::dequantize_to_vec(GgmlType::F32, w.bytes())?;
+    for t in 0..n {
+        for i in 0..w.rows {
+            y[t * w.rows + i] = (0..w.cols)
+                .map(|j| m[j * w.cols + i] * x[t * w.cols + j])
+                .sum();
+        }
+    }
+    Ok(())
 }

@@ -98,8 +98,13 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), Qua
             got: out.len(),
         });
     }
+    let corrupt =
+        ty == GgmlType::Q4_K && crate::faults::is(crate::faults::Fault::CorruptSubblockScale);
     for (b, y) in bytes.chunks_exact(ts).zip(out.chunks_exact_mut(bs)) {
         f(b, y);
+        if corrupt {
+            y[32..64].iter_mut().for_each(|v| *v *= 1.5);
+        }
     }
     Ok(())
 }

@@ -387,7 +387,8 @@ impl Tokenizer {
                     match &self.kind {
                         Kind::Spm { add_space_prefix } => {
                             let mut s = String::with_capacity(t.len() + 1);
-                            if *add_space_prefix && prev_special {
+                            let drop = crate::faults::is(crate::faults::Fault::DropSpacePrefix);
+                            if *add_space_prefix && prev_special && !drop {
                                 s.push(' ');
                             }
                             s.push_str(t);

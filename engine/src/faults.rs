@@ -1,0 +1,75 @@
+//! Deliberate faults for the oracle's falsification runs: each contract must fail with its fault
+//! injected. Injection exists only with the `faults` feature; without it `is` is a constant
+//! false and the hooks compile away.
+
+/// Every fault a hook in the engine can inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// F32 square matrices are read column-major.
+    TransposeWeight,
+    /// RoPE pairs dimensions by the other convention.
+    SwapRope,
+    /// Q4_K dequantization scales the second sub-block of every block by 1.5.
+    CorruptSubblockScale,
+    /// Single-token decode rotates Q one position too far.
+    ShiftKvPosition,
+    /// The first layer's output is scaled by 1.02 (in a one-layer model the final RMSNorm
+    /// undoes a uniform scale, so only the trace can see it there).
+    ScaleLayerOutput,
+    /// Logits keep a trace of the previous call: the buffer is not cleared.
+    UnclearedOutputBuffer,
+    /// The SentencePiece encoder forgets the space it prefixes to the text.
+    DropSpacePrefix,
+}
+
+#[cfg(feature = "faults")]
+mod active {
+    use super::Fault;
+    use std::sync::Mutex;
+
+    static ACTIVE: Mutex<Option<Fault>> = Mutex::new(None);
+    pub static PREVIOUS: Mutex<Vec<f32>> = Mutex::new(Vec::new());
+
+    pub fn inject(f: Option<Fault>) {
+        *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = f;
+        PREVIOUS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub fn is(f: Fault) -> bool {
+        *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) == Some(f)
+    }
+}
+
+/// Turns a fault on (or all off with None) for every later call, process-wide.
+#[cfg(feature = "faults")]
+pub fn inject(fault: Option<Fault>) {
+    active::inject(fault)
+}
+
+/// Whether `fault` is injected now.
+#[inline]
+pub fn is(fault: Fault) -> bool {
+    #[cfg(feature = "faults")]
+    {
+        active::is(fault)
+    }
+    #[cfg(not(feature = "faults"))]
+    {
+        let _ = fault;
+        false
+    }
+}
+
+/// The uncleared-buffer fault: adds the previous call's logits into these, then keeps these.
+pub(crate) fn leak_previous(out: &mut [f32]) {
+    #[cfg(feature = "faults")]
+    if is(Fault::UnclearedOutputBuffer) {
+        let mut prev = active::PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
+        for (o, p) in out.iter_mut().zip(prev.iter()) {
+            *o += p;
+        }
+        *prev = out.to_vec();
+    }
+    #[cfg(not(feature = "faults"))]
+    let _ = out;
+}

@@ -1,0 +1,30 @@
+//! The same call twice gives the same bits: no state leaks between calls.
+
+use super::Ctx;
+use crate::contract::Obligation;
+use realizar::model::Logits;
+
+pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+    let model = o.params.model.as_deref().unwrap_or("");
+    let engine = ctx.model(model, o.params.file.as_deref().unwrap_or("F32"))?;
+    let tokens = ctx.tokens(model)?;
+    let call = || {
+        let mut cache = engine.new_cache(tokens.len());
+        engine
+            .forward(&mut cache, &tokens, Logits::All)
+            .map_err(|e| e.to_string())
+    };
+    let (a, b) = (call()?, call()?);
+    let differ = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x.to_bits() != y.to_bits())
+        .count();
+    Ok((
+        differ as f64,
+        format!(
+            "{differ} of {} logits differ between two identical calls",
+            a.len()
+        ),
+    ))
+}

@@ -1,0 +1,30 @@
+//! One token per call through the KV cache against the whole sequence in one batch.
+
+use super::{widen, Ctx};
+use crate::contract::Obligation;
+use crate::metrics::max_abs;
+use realizar::model::Logits;
+
+pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+    let model = o.params.model.as_deref().unwrap_or("");
+    let engine = ctx.model(model, o.params.file.as_deref().unwrap_or("F32"))?;
+    let tokens = ctx.tokens(model)?;
+    let mut cache = engine.new_cache(tokens.len());
+    let batch = engine
+        .forward(&mut cache, &tokens, Logits::All)
+        .map_err(|e| e.to_string())?;
+    let mut cache = engine.new_cache(tokens.len());
+    let mut inc = Vec::new();
+    for &t in &tokens {
+        inc.extend(
+            engine
+                .forward(&mut cache, &[t], Logits::All)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let err = max_abs(&widen(&batch), &widen(&inc));
+    Ok((
+        err,
+        format!("{} positions, max abs {err:.2e}", tokens.len()),
+    ))
+}

@@ -1,0 +1,59 @@
+//! Engine logits against a golden: HF float64, or llama.cpp on the same file and mode.
+
+use super::{logits_metric, widen, Ctx};
+use crate::contract::{Mode, Obligation, Reference};
+use crate::metrics::compare_logits;
+use realizar::model::Logits;
+
+pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+    let p = &o.params;
+    let (model, file) = (
+        p.model.as_deref().unwrap_or(""),
+        p.file.as_deref().unwrap_or(""),
+    );
+    let mode = p.mode.unwrap_or(Mode::Batch);
+    let engine = ctx.model(model, file)?;
+    let tokens = ctx.tokens(model)?;
+    let mut cache = engine.new_cache(tokens.len());
+    let ours = match mode {
+        Mode::Batch => engine
+            .forward(&mut cache, &tokens, Logits::All)
+            .map_err(|e| e.to_string())?,
+        Mode::Incremental => {
+            let mut all = Vec::new();
+            for &t in &tokens {
+                all.extend(
+                    engine
+                        .forward(&mut cache, &[t], Logits::All)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            all
+        }
+    };
+    let (reference, _) = match p.reference {
+        Some(Reference::HfF64) => {
+            ctx.tensor(&format!("models/{model}/hf_f64.safetensors"), "logits")?
+        }
+        _ => {
+            let name = match mode {
+                Mode::Batch => "logits_batch",
+                Mode::Incremental => "logits_incremental",
+            };
+            ctx.tensor(&format!("models/{model}/llamacpp_{file}.safetensors"), name)?
+        }
+    };
+    let c = compare_logits(&reference, &widen(&ours), engine.config.vocab);
+    let value = logits_metric(&c, o.metric)?;
+    Ok((
+        value,
+        format!(
+            "{} positions: max abs {:.2e}, KL mean {:.2e} max {:.2e}, same top {:.1}%",
+            c.positions,
+            c.max_abs,
+            c.kl.mean,
+            c.kl.max,
+            c.same_top * 100.0
+        ),
+    ))
+}

@@ -1,0 +1,146 @@
+//! One module per check kind. A check measures one number for an obligation; whether it holds
+//! is the threshold's business. A check that cannot run says why and is never a pass.
+
+mod determinism;
+mod gpu_parity;
+mod kv_consistency;
+mod layout;
+mod logits_parity;
+mod quant_exactness;
+mod tokenizer_parity;
+mod trace_parity;
+
+use std::path::{Path, PathBuf};
+
+use realizar::model::Model;
+use realizar::quant::Kernel;
+
+use crate::contract::{CheckKind, Metric, Obligation};
+use crate::metrics::LogitsComparison;
+
+/// What a check measured.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Measurement {
+    Value {
+        value: f64,
+        detail: String,
+    },
+    /// The check could not run here (no GPU, missing golden): its own status, never a pass.
+    NotRun(String),
+}
+
+/// Shared by every check of one run: where the goldens are.
+pub struct Ctx {
+    pub root: PathBuf,
+}
+
+impl Ctx {
+    pub fn new(root: &Path) -> Self {
+        Ctx {
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn golden(&self, rel: &str) -> PathBuf {
+        self.root.join("golden").join(rel)
+    }
+
+    /// A reference model file: `file` is a GGUF label (F32, Q4_K_M, ...) or `hf`.
+    pub fn model(&self, model: &str, file: &str) -> Result<Model, String> {
+        let dir = self.golden(&format!("models/{model}"));
+        let path = if file == "hf" {
+            dir.join("hf")
+        } else {
+            dir.join(format!("{model}-{file}.gguf"))
+        };
+        Model::load(&path, Kernel::best()).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn manifest(&self, model: &str) -> Result<serde_json::Value, String> {
+        let path = self.golden(&format!("models/{model}/manifest.json"));
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn tokens(&self, model: &str) -> Result<Vec<u32>, String> {
+        let m = self.manifest(model)?;
+        m["tokens"]
+            .as_array()
+            .ok_or("manifest has no tokens")?
+            .iter()
+            .map(|t| {
+                t.as_u64()
+                    .map(|t| t as u32)
+                    .ok_or_else(|| "bad token id".to_string())
+            })
+            .collect()
+    }
+
+    /// A golden tensor (f64 or f32), widened to f64, with its shape.
+    pub fn tensor(&self, rel: &str, name: &str) -> Result<(Vec<f64>, Vec<usize>), String> {
+        let path = self.golden(rel);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let t = st
+            .tensor(name)
+            .map_err(|e| format!("{}: {name}: {e}", path.display()))?;
+        let values = match t.dtype() {
+            safetensors::Dtype::F64 => t
+                .data()
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                .collect(),
+            safetensors::Dtype::F32 => t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64)
+                .collect(),
+            other => return Err(format!("{}: {name} is {other:?}", path.display())),
+        };
+        Ok((values, t.shape().to_vec()))
+    }
+}
+
+/// Picks the obligation's metric out of a logits comparison.
+pub fn logits_metric(c: &LogitsComparison, metric: Metric) -> Result<f64, String> {
+    Ok(match metric {
+        Metric::MaxAbs => c.max_abs,
+        Metric::RelL2 => c.rel_l2,
+        Metric::KlMean => c.kl.mean,
+        Metric::KlMax => c.kl.max,
+        Metric::CosineMin => c.cosine_min,
+        Metric::SameTop => c.same_top,
+        Metric::Mismatches => {
+            return Err("logits are compared by a continuous metric, not mismatches".into())
+        }
+    })
+}
+
+pub fn widen(x: &[f32]) -> Vec<f64> {
+    x.iter().map(|&v| f64::from(v)).collect()
+}
+
+/// Runs one obligation's check.
+pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
+    let result = match o.check {
+        CheckKind::LogitsParity => logits_parity::run(o, ctx),
+        CheckKind::TraceParity => trace_parity::run(o, ctx),
+        CheckKind::QuantExactness => quant_exactness::run(o, ctx),
+        CheckKind::Layout => layout::run(o),
+        CheckKind::KvConsistency => kv_consistency::run(o, ctx),
+        CheckKind::Determinism => determinism::run(o, ctx),
+        CheckKind::TokenizerParity => tokenizer_parity::run(o, ctx),
+        CheckKind::GpuParity => return gpu_parity::run(o),
+        CheckKind::QuantError | CheckKind::ParserRejects => {
+            return Measurement::NotRun(format!(
+                "check {:?} is not implemented in this oracle yet",
+                o.check
+            ))
+        }
+    };
+    match result {
+        Ok((value, detail)) => Measurement::Value { value, detail },
+        Err(e) => Measurement::NotRun(e),
+    }
+}

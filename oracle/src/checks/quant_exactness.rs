@@ -1,0 +1,36 @@
+//! Dequantization against gguf-py on the seeded golden blocks: the count of values that differ
+//! in any bit (any NaN matches any NaN).
+
+use super::Ctx;
+use crate::contract::Obligation;
+use realizar::format::gguf::GgmlType;
+use realizar::quant::dequantize_to_vec;
+
+pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+    let mut total = 0usize;
+    let mut parts = Vec::new();
+    for ty in &o.params.types {
+        let path = ctx.golden(&format!("quant/dequant_{ty}.safetensors"));
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| e.to_string())?;
+        let blocks = st.tensor("blocks").map_err(|e| e.to_string())?;
+        let gold = st.tensor("dequant").map_err(|e| e.to_string())?;
+        let t = GgmlType::from_name(ty).ok_or_else(|| format!("unknown type {ty}"))?;
+        let ours = dequantize_to_vec(t, blocks.data()).map_err(|e| e.to_string())?;
+        let mismatches = gold
+            .data()
+            .chunks_exact(4)
+            .zip(&ours)
+            .filter(|(g, &v)| {
+                let g = f32::from_le_bytes([g[0], g[1], g[2], g[3]]);
+                !(g.to_bits() == v.to_bits() || (g.is_nan() && v.is_nan()))
+            })
+            .count();
+        total += mismatches;
+        parts.push(format!("{ty} {mismatches}/{}", ours.len()));
+    }
+    Ok((
+        total as f64,
+        format!("mismatching values: {}", parts.join(", ")),
+    ))
+}

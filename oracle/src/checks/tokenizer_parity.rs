@@ -1,0 +1,40 @@
+//! Token ids against llama.cpp's on the golden tricky-string corpus, with and without
+//! special-token parsing: the number of strings that differ.
+
+use super::Ctx;
+use crate::contract::Obligation;
+use realizar::format::gguf::Gguf;
+use realizar::tokenizer::Tokenizer;
+
+pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+    let which = o.params.tokenizer.as_deref().unwrap_or("spm");
+    let vocab = ctx.golden(&format!("tokenizer/{which}/vocab.gguf"));
+    let g = Gguf::open(&vocab).map_err(|e| format!("{}: {e}", vocab.display()))?;
+    let tok = Tokenizer::from_gguf(&g.header().metadata).map_err(|e| e.to_string())?;
+    let path = ctx.golden(&format!("tokenizer/{which}/tokenize.json"));
+    let golden: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let ids = |v: &serde_json::Value| -> Vec<u32> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_u64())
+            .map(|t| t as u32)
+            .collect()
+    };
+    let (mut wrong, mut total) = (0usize, 0usize);
+    for case in golden["cases"].as_array().into_iter().flatten() {
+        let text = case["text"].as_str().unwrap_or("");
+        total += 1;
+        wrong += usize::from(tok.encode(text, true, false) != ids(&case["llama_cpp"]));
+        if let Some(special) = case.get("llama_cpp_parse_special") {
+            total += 1;
+            wrong += usize::from(tok.encode(text, true, true) != ids(special));
+        }
+    }
+    Ok((
+        wrong as f64,
+        format!("{wrong} of {total} encodings differ from llama.cpp ({which})"),
+    ))
+}

@@ -1,0 +1,179 @@
+//! Verdicts: each obligation's measurement against its threshold, each contract's falsification
+//! cases, and the level the contract has earned (computed, never declared).
+
+use std::path::Path;
+
+use crate::checks::{self, Ctx, Measurement};
+use crate::contract::{Contract, Fault, Obligation};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    Holds,
+    Violated,
+    /// At least one obligation could not be checked here; none was violated.
+    NotRun,
+    /// A falsification case passed: the contract cannot tell a broken engine from a good one.
+    Broken,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Holds => "HOLDS",
+            Verdict::Violated => "VIOLATED",
+            Verdict::NotRun => "NOT RUN",
+            Verdict::Broken => "BROKEN",
+        }
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ObligationResult {
+    pub id: String,
+    pub check: String,
+    pub metric: &'static str,
+    pub threshold: f64,
+    /// "<=" or ">=".
+    pub relation: &'static str,
+    pub value: Option<f64>,
+    /// None when the check could not run.
+    pub holds: Option<bool>,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FalsificationResult {
+    pub fault: Fault,
+    /// Some(true): the contract was violated, as it must be. None: could not run.
+    pub caught: Option<bool>,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ContractResult {
+    pub id: String,
+    pub title: String,
+    pub file: String,
+    pub tickets: Vec<String>,
+    pub verdict: Verdict,
+    pub level: u8,
+    pub obligations: Vec<ObligationResult>,
+    pub falsification: Vec<FalsificationResult>,
+}
+
+fn check_obligation(o: &Obligation, ctx: &Ctx) -> ObligationResult {
+    let at_most = o.metric.at_most();
+    let (value, holds, detail) = match checks::run(o, ctx) {
+        Measurement::Value { value, detail } => {
+            let holds = if at_most {
+                value <= o.threshold
+            } else {
+                value >= o.threshold
+            };
+            (Some(value), Some(holds), detail)
+        }
+        Measurement::NotRun(why) => (None, None, why),
+    };
+    ObligationResult {
+        id: o.id.clone(),
+        check: format!("{:?}", o.check),
+        metric: o.metric.name(),
+        threshold: o.threshold,
+        relation: if at_most { "<=" } else { ">=" },
+        value,
+        holds,
+        detail,
+    }
+}
+
+/// Injects faults into the engine; `None` where the oracle was built without the `falsify`
+/// feature (then falsification cannot run, and says so).
+pub type Injector<'a> = Option<&'a dyn Fn(Option<Fault>)>;
+
+/// Checks every obligation, then (with an injector) every falsification case.
+pub fn evaluate(c: &Contract, ctx: &Ctx, inject: Injector) -> ContractResult {
+    let obligations: Vec<_> = c
+        .obligations
+        .iter()
+        .map(|o| check_obligation(o, ctx))
+        .collect();
+    let mut falsification = Vec::new();
+    if let Some(inject) = inject {
+        for case in &c.falsification {
+            inject(Some(case.fault));
+            let results: Vec<_> = c
+                .obligations
+                .iter()
+                .map(|o| check_obligation(o, ctx))
+                .collect();
+            inject(None);
+            let violated: Vec<_> = results.iter().filter(|r| r.holds == Some(false)).collect();
+            let caught = if !violated.is_empty() {
+                Some(true)
+            } else if results.iter().any(|r| r.holds.is_none()) {
+                None
+            } else {
+                Some(false)
+            };
+            let detail = match violated.first() {
+                Some(r) => format!("{} violated: {}", r.id, r.detail),
+                None => "every obligation still held".into(),
+            };
+            falsification.push(FalsificationResult {
+                fault: case.fault,
+                caught,
+                detail,
+            });
+        }
+    }
+    let verdict = if falsification.iter().any(|f| f.caught == Some(false)) {
+        Verdict::Broken
+    } else if obligations.iter().any(|o| o.holds == Some(false)) {
+        Verdict::Violated
+    } else if obligations.iter().any(|o| o.holds.is_none()) {
+        Verdict::NotRun
+    } else {
+        Verdict::Holds
+    };
+    let level = level(c, &obligations, &falsification, &ctx.root);
+    ContractResult {
+        id: c.id.clone(),
+        title: c.title.clone(),
+        file: c.file.display().to_string(),
+        tickets: c.tickets.clone(),
+        verdict,
+        level,
+        obligations,
+        falsification,
+    }
+}
+
+/// L1 documented with obligations; L2 every obligation checked against goldens and holding; L3
+/// plus a property test among its bound tests; L4 plus every falsification case caught.
+fn level(
+    c: &Contract,
+    obligations: &[ObligationResult],
+    falsification: &[FalsificationResult],
+    root: &Path,
+) -> u8 {
+    let mut level = 1;
+    if obligations.iter().all(|o| o.holds == Some(true)) {
+        level = 2;
+    } else {
+        return level;
+    }
+    let has_property_test = c.bindings.tests.iter().any(|t| {
+        let file = t.split("::").next().unwrap_or("");
+        std::fs::read_to_string(root.join(file)).is_ok_and(|s| s.contains("proptest!"))
+    });
+    if has_property_test {
+        level = 3;
+    } else {
+        return level;
+    }
+    if !falsification.is_empty() && falsification.iter().all(|f| f.caught == Some(true)) {
+        level = 4;
+    }
+    level
+}
