@@ -9,10 +9,11 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check bench bench-e2e verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check contracts bench bench-e2e verify
 
 help:
-	@echo "make verify      lint + test + golden-check + fuzz-smoke: what CI runs"
+	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
+	@echo "make contracts   oracle verify, then oracle verify --falsify; reports in reports/"
 	@echo "make test        every unit, integration, property and snapshot test"
 	@echo "make lint        rustfmt check and clippy -D warnings on all targets"
 	@echo "make fuzz-smoke  each fuzz target for $(FUZZ_SMOKE_SECONDS)s (stable, no sanitizer); fails on any crash"
@@ -85,6 +86,14 @@ golden: golden-quant golden-ggml golden-models
 golden-check:
 	cargo run --release --quiet --bin oracle -- golden check
 
+# Every contract against the goldens, then again with each contract's faults injected (a
+# separate build with the engine's fault hooks, in its own target folder so the two builds do
+# not replace each other). Both write JSON and JUnit reports to reports/.
+contracts:
+	cargo run --release --quiet --bin oracle -- verify --reports reports
+	cargo run --release --quiet --features falsify --target-dir target/falsify --bin oracle -- \
+	  verify --falsify --reports reports
+
 bench:
 	cargo bench -p realizar --bench matvec
 
@@ -94,6 +103,6 @@ bench-e2e: uv
 	uv run --locked golden/scripts/bench_model.py
 	cargo bench -p realizar --bench e2e
 
-verify: lint test golden-check fuzz-smoke
-	@echo "make verify: lint, tests, golden check and fuzz smoke passed"
+verify: lint test golden-check contracts fuzz-smoke
+	@echo "make verify: lint, tests, golden check, contracts (with falsification) and fuzz smoke passed"
 	@echo "verify: $$($(TOTALS))"

@@ -49,6 +49,10 @@ enum Command {
         /// Inject each contract's faults and require a violation (needs the `falsify` feature).
         #[arg(long)]
         falsify: bool,
+        /// Also write verify.json and junit.xml (falsify.json, falsify-junit.xml with --falsify)
+        /// into this folder.
+        #[arg(long, value_name = "DIR")]
+        reports: Option<PathBuf>,
     },
     /// Golden sets: the files in golden/ against their manifests.
     Golden {
@@ -100,7 +104,8 @@ where
             root,
             format,
             falsify,
-        } => verify(&contracts, &root, format, falsify, out),
+            reports,
+        } => verify(&contracts, &root, format, falsify, reports.as_deref(), out),
         Command::Golden {
             command: GoldenCommand::Check { dir, json },
         } => golden_check(&dir, json, out),
@@ -119,6 +124,7 @@ fn verify(
     root: &Path,
     format: Format,
     falsify: bool,
+    reports: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<i32, String> {
     let contracts = crate::contract::load_dir(dir).map_err(|e| e.to_string())?;
@@ -136,6 +142,17 @@ fn verify(
         Format::Json => writeln!(out, "{}", crate::report::json(&results)),
         Format::Junit => write!(out, "{}", crate::report::junit(&results)),
     };
+    if let Some(dir) = reports {
+        let (json, junit) = if falsify {
+            ("falsify.json", "falsify-junit.xml")
+        } else {
+            ("verify.json", "junit.xml")
+        };
+        std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(dir.join(json), crate::report::json(&results) + "\n"))
+            .and_then(|_| std::fs::write(dir.join(junit), crate::report::junit(&results)))
+            .map_err(|e| format!("writing reports to {}: {e}", dir.display()))?;
+    }
     let failed = results
         .iter()
         .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken));

@@ -1,0 +1,245 @@
+//! Contracts: loading errors name file, line and field; the committed contracts load; verdicts
+//! exit 1 on a violation and 2 on a load error; the three output formats are snapshotted.
+
+mod common;
+
+use std::path::Path;
+
+use realizar_oracle::contract::{load_dir, load_file};
+use realizar_oracle::verify::{ContractResult, FalsificationResult, ObligationResult, Verdict};
+
+const GOOD: &str = r##"schema: 1
+id: DEMO-001
+title: Layout holds
+description: d
+rationale: r
+tickets: ["#6"]
+obligations:
+  - id: unit
+    check: layout
+    metric: mismatches
+    threshold: 0
+falsification:
+  - fault: transpose_weight
+    expect: violated
+bindings:
+  functions: ["realizar::quant::matmul"]
+  tests: ["tests/quant_kernels.rs::every_kernel_reads_weights_row_major"]
+"##;
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn oracle(args: &[&str]) -> (i32, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let argv = std::iter::once("oracle").chain(args.iter().copied());
+    let code = realizar_oracle::cli::run(argv, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[test]
+fn committed_contracts_load_and_cover_the_first_set() {
+    let contracts = load_dir(&common::repo_root().join("contracts")).unwrap();
+    let ids: Vec<&str> = contracts.iter().map(|c| c.id.as_str()).collect();
+    for id in [
+        "LAYOUT-002",
+        "QUANT-EXACT",
+        "PARITY-F32-HF",
+        "PARITY-QUANT-LLAMACPP",
+        "TRACE-PARITY",
+        "KV-CONSISTENCY",
+        "DETERMINISM",
+        "TOKENIZER-PARITY",
+        "GPU-PARITY",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    for c in &contracts {
+        assert!(!c.falsification.is_empty(), "{}", c.id);
+        // Every bound test exists as a function in the named file.
+        for t in &c.bindings.tests {
+            let (file, name) = t.split_once("::").unwrap();
+            let text = std::fs::read_to_string(common::repo_root().join(file)).unwrap();
+            assert!(text.contains(&format!("fn {name}(")), "{}: {t}", c.id);
+        }
+    }
+}
+
+#[test]
+fn load_errors_name_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.yaml", GOOD);
+    assert_eq!(load_file(&good).unwrap().id, "DEMO-001");
+    for (text, line, field, message) in [
+        (
+            GOOD.replace("schema: 1", "schema: 2"),
+            Some(1),
+            Some("schema"),
+            "schema 2 is not supported",
+        ),
+        (
+            GOOD.replace("id: DEMO-001", "id: demo"),
+            Some(2),
+            Some("id"),
+            "is not an id",
+        ),
+        (
+            GOOD.replace("    threshold: 0", "    threshold: -1"),
+            Some(8),
+            Some("obligations.threshold"),
+            "not a usable threshold",
+        ),
+        (
+            GOOD.replace("check: layout", "check: logits_parity"),
+            Some(8),
+            Some("obligations.params.model"),
+            "needs params.model",
+        ),
+        (
+            GOOD.replace("  - fault: transpose_weight\n    expect: violated\n", "")
+                .replace("falsification:\n", "falsification: []\n"),
+            Some(12),
+            Some("falsification"),
+            "at least one",
+        ),
+        (
+            GOOD.replace("metric: mismatches", "metric: mismatch"),
+            Some(10),
+            None,
+            "mismatch",
+        ),
+        (
+            GOOD.replace("title: Layout holds", "title: Layout holds\ncolour: blue"),
+            Some(4),
+            None,
+            "colour",
+        ),
+    ] {
+        let p = write(dir.path(), "bad.yaml", &text);
+        let e = load_file(&p).unwrap_err();
+        assert_eq!(e.file, p);
+        assert_eq!(e.line, line, "{e}");
+        assert_eq!(e.field.as_deref(), field, "{e}");
+        assert!(e.to_string().contains(message), "{e}");
+        assert!(e.to_string().starts_with(&p.display().to_string()), "{e}");
+    }
+    // Ids are unique across files.
+    write(dir.path(), "bad.yaml", GOOD);
+    let e = load_dir(dir.path()).unwrap_err();
+    assert!(e.to_string().contains("id DEMO-001 is also used by"), "{e}");
+}
+
+#[test]
+fn verify_exits_1_on_a_violation_and_2_on_a_load_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::repo_root();
+    let root = root.to_str().unwrap();
+    write(dir.path(), "good.yaml", GOOD);
+    let d = dir.path().to_str().unwrap();
+    let (code, out, _) = oracle(&["verify", "--contracts", d, "--root", root]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("DEMO-001") && out.contains("HOLDS"), "{out}");
+    // Demanding an impossible agreement is a violation, named in the table and the JUnit XML.
+    let impossible = GOOD
+        .replace("id: DEMO-001", "id: DEMO-002")
+        .replace(
+            "check: layout",
+            "check: logits_parity\n    params: {model: tiny-gqa, file: F32, reference: hf_f64}",
+        )
+        .replace("metric: mismatches", "metric: same_top")
+        .replace("threshold: 0", "threshold: 1.5");
+    write(dir.path(), "impossible.yaml", &impossible);
+    let (code, out, _) = oracle(&["verify", "--contracts", d, "--root", root]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DEMO-002") && out.contains("VIOLATED"),
+        "{out}"
+    );
+    let (code, xml, _) = oracle(&[
+        "verify",
+        "--contracts",
+        d,
+        "--root",
+        root,
+        "--format",
+        "junit",
+    ]);
+    assert_eq!(code, 1);
+    assert!(xml.contains("<failure message=\"VIOLATED"), "{xml}");
+    write(dir.path(), "broken.yaml", "schema: 1\nid: [");
+    let (code, _, err) = oracle(&["verify", "--contracts", d, "--root", root]);
+    assert_eq!(code, 2);
+    assert!(err.contains("broken.yaml:"), "{err}");
+}
+
+/// Fixed results, so the formats can be snapshotted without depending on measured values.
+fn sample() -> Vec<ContractResult> {
+    let ob = |id: &str, value: Option<f64>, holds: Option<bool>, detail: &str| ObligationResult {
+        id: id.into(),
+        check: "LogitsParity".into(),
+        metric: "max_abs",
+        threshold: 1e-4,
+        relation: "<=",
+        value,
+        holds,
+        detail: detail.into(),
+    };
+    vec![
+        ContractResult {
+            id: "PARITY-F32-HF".into(),
+            title: "f32 logits equal HF".into(),
+            file: "contracts/parity-f32-hf.yaml".into(),
+            tickets: vec!["#5".into()],
+            verdict: Verdict::Holds,
+            level: 4,
+            obligations: vec![ob("gqa", Some(1.02e-6), Some(true), "32 positions")],
+            falsification: vec![FalsificationResult {
+                fault: realizar_oracle::contract::Fault::SwapRope,
+                caught: Some(true),
+                detail: "gqa violated".into(),
+            }],
+        },
+        ContractResult {
+            id: "TRACE-PARITY".into(),
+            title: "ops match <exactly>".into(),
+            file: "contracts/trace-parity.yaml".into(),
+            tickets: vec!["#6".into()],
+            verdict: Verdict::Violated,
+            level: 1,
+            obligations: vec![ob(
+                "gqa",
+                Some(0.031),
+                Some(false),
+                "first divergence: layer 3 attn_out rel L2 0.031 > 0.01",
+            )],
+            falsification: vec![],
+        },
+        ContractResult {
+            id: "GPU-PARITY".into(),
+            title: "GPU within 1%".into(),
+            file: "contracts/gpu-parity.yaml".into(),
+            tickets: vec!["#8".into()],
+            verdict: Verdict::NotRun,
+            level: 1,
+            obligations: vec![ob("cuda", None, None, "no cuda backend in this build")],
+            falsification: vec![],
+        },
+    ]
+}
+
+#[test]
+fn output_formats_snapshot() {
+    use realizar_oracle::report;
+    let r = sample();
+    insta::assert_snapshot!("verify_text", report::table(&r, false));
+    insta::assert_snapshot!("verify_junit", report::junit(&r));
+    let json: serde_json::Value = serde_json::from_str(&report::json(&r)).unwrap();
+    insta::assert_json_snapshot!("verify_json", json);
+}
