@@ -90,6 +90,7 @@ golden-check:
 # separate build with the engine's fault hooks, in its own target folder so the two builds do
 # not replace each other). Both write JSON and JUnit reports to reports/.
 contracts:
+	cargo run --release --quiet --bin oracle -- comply check
 	cargo run --release --quiet --bin oracle -- verify --reports reports
 	cargo run --release --quiet --features falsify --target-dir target/falsify --bin oracle -- \
 	  verify --falsify --reports reports

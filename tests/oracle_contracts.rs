@@ -243,3 +243,93 @@ fn output_formats_snapshot() {
     let json: serde_json::Value = serde_json::from_str(&report::json(&r)).unwrap();
     insta::assert_json_snapshot!("verify_json", json);
 }
+
+#[test]
+fn diff_names_the_first_divergent_op() {
+    let root = common::repo_root();
+    let r = root.to_str().unwrap();
+    let f32 = root.join("golden/models/tiny-gqa/tiny-gqa-F32.gguf");
+    let (code, out, _) = oracle(&[
+        "diff",
+        f32.to_str().unwrap(),
+        "--golden",
+        "tiny-gqa",
+        "--root",
+        r,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("no divergence") && out.contains("layer 1 ffn_out"),
+        "{out}"
+    );
+    // A quantized file against the f32 goldens diverges from the first op that reads a weight.
+    let q8 = root.join("golden/models/tiny-gqa/tiny-gqa-Q8_0.gguf");
+    let (code, out, _) = oracle(&[
+        "diff",
+        q8.to_str().unwrap(),
+        "--golden",
+        "tiny-gqa",
+        "--root",
+        r,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("first divergence: embedding rel L2"), "{out}");
+}
+
+#[test]
+fn comply_writes_both_reports_and_checks_bindings() {
+    let root = common::repo_root();
+    let r = root.to_str().unwrap();
+    let contracts = root.join("contracts");
+    let out_dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = oracle(&[
+        "comply",
+        "--ticket",
+        "T-3",
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--root",
+        r,
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let md = std::fs::read_to_string(out_dir.path().join("T-3.md")).unwrap();
+    assert!(
+        md.contains("QUANT-EXACT")
+            && md.contains("Engine commit")
+            && md.contains("Golden provenance")
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.path().join("T-3.json")).unwrap()).unwrap();
+    assert_eq!(json["ticket"], "T-3");
+    let (code, out, _) = oracle(&[
+        "comply",
+        "check",
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--root",
+        r,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // A binding to a test that does not exist fails the check, by name.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "c.yaml",
+        &GOOD.replace("every_kernel_reads_weights_row_major", "no_such_test"),
+    );
+    let (code, out, _) = oracle(&[
+        "comply",
+        "check",
+        "--contracts",
+        dir.path().to_str().unwrap(),
+        "--root",
+        r,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DEMO-001: bound test tests/quant_kernels.rs::no_such_test does not exist"),
+        "{out}"
+    );
+}

@@ -54,6 +54,48 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         reports: Option<PathBuf>,
     },
+    /// An engine's forward pass against a golden set, op by op, with the first divergence.
+    ///
+    /// For each traced op (embedding; per layer attn_norm, q, k, v, attn_out, ffn_norm,
+    /// ffn_gate, ffn_up, ffn_out, output; output_norm; logits): L2 norms, relative L2 error and
+    /// the smallest per-token cosine against HF float64 (q and k against llama.cpp's trace).
+    /// Exit 1 if any op is above the tolerance.
+    Diff {
+        /// The model to run: a GGUF file or HF directory (for example the golden set's own F32 GGUF).
+        #[arg(value_name = "MODEL")]
+        model: PathBuf,
+        /// The golden set: a folder name under golden/models (tiny-gqa, tiny-mha-tied).
+        #[arg(long, value_name = "SET")]
+        golden: String,
+        #[arg(long, default_value_t = 1e-4)]
+        tolerance: f64,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compliance report for the contracts one ticket touches: reports/<TICKET>.md and .json.
+    ///
+    /// Each obligation's measured value against its threshold, the contract's level, its
+    /// falsification results (when built with the `falsify` feature), the engine commit and the
+    /// provenance of the goldens. `oracle comply check` instead checks every contract is complete
+    /// and bound to engine functions and tests that exist.
+    #[command(subcommand_negates_reqs = true)]
+    Comply {
+        #[command(subcommand)]
+        command: Option<ComplyCommand>,
+        /// The ticket, as contracts list it (for example T-5).
+        #[arg(long, value_name = "TICKET", required = true)]
+        ticket: Option<String>,
+        #[arg(long, default_value = "contracts", global = true)]
+        contracts: PathBuf,
+        #[arg(long, default_value = ".", global = true)]
+        root: PathBuf,
+        /// Where the reports go.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
     /// Golden sets: the files in golden/ against their manifests.
     Golden {
         #[command(subcommand)]
@@ -66,6 +108,13 @@ enum Format {
     Text,
     Json,
     Junit,
+}
+
+#[derive(Subcommand)]
+enum ComplyCommand {
+    /// Every contract has obligations and falsification cases, and every binding names an
+    /// engine function and a test that exist. Exit 1 otherwise.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +158,38 @@ where
         Command::Golden {
             command: GoldenCommand::Check { dir, json },
         } => golden_check(&dir, json, out),
+        Command::Comply {
+            command,
+            ticket,
+            contracts,
+            root,
+            out: dir,
+        } => comply(
+            command.is_some(),
+            ticket.as_deref(),
+            &contracts,
+            &root,
+            &dir,
+            out,
+        ),
+        Command::Diff {
+            model,
+            golden,
+            tolerance,
+            root,
+            json,
+        } => crate::diff::diff(&root, &model, &golden, tolerance).map(|d| {
+            let _ = if json {
+                writeln!(out, "{}", serde_json::to_string(&d).unwrap_or_default())
+            } else {
+                write!(out, "{}", crate::diff::table(&d))
+            };
+            if d.first_divergence.is_some() {
+                EXIT_VIOLATION
+            } else {
+                EXIT_OK
+            }
+        }),
     };
     match result {
         Ok(code) => code,
@@ -157,6 +238,101 @@ fn verify(
         .iter()
         .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken));
     Ok(if failed { EXIT_VIOLATION } else { EXIT_OK })
+}
+
+fn comply(
+    check: bool,
+    ticket: Option<&str>,
+    dir: &Path,
+    root: &Path,
+    out_dir: &Path,
+    out: &mut dyn Write,
+) -> Result<i32, String> {
+    let contracts = crate::contract::load_dir(dir).map_err(|e| e.to_string())?;
+    if check {
+        let problems = crate::comply::check_bindings(root, &contracts);
+        for p in &problems {
+            let _ = writeln!(out, "{p}");
+        }
+        let bindings: usize = contracts
+            .iter()
+            .map(|c| c.bindings.functions.len() + c.bindings.tests.len())
+            .sum();
+        let _ = writeln!(
+            out,
+            "comply check: {} contracts, {bindings} bindings, {} problems",
+            contracts.len(),
+            problems.len()
+        );
+        return Ok(if problems.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_VIOLATION
+        });
+    }
+    let ticket = ticket.unwrap_or_default();
+    let tagged: Vec<_> = contracts
+        .into_iter()
+        .filter(|c| c.tickets.iter().any(|t| t == ticket))
+        .collect();
+    if tagged.is_empty() {
+        return Err(format!(
+            "no contract in {} is tagged {ticket}",
+            dir.display()
+        ));
+    }
+    let injector = injector().ok();
+    let ctx = crate::checks::Ctx::new(root);
+    let results: Vec<_> = tagged
+        .iter()
+        .map(|c| crate::verify::evaluate(c, &ctx, injector))
+        .collect();
+    let commit = crate::comply::engine_commit(root);
+    let provenance = crate::comply::provenance(root, &tagged);
+    let name: String = ticket
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let md = crate::comply::markdown(ticket, &commit, &results, &provenance, injector.is_some());
+    let json = serde_json::json!({
+        "ticket": ticket,
+        "engine_commit": commit,
+        "falsification_ran": injector.is_some(),
+        "contracts": results,
+        "golden_provenance": provenance,
+    });
+    std::fs::create_dir_all(out_dir)
+        .and_then(|_| std::fs::write(out_dir.join(format!("{name}.md")), &md))
+        .and_then(|_| {
+            std::fs::write(
+                out_dir.join(format!("{name}.json")),
+                json.to_string() + "\n",
+            )
+        })
+        .map_err(|e| format!("writing reports to {}: {e}", out_dir.display()))?;
+    let _ = writeln!(
+        out,
+        "{}: {} contracts for {ticket}; wrote {} and {}",
+        if crate::comply::failed(&results) {
+            "FAIL"
+        } else {
+            "ok"
+        },
+        results.len(),
+        out_dir.join(format!("{name}.md")).display(),
+        out_dir.join(format!("{name}.json")).display()
+    );
+    Ok(if crate::comply::failed(&results) {
+        EXIT_VIOLATION
+    } else {
+        EXIT_OK
+    })
 }
 
 #[cfg(feature = "falsify")]

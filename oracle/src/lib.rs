@@ -8,7 +8,9 @@ use std::path::Path;
 
 pub mod checks;
 pub mod cli;
+pub mod comply;
 pub mod contract;
+pub mod diff;
 pub mod golden;
 pub mod metrics;
 pub mod report;

@@ -8,7 +8,7 @@ mod layout;
 mod logits_parity;
 mod quant_exactness;
 mod tokenizer_parity;
-mod trace_parity;
+pub mod trace_parity;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 use super::{widen, Ctx};
 use crate::contract::Obligation;
 use crate::metrics::rel_l2;
-use realizar::model::{Logits, Trace};
+use realizar::model::{Logits, Model, Trace};
 
 const OPS: [(&str, &str); 10] = [
     ("attn_norm", "attn_norm"),
@@ -19,10 +19,21 @@ const OPS: [(&str, &str); 10] = [
     ("output", "output"),
 ];
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
-    let model = o.params.model.as_deref().unwrap_or("");
-    let file = o.params.file.as_deref().unwrap_or("F32");
-    let engine = ctx.model(model, file)?;
+/// One traced op next to its reference.
+pub struct Step {
+    /// The engine's trace key: layers.N.op, or embedding, output_norm, logits.
+    pub name: String,
+    /// Golden file and tensor it is compared with.
+    pub source: String,
+    pub ours: Vec<f64>,
+    pub reference: Vec<f64>,
+    /// Values per row (per token).
+    pub cols: usize,
+}
+
+/// Runs `engine` traced on the golden set's tokens and pairs every op with its reference, in
+/// forward order.
+pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, String> {
     let tokens = ctx.tokens(model)?;
     let mut cache = engine.new_cache(tokens.len());
     let mut trace = Trace::default();
@@ -31,7 +42,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
         .map_err(|e| e.to_string())?;
     let hf = format!("models/{model}/hf_f64.safetensors");
     let llama = format!("models/{model}/llamacpp_trace_F32.safetensors");
-    let mut steps: Vec<(String, String, String)> =
+    let mut plan: Vec<(String, String, String)> =
         vec![("embedding".into(), hf.clone(), "embedding".into())];
     for l in 0..engine.config.layers {
         for (ours, theirs) in OPS {
@@ -39,32 +50,61 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
                 Some((base, op)) => (llama.clone(), format!("{base}-{l}@{op}")),
                 None => (hf.clone(), format!("layers.{l}.{theirs}")),
             };
-            steps.push((format!("layers.{l}.{ours}"), file, name));
+            plan.push((format!("layers.{l}.{ours}"), file, name));
         }
     }
-    steps.push(("output_norm".into(), hf.clone(), "output_norm".into()));
-    steps.push(("logits".into(), hf, "logits".into()));
+    plan.push(("output_norm".into(), hf.clone(), "output_norm".into()));
+    plan.push(("logits".into(), hf, "logits".into()));
+    plan.into_iter()
+        .map(|(ours, file, theirs)| {
+            let (shape, data) = trace
+                .tensors
+                .get(&ours)
+                .ok_or_else(|| format!("the engine traced no {ours}"))?;
+            let (reference, _) = ctx.tensor(&file, &theirs)?;
+            Ok(Step {
+                source: format!("{file}:{theirs}"),
+                name: ours,
+                ours: widen(data),
+                reference,
+                cols: shape[1],
+            })
+        })
+        .collect()
+}
+
+/// "layers.3.attn_out" as "layer 3 attn_out".
+pub fn describe(name: &str) -> String {
+    match name.strip_prefix("layers.").and_then(|r| r.split_once('.')) {
+        Some((l, op)) => format!("layer {l} {op}"),
+        None => name.to_string(),
+    }
+}
+
+pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+    let model = o.params.model.as_deref().unwrap_or("");
+    let engine = ctx.model(model, o.params.file.as_deref().unwrap_or("F32"))?;
     let (mut worst, mut worst_at, mut first) = (0.0f64, String::new(), None);
-    for (ours, file, theirs) in steps {
-        let (_, data) = trace
-            .tensors
-            .get(&ours)
-            .ok_or_else(|| format!("the engine traced no {ours}"))?;
-        let (reference, _) = ctx.tensor(&file, &theirs)?;
-        let err = rel_l2(&reference, &widen(data));
+    for step in steps(&engine, ctx, model)? {
+        let err = rel_l2(&step.reference, &step.ours);
         if err > worst {
-            (worst, worst_at) = (err, ours.clone());
+            (worst, worst_at) = (err, step.name.clone());
         }
         if first.is_none() && err > o.threshold {
             first = Some(format!(
                 "first divergence: {} rel L2 {err:.3} > {}",
-                ours.replace('.', " ").replacen("layers ", "layer ", 1),
+                describe(&step.name),
                 o.threshold
             ));
         }
     }
     Ok((
         worst,
-        first.unwrap_or_else(|| format!("all ops within; worst {worst_at} rel L2 {worst:.2e}")),
+        first.unwrap_or_else(|| {
+            format!(
+                "all ops within; worst {} rel L2 {worst:.2e}",
+                describe(&worst_at)
+            )
+        }),
     ))
 }

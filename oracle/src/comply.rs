@@ -1,0 +1,189 @@
+//! `oracle comply`: per-ticket compliance reports, and a check that every contract is complete
+//! and bound to code and tests that exist.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::contract::Contract;
+use crate::verify::{ContractResult, Verdict};
+
+/// The engine commit the report speaks for (or "unknown" outside a git checkout).
+pub fn engine_commit(root: &Path) -> String {
+    std::process::Command::new("git")
+        .args(["-C", &root.to_string_lossy(), "rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Provenance of each golden model set the contracts read: tool versions, llama.cpp commit,
+/// generation date.
+pub fn provenance(root: &Path, contracts: &[Contract]) -> serde_json::Value {
+    let mut models: Vec<&str> = contracts
+        .iter()
+        .flat_map(|c| {
+            c.obligations
+                .iter()
+                .filter_map(|o| o.params.model.as_deref())
+        })
+        .collect();
+    models.sort_unstable();
+    models.dedup();
+    let sets: serde_json::Map<String, serde_json::Value> = models
+        .into_iter()
+        .map(|m| {
+            let path = root.join(format!("golden/models/{m}/manifest.json"));
+            let manifest: serde_json::Value = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            let entry = serde_json::json!({
+                "manifest": format!("golden/models/{m}/manifest.json"),
+                "generated": manifest["generated"],
+                "command": manifest["command"],
+                "versions": manifest["versions"],
+            });
+            (m.to_string(), entry)
+        })
+        .collect();
+    serde_json::Value::Object(sets)
+}
+
+pub fn markdown(
+    ticket: &str,
+    commit: &str,
+    results: &[ContractResult],
+    provenance: &serde_json::Value,
+    falsified: bool,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Compliance report: {ticket}\n");
+    let _ = writeln!(
+        s,
+        "Engine commit `{commit}`. {} contracts are tagged {ticket}.",
+        results.len()
+    );
+    if !falsified {
+        let _ = writeln!(
+            s,
+            "Falsification did not run: this oracle was built without the `falsify` feature."
+        );
+    }
+    let _ = writeln!(s, "\n| contract | verdict | level |\n|---|---|---|");
+    for r in results {
+        let _ = writeln!(s, "| {} | {} | L{} |", r.id, r.verdict.label(), r.level);
+    }
+    for r in results {
+        let _ = writeln!(
+            s,
+            "\n## {}: {}\n\n`{}`, verdict **{}**, level L{}.\n",
+            r.id,
+            r.title,
+            r.file,
+            r.verdict.label(),
+            r.level
+        );
+        let _ = writeln!(s, "| obligation | metric | measured | threshold | holds | detail |\n|---|---|---|---|---|---|");
+        for o in &r.obligations {
+            let measured = o
+                .value
+                .map_or("not run".to_string(), |v| format!("{v:.3e}"));
+            let holds = match o.holds {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "not run",
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {measured} | {} {:e} | {holds} | {} |",
+                o.id,
+                o.metric,
+                o.relation,
+                o.threshold,
+                o.detail.replace('|', "/")
+            );
+        }
+        if !r.falsification.is_empty() {
+            let _ = writeln!(s, "\n| fault | result | detail |\n|---|---|---|");
+            for f in &r.falsification {
+                let result = match f.caught {
+                    Some(true) => "caught",
+                    Some(false) => "**missed**",
+                    None => "not run",
+                };
+                let _ = writeln!(
+                    s,
+                    "| {:?} | {result} | {} |",
+                    f.fault,
+                    f.detail.replace('|', "/")
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n## Golden provenance\n\n```json\n{}\n```",
+        serde_json::to_string_pretty(provenance).unwrap_or_default()
+    );
+    s
+}
+
+pub fn failed(results: &[ContractResult]) -> bool {
+    results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken))
+}
+
+/// Every binding names a function and a test that exist: a test as `file::name` with
+/// `fn name(` in that file; a function as a `realizar::...` path whose last segment is a
+/// `fn` somewhere under engine/src (and whose type segment, if any, is declared there).
+pub fn check_bindings(root: &Path, contracts: &[Contract]) -> Vec<String> {
+    let mut engine_src = String::new();
+    let mut stack = vec![root.join("engine/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                engine_src.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for c in contracts {
+        for t in &c.bindings.tests {
+            let ok = t.split_once("::").is_some_and(|(file, name)| {
+                std::fs::read_to_string(root.join(file))
+                    .is_ok_and(|text| text.contains(&format!("fn {name}(")))
+            });
+            if !ok {
+                problems.push(format!("{}: bound test {t} does not exist", c.id));
+            }
+        }
+        for f in &c.bindings.functions {
+            let segments: Vec<&str> = f.split("::").collect();
+            let name = segments.last().copied().unwrap_or("");
+            let type_ok = match segments.len() {
+                n if n >= 2 && segments[n - 2].starts_with(|ch: char| ch.is_ascii_uppercase()) => {
+                    let ty = segments[n - 2];
+                    ["struct", "enum", "trait"]
+                        .iter()
+                        .any(|k| engine_src.contains(&format!("{k} {ty}")))
+                }
+                _ => true,
+            };
+            let fn_ok = engine_src.contains(&format!("fn {name}("))
+                || engine_src.contains(&format!("fn {name}<"));
+            if segments.first() != Some(&"realizar") || !type_ok || !fn_ok {
+                problems.push(format!(
+                    "{}: bound function {f} does not exist in engine/src",
+                    c.id
+                ));
+            }
+        }
+    }
+    problems
+}
