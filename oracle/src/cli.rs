@@ -233,6 +233,32 @@ fn verify(
             .and_then(|_| std::fs::write(dir.join(json), crate::report::json(&results) + "\n"))
             .and_then(|_| std::fs::write(dir.join(junit), crate::report::junit(&results)))
             .map_err(|e| format!("writing reports to {}: {e}", dir.display()))?;
+        if !falsify {
+            // The per-op divergence of every model a trace contract checks, for the plots.
+            let mut diffs = Vec::new();
+            for c in &contracts {
+                for o in c
+                    .obligations
+                    .iter()
+                    .filter(|o| o.check == crate::contract::CheckKind::TraceParity)
+                {
+                    let (Some(model), Some(file)) =
+                        (o.params.model.as_deref(), o.params.file.as_deref())
+                    else {
+                        continue;
+                    };
+                    let path = root.join(format!("golden/models/{model}/{model}-{file}.gguf"));
+                    if let Ok(d) = crate::diff::diff(root, &path, model, o.threshold) {
+                        diffs.push((c.id.clone(), d));
+                    }
+                }
+            }
+            std::fs::write(
+                dir.join("index.html"),
+                crate::report::html(&results, &diffs),
+            )
+            .map_err(|e| format!("writing {}: {e}", dir.join("index.html").display()))?;
+        }
     }
     let failed = results
         .iter()
