@@ -333,3 +333,30 @@ fn comply_writes_both_reports_and_checks_bindings() {
         "{out}"
     );
 }
+
+/// A model that does not load is the engine failing, not the environment: a violation, not
+/// NOT RUN, so a broken loader cannot pass the gate.
+#[test]
+fn an_engine_that_cannot_load_the_model_violates_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = GOOD
+        .replace(
+            "check: layout",
+            "check: logits_parity\n    params: {model: tiny-gqa, file: Q9_9, reference: hf_f64}",
+        )
+        .replace("metric: mismatches", "metric: max_abs");
+    write(dir.path(), "c.yaml", &text);
+    let root = common::repo_root();
+    let (code, out, _) = oracle(&[
+        "verify",
+        "--contracts",
+        dir.path().to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("VIOLATED") && out.contains("engine error"),
+        "{out}"
+    );
+}

@@ -74,6 +74,7 @@ fn check_obligation(o: &Obligation, ctx: &Ctx) -> ObligationResult {
             (Some(value), Some(holds), detail)
         }
         Measurement::NotRun(why) => (None, None, why),
+        Measurement::EngineError(why) => (None, Some(false), why),
     };
     ObligationResult {
         id: o.id.clone(),

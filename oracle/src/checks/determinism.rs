@@ -12,7 +12,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
         let mut cache = engine.new_cache(tokens.len());
         engine
             .forward(&mut cache, &tokens, Logits::All)
-            .map_err(|e| e.to_string())
+            .map_err(super::engine)
     };
     let (a, b) = (call()?, call()?);
     let differ = a

@@ -12,14 +12,14 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
     let mut cache = engine.new_cache(tokens.len());
     let batch = engine
         .forward(&mut cache, &tokens, Logits::All)
-        .map_err(|e| e.to_string())?;
+        .map_err(super::engine)?;
     let mut cache = engine.new_cache(tokens.len());
     let mut inc = Vec::new();
     for &t in &tokens {
         inc.extend(
             engine
                 .forward(&mut cache, &[t], Logits::All)
-                .map_err(|e| e.to_string())?,
+                .map_err(super::engine)?,
         );
     }
     let err = max_abs(&widen(&batch), &widen(&inc));

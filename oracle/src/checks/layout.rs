@@ -10,12 +10,12 @@ pub fn run(_o: &Obligation) -> Result<(f64, String), String> {
     for (rows, cols) in [(64usize, 64usize), (7, 512)] {
         let w: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
         let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let m = QMatrix::new(GgmlType::F32, rows, cols, &bytes).map_err(|e| e.to_string())?;
+        let m = QMatrix::new(GgmlType::F32, rows, cols, &bytes).map_err(super::engine)?;
         for j in [0, 1, cols / 2, cols - 1] {
             let mut x = vec![0.0f32; cols];
             x[j] = 1.0;
             let mut y = vec![0.0f32; rows];
-            matvec(&m, &x, &mut y, Kernel::best()).map_err(|e| e.to_string())?;
+            matvec(&m, &x, &mut y, Kernel::best()).map_err(super::engine)?;
             wrong += (0..rows).filter(|&i| y[i] != w[i * cols + j]).count();
         }
     }

@@ -18,14 +18,14 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
     let ours = match mode {
         Mode::Batch => engine
             .forward(&mut cache, &tokens, Logits::All)
-            .map_err(|e| e.to_string())?,
+            .map_err(super::engine)?,
         Mode::Incremental => {
             let mut all = Vec::new();
             for &t in &tokens {
                 all.extend(
                     engine
                         .forward(&mut cache, &[t], Logits::All)
-                        .map_err(|e| e.to_string())?,
+                        .map_err(super::engine)?,
                 );
             }
             all

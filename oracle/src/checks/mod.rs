@@ -27,7 +27,16 @@ pub enum Measurement {
     },
     /// The check could not run here (no GPU, missing golden): its own status, never a pass.
     NotRun(String),
+    /// The engine failed (a model that no longer loads, a forward pass that errors): a violation.
+    EngineError(String),
 }
+
+/// Marks an error as the engine's, not the environment's: the obligation is then violated.
+pub fn engine(e: impl std::fmt::Display) -> String {
+    format!("{ENGINE}{e}")
+}
+
+const ENGINE: &str = "engine error: ";
 
 /// Shared by every check of one run: where the goldens are.
 pub struct Ctx {
@@ -53,7 +62,7 @@ impl Ctx {
         } else {
             dir.join(format!("{model}-{file}.gguf"))
         };
-        Model::load(&path, Kernel::best()).map_err(|e| format!("{}: {e}", path.display()))
+        Model::load(&path, Kernel::best()).map_err(|e| engine(format!("{}: {e}", path.display())))
     }
 
     pub fn manifest(&self, model: &str) -> Result<serde_json::Value, String> {
@@ -141,6 +150,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
     };
     match result {
         Ok((value, detail)) => Measurement::Value { value, detail },
+        Err(e) if e.starts_with(ENGINE) => Measurement::EngineError(e),
         Err(e) => Measurement::NotRun(e),
     }
 }

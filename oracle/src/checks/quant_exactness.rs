@@ -16,7 +16,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
         let blocks = st.tensor("blocks").map_err(|e| e.to_string())?;
         let gold = st.tensor("dequant").map_err(|e| e.to_string())?;
         let t = GgmlType::from_name(ty).ok_or_else(|| format!("unknown type {ty}"))?;
-        let ours = dequantize_to_vec(t, blocks.data()).map_err(|e| e.to_string())?;
+        let ours = dequantize_to_vec(t, blocks.data()).map_err(super::engine)?;
         let mismatches = gold
             .data()
             .chunks_exact(4)

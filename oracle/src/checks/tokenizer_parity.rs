@@ -10,7 +10,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
     let which = o.params.tokenizer.as_deref().unwrap_or("spm");
     let vocab = ctx.golden(&format!("tokenizer/{which}/vocab.gguf"));
     let g = Gguf::open(&vocab).map_err(|e| format!("{}: {e}", vocab.display()))?;
-    let tok = Tokenizer::from_gguf(&g.header().metadata).map_err(|e| e.to_string())?;
+    let tok = Tokenizer::from_gguf(&g.header().metadata).map_err(super::engine)?;
     let path = ctx.golden(&format!("tokenizer/{which}/tokenize.json"));
     let golden: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).map_err(|e| e.to_string())?)

@@ -39,7 +39,7 @@ pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, String
     let mut trace = Trace::default();
     engine
         .forward_traced(&mut cache, &tokens, Logits::All, Some(&mut trace))
-        .map_err(|e| e.to_string())?;
+        .map_err(super::engine)?;
     let hf = format!("models/{model}/hf_f64.safetensors");
     let llama = format!("models/{model}/llamacpp_trace_F32.safetensors");
     let mut plan: Vec<(String, String, String)> =
