@@ -58,6 +58,8 @@ fn committed_contracts_load_and_cover_the_first_set() {
         "DETERMINISM",
         "TOKENIZER-PARITY",
         "GPU-PARITY",
+        "QUANT-ERROR",
+        "PARSER-REJECTS",
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }

@@ -20,6 +20,8 @@ pub enum Fault {
     UnclearedOutputBuffer,
     /// The SentencePiece encoder forgets the space it prefixes to the text.
     DropSpacePrefix,
+    /// The GGUF reader stops checking that tensor data lies inside the file.
+    AcceptOutOfBounds,
 }
 
 #[cfg(feature = "faults")]

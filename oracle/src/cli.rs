@@ -374,6 +374,7 @@ fn injector() -> Result<&'static dyn Fn(Option<crate::contract::Fault>), String>
             C::ScaleLayerOutput => E::ScaleLayerOutput,
             C::UnclearedOutputBuffer => E::UnclearedOutputBuffer,
             C::DropSpacePrefix => E::DropSpacePrefix,
+            C::AcceptOutOfBounds => E::AcceptOutOfBounds,
         }))
     })
 }

@@ -100,6 +100,8 @@ pub enum Metric {
     SameTop,
     /// A count of failures (mismatching values, ids, strings, accepted malformed inputs).
     Mismatches,
+    /// How far a measured error exceeds the reference implementation's own (negative: below).
+    Excess,
 }
 
 impl Metric {
@@ -117,6 +119,7 @@ impl Metric {
             Metric::CosineMin => "cosine_min",
             Metric::SameTop => "same_top",
             Metric::Mismatches => "mismatches",
+            Metric::Excess => "excess",
         }
     }
 }
@@ -140,6 +143,7 @@ pub enum Fault {
     ScaleLayerOutput,
     UnclearedOutputBuffer,
     DropSpacePrefix,
+    AcceptOutOfBounds,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -6,6 +6,8 @@ mod gpu_parity;
 mod kv_consistency;
 mod layout;
 mod logits_parity;
+mod parser_rejects;
+mod quant_error;
 mod quant_exactness;
 mod tokenizer_parity;
 pub mod trace_parity;
@@ -120,8 +122,8 @@ pub fn logits_metric(c: &LogitsComparison, metric: Metric) -> Result<f64, String
         Metric::KlMax => c.kl.max,
         Metric::CosineMin => c.cosine_min,
         Metric::SameTop => c.same_top,
-        Metric::Mismatches => {
-            return Err("logits are compared by a continuous metric, not mismatches".into())
+        Metric::Mismatches | Metric::Excess => {
+            return Err(format!("logits are not compared by {}", metric.name()))
         }
     })
 }
@@ -141,12 +143,8 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         CheckKind::Determinism => determinism::run(o, ctx),
         CheckKind::TokenizerParity => tokenizer_parity::run(o, ctx),
         CheckKind::GpuParity => return gpu_parity::run(o),
-        CheckKind::QuantError | CheckKind::ParserRejects => {
-            return Measurement::NotRun(format!(
-                "check {:?} is not implemented in this oracle yet",
-                o.check
-            ))
-        }
+        CheckKind::QuantError => quant_error::run(o, ctx),
+        CheckKind::ParserRejects => parser_rejects::run(o, ctx),
     };
     match result {
         Ok((value, detail)) => Measurement::Value { value, detail },

@@ -1,0 +1,84 @@
+//! The readers reject what they must and accept what they must, without panicking: every fuzz
+//! seed (malformed classes and valid files) gives Ok or a typed error, every committed model file
+//! parses, and every truncation of one is rejected. Counts the failures.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::Ctx;
+use crate::contract::Obligation;
+use realizar::format::gguf::Gguf;
+use realizar::format::safetensors::Safetensors;
+use realizar::tokenizer::Tokenizer;
+
+/// Ok(accepted) or Err(()) for a panic.
+fn parse(kind: &str, data: &[u8]) -> Result<bool, ()> {
+    catch_unwind(AssertUnwindSafe(|| match kind {
+        "safetensors_header" => Safetensors::parse(data).is_ok(),
+        "tokenizer_model" => Tokenizer::from_sentencepiece(data, true, false).is_ok(),
+        _ => Gguf::parse(data).is_ok(),
+    }))
+    .map_err(|_| ())
+}
+
+pub fn run(_o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+    let (mut panics, mut seeds) = (Vec::new(), 0usize);
+    let corpus = ctx.root.join("fuzz/corpus");
+    for target in [
+        "gguf_header",
+        "gguf_file",
+        "safetensors_header",
+        "tokenizer_model",
+    ] {
+        let dir = corpus.join(target);
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries.flatten() {
+            let data = std::fs::read(entry.path()).map_err(|e| e.to_string())?;
+            seeds += 1;
+            if parse(target, &data).is_err() {
+                panics.push(entry.path().display().to_string());
+            }
+        }
+    }
+    let (mut rejected_whole, mut accepted_cut, mut files) = (Vec::new(), Vec::new(), 0usize);
+    for model in ["tiny-gqa", "tiny-mha-tied", "tiny-long"] {
+        let dir = ctx.golden(&format!("models/{model}"));
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let data = std::fs::read(&p).map_err(|e| e.to_string())?;
+            files += 1;
+            if parse("gguf", &data) != Ok(true) {
+                rejected_whole.push(p.display().to_string());
+            }
+            for k in 1..16 {
+                let cut = data.len() * k / 16;
+                match parse("gguf", &data[..cut]) {
+                    Ok(false) => {}
+                    _ => accepted_cut.push(format!("{} cut at {cut}", p.display())),
+                }
+            }
+        }
+    }
+    let failures = panics.len() + rejected_whole.len() + accepted_cut.len();
+    let first = panics
+        .iter()
+        .chain(&rejected_whole)
+        .chain(&accepted_cut)
+        .next();
+    Ok((
+        failures as f64,
+        format!(
+            "{seeds} fuzz seeds ({} panicked), {files} model files ({} rejected), {} truncations ({} accepted){}",
+            panics.len(),
+            rejected_whole.len(),
+            files * 15,
+            accepted_cut.len(),
+            first.map_or(String::new(), |f| format!("; first: {f}"))
+        ),
+    ))
+}
