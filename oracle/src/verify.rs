@@ -150,8 +150,17 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, inject: Injector) -> ContractResult {
     }
 }
 
+/// The fuzz targets of the readers a parser contract covers.
+const FUZZ_TARGETS: [&str; 4] = [
+    "gguf_header",
+    "gguf_file",
+    "safetensors_header",
+    "tokenizer_model",
+];
+
 /// L1 documented with obligations; L2 every obligation checked against goldens and holding; L3
-/// plus a property test among its bound tests; L4 plus every falsification case caught.
+/// plus a property test among its bound tests; L4 plus every falsification case caught and, for
+/// parser contracts, a fuzz target for every reader.
 fn level(
     c: &Contract,
     obligations: &[ObligationResult],
@@ -173,7 +182,15 @@ fn level(
     } else {
         return level;
     }
-    if !falsification.is_empty() && falsification.iter().all(|f| f.caught == Some(true)) {
+    // Where fuzzing applies (a parser contract), L4 also needs every parser's fuzz target.
+    let fuzzed = !c
+        .obligations
+        .iter()
+        .any(|o| o.check == crate::contract::CheckKind::ParserRejects)
+        || FUZZ_TARGETS
+            .iter()
+            .all(|t| root.join(format!("fuzz/fuzz_targets/{t}.rs")).is_file());
+    if fuzzed && !falsification.is_empty() && falsification.iter().all(|f| f.caught == Some(true)) {
         level = 4;
     }
     level
