@@ -9,11 +9,13 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check contracts bench bench-e2e verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check contracts bench bench-e2e coverage coverage-tools mutants mutants-tools verify
 
 help:
 	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
 	@echo "make contracts   oracle verify, then oracle verify --falsify; reports in reports/"
+	@echo "make coverage    line coverage (cargo-llvm-cov), gate 85% per crate; README quality table"
+	@echo "make mutants     mutation testing of quant, ops and forward (cargo-mutants), gate 80%"
 	@echo "make test        every unit, integration, property and snapshot test"
 	@echo "make lint        rustfmt check and clippy -D warnings on all targets"
 	@echo "make fuzz-smoke  each fuzz target for $(FUZZ_SMOKE_SECONDS)s (stable, no sanitizer); fails on any crash"
@@ -97,6 +99,29 @@ contracts:
 
 bench:
 	cargo bench -p realizar --bench matvec
+
+coverage-tools:
+	@command -v cargo-llvm-cov >/dev/null || { rustup component add llvm-tools-preview && cargo install cargo-llvm-cov --locked; }
+
+# Line coverage of the whole workspace's tests; the gate is 85% of engine/ and of oracle/.
+coverage: coverage-tools
+	mkdir -p reports/coverage
+	cargo llvm-cov --workspace --no-report
+	cargo llvm-cov report --workspace --lcov --output-path reports/coverage/lcov.info
+	cargo llvm-cov report --workspace --html --output-dir reports/coverage
+	cargo run --release --quiet --bin oracle -- quality coverage --lcov reports/coverage/lcov.info
+
+mutants-tools:
+	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+
+# Mutants of the kernels, ops and forward pass; a mutant counts as caught only if the parity
+# tests (goldens, kernels, contracts) notice it.
+MUTANT_FILES := -f 'engine/src/quant/*.rs' -f engine/src/ops.rs -f engine/src/model/forward.rs
+MUTANT_TESTS := --test quant_golden --test quant_kernels --test model_parity --test tokenizer_parity --test oracle_contracts
+mutants: mutants-tools
+	mkdir -p reports
+	cargo mutants --no-shuffle --test-workspace=true $(MUTANT_FILES) --output reports -- $(MUTANT_TESTS) || true
+	cargo run --release --quiet --bin oracle -- quality mutants --outcomes reports/mutants.out/outcomes.json
 
 # Generates the TinyLlama-shaped model and its quantizations (target/bench-e2e, reused), then
 # times realizar and llama-bench on the same files.

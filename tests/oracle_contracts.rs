@@ -362,3 +362,122 @@ fn an_engine_that_cannot_load_the_model_violates_the_contract() {
         "{out}"
     );
 }
+
+/// Every committed contract holds (GPU-PARITY is NOT RUN: no GPU backend), and the reports come
+/// out: JSON, JUnit and the HTML page with a divergence plot per traced model. This is also what
+/// makes a mutant of the engine count as caught when a contract notices it.
+#[test]
+fn committed_contracts_hold_and_reports_are_written() {
+    let root = common::repo_root();
+    let reports = tempfile::tempdir().unwrap();
+    let (code, out, err) = oracle(&[
+        "verify",
+        "--contracts",
+        root.join("contracts").to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+        "--reports",
+        reports.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for c in v["contracts"].as_array().unwrap() {
+        let expected = if c["id"] == "GPU-PARITY" {
+            "NOT_RUN"
+        } else {
+            "HOLDS"
+        };
+        assert_eq!(c["verdict"], expected, "{}", c["id"]);
+    }
+    let html = std::fs::read_to_string(reports.path().join("index.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2, "one plot per traced model");
+    assert!(std::fs::read_to_string(reports.path().join("junit.xml"))
+        .unwrap()
+        .contains("<testsuite"));
+}
+
+#[test]
+fn quality_gates_read_tool_output_and_rewrite_the_readme_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let readme = write(
+        &root,
+        "README.md",
+        &format!(
+            "# x\n{}\n| gate | figure | threshold | verdict | commit |\n|---|---|---|---|---|\n{}\n",
+            realizar_oracle::quality::BEGIN,
+            realizar_oracle::quality::END
+        ),
+    );
+    let e = root.join("engine/src/a.rs");
+    let o = root.join("oracle/src/b.rs");
+    let lcov = write(
+        &root,
+        "lcov.info",
+        &format!(
+            "SF:{}\nLF:100\nLH:90\nend_of_record\nSF:{}\nLF:10\nLH:8\nend_of_record\n",
+            e.display(),
+            o.display()
+        ),
+    );
+    let r = root.to_str().unwrap();
+    let (code, out, _) = oracle(&[
+        "quality",
+        "coverage",
+        "--lcov",
+        lcov.to_str().unwrap(),
+        "--root",
+        r,
+        "--readme",
+        readme.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("engine 90.0% (90/100 lines), oracle 80.0% (8/10 lines)"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&readme).unwrap();
+    assert!(
+        text.contains("| line coverage | engine 90.0%") && text.contains("| FAIL |"),
+        "{text}"
+    );
+    let outcomes = write(
+        &root,
+        "outcomes.json",
+        r#"{"outcomes": [
+            {"summary": "CaughtMutant", "scenario": {"Mutant": {"file": "a.rs", "name": "x"}}},
+            {"summary": "CaughtMutant", "scenario": {"Mutant": {"file": "a.rs", "name": "y"}}},
+            {"summary": "Timeout", "scenario": {"Mutant": {"file": "a.rs", "name": "z"}}},
+            {"summary": "MissedMutant", "scenario": {"Mutant": {"file": "q.rs", "span": {"start": {"line": 7}}, "name": "replace + with -"}}},
+            {"summary": "Unviable", "scenario": {"Mutant": {"file": "a.rs", "name": "w"}}}
+        ]}"#,
+    );
+    let report = root.join("mutants.md");
+    let (code, out, _) = oracle(&[
+        "quality",
+        "mutants",
+        "--outcomes",
+        outcomes.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--readme",
+        readme.to_str().unwrap(),
+    ]);
+    // Timeouts count as caught: 3 of 4 viable is 75%, under the 80% gate.
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "75.0% (2 caught, 1 timeouts, 1 missed of 4 viable; 1 unviable); gate 80%: FAIL"
+        ),
+        "{out}"
+    );
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.contains("`q.rs:7: replace + with -`"), "{md}");
+    let text = std::fs::read_to_string(&readme).unwrap();
+    assert!(
+        text.contains("| line coverage |") && text.contains("| mutation score |"),
+        "{text}"
+    );
+}

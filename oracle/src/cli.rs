@@ -96,6 +96,11 @@ enum Command {
         #[arg(long, default_value = "reports")]
         out: PathBuf,
     },
+    /// Quality gates from tool output; each rewrites its row of the README's quality table.
+    Quality {
+        #[command(subcommand)]
+        command: QualityCommand,
+    },
     /// Golden sets: the files in golden/ against their manifests.
     Golden {
         #[command(subcommand)]
@@ -108,6 +113,35 @@ enum Format {
     Text,
     Json,
     Junit,
+}
+
+#[derive(Subcommand)]
+enum QualityCommand {
+    /// Line coverage of engine/ and oracle/ from cargo-llvm-cov's lcov file; exit 1 below the
+    /// minimum.
+    Coverage {
+        #[arg(long, value_name = "lcov.info")]
+        lcov: PathBuf,
+        #[arg(long, default_value_t = 85.0)]
+        min: f64,
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// The README whose quality table gets the figures.
+        #[arg(long, default_value = "README.md")]
+        readme: PathBuf,
+    },
+    /// Mutation score from cargo-mutants' outcomes.json (timeouts count as caught); writes the
+    /// missed mutants to a Markdown report; exit 1 below the minimum.
+    Mutants {
+        #[arg(long, value_name = "outcomes.json")]
+        outcomes: PathBuf,
+        #[arg(long, default_value_t = 80.0)]
+        min: f64,
+        #[arg(long, default_value = "reports/mutants.md")]
+        report: PathBuf,
+        #[arg(long, default_value = "README.md")]
+        readme: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -158,6 +192,7 @@ where
         Command::Golden {
             command: GoldenCommand::Check { dir, json },
         } => golden_check(&dir, json, out),
+        Command::Quality { command } => quality(command, out),
         Command::Comply {
             command,
             ticket,
@@ -264,6 +299,104 @@ fn verify(
         .iter()
         .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken));
     Ok(if failed { EXIT_VIOLATION } else { EXIT_OK })
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, String> {
+    std::fs::read(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display())))
+}
+
+fn write_row(readme: &Path, key: &str, row: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(readme).map_err(|e| format!("{}: {e}", readme.display()))?;
+    let updated = crate::quality::update_readme(&text, key, row)?;
+    std::fs::write(readme, updated).map_err(|e| format!("{}: {e}", readme.display()))
+}
+
+fn quality(command: QualityCommand, out: &mut dyn Write) -> Result<i32, String> {
+    let head = crate::comply::engine_commit(Path::new("."));
+    let commit = &head[..head.len().min(9)];
+    match command {
+        QualityCommand::Coverage {
+            lcov,
+            min,
+            root,
+            readme,
+        } => {
+            let root = root
+                .canonicalize()
+                .map_err(|e| format!("{}: {e}", root.display()))?;
+            let text =
+                std::fs::read_to_string(&lcov).map_err(|e| format!("{}: {e}", lcov.display()))?;
+            let cov = crate::quality::coverage(&text, &root, &["engine", "oracle"]);
+            let cells: Vec<String> = cov
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {:.1}% ({}/{} lines)",
+                        c.krate,
+                        c.percent(),
+                        c.covered,
+                        c.lines
+                    )
+                })
+                .collect();
+            let pass = cov.iter().all(|c| c.lines > 0 && c.percent() >= min);
+            let verdict = if pass { "pass" } else { "FAIL" };
+            write_row(
+                &readme,
+                "line coverage",
+                &format!(
+                    "| line coverage | {} | at least {min}% per crate | {verdict} | {commit} |",
+                    cells.join(", ")
+                ),
+            )?;
+            let _ = writeln!(
+                out,
+                "coverage: {}; gate {min}%: {verdict}",
+                cells.join(", ")
+            );
+            Ok(if pass { EXIT_OK } else { EXIT_VIOLATION })
+        }
+        QualityCommand::Mutants {
+            outcomes,
+            min,
+            report,
+            readme,
+        } => {
+            let m = crate::quality::mutants(&read_json(&outcomes)?);
+            let pass = m.viable() > 0 && m.score() >= min;
+            let verdict = if pass { "pass" } else { "FAIL" };
+            let figure = format!(
+                "{:.1}% ({} caught, {} timeouts, {} missed of {} viable; {} unviable)",
+                m.score(),
+                m.caught,
+                m.timeout,
+                m.missed,
+                m.viable(),
+                m.unviable
+            );
+            let mut md = format!("# Missed mutants\n\nScore {figure}, gate {min}%: {verdict}.\n\n");
+            for missed in &m.missed_list {
+                md.push_str(&format!("- `{missed}`\n"));
+            }
+            if let Some(dir) = report.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            }
+            std::fs::write(&report, md).map_err(|e| format!("{}: {e}", report.display()))?;
+            write_row(
+                &readme,
+                "mutation score",
+                &format!("| mutation score | {figure} | at least {min}% | {verdict} | {commit} |"),
+            )?;
+            let _ = writeln!(
+                out,
+                "mutants: {figure}; gate {min}%: {verdict}; missed listed in {}",
+                report.display()
+            );
+            Ok(if pass { EXIT_OK } else { EXIT_VIOLATION })
+        }
+    }
 }
 
 fn comply(

@@ -13,6 +13,7 @@ pub mod contract;
 pub mod diff;
 pub mod golden;
 pub mod metrics;
+pub mod quality;
 pub mod report;
 pub mod verify;
 
