@@ -118,9 +118,11 @@ mutants-tools:
 # tests (goldens, kernels, contracts) notice it.
 MUTANT_FILES := -f 'engine/src/quant/*.rs' -f engine/src/ops.rs -f engine/src/model/forward.rs
 MUTANT_TESTS := --test quant_golden --test quant_kernels --test model_parity --test tokenizer_parity --test oracle_contracts
+# About 1700 mutants at roughly a minute each: shard across runs, e.g. MUTANT_ARGS="--shard 0/8".
+MUTANT_ARGS ?=
 mutants: mutants-tools
 	mkdir -p reports
-	cargo mutants --no-shuffle --test-workspace=true $(MUTANT_FILES) --output reports -- $(MUTANT_TESTS) || true
+	cargo mutants -p realizar --no-shuffle --test-workspace=true $(MUTANT_ARGS) $(MUTANT_FILES) --output reports -- $(MUTANT_TESTS) || true
 	cargo run --release --quiet --bin oracle -- quality mutants --outcomes reports/mutants.out/outcomes.json
 
 # Generates the TinyLlama-shaped model and its quantizations (target/bench-e2e, reused), then
