@@ -122,7 +122,7 @@ MUTANT_TESTS := --test quant_golden --test quant_kernels --test model_parity --t
 MUTANT_ARGS ?=
 mutants: mutants-tools
 	mkdir -p reports
-	cargo mutants -p realizar --no-shuffle --test-workspace=true $(MUTANT_ARGS) $(MUTANT_FILES) --output reports -- $(MUTANT_TESTS) || true
+	cargo mutants --workspace --test-workspace=true --no-shuffle $(MUTANT_ARGS) $(MUTANT_FILES) --output reports -- $(MUTANT_TESTS) || true
 	cargo run --release --quiet --bin oracle -- quality mutants --outcomes reports/mutants.out/outcomes.json
 
 # Generates the TinyLlama-shaped model and its quantizations (target/bench-e2e, reused), then
