@@ -4,14 +4,8 @@
 mod common;
 
 fn realizar(args: &[&str]) -> (i32, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let argv = std::iter::once("realizar").chain(args.iter().copied());
-    let code = realizar::cli::run(argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+    let o = common::realizar(args);
+    (o.code, o.stdout, o.stderr)
 }
 
 const TENSORS: [&str; 7] = [

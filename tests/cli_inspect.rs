@@ -6,22 +6,7 @@ use std::path::Path;
 
 use common::safetensors_cases::st;
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn realizar(args: &[&str]) -> Output {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let argv = std::iter::once("realizar").chain(args.iter().copied());
-    let code = realizar::cli::run(argv, &mut out, &mut err);
-    Output {
-        code,
-        stdout: String::from_utf8(out).unwrap(),
-        stderr: String::from_utf8(err).unwrap(),
-    }
-}
+use common::realizar;
 
 /// Runs `inspect` on `path` and hides the temporary directory so snapshots are stable.
 fn inspect(dir: &Path, name: &str, json: bool) -> String {

@@ -6,22 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn realizar(args: &[&str]) -> Output {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let argv = std::iter::once("realizar").chain(args.iter().copied());
-    let code = realizar::cli::run(argv, &mut out, &mut err);
-    Output {
-        code,
-        stdout: String::from_utf8(out).unwrap(),
-        stderr: String::from_utf8(err).unwrap(),
-    }
-}
+use common::realizar;
 
 fn model(path: &str) -> String {
     common::repo_root()
@@ -56,31 +41,18 @@ fn read_npy(path: &PathBuf) -> (Vec<usize>, Vec<f32>) {
 }
 
 fn golden_tokens(name: &str) -> String {
-    let m: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(common::repo_root().join(format!("golden/models/{name}/manifest.json")))
-            .unwrap(),
-    )
-    .unwrap();
-    let ids: Vec<String> = m["tokens"]
-        .as_array()
+    let ids: Vec<String> = common::goldens()
+        .tokens(name)
         .unwrap()
         .iter()
-        .map(|t| t.to_string())
+        .map(u32::to_string)
         .collect();
     ids.join(",")
 }
 
 fn golden_logits(name: &str) -> Vec<f64> {
-    let bytes =
-        std::fs::read(common::repo_root().join(format!("golden/models/{name}/hf_f64.safetensors")))
-            .unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    st.tensor("logits")
-        .unwrap()
-        .data()
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect()
+    let path = format!("models/{name}/hf_f64.safetensors");
+    common::goldens().tensor(&path, "logits").unwrap().0
 }
 
 #[test]

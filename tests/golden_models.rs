@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use realizar::format::gguf::{GgmlType, Gguf};
 use realizar::format::safetensors::{Dtype, SafetensorsDir};
@@ -20,9 +20,7 @@ fn model_dir(name: &str) -> PathBuf {
 }
 
 fn manifest(name: &str) -> Value {
-    let path = model_dir(name).join("manifest.json");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap()
+    common::goldens().manifest(name).unwrap()
 }
 
 fn ggufs(name: &str) -> Vec<String> {
@@ -71,24 +69,10 @@ fn f32_tensor(g: &Gguf<impl AsRef<[u8]>>, name: &str) -> Vec<f32> {
     widen(Dtype::F32, t.data)
 }
 
-fn golden_f64(path: &Path, tensor: &str) -> (Vec<f64>, Vec<usize>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let t = st.tensor(tensor).unwrap();
-    let values = match t.dtype() {
-        safetensors::Dtype::F64 => t
-            .data()
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-            .collect(),
-        safetensors::Dtype::F32 => t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64)
-            .collect(),
-        other => panic!("{tensor}: {other:?}"),
-    };
-    (values, t.shape().to_vec())
+/// A golden tensor of a model's set, widened to f64, with its shape.
+fn golden_f64(model: &str, file: &str, tensor: &str) -> (Vec<f64>, Vec<usize>) {
+    let path = format!("models/{model}/{file}");
+    common::goldens().tensor(&path, tensor).unwrap()
 }
 
 #[test]
@@ -251,7 +235,6 @@ fn f32_gguf_is_the_hf_checkpoint_with_q_and_k_rows_permuted() {
 fn llama_cpp_f32_logits_agree_with_hf_f64() {
     for model in MODELS {
         let m = manifest(model);
-        let dir = model_dir(model);
         let tokens = m["tokens"].as_array().unwrap();
         assert_eq!(
             tokens.len() as u64,
@@ -261,10 +244,10 @@ fn llama_cpp_f32_logits_agree_with_hf_f64() {
         assert!(tokens
             .iter()
             .all(|t| (t.as_u64().unwrap() as usize) < VOCAB));
-        let (hf, shape) = golden_f64(&dir.join("hf_f64.safetensors"), "logits");
+        let (hf, shape) = golden_f64(model, "hf_f64.safetensors", "logits");
         assert_eq!(shape, [tokens.len(), VOCAB]);
         for mode in ["logits_batch", "logits_incremental"] {
-            let (llama, _) = golden_f64(&dir.join("llamacpp_F32.safetensors"), mode);
+            let (llama, _) = golden_f64(model, "llamacpp_F32.safetensors", mode);
             let max_abs = hf
                 .iter()
                 .zip(&llama)

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 
 use realizar::model::{KvCache, Logits, Model, Trace};
 use realizar::quant::Kernel;
+use realizar_oracle::checks::trace_parity::steps;
+use realizar_oracle::checks::widen;
+use realizar_oracle::metrics;
 use serde_json::Value;
 
 const MODELS: [&str; 3] = ["tiny-gqa", "tiny-long", "tiny-mha-tied"];
@@ -17,39 +20,17 @@ fn dir(model: &str) -> PathBuf {
 }
 
 fn manifest(model: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(dir(model).join("manifest.json")).unwrap()).unwrap()
+    common::goldens().manifest(model).unwrap()
 }
 
 fn tokens(model: &str) -> Vec<u32> {
-    manifest(model)["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_u64().unwrap() as u32)
-        .collect()
+    common::goldens().tokens(model).unwrap()
 }
 
 /// A golden tensor widened to f64, with its shape.
 fn golden(model: &str, file: &str, tensor: &str) -> (Vec<f64>, Vec<usize>) {
-    let bytes = std::fs::read(dir(model).join(file)).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let t = st
-        .tensor(tensor)
-        .unwrap_or_else(|e| panic!("{model}/{file}: {tensor}: {e}"));
-    let values = match t.dtype() {
-        safetensors::Dtype::F64 => t
-            .data()
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-            .collect(),
-        safetensors::Dtype::F32 => t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64)
-            .collect(),
-        other => panic!("{other:?}"),
-    };
-    (values, t.shape().to_vec())
+    let path = format!("models/{model}/{file}");
+    common::goldens().tensor(&path, tensor).unwrap()
 }
 
 fn load(path: PathBuf) -> Model {
@@ -74,32 +55,7 @@ fn incremental_logits(m: &Model, tokens: &[u32]) -> Vec<f32> {
 }
 
 fn max_abs(a: &[f32], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y).abs())
-        .fold(0.0, f64::max)
-}
-
-/// KL(reference || ours) per position, mean and max, and top-1 agreement.
-fn kl_stats(ours: &[f32], reference: &[f64], vocab: usize) -> (f64, f64, f64) {
-    let log_softmax = |x: Vec<f64>| {
-        let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let lse = max + x.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
-        x.into_iter().map(|v| v - lse).collect::<Vec<_>>()
-    };
-    let argmax = |x: &[f64]| (0..x.len()).max_by(|&a, &b| x[a].total_cmp(&x[b])).unwrap();
-    let (mut sum, mut max, mut same) = (0.0, 0.0f64, 0);
-    let rows = reference.len() / vocab;
-    for (o, r) in ours.chunks(vocab).zip(reference.chunks(vocab)) {
-        let lo = log_softmax(o.iter().map(|&v| v as f64).collect());
-        let lr = log_softmax(r.to_vec());
-        let kl: f64 = lr.iter().zip(&lo).map(|(a, b)| a.exp() * (a - b)).sum();
-        sum += kl;
-        max = max.max(kl);
-        same += usize::from(argmax(&lo) == argmax(&lr));
-    }
-    (sum / rows as f64, max, same as f64 / rows as f64)
+    metrics::max_abs(b, &widen(a))
 }
 
 #[test]
@@ -158,7 +114,8 @@ fn quantized_files_match_llama_cpp() {
                 ("logits_incremental", incremental_logits(&engine, &t)),
             ] {
                 let (reference, _) = golden(model, &golden_file, mode);
-                let (kl_mean, kl_max, top1) = kl_stats(&ours, &reference, vocab);
+                let c = metrics::compare_logits(&reference, &widen(&ours), vocab);
+                let (kl_mean, kl_max, top1) = (c.kl.mean, c.kl.max, c.same_top);
                 eprintln!(
                     "{model} {label} {mode}: KL mean {kl_mean:.2e} max {kl_max:.2e} top-1 {:.1}%",
                     top1 * 100.0
@@ -181,62 +138,30 @@ fn trace_matches_hf_and_llama_cpp_op_by_op() {
         let mut trace = Trace::default();
         m.forward_traced(&mut cache, &t, Logits::All, Some(&mut trace))
             .unwrap();
-        let layers = m.config.layers;
-        let mut pairs: Vec<(String, &str, String)> = vec![
-            ("embedding".into(), "hf_f64.safetensors", "embedding".into()),
-            (
-                "output_norm".into(),
-                "hf_f64.safetensors",
-                "output_norm".into(),
-            ),
-            (
-                "logits".into(),
-                "llamacpp_trace_F32.safetensors",
-                "result_output".into(),
-            ),
-        ];
-        for l in 0..layers {
-            for (ours, hf) in [
-                ("attn_norm", "attn_norm"),
-                ("v", "v_proj"),
-                ("attn_out", "attn_out"),
-                ("ffn_norm", "ffn_norm"),
-                ("ffn_gate", "ffn_gate"),
-                ("ffn_up", "ffn_up"),
-                ("ffn_out", "ffn_out"),
-                ("output", "output"),
-            ] {
-                pairs.push((
-                    format!("layers.{l}.{ours}"),
-                    "hf_f64.safetensors",
-                    format!("layers.{l}.{hf}"),
-                ));
-            }
-            // Q and K after RoPE exist only in llama.cpp's trace, in GGUF row order.
-            pairs.push((
-                format!("layers.{l}.q"),
-                "llamacpp_trace_F32.safetensors",
-                format!("Qcur-{l}@rope"),
-            ));
-            pairs.push((
-                format!("layers.{l}.k"),
-                "llamacpp_trace_F32.safetensors",
-                format!("Kcur-{l}@rope"),
-            ));
+        // The oracle's op-by-op plan (HF float64 for every op, llama.cpp for Q and K after RoPE),
+        // then two cross-checks against llama.cpp's own trace.
+        let ctx = common::goldens();
+        let mut pairs: Vec<(String, Vec<f64>)> = steps(&m, &ctx, model)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.name, s.reference))
+            .collect();
+        let llama = |name: &str| golden(model, "llamacpp_trace_F32.safetensors", name).0;
+        pairs.push(("logits".into(), llama("result_output")));
+        for l in 0..m.config.layers {
             pairs.push((
                 format!("layers.{l}.ffn_out"),
-                "llamacpp_trace_F32.safetensors",
-                format!("ffn_out-{l}"),
+                llama(&format!("ffn_out-{l}")),
             ));
         }
-        for (ours, file, theirs) in pairs {
+        assert_eq!(pairs.len(), 4 + 11 * m.config.layers);
+        for (ours, reference) in pairs {
             let (_, data) = &trace.tensors[&ours];
-            let (reference, _) = golden(model, file, &theirs);
             let err = max_abs(data, &reference);
             let scale = reference.iter().map(|v| v.abs()).fold(0.0, f64::max);
             assert!(
                 err <= 1e-5 * scale.max(1.0),
-                "{model} {ours} vs {file}:{theirs}: {err:e} (scale {scale})"
+                "{model} {ours}: {err:e} (scale {scale})"
             );
         }
     }

@@ -2,8 +2,9 @@
 //! injected. Injection exists only with the `faults` feature; without it `is` is a constant
 //! false and the hooks compile away.
 
-/// Every fault a hook in the engine can inject.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Every fault a hook in the engine can inject (named in snake_case in the oracle's contracts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Fault {
     /// F32 square matrices are read column-major.
     TransposeWeight,

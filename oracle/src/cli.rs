@@ -172,14 +172,9 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli: Cli = match realizar::cli::parse(args, out, err) {
         Ok(cli) => cli,
-        Err(e) => {
-            // --help and --version are "errors" that go to stdout with exit code 0.
-            let sink: &mut dyn Write = if e.use_stderr() { err } else { out };
-            let _ = write!(sink, "{}", e.render());
-            return e.exit_code();
-        }
+        Err(code) => return code,
     };
     let result = match cli.command {
         Command::Verify {
@@ -496,20 +491,7 @@ fn comply(
 
 #[cfg(feature = "falsify")]
 fn injector() -> Result<&'static dyn Fn(Option<crate::contract::Fault>), String> {
-    use crate::contract::Fault as C;
-    use realizar::faults::{inject, Fault as E};
-    Ok(&|f: Option<C>| {
-        inject(f.map(|f| match f {
-            C::TransposeWeight => E::TransposeWeight,
-            C::SwapRope => E::SwapRope,
-            C::CorruptSubblockScale => E::CorruptSubblockScale,
-            C::ShiftKvPosition => E::ShiftKvPosition,
-            C::ScaleLayerOutput => E::ScaleLayerOutput,
-            C::UnclearedOutputBuffer => E::UnclearedOutputBuffer,
-            C::DropSpacePrefix => E::DropSpacePrefix,
-            C::AcceptOutOfBounds => E::AcceptOutOfBounds,
-        }))
-    })
+    Ok(&realizar::faults::inject)
 }
 
 #[cfg(not(feature = "falsify"))]

@@ -132,19 +132,8 @@ pub struct Falsification {
     pub expect: Expect,
 }
 
-/// The faults the engine's `faults` feature can inject.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Fault {
-    TransposeWeight,
-    SwapRope,
-    CorruptSubblockScale,
-    ShiftKvPosition,
-    ScaleLayerOutput,
-    UnclearedOutputBuffer,
-    DropSpacePrefix,
-    AcceptOutOfBounds,
-}
+/// The faults a contract may declare are exactly those the engine's hooks inject.
+pub use realizar::faults::Fault;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -35,7 +35,8 @@ pub fn diff(root: &Path, model_path: &Path, golden: &str, tolerance: f64) -> Res
     let engine = Model::load(model_path, Kernel::best())
         .map_err(|e| format!("{}: {e}", model_path.display()))?;
     let ctx = Ctx::new(root);
-    let rows: Vec<Row> = steps(&engine, &ctx, golden)?
+    let rows: Vec<Row> = steps(&engine, &ctx, golden)
+        .map_err(|f| f.to_string())?
         .into_iter()
         .map(|s| Row {
             rel_l2: rel_l2(&s.reference, &s.ours),

@@ -60,6 +60,31 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The committed goldens, read as the oracle reads them (the `safetensors` crate, not the
+/// engine's reader): manifests, token ids, tensors widened to f64.
+pub fn goldens() -> realizar_oracle::checks::Ctx {
+    realizar_oracle::checks::Ctx::new(&repo_root())
+}
+
+/// What the `realizar` CLI did when run in-process.
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the `realizar` CLI in-process with `args` (no program name).
+pub fn realizar(args: &[&str]) -> CliOutput {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let argv = std::iter::once("realizar").chain(args.iter().copied());
+    let code = realizar::cli::run(argv, &mut out, &mut err);
+    CliOutput {
+        code,
+        stdout: String::from_utf8(out).unwrap(),
+        stderr: String::from_utf8(err).unwrap(),
+    }
+}
+
 pub fn corpus_dir(target: &str) -> PathBuf {
     repo_root().join("fuzz").join("corpus").join(target)
 }

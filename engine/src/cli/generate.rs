@@ -146,6 +146,13 @@ impl Utf8Stream {
         self.pending.drain(..valid);
         text
     }
+
+    /// Whatever is still held back, an unfinished sequence shown as U+FFFD.
+    fn finish(&mut self) -> String {
+        let text = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        text
+    }
 }
 
 /// `realizar run`: prefill the prompt in one batch, then decode token by token, streaming text.
@@ -181,7 +188,7 @@ pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), S
     let prefill_secs = started.elapsed().as_secs_f64();
     let decode_start = Instant::now();
     let mut stream = Utf8Stream::default();
-    let mut generated = 0;
+    let (mut generated, mut decode_calls) = (0, 0usize);
     let mut stop = "max tokens";
     while generated < a.max_tokens {
         let next = sampler.sample(&logits);
@@ -200,17 +207,16 @@ pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), S
         logits = model
             .forward(&mut cache, &[next], Logits::Last)
             .map_err(|e| e.to_string())?;
+        decode_calls += 1;
     }
-    let _ = writeln!(out, "{}", stream.push(&[]));
+    let _ = writeln!(out, "{}", stream.finish());
     let decode_secs = decode_start.elapsed().as_secs_f64();
-    // Decode time covers the forward passes after the first sampled token.
-    let decode_steps = generated.saturating_sub(1).max(1);
     let _ = writeln!(
         err,
         "prompt: {} tokens, {:.1} tok/s | decode: {generated} tokens, {:.1} tok/s | stop: {stop}",
         prompt.len(),
         prompt.len() as f64 / prefill_secs,
-        decode_steps as f64 / decode_secs.max(1e-9),
+        decode_calls as f64 / decode_secs.max(1e-9),
     );
     Ok(())
 }

@@ -142,20 +142,30 @@ enum Command {
     },
 }
 
+/// Parses `args` for a clap command line, or renders clap's message and returns the exit code:
+/// --help and --version go to `out` with 0, usage errors to `err` with 2. Shared with the oracle.
+pub fn parse<C, I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> Result<C, i32>
+where
+    C: Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    C::try_parse_from(args).map_err(|e| {
+        let sink: &mut dyn Write = if e.use_stderr() { err } else { out };
+        let _ = write!(sink, "{}", e.render());
+        e.exit_code()
+    })
+}
+
 /// Runs the CLI with `args` (including the program name) and returns the process exit code.
 pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli: Cli = match parse(args, out, err) {
         Ok(cli) => cli,
-        Err(e) => {
-            // --help and --version are "errors" that go to stdout with exit code 0.
-            let sink: &mut dyn Write = if e.use_stderr() { err } else { out };
-            let _ = write!(sink, "{}", e.render());
-            return e.exit_code();
-        }
+        Err(code) => return code,
     };
     let result = match cli.command {
         Command::Inspect { path, json } => {

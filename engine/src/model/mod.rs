@@ -87,11 +87,7 @@ impl Model {
                 path: path.display().to_string(),
                 source,
             })?;
-            let metadata = crate::format::gguf::Gguf::parse(&map[..])?
-                .header()
-                .metadata
-                .clone();
-            let (c, w) = weights::load_gguf(map)?;
+            let (c, metadata, w) = weights::load_gguf(map)?;
             (c, w, Format::Gguf { metadata })
         };
         Ok(Model {

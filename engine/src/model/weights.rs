@@ -10,7 +10,7 @@ use memmap2::Mmap;
 
 use super::config::{Arch, Config};
 use super::ModelError;
-use crate::format::gguf::{GgmlType, Gguf};
+use crate::format::gguf::{GgmlType, Gguf, Metadata};
 use crate::format::safetensors::{Dtype, SafetensorsDir};
 use crate::quant::{self, QMatrix};
 
@@ -141,19 +141,13 @@ impl Source for GgufSource<'_> {
     }
 
     fn mapped(&self, data: &[u8]) -> Option<Range<usize>> {
-        let base = self.file_bytes().as_ptr() as usize;
+        let base = self.file.bytes().as_ptr() as usize;
         let start = (data.as_ptr() as usize).checked_sub(base)?;
         Some(start..start + data.len())
     }
 
     fn permute_qk(&self) -> bool {
         false
-    }
-}
-
-impl GgufSource<'_> {
-    fn file_bytes(&self) -> &[u8] {
-        self.file.bytes()
     }
 }
 
@@ -237,7 +231,7 @@ impl Source for HfSource<'_> {
 }
 
 /// Loads every tensor the config calls for, checking each shape.
-fn load(src: &dyn Source, cfg: &Config, map: Option<Mmap>) -> Result<Weights, ModelError> {
+fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
     let tensor = |name: &str| -> Result<Raw<'_>, ModelError> {
         src.raw(name)?
             .ok_or_else(|| ModelError::MissingTensor(name.to_string()))
@@ -276,16 +270,11 @@ fn load(src: &dyn Source, cfg: &Config, map: Option<Mmap>) -> Result<Weights, Mo
         let bias_name = name.replace(".weight", ".bias");
         let bias = match src.raw(&bias_name)? {
             Some(_) => {
-                let mut b = vector(&bias_name, rows)?;
-                if let (Some(heads), true) = (heads, src.permute_qk()) {
-                    b = bytemuck::cast_slice::<u8, f32>(&permute_rows(
-                        bytemuck::cast_slice(&b),
-                        rows,
-                        heads,
-                    ))
-                    .to_vec();
-                }
-                Some(b)
+                let b = vector(&bias_name, rows)?;
+                Some(match (heads, src.permute_qk()) {
+                    (Some(heads), true) => permute_rows(&b, rows, heads),
+                    _ => b,
+                })
             }
             None => None,
         };
@@ -323,17 +312,18 @@ fn load(src: &dyn Source, cfg: &Config, map: Option<Mmap>) -> Result<Weights, Mo
         layers,
         output_norm: vector("output_norm.weight", h)?,
         output,
-        map,
+        map: None,
     })
 }
 
 /// HF's half-split Q/K rows into GGUF's adjacent-pair order, per head: GGUF row `2i + s` is HF
-/// row `s * d/2 + i` (convert_hf_to_gguf.py's permute). Rows move whole, so any dtype works.
-fn permute_rows(data: &[u8], rows: usize, heads: usize) -> Vec<u8> {
+/// row `s * d/2 + i` (convert_hf_to_gguf.py's permute). Rows move whole, so it serves raw
+/// weight bytes of any dtype and f32 bias vectors alike.
+fn permute_rows<T: Copy + Default>(data: &[T], rows: usize, heads: usize) -> Vec<T> {
     let row_bytes = data.len() / rows;
     let head_dim = rows / heads;
     let half = head_dim / 2;
-    let mut out = vec![0u8; data.len()];
+    let mut out = vec![T::default(); data.len()];
     for h in 0..heads {
         for i in 0..half {
             for s in 0..2 {
@@ -346,8 +336,8 @@ fn permute_rows(data: &[u8], rows: usize, heads: usize) -> Vec<u8> {
     out
 }
 
-/// A GGUF file's config and weights; the weights keep the file's map.
-pub fn load_gguf(map: Mmap) -> Result<(Config, Weights), ModelError> {
+/// A GGUF file's config, metadata and weights; the weights keep the file's map.
+pub fn load_gguf(map: Mmap) -> Result<(Config, Metadata, Weights), ModelError> {
     let file = Gguf::parse(&map[..])?;
     // An architecture the forward pass does not run is the first thing to say.
     let meta = &file.header().metadata;
@@ -365,11 +355,13 @@ pub fn load_gguf(map: Mmap) -> Result<(Config, Weights), ModelError> {
         }
         None => return Err(ModelError::MissingTensor("token_embd.weight".into())),
     };
-    let cfg = Config::from_gguf(&file.header().metadata, vocab)?;
-    let weights = load(&GgufSource { file: &file }, &cfg, None)?;
+    let cfg = Config::from_gguf(meta, vocab)?;
+    let weights = load(&GgufSource { file: &file }, &cfg)?;
+    let metadata = meta.clone();
     drop(file);
     Ok((
         cfg,
+        metadata,
         Weights {
             map: Some(map),
             ..weights
@@ -394,7 +386,6 @@ pub fn load_hf(dir: &Path) -> Result<(Config, Weights), ModelError> {
             arch: cfg.arch,
         },
         &cfg,
-        None,
     )?;
     Ok((cfg, weights))
 }

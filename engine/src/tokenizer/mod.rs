@@ -101,16 +101,17 @@ enum Fragment<'a> {
 
 impl Tokenizer {
     pub fn from_gguf(meta: &Metadata) -> Result<Self, TokenizerError> {
+        let flag = |key: &str, default: bool| match meta.get(key) {
+            Some(crate::format::gguf::MetaValue::Bool(b)) => *b,
+            _ => default,
+        };
         let model = meta
             .get("tokenizer.ggml.model")
             .and_then(|v| v.as_str())
             .ok_or(TokenizerError::Missing("tokenizer.ggml.model"))?;
         let kind = match model {
             "llama" => Kind::Spm {
-                add_space_prefix: matches!(
-                    meta.get("tokenizer.ggml.add_space_prefix"),
-                    Some(crate::format::gguf::MetaValue::Bool(true)) | None
-                ),
+                add_space_prefix: flag("tokenizer.ggml.add_space_prefix", true),
             },
             "gpt2" => {
                 let pre = meta
@@ -161,10 +162,6 @@ impl Tokenizer {
             }
         };
         let id = |key: &'static str| meta.get(key).and_then(|v| v.as_u64()).map(|v| v as i64);
-        let flag = |key: &str, default: bool| match meta.get(key) {
-            Some(crate::format::gguf::MetaValue::Bool(b)) => *b,
-            _ => default,
-        };
         Self::build(Parts {
             pieces,
             scores,

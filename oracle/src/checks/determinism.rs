@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::contract::Obligation;
 use realizar::model::Logits;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let model = o.params.model.as_deref().unwrap_or("");
     let engine = ctx.model(model, o.params.file.as_deref().unwrap_or("F32"))?;
     let tokens = ctx.tokens(model)?;

@@ -5,7 +5,7 @@ use crate::contract::Obligation;
 use realizar::format::gguf::GgmlType;
 use realizar::quant::{matvec, Kernel, QMatrix};
 
-pub fn run(_o: &Obligation) -> Result<(f64, String), String> {
+pub fn run(_o: &Obligation) -> super::Outcome {
     let mut wrong = 0usize;
     for (rows, cols) in [(64usize, 64usize), (7, 512)] {
         let w: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();

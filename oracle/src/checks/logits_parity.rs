@@ -5,7 +5,7 @@ use crate::contract::{Mode, Obligation, Reference};
 use crate::metrics::compare_logits;
 use realizar::model::Logits;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let p = &o.params;
     let (model, file) = (
         p.model.as_deref().unwrap_or(""),

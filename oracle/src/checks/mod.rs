@@ -33,12 +33,37 @@ pub enum Measurement {
     EngineError(String),
 }
 
-/// Marks an error as the engine's, not the environment's: the obligation is then violated.
-pub fn engine(e: impl std::fmt::Display) -> String {
-    format!("{ENGINE}{e}")
+/// Why a check produced no value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Failure {
+    /// Something here is missing or unreadable (a golden, a folder): the check did not run.
+    Env(String),
+    /// The engine failed (a model that no longer loads, a forward pass that errors).
+    Engine(String),
 }
 
-const ENGINE: &str = "engine error: ";
+impl From<String> for Failure {
+    fn from(why: String) -> Self {
+        Failure::Env(why)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Env(why) => f.write_str(why),
+            Failure::Engine(why) => write!(f, "engine error: {why}"),
+        }
+    }
+}
+
+/// What one check returns: its value and a line of detail.
+pub type Outcome = Result<(f64, String), Failure>;
+
+/// Marks an error as the engine's, not the environment's: the obligation is then violated.
+pub fn engine(e: impl std::fmt::Display) -> Failure {
+    Failure::Engine(e.to_string())
+}
 
 /// Shared by every check of one run: where the goldens are.
 pub struct Ctx {
@@ -57,7 +82,7 @@ impl Ctx {
     }
 
     /// A reference model file: `file` is a GGUF label (F32, Q4_K_M, ...) or `hf`.
-    pub fn model(&self, model: &str, file: &str) -> Result<Model, String> {
+    pub fn model(&self, model: &str, file: &str) -> Result<Model, Failure> {
         let dir = self.golden(&format!("models/{model}"));
         let path = if file == "hf" {
             dir.join("hf")
@@ -148,7 +173,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
     };
     match result {
         Ok((value, detail)) => Measurement::Value { value, detail },
-        Err(e) if e.starts_with(ENGINE) => Measurement::EngineError(e),
-        Err(e) => Measurement::NotRun(e),
+        Err(f @ Failure::Engine(_)) => Measurement::EngineError(f.to_string()),
+        Err(Failure::Env(why)) => Measurement::NotRun(why),
     }
 }

@@ -20,7 +20,7 @@ fn parse(kind: &str, data: &[u8]) -> Result<bool, ()> {
     .map_err(|_| ())
 }
 
-pub fn run(_o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+pub fn run(_o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let (mut panics, mut seeds) = (Vec::new(), 0usize);
     let corpus = ctx.root.join("fuzz/corpus");
     for target in [

@@ -17,7 +17,7 @@ fn array_rmse(a: &[f32], b: &[f32]) -> f64 {
     sum.sqrt() / a.len() as f64
 }
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let path = ctx.golden("ggml/quantize_fns.json");
     let ggml: serde_json::Value = std::fs::read(&path)
         .map_err(|e| format!("{}: {e}", path.display()))

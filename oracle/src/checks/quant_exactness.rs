@@ -6,7 +6,7 @@ use crate::contract::Obligation;
 use realizar::format::gguf::GgmlType;
 use realizar::quant::dequantize_to_vec;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let mut total = 0usize;
     let mut parts = Vec::new();
     for ty in &o.params.types {

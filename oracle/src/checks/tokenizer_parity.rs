@@ -6,7 +6,7 @@ use crate::contract::Obligation;
 use realizar::format::gguf::Gguf;
 use realizar::tokenizer::Tokenizer;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let which = o.params.tokenizer.as_deref().unwrap_or("spm");
     let vocab = ctx.golden(&format!("tokenizer/{which}/vocab.gguf"));
     let g = Gguf::open(&vocab).map_err(|e| format!("{}: {e}", vocab.display()))?;

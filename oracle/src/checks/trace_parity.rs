@@ -33,7 +33,7 @@ pub struct Step {
 
 /// Runs `engine` traced on the golden set's tokens and pairs every op with its reference, in
 /// forward order.
-pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, String> {
+pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super::Failure> {
     let tokens = ctx.tokens(model)?;
     let mut cache = engine.new_cache(tokens.len());
     let mut trace = Trace::default();
@@ -81,7 +81,7 @@ pub fn describe(name: &str) -> String {
     }
 }
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> Result<(f64, String), String> {
+pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let model = o.params.model.as_deref().unwrap_or("");
     let engine = ctx.model(model, o.params.file.as_deref().unwrap_or("F32"))?;
     let (mut worst, mut worst_at, mut first) = (0.0f64, String::new(), None);
