@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check contracts bench bench-e2e coverage coverage-tools mutants mutants-tools verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check contracts bench bench-e2e coverage coverage-tools mutants mutants-tools mutants-gate verify
 
 help:
 	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
@@ -114,16 +114,37 @@ coverage: coverage-tools
 mutants-tools:
 	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 
-# Mutants of the kernels, ops and forward pass; a mutant counts as caught only if the parity
-# tests (goldens, kernels, contracts) notice it.
+# Mutants of the kernels, ops and forward pass. A mutant counts as caught only if the engine's
+# unit tests, the parity tests (goldens, kernels) or the contracts (oracle_contracts runs every
+# committed contract) notice it. The `mutants` profile (optimised, no debug info) keeps each
+# mutant to one incremental rebuild and about two seconds of tests.
+# cargo-mutants 27 runs its baseline with the mutated package's tests only (realizar), where
+# these tests do not live, so the baseline here is ours: the same tests, same profile, unmutated.
+# Without its baseline it cannot derive timeouts, so they are set: a hung mutant counts as caught.
+# cargo-mutants exits 2 for missed and 3 for timed-out mutants (the gate below judges those);
+# anything else is an error.
 MUTANT_FILES := -f 'engine/src/quant/*.rs' -f engine/src/ops.rs -f engine/src/model/forward.rs
-MUTANT_TESTS := --test quant_golden --test quant_kernels --test model_parity --test tokenizer_parity --test oracle_contracts
-# About 1700 mutants at roughly a minute each: shard across runs, e.g. MUTANT_ARGS="--shard 0/8".
+MUTANT_TESTS := quant_golden quant_kernels model_parity tokenizer_parity oracle_contracts
+MUTANT_CARGO_ARGS := --exclude=realizar-oracle --lib $(addprefix --test=,$(MUTANT_TESTS))
+MUTANT_JOBS ?= 2
+# e.g. MUTANT_ARGS="--shard 0/4" MUTANT_OUT=reports/shard0 to split a run. The gate merges every
+# outcomes file named in MUTANT_OUTCOMES, a mutant's last outcome counting, so shards and reruns
+# add up.
 MUTANT_ARGS ?=
+MUTANT_OUT ?= reports
+MUTANT_OUTCOMES ?= $(MUTANT_OUT)/mutants.out/outcomes.json
 mutants: mutants-tools
-	mkdir -p reports
-	cargo mutants --workspace --test-workspace=true --no-shuffle $(MUTANT_ARGS) $(MUTANT_FILES) --output reports -- $(MUTANT_TESTS) || true
-	cargo run --release --quiet --bin oracle -- quality mutants --outcomes reports/mutants.out/outcomes.json
+	mkdir -p $(MUTANT_OUT)
+	cargo test --profile mutants --workspace $(MUTANT_CARGO_ARGS)
+	cargo mutants --package realizar --test-workspace=true --baseline=skip --profile mutants \
+	  --timeout 60 --build-timeout 900 --jobs $(MUTANT_JOBS) --no-shuffle $(MUTANT_FILES) \
+	  $(addprefix --cargo-arg=,$(MUTANT_CARGO_ARGS)) --output $(MUTANT_OUT) $(MUTANT_ARGS) \
+	  || { rc=$$?; [ $$rc -eq 2 ] || [ $$rc -eq 3 ] || exit $$rc; }
+	$(MAKE) --no-print-directory mutants-gate
+
+# The gate alone, on outcomes already written.
+mutants-gate:
+	cargo run --release --quiet --bin oracle -- quality mutants $(addprefix --outcomes ,$(MUTANT_OUTCOMES))
 
 # Generates the TinyLlama-shaped model and its quantizations (target/bench-e2e, reused), then
 # times realizar and llama-bench on the same files.

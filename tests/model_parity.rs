@@ -187,3 +187,62 @@ fn a_swapped_rope_convention_or_a_2_percent_perturbation_is_caught() {
     let err = max_abs(&batch_logits(&m, &t), &hf);
     assert!(err > 1e-4, "a 2% perturbation went unnoticed: {err:e}");
 }
+
+/// The cache's bookkeeping: positions fill as tokens run, a call past the capacity is refused
+/// with the positions it needed, and `clear` starts again at position 0 with the same logits.
+#[test]
+fn the_kv_cache_counts_positions_refuses_overflow_and_clears() {
+    use realizar::model::ModelError;
+    let model = "tiny-gqa";
+    let m = gguf(model, "F32");
+    let t = tokens(model);
+    let (head, tail) = t.split_at(3);
+    let mut cache = m.new_cache(t.len());
+    assert_eq!(
+        (cache.len(), cache.capacity(), cache.is_empty()),
+        (0, t.len(), true)
+    );
+    let first = m.forward(&mut cache, head, Logits::Last).unwrap();
+    assert_eq!((cache.len(), cache.is_empty()), (3, false));
+    match m.forward(&mut cache, &t, Logits::Last) {
+        Err(ModelError::ContextFull { needed, ctx }) => {
+            assert_eq!((needed, ctx), (3 + t.len(), t.len()))
+        }
+        other => panic!("expected ContextFull, got {other:?}"),
+    }
+    assert_eq!(cache.len(), 3, "a refused call leaves the cache as it was");
+    m.forward(&mut cache, tail, Logits::Last).unwrap();
+    assert_eq!(cache.len(), t.len());
+    // Full: even one more token is refused.
+    assert!(matches!(
+        m.forward(&mut cache, &t[..1], Logits::Last),
+        Err(ModelError::ContextFull { needed, .. }) if needed == t.len() + 1
+    ));
+    cache.clear();
+    assert_eq!(
+        (cache.len(), cache.capacity(), cache.is_empty()),
+        (0, t.len(), true)
+    );
+    assert_eq!(m.forward(&mut cache, head, Logits::Last).unwrap(), first);
+    // Logits::Last is the last row of Logits::All.
+    let vocab = m.config.vocab;
+    let all = batch_logits(&m, head);
+    assert_eq!(first.len(), vocab);
+    assert_eq!(first, all[2 * vocab..]);
+    // Each traced tensor is [tokens of the call, features].
+    let mut trace = Trace::default();
+    m.forward_traced(&mut cache, &tail[..2], Logits::All, Some(&mut trace))
+        .unwrap();
+    let c = &m.config;
+    for (key, cols) in [
+        ("embedding", c.hidden),
+        ("layers.0.q", c.q_dim()),
+        ("layers.1.k", c.kv_dim()),
+        ("layers.0.ffn_up", c.ffn),
+        ("logits", c.vocab),
+    ] {
+        let (shape, data) = &trace.tensors[key];
+        assert_eq!(shape, &vec![2, cols], "{key}");
+        assert_eq!(data.len(), 2 * cols, "{key}");
+    }
+}

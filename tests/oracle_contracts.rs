@@ -446,35 +446,94 @@ fn quality_gates_read_tool_output_and_rewrite_the_readme_row() {
     let outcomes = write(
         &root,
         "outcomes.json",
-        r#"{"outcomes": [
-            {"summary": "CaughtMutant", "scenario": {"Mutant": {"file": "a.rs", "name": "x"}}},
-            {"summary": "CaughtMutant", "scenario": {"Mutant": {"file": "a.rs", "name": "y"}}},
-            {"summary": "Timeout", "scenario": {"Mutant": {"file": "a.rs", "name": "z"}}},
-            {"summary": "MissedMutant", "scenario": {"Mutant": {"file": "q.rs", "span": {"start": {"line": 7}}, "name": "replace + with -"}}},
-            {"summary": "Unviable", "scenario": {"Mutant": {"file": "a.rs", "name": "w"}}}
+        r#"{"total_mutants": 9, "outcomes": [
+            {"summary": "CaughtMutant", "scenario": {"Mutant": {"name": "a.rs:1:1: x"}}},
+            {"summary": "CaughtMutant", "scenario": {"Mutant": {"name": "a.rs:2:1: y"}}},
+            {"summary": "CaughtMutant", "scenario": {"Mutant": {"name": "a.rs:2:5: y2"}}},
+            {"summary": "CaughtMutant", "scenario": {"Mutant": {"name": "a.rs:2:9: y3"}}},
+            {"summary": "Timeout", "scenario": {"Mutant": {"name": "a.rs:3:1: z"}}},
+            {"summary": "MissedMutant", "scenario": {"Mutant": {"name": "q.rs:2:9: replace + with - in f"}}},
+            {"summary": "MissedMutant", "scenario": {"Mutant": {"name": "q.rs:3:9: replace + with - in f"}}},
+            {"summary": "Unviable", "scenario": {"Mutant": {"name": "a.rs:4:1: w"}}}
         ]}"#,
     );
+    write(&root, "q.rs", "fn f() {\n    a + 0\n    b + 1\n}\n");
     let report = root.join("mutants.md");
-    let (code, out, _) = oracle(&[
-        "quality",
-        "mutants",
-        "--outcomes",
-        outcomes.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
-        "--readme",
-        readme.to_str().unwrap(),
-    ]);
-    // Timeouts count as caught: 3 of 4 viable is 75%, under the 80% gate.
+    let mutants_min = |accepted: &str, min: &str| {
+        let list = write(&root, "accepted.yaml", accepted);
+        let (code, out, err) = oracle(&[
+            "quality",
+            "mutants",
+            "--min",
+            min,
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+            "--accepted",
+            list.to_str().unwrap(),
+            "--root",
+            r,
+            "--report",
+            report.to_str().unwrap(),
+            "--readme",
+            readme.to_str().unwrap(),
+        ]);
+        let md = std::fs::read_to_string(&report).unwrap_or_default();
+        (code, out + &err, md)
+    };
+    let mutants = |accepted: &str| mutants_min(accepted, "80");
+    // Timeouts count as caught: 5 of 7 viable is 71.4%, under the 80% gate.
+    let (code, out, md) = mutants("[]\n");
     assert_eq!(code, 1, "{out}");
+    let figure =
+        "71.4% (4 caught, 1 timeouts, 2 missed of 7 viable; 1 unviable; 8 of 9 mutants tested)";
     assert!(
-        out.contains(
-            "75.0% (2 caught, 1 timeouts, 1 missed of 4 viable; 1 unviable); gate 80%: FAIL"
-        ),
+        out.contains(&format!(
+            "{figure}; 2 missed without a reason; gate 80%: FAIL"
+        )),
         "{out}"
     );
-    let md = std::fs::read_to_string(&report).unwrap();
-    assert!(md.contains("`q.rs:7: replace + with -`"), "{md}");
+    assert!(
+        md.contains("| `q.rs:2:9: replace + with - in f` | **UNEXPLAINED**"),
+        "{md}"
+    );
+    // A reason (keyed without line and column) whose `code` names the text of one of the two
+    // lines explains that one only; a reason for a mutant no longer missed is listed as stale.
+    let (code, out, md) = mutants(
+        "- mutant: 'q.rs: replace + with - in f'\n  code: a + 0\n  why: adding zero\n\
+         - mutant: 'gone.rs: replace f with ()'\n  why: was missed once\n",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("1 missed without a reason"), "{out}");
+    assert!(
+        md.contains("| `q.rs:2:9: replace + with - in f` | adding zero |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `q.rs:3:9: replace + with - in f` | **UNEXPLAINED**"),
+        "{md}"
+    );
+    assert!(
+        md.contains("not missed in this run\n\n- `gone.rs: replace f with ()`"),
+        "{md}"
+    );
+    // Without `code` the reason covers both sites; the score gate still applies.
+    let (code, out, _) = mutants("- mutant: 'q.rs: replace + with - in f'\n  why: adding\n");
+    assert!(
+        out.contains("0 missed without a reason; gate 80%: FAIL"),
+        "{out}"
+    );
+    assert_eq!(code, 1);
+    let (code, out, _) = mutants_min(
+        "- mutant: 'q.rs: replace + with - in f'\n  why: adding\n",
+        "70",
+    );
+    assert!(out.contains("gate 70%: pass"), "{out}");
+    assert_eq!(code, 0);
+    // A reason left empty, or an unknown field, is refused.
+    let (code, out, _) = mutants("- mutant: 'q.rs: replace + with - in f'\n  why: ' '\n");
+    assert!(code == 2 && out.contains("has no reason"), "{code} {out}");
+    let (code, _, _) = mutants("- mutant: x\n  why: y\n  because: z\n");
+    assert_eq!(code, 2);
     let text = std::fs::read_to_string(&readme).unwrap();
     assert!(
         text.contains("| line coverage |") && text.contains("| mutation score |"),

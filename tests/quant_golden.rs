@@ -182,3 +182,56 @@ fn goldens_catch_decoders_that_all_zero_blocks_cannot() {
         );
     }
 }
+
+/// The quantizers reproduce llama-quantize byte for byte: every quantized tensor of every
+/// tiny-gqa file (made by llama-quantize from the F32 file, no imatrix, so through ggml's
+/// `quantize_row_*_ref`) equals realizar's quantization of the same F32 tensor. This is the
+/// outside truth for the K-quant quantizers, which gguf-py does not implement.
+#[test]
+fn quantizers_reproduce_llama_quantize_on_every_model_tensor() {
+    use realizar::format::gguf::Gguf;
+    let dir = common::repo_root().join("golden/models/tiny-gqa");
+    let source = Gguf::open(dir.join("tiny-gqa-F32.gguf")).unwrap();
+    let mut blocks_per_type = std::collections::BTreeMap::<String, usize>::new();
+    for file in [
+        "Q4_0",
+        "Q4_0-pure",
+        "Q8_0",
+        "Q4_K-pure",
+        "Q5_K-pure",
+        "Q6_K",
+        "Q4_K_M",
+        "Q5_K_M",
+    ] {
+        let quantized = Gguf::open(dir.join(format!("tiny-gqa-{file}.gguf"))).unwrap();
+        for t in quantized.tensors() {
+            let ty = t.info.ggml_type;
+            if ty == GgmlType::F32 {
+                continue;
+            }
+            let src = source.tensor(&t.info.name).unwrap();
+            assert_eq!(src.info.ggml_type, GgmlType::F32, "{}", t.info.name);
+            let x = f32s(src.data);
+            let mut ours = vec![0u8; t.data.len()];
+            quantize(ty, &x, &mut ours).unwrap();
+            let ts = ty.type_size() as usize;
+            if let Some(i) = ours.iter().zip(t.data).position(|(a, b)| a != b) {
+                panic!(
+                    "{file} {} ({ty}): block {} byte {}: ours {:#04x}, llama-quantize {:#04x}",
+                    t.info.name,
+                    i / ts,
+                    i % ts,
+                    ours[i],
+                    t.data[i]
+                );
+            }
+            *blocks_per_type.entry(ty.to_string()).or_default() += t.data.len() / ts;
+        }
+    }
+    let covered: Vec<&str> = blocks_per_type.keys().map(String::as_str).collect();
+    assert_eq!(covered, ["Q4_0", "Q4_K", "Q5_K", "Q6_K", "Q8_0"]);
+    assert!(
+        blocks_per_type.values().all(|&n| n >= 1000),
+        "{blocks_per_type:?}"
+    );
+}

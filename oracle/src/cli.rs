@@ -130,13 +130,21 @@ enum QualityCommand {
         #[arg(long, default_value = "README.md")]
         readme: PathBuf,
     },
-    /// Mutation score from cargo-mutants' outcomes.json (timeouts count as caught); writes the
-    /// missed mutants to a Markdown report; exit 1 below the minimum.
+    /// Mutation score from cargo-mutants' outcomes.json (timeouts count as caught); writes every
+    /// missed mutant with its reason to a Markdown report; exit 1 below the minimum or if a
+    /// missed mutant has no reason in the accepted list.
     Mutants {
-        #[arg(long, value_name = "outcomes.json")]
-        outcomes: PathBuf,
+        /// Repeat for shards or reruns; a mutant's last outcome counts.
+        #[arg(long, value_name = "outcomes.json", required = true)]
+        outcomes: Vec<PathBuf>,
         #[arg(long, default_value_t = 80.0)]
         min: f64,
+        /// Missed mutants judged acceptable, each with why (YAML list of `mutant`, `why`).
+        #[arg(long, default_value = "reports/mutants-accepted.yaml")]
+        accepted: PathBuf,
+        /// The tree the mutants' file names are relative to (for `code` in the accepted list).
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
         #[arg(long, default_value = "reports/mutants.md")]
         report: PathBuf,
         #[arg(long, default_value = "README.md")]
@@ -356,25 +364,38 @@ fn quality(command: QualityCommand, out: &mut dyn Write) -> Result<i32, String> 
         QualityCommand::Mutants {
             outcomes,
             min,
+            accepted,
+            root,
             report,
             readme,
         } => {
-            let m = crate::quality::mutants(&read_json(&outcomes)?);
-            let pass = m.viable() > 0 && m.score() >= min;
+            let runs = outcomes
+                .iter()
+                .map(|p| read_json(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let m = crate::quality::mutants(&runs);
+            let accepted = crate::quality::load_accepted(&accepted)?;
+            let reasons = crate::quality::reasons(&m, &accepted, &root);
+            let unexplained = reasons.iter().filter(|r| r.1.is_none()).count();
+            let pass = m.viable() > 0 && m.score() >= min && unexplained == 0;
             let verdict = if pass { "pass" } else { "FAIL" };
+            let md = crate::quality::mutants_report(
+                &m,
+                &accepted,
+                &reasons,
+                &format!("gate {min}%, every missed mutant explained: {verdict}"),
+            );
             let figure = format!(
-                "{:.1}% ({} caught, {} timeouts, {} missed of {} viable; {} unviable)",
+                "{:.1}% ({} caught, {} timeouts, {} missed of {} viable; {} unviable; {} of {} mutants tested)",
                 m.score(),
                 m.caught,
                 m.timeout,
                 m.missed,
                 m.viable(),
-                m.unviable
+                m.unviable,
+                m.tested(),
+                m.found
             );
-            let mut md = format!("# Missed mutants\n\nScore {figure}, gate {min}%: {verdict}.\n\n");
-            for missed in &m.missed_list {
-                md.push_str(&format!("- `{missed}`\n"));
-            }
             if let Some(dir) = report.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
             }
@@ -382,11 +403,13 @@ fn quality(command: QualityCommand, out: &mut dyn Write) -> Result<i32, String> 
             write_row(
                 &readme,
                 "mutation score",
-                &format!("| mutation score | {figure} | at least {min}% | {verdict} | {commit} |"),
+                &format!(
+                    "| mutation score | {figure} | at least {min}%, every missed mutant explained | {verdict} | {commit} |"
+                ),
             )?;
             let _ = writeln!(
                 out,
-                "mutants: {figure}; gate {min}%: {verdict}; missed listed in {}",
+                "mutants: {figure}; {unexplained} missed without a reason; gate {min}%: {verdict}; report {}",
                 report.display()
             );
             Ok(if pass { EXIT_OK } else { EXIT_VIOLATION })

@@ -52,17 +52,24 @@ pub fn coverage(lcov: &str, root: &Path, crates: &[&str]) -> Vec<Coverage> {
 
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Mutants {
+    /// Mutants cargo-mutants found under the filters; more than were tested when a run is
+    /// sharded or stopped early.
+    pub found: u64,
     pub caught: u64,
     pub missed: u64,
     pub timeout: u64,
     pub unviable: u64,
-    /// `file:line: replacement` of each missed mutant.
+    /// cargo-mutants' name of each missed mutant: `file:line:col: replacement in function`.
     pub missed_list: Vec<String>,
 }
 
 impl Mutants {
     pub fn viable(&self) -> u64 {
         self.caught + self.missed + self.timeout
+    }
+
+    pub fn tested(&self) -> u64 {
+        self.viable() + self.unviable
     }
 
     /// Caught (timeouts count as caught: the mutant changed behaviour enough to hang) over viable.
@@ -75,32 +82,158 @@ impl Mutants {
     }
 }
 
-/// cargo-mutants' outcomes.json.
-pub fn mutants(outcomes: &serde_json::Value) -> Mutants {
+/// cargo-mutants' outcomes.json files, in order: a mutant tested in several (shards, or a rerun
+/// with `--iterate` of what an earlier run missed) counts once, as its last outcome says.
+pub fn mutants(runs: &[serde_json::Value]) -> Mutants {
+    let mut last = std::collections::BTreeMap::new();
+    let mut found = 0;
+    for run in runs {
+        found = found.max(run["total_mutants"].as_u64().unwrap_or(0));
+        for o in run["outcomes"].as_array().into_iter().flatten() {
+            // The baseline scenario (when cargo-mutants ran one) is not a mutant.
+            if let Some(name) = o["scenario"]["Mutant"]["name"].as_str() {
+                last.insert(name.to_string(), o["summary"].as_str().unwrap_or(""));
+            }
+        }
+    }
     let mut m = Mutants::default();
-    for o in outcomes["outcomes"].as_array().into_iter().flatten() {
-        let summary = o["summary"].as_str().unwrap_or("");
+    for (name, summary) in last {
         match summary {
             "CaughtMutant" => m.caught += 1,
             "MissedMutant" => {
                 m.missed += 1;
-                let s = &o["scenario"]["Mutant"];
-                m.missed_list.push(format!(
-                    "{}:{}: {}",
-                    s["file"].as_str().unwrap_or("?"),
-                    s["span"]["start"]["line"].as_u64().unwrap_or(0),
-                    s["name"]
-                        .as_str()
-                        .or_else(|| s["replacement"].as_str())
-                        .unwrap_or("?")
-                ));
+                m.missed_list.push(name);
             }
             "Timeout" => m.timeout += 1,
             "Unviable" => m.unviable += 1,
             _ => {}
         }
     }
+    m.found = found.max(m.tested());
+    // By file, then line: the order of the source.
+    m.missed_list.sort_by_key(|name| {
+        let (key, at) = split_name(name);
+        (at.map(|(file, line)| (file.to_string(), line)), key)
+    });
     m
+}
+
+/// A mutant's name split into its key, `file: replacement in function` (no line and column, so
+/// that a reason stays attached when code above it moves), and its file and line.
+pub fn split_name(name: &str) -> (String, Option<(&str, usize)>) {
+    let mut parts = name.splitn(4, ':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(file), Some(line), Some(col), Some(rest)) if col.parse::<u32>().is_ok() => {
+            match line.parse::<usize>() {
+                Ok(line) => (format!("{file}:{rest}"), Some((file, line))),
+                Err(_) => (name.to_string(), None),
+            }
+        }
+        _ => (name.to_string(), None),
+    }
+}
+
+/// One entry of the committed list of surviving mutants and why each is acceptable.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accepted {
+    /// The mutant's key (see [`split_name`]).
+    pub mutant: String,
+    /// Text the mutated source line must contain, where one function has the same replacement
+    /// in several places and only some are acceptable.
+    #[serde(default)]
+    pub code: Option<String>,
+    pub why: String,
+}
+
+pub fn load_accepted(path: &Path) -> Result<Vec<Accepted>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let list: Vec<Accepted> =
+        serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(a) = list.iter().find(|a| a.why.trim().is_empty()) {
+        return Err(format!("{}: {} has no reason", path.display(), a.mutant));
+    }
+    Ok(list)
+}
+
+/// Each missed mutant with the index of the accepted entry that explains it, if any. Source
+/// lines are read from the files under `root`.
+pub fn reasons<'a>(
+    m: &'a Mutants,
+    accepted: &[Accepted],
+    root: &Path,
+) -> Vec<(&'a str, Option<usize>)> {
+    let mut sources = std::collections::BTreeMap::<String, Vec<String>>::new();
+    m.missed_list
+        .iter()
+        .map(|name| {
+            let (key, at) = split_name(name);
+            let line = at.and_then(|(file, line)| {
+                let lines = sources.entry(file.to_string()).or_insert_with(|| {
+                    let text = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+                    text.lines().map(str::to_string).collect()
+                });
+                lines.get(line.checked_sub(1)?).cloned()
+            });
+            let fits = |a: &Accepted| {
+                a.mutant == key
+                    && match (&a.code, &line) {
+                        (None, _) => true,
+                        (Some(code), Some(line)) => line.contains(code.as_str()),
+                        (Some(_), None) => false,
+                    }
+            };
+            (name.as_str(), accepted.iter().position(fits))
+        })
+        .collect()
+}
+
+/// The Markdown report: the figures and verdict, every missed mutant with its reason (or marked
+/// unexplained), then accepted entries that explain no missed mutant of this run.
+pub fn mutants_report(
+    m: &Mutants,
+    accepted: &[Accepted],
+    reasons: &[(&str, Option<usize>)],
+    verdict: &str,
+) -> String {
+    let unexplained = reasons.iter().filter(|r| r.1.is_none()).count();
+    let mut md = format!(
+        "# Mutation testing\n\nWritten by `make mutants` (`oracle quality mutants`) from cargo-mutants' \
+         outcomes; reasons come from `reports/mutants-accepted.yaml`.\n\n\
+         - mutants found: {}, tested: {} ({} viable, {} unviable)\n\
+         - caught: {}, timeouts: {}, missed: {} ({unexplained} unexplained)\n\
+         - score: {:.1}%; {verdict}\n\n## Missed mutants\n\n",
+        m.found,
+        m.tested(),
+        m.viable(),
+        m.unviable,
+        m.caught,
+        m.timeout,
+        m.missed,
+        m.score()
+    );
+    if reasons.is_empty() {
+        md.push_str("None.\n");
+    } else {
+        md.push_str("| mutant | why it is acceptable |\n|---|---|\n");
+        for (name, why) in reasons {
+            let why = why.map_or("**UNEXPLAINED**: add a test or a reason", |i| {
+                accepted[i].why.trim()
+            });
+            md.push_str(&format!("| `{name}` | {} |\n", why.replace('\n', " ")));
+        }
+    }
+    let stale: Vec<&Accepted> = (0..accepted.len())
+        .filter(|i| !reasons.iter().any(|r| r.1 == Some(*i)))
+        .map(|i| &accepted[i])
+        .collect();
+    if !stale.is_empty() {
+        md.push_str("\n## Accepted but not missed in this run\n\n");
+        for a in stale {
+            md.push_str(&format!("- `{}`\n", a.mutant));
+        }
+    }
+    md
 }
 
 pub const BEGIN: &str = "<!-- quality:begin (written by `oracle quality`) -->";
@@ -154,15 +287,46 @@ mod tests {
     }
 
     #[test]
+    fn a_later_run_overrides_an_earlier_one_for_the_same_mutant() {
+        let run = |pairs: &[(&str, &str)]| {
+            let outcomes: Vec<serde_json::Value> = pairs
+                .iter()
+                .map(
+                    |(n, s)| serde_json::json!({"summary": s, "scenario": {"Mutant": {"name": n}}}),
+                )
+                .collect();
+            serde_json::json!({"total_mutants": 3, "outcomes": outcomes})
+        };
+        let first = run(&[("a:1:1: x", "MissedMutant"), ("a:2:1: y", "CaughtMutant")]);
+        let rerun = run(&[("a:1:1: x", "CaughtMutant"), ("a:3:1: z", "MissedMutant")]);
+        let m = mutants(&[first, rerun]);
+        assert_eq!((m.caught, m.missed, m.found), (2, 1, 3));
+        assert_eq!(m.missed_list, ["a:3:1: z"]);
+    }
+
+    #[test]
+    fn a_mutant_name_splits_into_key_file_and_line() {
+        assert_eq!(
+            split_name("engine/src/ops.rs:14:13: replace / with % in rms_norm"),
+            (
+                "engine/src/ops.rs: replace / with % in rms_norm".to_string(),
+                Some(("engine/src/ops.rs", 14))
+            )
+        );
+        assert_eq!(split_name("a.rs: x"), ("a.rs: x".to_string(), None));
+    }
+
+    #[test]
     fn mutation_score_counts_timeouts_as_caught_and_skips_unviable() {
         let m = Mutants {
+            found: 20,
             caught: 7,
             missed: 2,
             timeout: 1,
             unviable: 5,
             missed_list: vec![],
         };
-        assert_eq!(m.viable(), 10);
+        assert_eq!((m.viable(), m.tested()), (10, 15));
         assert!((m.score() - 80.0).abs() < 1e-9);
     }
 }
