@@ -22,7 +22,7 @@ help:
 	@echo "make fuzz T=gguf_header  one target for $(FUZZ_SECONDS)s under AddressSanitizer (nightly)"
 	@echo "make golden        regenerate every golden set from the reference tools (uv, pinned versions)"
 	@echo "make golden-quant  golden/quant from gguf-py"
-	@echo "make golden-ggml   rebuild ggml and re-measure its test-quantize-fns errors"
+	@echo "make golden-ggml   rebuild ggml: its test-quantize-fns errors, its K-quant quantizer bytes"
 	@echo "make golden-models tokenizer, reference models, HF f64 and llama.cpp goldens"
 	@echo "make golden-check  every golden file against its manifest (sha256, tensors, script hashes)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
@@ -77,6 +77,7 @@ golden-quant: uv
 
 golden-ggml: uv
 	uv run golden/scripts/ggml_quantize_fns.py
+	uv run golden/scripts/ggml_quantize_ref.py
 
 # --locked: the resolved versions of every package are the ones in models.py.lock.
 golden-models: uv

@@ -174,6 +174,23 @@ fn a_script_edited_after_its_goldens_is_stale() {
     assert!(p.contains("uv run golden/scripts/make.py"), "{p}");
 }
 
+#[test]
+fn an_edited_source_the_manifest_lists_is_stale() {
+    let f = fixture();
+    let helper = "golden/scripts/helper.c";
+    std::fs::write(f.root.join(helper), "int main(void) { return 0; }\n").unwrap();
+    let mut m = read_manifest(&f.set);
+    m["sources"] = json!({helper: sha256_hex(&std::fs::read(f.root.join(helper)).unwrap())});
+    write_manifest(&f.set, &m);
+    assert!(check(&f).problems.is_empty());
+    std::fs::write(f.root.join(helper), "int main(void) { return 1; }\n").unwrap();
+    let p = only_problem(&f);
+    assert!(
+        p.starts_with("golden/demo/manifest.json: golden/scripts/helper.c changed"),
+        "{p}"
+    );
+}
+
 /// The oracle CLI in-process: (exit code, stdout).
 fn oracle(args: &[&str]) -> (i32, String) {
     let (mut out, mut err) = (Vec::new(), Vec::new());

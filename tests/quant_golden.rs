@@ -235,3 +235,86 @@ fn quantizers_reproduce_llama_quantize_on_every_model_tensor() {
         "{blocks_per_type:?}"
     );
 }
+
+/// F32 to BF16 rounds to nearest, ties to even, and quiets NaNs, as ggml_compute_fp32_to_bf16
+/// does; the `half` crate's independent conversion is the reference, over seeded random bit
+/// patterns (every exponent, NaNs and infinities included) and hand-picked ties.
+#[test]
+fn bf16_quantization_rounds_to_nearest_even_like_ggml() {
+    let bf16 = |x: f32| {
+        let mut out = [0u8; 2];
+        quantize(GgmlType::BF16, &[x], &mut out).unwrap();
+        u16::from_le_bytes(out)
+    };
+    // 1 + 2^-8 is halfway between 1 and the next bf16 (even: down); 1 + 3 * 2^-8 is halfway
+    // between two neighbours, the even one above.
+    assert_eq!(bf16(1.0 + 1.0 / 256.0), 0x3f80);
+    assert_eq!(bf16(1.0 + 3.0 / 256.0), 0x3f82);
+    assert_eq!(bf16(f32::from_bits(0x3f80_8001)), 0x3f81);
+    // A signalling NaN comes out quiet; infinities stay infinite.
+    assert_eq!(bf16(f32::from_bits(0x7f80_0001)), 0x7fc0);
+    assert_eq!(bf16(f32::from_bits(0xff81_0000)), 0xffc1);
+    assert_eq!(bf16(f32::INFINITY), 0x7f80);
+    assert_eq!(
+        bf16(f32::MAX),
+        0x7f80,
+        "the largest f32 rounds up to infinity"
+    );
+    let mut rng = common::Rng::new(16);
+    for _ in 0..100_000 {
+        let x = f32::from_bits(rng.next_u64() as u32);
+        let (ours, reference) = (bf16(x), half::bf16::from_f32(x).to_bits());
+        assert_eq!(ours, reference, "{x:e} ({:#010x})", x.to_bits());
+    }
+}
+
+/// The K-quant quantizers, Q8_K included, are byte-exact with ggml's quantize_row_*_ref on the
+/// seeded blocks of golden/ggml/quantize (written by golden/scripts/ggml_quantize_ref.py), whose
+/// kinds reach the branches that model weights rarely do: all-positive and constant
+/// sub-blocks, zeros, values below ggml's epsilon, rounding ties and lone spikes.
+#[test]
+fn k_quant_quantizers_are_byte_exact_with_ggml_on_every_kind_of_block() {
+    let dir = common::repo_root().join("golden/ggml/quantize");
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let manifest: serde_json::Value = serde_json::from_slice(&read("manifest.json")).unwrap();
+    let kinds = manifest["files"]["input.safetensors"]["blocks_by_kind"]
+        .as_object()
+        .unwrap();
+    let input_bytes = read("input.safetensors");
+    let input = f32s(tensor(
+        &SafeTensors::deserialize(&input_bytes).unwrap(),
+        "input",
+    ));
+    let n_blocks = input.len() / 256;
+    assert_eq!(
+        kinds.values().filter_map(|v| v.as_u64()).sum::<u64>(),
+        n_blocks as u64
+    );
+    assert!(kinds.len() >= 10, "{kinds:?}");
+    for name in ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"] {
+        let ty = GgmlType::from_name(name).unwrap();
+        let bytes = read(&format!("quantize_{name}.safetensors"));
+        let gold = tensor(&SafeTensors::deserialize(&bytes).unwrap(), "quantized").to_vec();
+        let ts = ty.type_size() as usize;
+        assert_eq!(gold.len(), n_blocks * ts, "{name}");
+        let mut ours = vec![0u8; gold.len()];
+        quantize(ty, &input, &mut ours).unwrap();
+        let bad: Vec<usize> = (0..n_blocks)
+            .filter(|&b| ours[b * ts..(b + 1) * ts] != gold[b * ts..(b + 1) * ts])
+            .collect();
+        if let Some(&b) = bad.first() {
+            let i = (0..ts)
+                .find(|&i| ours[b * ts + i] != gold[b * ts + i])
+                .unwrap();
+            panic!(
+                "{name}: {} of {n_blocks} blocks differ; first: block {b} byte {i}: ours {:#04x}, ggml {:#04x}",
+                bad.len(),
+                ours[b * ts + i],
+                gold[b * ts + i]
+            );
+        }
+    }
+}

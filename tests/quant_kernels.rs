@@ -423,14 +423,31 @@ fn bad_shapes_and_types_are_typed_errors() {
     ));
     let m = QMatrix::new(GgmlType::Q8_0, 2, 32, &data).unwrap();
     let mut y = vec![0.0; 2];
-    assert!(matches!(
+    let length = |what, expected, got| {
+        Err(QuantError::Length {
+            what,
+            expected,
+            got,
+        })
+    };
+    assert_eq!(
         matvec(&m, &[0.0; 31], &mut y, Kernel::Scalar),
-        Err(QuantError::Length { .. })
-    ));
-    assert!(matches!(
+        length("matmul input", 32, 31)
+    );
+    assert_eq!(
         matvec(&m, &[0.0; 32], &mut y[..1], Kernel::Scalar),
-        Err(QuantError::Length { .. })
-    ));
+        length("matmul output", 2, 1)
+    );
+    // Three tokens: the sizes are tokens x columns and tokens x rows.
+    let mut y3 = vec![0.0; 6];
+    assert_eq!(
+        matmul(&m, &[0.0; 95], 3, &mut y3, Kernel::Scalar),
+        length("matmul input", 96, 95)
+    );
+    assert_eq!(
+        matmul(&m, &[0.0; 96], 3, &mut y3[..5], Kernel::Scalar),
+        length("matmul output", 6, 5)
+    );
     assert!(matches!(
         quantize(GgmlType::Q4_K, &[0.0; 100], &mut [0; 144]),
         Err(QuantError::RaggedValues { .. })

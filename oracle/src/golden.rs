@@ -91,8 +91,7 @@ fn check_into(root: &Path, set: &Path, problem: &mut dyn FnMut(&Path, String)) -
             return (0, 0);
         }
     };
-    for (key, script) in provenance_scripts(&manifest) {
-        let want = manifest[key].as_str().unwrap_or_default();
+    for (key, script, want) in provenance_scripts(&manifest) {
         match std::fs::read(root.join(&script)) {
             Ok(bytes) if sha256_hex(&bytes) == want => {}
             Ok(_) => problem(
@@ -100,7 +99,7 @@ fn check_into(root: &Path, set: &Path, problem: &mut dyn FnMut(&Path, String)) -
                 format!(
                     "{script} changed since these goldens were made ({key} {}); regenerate them \
                      with `{}`",
-                    short(want),
+                    short(&want),
                     manifest["command"].as_str().unwrap_or("make golden")
                 ),
             ),
@@ -185,22 +184,34 @@ fn relative(root: &Path, p: &Path) -> String {
         .into_owned()
 }
 
-/// The scripts a manifest's provenance names, as (manifest key, path from the root): the script
-/// its `command` runs, and the shared llama.cpp helper where the manifest records its hash.
-fn provenance_scripts(manifest: &Value) -> Vec<(&'static str, String)> {
+/// The files a manifest's provenance names, as (manifest key, path from the root, sha256 it
+/// recorded): the script its `command` runs, the shared llama.cpp helper where the manifest
+/// records its hash, and every file of its `sources` map (path to sha256), such as a C program
+/// the script compiles.
+fn provenance_scripts(manifest: &Value) -> Vec<(&'static str, String, String)> {
     let Some(script) = manifest["command"]
         .as_str()
         .and_then(|c| c.split_whitespace().find(|w| w.ends_with(".py")))
     else {
         return Vec::new();
     };
+    let recorded = |key: &str| manifest[key].as_str().unwrap_or_default().to_string();
     let mut out = Vec::new();
     if manifest.get("script_sha256").is_some() {
-        out.push(("script_sha256", script.to_string()));
+        out.push((
+            "script_sha256",
+            script.to_string(),
+            recorded("script_sha256"),
+        ));
     }
     if manifest.get("helper_sha256").is_some() {
         let helper = Path::new(script).with_file_name("llamacpp.py");
-        out.push(("helper_sha256", helper.to_string_lossy().into_owned()));
+        let helper = helper.to_string_lossy().into_owned();
+        out.push(("helper_sha256", helper, recorded("helper_sha256")));
+    }
+    for (path, sha) in manifest["sources"].as_object().into_iter().flatten() {
+        let sha = sha.as_str().unwrap_or_default().to_string();
+        out.push(("sources", path.clone(), sha));
     }
     out
 }
