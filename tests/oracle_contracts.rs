@@ -499,13 +499,13 @@ fn quality_gates_read_tool_output_and_rewrite_the_readme_row() {
     // A reason (keyed without line and column) whose `code` names the text of one of the two
     // lines explains that one only; a reason for a mutant no longer missed is listed as stale.
     let (code, out, md) = mutants(
-        "- mutant: 'q.rs: replace + with - in f'\n  code: a + 0\n  why: adding zero\n\
+        "- mutant: 'q.rs: replace + with - in f'\n  code: a + 0\n  why: a | 0 is a\n\
          - mutant: 'gone.rs: replace f with ()'\n  why: was missed once\n",
     );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("1 missed without a reason"), "{out}");
     assert!(
-        md.contains("| `q.rs:2:9: replace + with - in f` | adding zero |"),
+        md.contains("| `q.rs:2:9: replace + with - in f` | a \\| 0 is a |"),
         "{md}"
     );
     assert!(

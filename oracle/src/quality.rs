@@ -220,7 +220,9 @@ pub fn mutants_report(
             let why = why.map_or("**UNEXPLAINED**: add a test or a reason", |i| {
                 accepted[i].why.trim()
             });
-            md.push_str(&format!("| `{name}` | {} |\n", why.replace('\n', " ")));
+            // A `|` inside a table cell, even in code, ends the cell unless escaped.
+            let cell = |t: &str| t.replace('\n', " ").replace('|', "\\|");
+            md.push_str(&format!("| `{}` | {} |\n", cell(name), cell(why)));
         }
     }
     let stale: Vec<&Accepted> = (0..accepted.len())
