@@ -42,6 +42,27 @@ fn first_mismatch(ours: &[f32], gold: &[f32], block: usize) -> Option<(usize, us
     Some((i / block, i % block, ours[i], gold[i]))
 }
 
+/// Panics at the first block where `ours` and `gold` (blocks of `ts` bytes) differ, naming how
+/// many blocks differ, the first one's byte and both values.
+fn assert_same_blocks(what: &str, reference: &str, ours: &[u8], gold: &[u8], ts: usize) {
+    assert_eq!(ours.len(), gold.len(), "{what}: lengths");
+    let bad = ours
+        .chunks_exact(ts)
+        .zip(gold.chunks_exact(ts))
+        .filter(|(a, b)| a != b)
+        .count();
+    if let Some(i) = ours.iter().zip(gold).position(|(a, b)| a != b) {
+        panic!(
+            "{what}: {bad} of {} blocks differ; first: block {} byte {}: ours {:#04x}, {reference} {:#04x}",
+            gold.len() / ts,
+            i / ts,
+            i % ts,
+            ours[i],
+            gold[i]
+        );
+    }
+}
+
 #[test]
 fn manifest_lists_every_golden_with_its_sha256() {
     let manifest: serde_json::Value = serde_json::from_slice(&golden("manifest.json")).unwrap();
@@ -108,16 +129,7 @@ fn q4_0_and_q8_0_quantization_is_bit_exact_with_gguf_py() {
         let gold = tensor(&st, "quantized");
         let mut ours = vec![0u8; gold.len()];
         quantize(ty, &input, &mut ours).unwrap();
-        let ts = ty.type_size() as usize;
-        if let Some(i) = ours.iter().zip(gold).position(|(a, b)| a != b) {
-            panic!(
-                "{name}: block {} byte {}: ours {:#04x}, gguf-py {:#04x}",
-                i / ts,
-                i % ts,
-                ours[i],
-                gold[i]
-            );
-        }
+        assert_same_blocks(name, "gguf-py", &ours, gold, ty.type_size() as usize);
     }
 }
 
@@ -221,16 +233,8 @@ fn quantizers_reproduce_llama_quantize_on_every_model_tensor() {
                     q
                 });
             let ts = ty.type_size() as usize;
-            if let Some(i) = ours.iter().zip(t.data).position(|(a, b)| a != b) {
-                panic!(
-                    "{file} {} ({ty}): block {} byte {}: ours {:#04x}, llama-quantize {:#04x}",
-                    t.info.name,
-                    i / ts,
-                    i % ts,
-                    ours[i],
-                    t.data[i]
-                );
-            }
+            let what = format!("{file} {} ({ty})", t.info.name);
+            assert_same_blocks(&what, "llama-quantize", ours, t.data, ts);
             *blocks_per_type.entry(ty.to_string()).or_default() += t.data.len() / ts;
         }
     }
@@ -308,19 +312,6 @@ fn k_quant_quantizers_are_byte_exact_with_ggml_on_every_kind_of_block() {
         assert_eq!(gold.len(), n_blocks * ts, "{name}");
         let mut ours = vec![0u8; gold.len()];
         quantize(ty, &input, &mut ours).unwrap();
-        let bad: Vec<usize> = (0..n_blocks)
-            .filter(|&b| ours[b * ts..(b + 1) * ts] != gold[b * ts..(b + 1) * ts])
-            .collect();
-        if let Some(&b) = bad.first() {
-            let i = (0..ts)
-                .find(|&i| ours[b * ts + i] != gold[b * ts + i])
-                .unwrap();
-            panic!(
-                "{name}: {} of {n_blocks} blocks differ; first: block {b} byte {i}: ours {:#04x}, ggml {:#04x}",
-                bad.len(),
-                ours[b * ts + i],
-                gold[b * ts + i]
-            );
-        }
+        assert_same_blocks(name, "ggml", &ours, &gold, ts);
     }
 }

@@ -36,7 +36,7 @@ from safetensors.numpy import save
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ggml_quantize_fns import build as build_ggml  # noqa: E402
-from llamacpp import CACHE, LLAMA_CPP_PYTHON, ROOT, fetch_source, run, sha256  # noqa: E402
+from llamacpp import LLAMA_CPP_PYTHON, ROOT, fetch_source, run, sha256  # noqa: E402
 
 SEED = 20261130
 QK_K = 256
@@ -79,8 +79,8 @@ def blocks(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, int]]:
 
 def main() -> None:
     sdist, llama = fetch_source()
-    _, ggml = build_ggml(llama)
-    build_dir = CACHE / "ggml-build"
+    test_exe, ggml = build_ggml(llama)
+    build_dir = test_exe.parent
     exe = build_dir / "quantize-ref"
     # ggml-base is C++ with OpenMP: compile the C helper as C, link as C++ with OpenMP.
     run(["g++", "-O2", f"-I{llama / 'ggml' / 'include'}", f"-I{llama / 'ggml' / 'src'}",
