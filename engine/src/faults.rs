@@ -23,6 +23,15 @@ pub enum Fault {
     DropSpacePrefix,
     /// The GGUF reader stops checking that tensor data lies inside the file.
     AcceptOutOfBounds,
+    /// Model loading stops accounting for every tensor and metadata key: what it does not
+    /// understand is ignored.
+    IgnoreUnknownInput,
+    /// Llama 3's RoPE frequency factors (`rope_freqs.weight`) are dropped.
+    DropRopeFreqs,
+    /// Qwen3's per-head Q/K RMSNorm is skipped.
+    SkipQkNorm,
+    /// The sliding window lets one position too many through.
+    WindowOffByOne,
 }
 
 #[cfg(feature = "faults")]

@@ -1,6 +1,13 @@
 //! The element-wise and row-wise operations of the forward pass, on row-major f32 rows.
 
-use crate::model::RopeStyle;
+/// How RoPE pairs the dimensions of a head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RopeStyle {
+    /// Pairs (2i, 2i+1): llama.cpp's LLAMA_ROPE_TYPE_NORM.
+    Adjacent,
+    /// Pairs (i, i + d/2): GPT-NeoX, HF's rotate_half.
+    NeoX,
+}
 
 /// `out = x / rms(x) * weight`, row by row (each row `weight.len()` long). The mean square is
 /// accumulated in f64: rows of thousands of values lose digits in f32.
@@ -53,18 +60,38 @@ pub struct RopeTable {
     pub sin: Vec<f32>,
 }
 
+/// The rotation frequency of each of the `rope_dim / 2` pairs, as HF transformers computes them
+/// (rounded to f32): `theta^(-2i/d)`, divided by Llama 3's per-pair factors if there are any,
+/// times the linear position scale.
+pub fn rope_freqs(
+    theta: f64,
+    rope_dim: usize,
+    freq_scale: f64,
+    factors: Option<&[f32]>,
+) -> Vec<f32> {
+    (0..rope_dim / 2)
+        .map(|i| {
+            let f = (1.0 / theta.powf((2 * i) as f64 / rope_dim as f64)) as f32;
+            let f = factors.map_or(f, |ff| f / ff[i]);
+            if freq_scale == 1.0 {
+                f
+            } else {
+                (f64::from(f) * freq_scale) as f32
+            }
+        })
+        .collect()
+}
+
 impl RopeTable {
-    /// Angles as HF transformers computes them (frequencies and position x frequency rounded to
-    /// f32), with cos and sin taken in f64: the references agree to about 1e-6 this way.
-    pub fn new(theta: f64, rope_dim: usize, positions: std::ops::Range<usize>) -> Self {
-        let half = rope_dim / 2;
-        let freqs: Vec<f32> = (0..half)
-            .map(|i| (1.0 / theta.powf((2 * i) as f64 / rope_dim as f64)) as f32)
-            .collect();
+    /// Angles for `positions` from the pairs' frequencies (`rope_freqs`): position x frequency
+    /// rounded to f32 as HF does, with cos and sin taken in f64; the references agree to about
+    /// 1e-6 this way.
+    pub fn new(freqs: &[f32], positions: std::ops::Range<usize>) -> Self {
+        let half = freqs.len();
         let mut cos = Vec::with_capacity(positions.len() * half);
         let mut sin = Vec::with_capacity(positions.len() * half);
         for pos in positions {
-            for &f in &freqs {
+            for &f in freqs {
                 let angle = f64::from(pos as f32 * f);
                 cos.push(angle.cos() as f32);
                 sin.push(angle.sin() as f32);
@@ -128,7 +155,7 @@ mod tests {
 
     #[test]
     fn rope_rotates_the_pairs_its_style_names() {
-        let table = RopeTable::new(10_000.0, 4, 3..4);
+        let table = RopeTable::new(&rope_freqs(10_000.0, 4, 1.0, None), 3..4);
         let x: Vec<f32> = vec![1.0, 2.0, 3.0, 4.0];
         for (style, pair0) in [(RopeStyle::Adjacent, (0, 1)), (RopeStyle::NeoX, (0, 2))] {
             let mut y = x.clone();
@@ -146,7 +173,7 @@ mod tests {
 
     #[test]
     fn rope_at_position_zero_is_the_identity() {
-        let table = RopeTable::new(500_000.0, 8, 0..1);
+        let table = RopeTable::new(&rope_freqs(500_000.0, 8, 1.0, None), 0..1);
         let x: Vec<f32> = (0..16).map(|i| i as f32 * 0.3 - 2.0).collect();
         let mut y = x.clone();
         table.apply(&mut y, 8, 0, RopeStyle::Adjacent);

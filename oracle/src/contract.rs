@@ -51,6 +51,7 @@ pub enum CheckKind {
     Determinism,
     TokenizerParity,
     ParserRejects,
+    LoadRefuses,
     GpuParity,
 }
 
@@ -281,6 +282,7 @@ fn missing_param(o: &Obligation) -> Option<&'static str> {
                 None
             }
         }
+        CheckKind::LoadRefuses => p.model.is_none().then_some("model"),
         CheckKind::TraceParity
         | CheckKind::KvConsistency
         | CheckKind::Determinism

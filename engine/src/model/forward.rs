@@ -175,11 +175,16 @@ impl Model {
         }
         emit(None, "embedding", &x, h);
 
-        let rope = RopeTable::new(cfg.rope_theta, cfg.rope_dim, start..start + n);
+        let factors = cfg
+            .rope_factors
+            .as_deref()
+            .filter(|_| !faults::is(Fault::DropRopeFreqs));
+        let freqs = ops::rope_freqs(cfg.rope_theta, cfg.rope_dim, cfg.rope_freq_scale, factors);
+        let rope = RopeTable::new(&freqs, start..start + n);
         // The shift fault turns decode's queries one position too far (a uniform shift of Q and K
         // together would cancel: attention sees only their difference).
         let shifted = (n == 1 && faults::is(Fault::ShiftKvPosition))
-            .then(|| RopeTable::new(cfg.rope_theta, cfg.rope_dim, start + 1..start + 2));
+            .then(|| RopeTable::new(&freqs, start + 1..start + 2));
         let rope_q = shifted.as_ref().unwrap_or(&rope);
         let rope_style = match (faults::is(Fault::SwapRope), cfg.rope_style) {
             (false, style) => style,
@@ -198,6 +203,16 @@ impl Model {
             self.linear(&layer.q, &xn, n, &mut q)?;
             self.linear(&layer.k, &xn, n, &mut k)?;
             self.linear(&layer.v, &xn, n, &mut v)?;
+            if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+                if !faults::is(Fault::SkipQkNorm) {
+                    // Every head of every token is one row of head_dim values.
+                    let (q_in, k_in) = (q.clone(), k.clone());
+                    ops::rms_norm(&q_in, qn, cfg.norm_eps, &mut q);
+                    ops::rms_norm(&k_in, kn, cfg.norm_eps, &mut k);
+                }
+                emit(at, "q_norm", &q, qd);
+                emit(at, "k_norm", &k, kvd);
+            }
             for i in 0..n {
                 rope_q.apply(&mut q[i * qd..(i + 1) * qd], hd, i, rope_style);
                 rope.apply(&mut k[i * kvd..(i + 1) * kvd], hd, i, rope_style);
@@ -274,12 +289,18 @@ fn attention(
     let group = cfg.heads / cfg.kv_heads;
     let scale = 1.0 / (hd as f32).sqrt();
     let (keys, values) = cache.layer(layer);
+    // Position p sees positions p - window + 1 ..= p (HF's and llama.cpp's rule: masked when
+    // p - t >= window).
+    let window = cfg
+        .sliding_window
+        .map(|w| w + usize::from(faults::is(Fault::WindowOffByOne)));
     out.par_chunks_mut(hd).enumerate().for_each(|(idx, o)| {
         let (i, head) = (idx / heads, idx % heads);
         let qh = &q[i * cfg.q_dim() + head * hd..][..hd];
         let kv_off = (head / group) * hd;
         let len = start + i + 1;
-        let mut scores: Vec<f32> = (0..len)
+        let first = window.map_or(0, |w| len.saturating_sub(w));
+        let mut scores: Vec<f32> = (first..len)
             .map(|t| {
                 let kt = &keys[t * kvd + kv_off..][..hd];
                 qh.iter().zip(kt).map(|(a, b)| a * b).sum::<f32>() * scale
@@ -287,7 +308,7 @@ fn attention(
             .collect();
         ops::softmax(&mut scores);
         o.fill(0.0);
-        for (t, &p) in scores.iter().enumerate() {
+        for (t, &p) in (first..).zip(&scores) {
             let vt = &values[t * kvd + kv_off..][..hd];
             for (acc, &val) in o.iter_mut().zip(vt) {
                 *acc += p * val;

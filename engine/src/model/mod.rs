@@ -31,8 +31,21 @@ pub enum ModelError {
         path: String,
         source: std::io::Error,
     },
-    #[error("architecture '{0}' is not supported (supported: llama, qwen2)")]
+    #[error("architecture '{0}' is not supported (supported: llama, qwen2, qwen3)")]
     UnsupportedArch(String),
+    #[error("{key} = {value} {why}")]
+    UnsupportedKey {
+        key: String,
+        value: String,
+        why: String,
+    },
+    #[error(
+        "{} tensor(s) in the file are not used by architecture '{arch}': {}; refusing rather \
+         than ignoring them",
+        names.len(),
+        names.join(", ")
+    )]
+    UnusedTensors { arch: String, names: Vec<String> },
     #[error("missing metadata: {0}")]
     MissingKey(String),
     #[error("bad model config: {0}")]

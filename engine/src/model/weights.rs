@@ -3,6 +3,8 @@
 //! GGUF weights stay in the file's map, HF weights are copied (and, for `llama`, Q and K rows are
 //! permuted into GGUF order).
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
 
@@ -10,6 +12,7 @@ use memmap2::Mmap;
 
 use super::config::{Arch, Config};
 use super::ModelError;
+use crate::faults::{self, Fault};
 use crate::format::gguf::{GgmlType, Gguf, Metadata};
 use crate::format::safetensors::{Dtype, SafetensorsDir};
 use crate::quant::{self, QMatrix};
@@ -35,6 +38,9 @@ enum Bytes {
 #[derive(Debug)]
 pub struct Layer {
     pub attn_norm: Vec<f32>,
+    /// Qwen3's per-head RMSNorm weights for Q and K (`head_dim` values each).
+    pub q_norm: Option<Vec<f32>>,
+    pub k_norm: Option<Vec<f32>>,
     pub q: Linear,
     pub k: Linear,
     pub v: Linear,
@@ -53,6 +59,8 @@ pub struct Weights {
     pub output_norm: Vec<f32>,
     /// None for tied embeddings: the LM head is `embed`.
     output: Option<Linear>,
+    /// A GGUF file's `rope_freqs.weight` (Llama 3 RoPE scaling); moved into the config at load.
+    rope_factors: Option<Vec<f32>>,
 }
 
 impl Weights {
@@ -109,6 +117,10 @@ trait Source {
     fn mapped(&self, data: &[u8]) -> Option<Range<usize>>;
     /// Whether Q and K rows must be permuted from HF's half-split order into GGUF's.
     fn permute_qk(&self) -> bool;
+    /// The source's own name of a GGUF tensor name.
+    fn native(&self, name: &str) -> String;
+    /// Every tensor the source holds, by its own names.
+    fn names(&self) -> Vec<String>;
 }
 
 struct GgufSource<'a> {
@@ -149,6 +161,14 @@ impl Source for GgufSource<'_> {
     fn permute_qk(&self) -> bool {
         false
     }
+
+    fn native(&self, name: &str) -> String {
+        name.to_string()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.file.tensors().map(|t| t.info.name.clone()).collect()
+    }
 }
 
 struct HfSource<'a> {
@@ -175,6 +195,8 @@ fn hf_name(gguf: &str) -> String {
         "attn_k" => "self_attn.k_proj",
         "attn_v" => "self_attn.v_proj",
         "attn_output" => "self_attn.o_proj",
+        "attn_q_norm" => "self_attn.q_norm",
+        "attn_k_norm" => "self_attn.k_norm",
         "ffn_norm" => "post_attention_layernorm",
         "ffn_gate" => "mlp.gate_proj",
         "ffn_up" => "mlp.up_proj",
@@ -228,13 +250,30 @@ impl Source for HfSource<'_> {
     fn permute_qk(&self) -> bool {
         self.arch == Arch::Llama
     }
+
+    fn native(&self, name: &str) -> String {
+        hf_name(name)
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.dir.tensor_names().map(str::to_string).collect()
+    }
 }
 
-/// Loads every tensor the config calls for, checking each shape.
+/// Loads every tensor the config calls for, checking each shape, and refuses a source that
+/// holds any tensor the forward pass would not use.
 fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
+    let used = RefCell::new(BTreeSet::new());
+    // Looks a tensor up; one that exists counts as used.
+    let find = |name: &str| -> Result<Option<Raw<'_>>, ModelError> {
+        let raw = src.raw(name)?;
+        if raw.is_some() {
+            used.borrow_mut().insert(src.native(name));
+        }
+        Ok(raw)
+    };
     let tensor = |name: &str| -> Result<Raw<'_>, ModelError> {
-        src.raw(name)?
-            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))
+        find(name)?.ok_or_else(|| ModelError::MissingTensor(src.native(name)))
     };
     let vector = |name: &str, len: usize| -> Result<Vec<f32>, ModelError> {
         let t = tensor(name)?;
@@ -268,7 +307,7 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
             },
         };
         let bias_name = name.replace(".weight", ".bias");
-        let bias = match src.raw(&bias_name)? {
+        let bias = match find(&bias_name)? {
             Some(_) => {
                 let b = vector(&bias_name, rows)?;
                 Some(match (heads, src.permute_qk()) {
@@ -291,8 +330,16 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
     let mut layers = Vec::with_capacity(cfg.layers);
     for i in 0..cfg.layers {
         let n = |field: &str| format!("blk.{i}.{field}.weight");
+        let qk_norm = |field: &str| {
+            cfg.arch
+                .qk_norm()
+                .then(|| vector(&n(field), cfg.head_dim))
+                .transpose()
+        };
         layers.push(Layer {
             attn_norm: vector(&n("attn_norm"), h)?,
+            q_norm: qk_norm("attn_q_norm")?,
+            k_norm: qk_norm("attn_k_norm")?,
             q: linear(&n("attn_q"), q, h, Some(cfg.heads))?,
             k: linear(&n("attn_k"), kv, h, Some(cfg.kv_heads))?,
             v: linear(&n("attn_v"), kv, h, None)?,
@@ -303,17 +350,34 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
             down: linear(&n("ffn_down"), h, f, None)?,
         });
     }
-    let output = match src.raw("output.weight")? {
+    let output = match find("output.weight")? {
         Some(_) => Some(linear("output.weight", vocab, h, None)?),
         None => None,
     };
-    Ok(Weights {
+    let weights = Weights {
         embed: linear("token_embd.weight", vocab, h, None)?,
         layers,
         output_norm: vector("output_norm.weight", h)?,
         output,
         map: None,
-    })
+        rope_factors: match find("rope_freqs.weight")? {
+            Some(_) => Some(vector("rope_freqs.weight", cfg.rope_dim / 2)?),
+            None => None,
+        },
+    };
+    let used = used.into_inner();
+    let unused: Vec<String> = src
+        .names()
+        .into_iter()
+        .filter(|n| !used.contains(n))
+        .collect();
+    if !unused.is_empty() && !faults::is(Fault::IgnoreUnknownInput) {
+        return Err(ModelError::UnusedTensors {
+            arch: cfg.arch.name().to_string(),
+            names: unused,
+        });
+    }
+    Ok(weights)
 }
 
 /// HF's half-split Q/K rows into GGUF's adjacent-pair order, per head: GGUF row `2i + s` is HF
@@ -355,8 +419,10 @@ pub fn load_gguf(map: Mmap) -> Result<(Config, Metadata, Weights), ModelError> {
         }
         None => return Err(ModelError::MissingTensor("token_embd.weight".into())),
     };
-    let cfg = Config::from_gguf(meta, vocab)?;
-    let weights = load(&GgufSource { file: &file }, &cfg)?;
+    let mut cfg = Config::from_gguf(meta, vocab)?;
+    let mut weights = load(&GgufSource { file: &file }, &cfg)?;
+    cfg.rope_factors = weights.rope_factors.take();
+    let cfg = cfg.validated()?;
     let metadata = meta.clone();
     drop(file);
     Ok((
@@ -387,6 +453,13 @@ pub fn load_hf(dir: &Path) -> Result<(Config, Weights), ModelError> {
         },
         &cfg,
     )?;
+    // HF keeps Llama 3's factors in config.json (read into the config), never as a tensor.
+    if weights.rope_factors.is_some() {
+        return Err(ModelError::UnusedTensors {
+            arch: cfg.arch.name().to_string(),
+            names: vec!["rope_freqs.weight".into()],
+        });
+    }
     Ok((cfg, weights))
 }
 

@@ -5,6 +5,7 @@ mod determinism;
 mod gpu_parity;
 mod kv_consistency;
 mod layout;
+mod load_refuses;
 mod logits_parity;
 mod parser_rejects;
 mod quant_error;
@@ -170,6 +171,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         CheckKind::GpuParity => return gpu_parity::run(o),
         CheckKind::QuantError => quant_error::run(o, ctx),
         CheckKind::ParserRejects => parser_rejects::run(o, ctx),
+        CheckKind::LoadRefuses => load_refuses::run(o, ctx),
     };
     match result {
         Ok((value, detail)) => Measurement::Value { value, detail },

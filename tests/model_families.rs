@@ -1,0 +1,236 @@
+//! Loading accounts for everything in a model file: what the engine does not implement is
+//! refused by name, and what it does implement (RoPE scaling, per-head norms) changes the
+//! numbers. Parity of each family with HF and llama.cpp is in model_parity.rs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use realizar::format::gguf::{Gguf, GgufWriter, MetaValue};
+use realizar::model::{Logits, Model, ModelError};
+use realizar::quant::Kernel;
+
+fn golden(rel: &str) -> PathBuf {
+    common::repo_root().join("golden/models").join(rel)
+}
+
+/// A copy of a golden GGUF with keys added or replaced and tensors added (each a copy of an
+/// existing one).
+fn gguf_with(src: &str, dst: &Path, meta: &[(&str, MetaValue)], tensors: &[(&str, &str)]) {
+    let g = Gguf::open(golden(src)).unwrap();
+    let mut w = GgufWriter::new();
+    for (k, v) in g.header().metadata.iter() {
+        if !meta.iter().any(|(m, _)| *m == k) {
+            w.add_metadata(k, v.clone()).unwrap();
+        }
+    }
+    for (k, v) in meta {
+        w.add_metadata(*k, v.clone()).unwrap();
+    }
+    for t in g.tensors() {
+        w.add_tensor(
+            t.info.name.clone(),
+            t.info.ggml_type,
+            &t.info.dims,
+            t.data.to_vec(),
+        )
+        .unwrap();
+    }
+    for (name, like) in tensors {
+        let t = g.tensor(like).unwrap();
+        w.add_tensor(*name, t.info.ggml_type, &t.info.dims, t.data.to_vec())
+            .unwrap();
+    }
+    w.write_file(dst).unwrap();
+}
+
+/// A copy of a golden HF directory with config.json edited.
+fn hf_with(src: &str, dst: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(golden(src)).unwrap().flatten() {
+        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+    }
+    let path = dst.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut cfg);
+    std::fs::write(&path, cfg.to_string()).unwrap();
+}
+
+fn refusal(path: &Path) -> String {
+    match Model::load(path, Kernel::best()) {
+        Ok(_) => panic!("{} loaded", path.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A crafted GGUF: name, keys set, tensors added (name, copied from), what the refusal names.
+type Crafted = (
+    &'static str,
+    Vec<(&'static str, MetaValue)>,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+);
+
+#[test]
+fn crafted_files_are_refused_naming_what_is_not_understood() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "tiny-mha-tied/tiny-mha-tied-F32.gguf";
+    let gguf_cases: Vec<Crafted> = vec![
+        // Phi-3's LongRoPE factors on a llama file: llama.cpp would read them, we do not.
+        (
+            "longrope-tensor",
+            vec![],
+            vec![("rope_factors_long.weight", "blk.0.attn_norm.weight")],
+            "rope_factors_long.weight",
+        ),
+        (
+            "two-extra-tensors",
+            vec![],
+            vec![
+                ("blk.0.attn_q.bias", "blk.0.attn_norm.weight"),
+                ("blk.0.post_attention_norm.weight", "blk.0.attn_norm.weight"),
+            ],
+            "blk.0.post_attention_norm.weight",
+        ),
+        (
+            "longrope-type",
+            vec![(
+                "llama.rope.scaling.type",
+                MetaValue::String("longrope".into()),
+            )],
+            vec![],
+            "llama.rope.scaling.type",
+        ),
+        (
+            "attention-scale",
+            vec![("llama.attention.scale", MetaValue::F32(0.1))],
+            vec![],
+            "llama.attention.scale",
+        ),
+        (
+            "value-length",
+            vec![("llama.attention.value_length", MetaValue::U32(64))],
+            vec![],
+            "llama.attention.value_length",
+        ),
+        (
+            "vocab-size",
+            vec![("llama.vocab_size", MetaValue::U32(385))],
+            vec![],
+            "llama.vocab_size",
+        ),
+        (
+            "per-layer-heads",
+            vec![(
+                "llama.attention.head_count",
+                MetaValue::Array(realizar::format::gguf::MetaArray::U32(vec![2])),
+            )],
+            vec![],
+            "llama.attention.head_count",
+        ),
+    ];
+    for (name, meta, tensors, must_name) in gguf_cases {
+        let path = dir.path().join(format!("{name}.gguf"));
+        gguf_with(src, &path, &meta, &tensors);
+        let e = refusal(&path);
+        assert!(e.contains(must_name), "{name}: {e}");
+    }
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let hf_cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "dynamic-rope",
+            Box::new(|c| c["rope_scaling"] = serde_json::json!({"type": "dynamic", "factor": 2.0})),
+            "rope_scaling",
+        ),
+        (
+            "softcap",
+            Box::new(|c| c["attn_logit_softcapping"] = serde_json::json!(50.0)),
+            "attn_logit_softcapping",
+        ),
+        (
+            "qwen-sliding",
+            Box::new(|c| c["use_sliding_window"] = serde_json::json!(true)),
+            "use_sliding_window",
+        ),
+        (
+            "moe",
+            Box::new(|c| c["num_local_experts"] = serde_json::json!(8)),
+            "num_local_experts",
+        ),
+    ];
+    for (name, edit, must_name) in hf_cases {
+        let path = dir.path().join(name);
+        hf_with("tiny-mha-tied/hf", &path, edit);
+        let e = refusal(&path);
+        assert!(e.contains(must_name), "{name}: {e}");
+    }
+}
+
+#[test]
+fn unused_tensors_are_listed_by_name_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("extra.gguf");
+    gguf_with(
+        "tiny-gqa/tiny-gqa-F32.gguf",
+        &path,
+        &[],
+        &[("blk.1.ffn_gate_inp.weight", "blk.1.ffn_norm.weight")],
+    );
+    match Model::load(&path, Kernel::best()) {
+        Err(ModelError::UnusedTensors { arch, names }) => {
+            assert_eq!(arch, "llama");
+            assert_eq!(names, vec!["blk.1.ffn_gate_inp.weight".to_string()]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// llama.cpp applies `rope.scaling.factor` as a linear position scale: the same logits at
+/// position 0 (RoPE is the identity there), different ones after it, and factor 1 is no change.
+#[test]
+fn linear_rope_scaling_is_applied_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "tiny-gqa/tiny-gqa-F32.gguf";
+    let logits = |path: &Path| {
+        let m = Model::load(path, Kernel::best()).unwrap();
+        let t: Vec<u32> = common::goldens().tokens("tiny-gqa").unwrap();
+        let mut cache = m.new_cache(t.len());
+        (
+            m.forward(&mut cache, &t, Logits::All).unwrap(),
+            m.config.vocab,
+        )
+    };
+    let (base, vocab) = logits(&golden(src));
+    for (factor, differs) in [(1.0f32, false), (4.0, true)] {
+        let path = dir.path().join(format!("linear-{factor}.gguf"));
+        gguf_with(
+            src,
+            &path,
+            &[
+                (
+                    "llama.rope.scaling.type",
+                    MetaValue::String("linear".into()),
+                ),
+                ("llama.rope.scaling.factor", MetaValue::F32(factor)),
+            ],
+            &[],
+        );
+        let (scaled, _) = logits(&path);
+        assert_eq!(
+            scaled[..vocab],
+            base[..vocab],
+            "position 0, factor {factor}"
+        );
+        let later = scaled[vocab..]
+            .iter()
+            .zip(&base[vocab..])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert_eq!(
+            later > 1e-3,
+            differs,
+            "factor {factor}: max abs change {later}"
+        );
+    }
+}
