@@ -6,7 +6,9 @@ mod common;
 use std::path::Path;
 
 use realizar_oracle::contract::{load_dir, load_file};
-use realizar_oracle::verify::{ContractResult, FalsificationResult, ObligationResult, Verdict};
+use realizar_oracle::verify::{
+    ContractResult, FalsificationResult, ObligationResult, Status, Verdict,
+};
 
 const GOOD: &str = r##"schema: 1
 id: DEMO-001
@@ -123,6 +125,32 @@ fn load_errors_name_file_line_and_field() {
             None,
             "colour",
         ),
+        // A metric the check does not measure, and a type name that is not one.
+        (
+            GOOD.replace("metric: mismatches", "metric: kl_mean"),
+            Some(8),
+            Some("obligations.metric"),
+            "does not measure kl_mean; it measures mismatches",
+        ),
+        (
+            GOOD.replace(
+                "check: layout",
+                "check: kv_consistency\n    params: {model: tiny-gqa, file: F32}",
+            )
+            .replace("metric: mismatches", "metric: kl_mean"),
+            Some(8),
+            Some("obligations.metric"),
+            "it measures max_abs",
+        ),
+        (
+            GOOD.replace(
+                "check: layout",
+                "check: quant_exactness\n    params: {types: [Q4_K, Q9_X]}",
+            ),
+            Some(8),
+            Some("obligations.params.types"),
+            "'Q9_X' is not a GGUF type name",
+        ),
     ] {
         let p = write(dir.path(), "bad.yaml", &text);
         let e = load_file(&p).unwrap_err();
@@ -181,16 +209,99 @@ fn verify_exits_1_on_a_violation_and_2_on_a_load_error() {
     assert!(err.contains("broken.yaml:"), "{err}");
 }
 
+/// Only an obligation that declares what it needs may be NOT RUN where that is missing; any
+/// other obligation that did not run fails the run with exit code 3, in every output format.
+#[test]
+fn verify_exits_3_when_an_obligation_did_not_run_for_an_undeclared_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::repo_root();
+    let root = root.to_str().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let run = |format: &str| {
+        oracle(&[
+            "verify",
+            "--contracts",
+            d,
+            "--root",
+            root,
+            "--format",
+            format,
+        ])
+    };
+    // A GPU obligation that declares its requirement: NOT RUN on this machine, exit 0.
+    let gpu = GOOD.replace(
+        "check: layout",
+        "requires: [gpu]\n    check: gpu_parity\n    params: {model: tiny-gqa, file: Q4_K_M, backend: cuda}",
+    )
+    .replace("metric: mismatches", "metric: rel_l2");
+    write(dir.path(), "gpu.yaml", &gpu);
+    let (code, out, _) = run("text");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("NOT RUN"), "{out}");
+    // The same obligation without the declaration did not run for a reason it did not declare.
+    write(
+        dir.path(),
+        "gpu.yaml",
+        &gpu.replace("requires: [gpu]\n    ", ""),
+    );
+    let (code, out, _) = run("text");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("DID NOT RUN"), "{out}");
+    // A missing golden is never NOT RUN, whatever the format.
+    std::fs::remove_file(dir.path().join("gpu.yaml")).unwrap();
+    let missing = GOOD
+        .replace(
+            "check: layout",
+            "check: kv_consistency\n    params: {model: no-such-model, file: F32}",
+        )
+        .replace("metric: mismatches", "metric: max_abs");
+    write(dir.path(), "missing.yaml", &missing);
+    let (code, out, _) = run("text");
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("DID NOT RUN") && out.contains("no-such-model"),
+        "{out}"
+    );
+    let (code, json, _) = run("json");
+    assert_eq!(code, 3);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["ok"], false, "{json}");
+    assert_eq!(v["contracts"][0]["verdict"], "ERROR", "{json}");
+    assert_eq!(
+        v["contracts"][0]["obligations"][0]["status"], "error",
+        "{json}"
+    );
+    let (code, xml, _) = run("junit");
+    assert_eq!(code, 3);
+    assert!(
+        xml.contains("errors=\"1\"") && xml.contains("<error message=\"DID NOT RUN"),
+        "{xml}"
+    );
+    // A violation outranks it: exit 1.
+    let impossible = GOOD
+        .replace("id: DEMO-001", "id: DEMO-002")
+        .replace(
+            "check: layout",
+            "check: logits_parity\n    params: {model: tiny-gqa, file: F32, reference: hf_f64}",
+        )
+        .replace("metric: mismatches", "metric: same_top")
+        .replace("threshold: 0", "threshold: 1.5");
+    write(dir.path(), "impossible.yaml", &impossible);
+    for format in ["text", "json", "junit"] {
+        assert_eq!(run(format).0, 1, "{format}");
+    }
+}
+
 /// Fixed results, so the formats can be snapshotted without depending on measured values.
 fn sample() -> Vec<ContractResult> {
-    let ob = |id: &str, value: Option<f64>, holds: Option<bool>, detail: &str| ObligationResult {
+    let ob = |id: &str, value: Option<f64>, status: Status, detail: &str| ObligationResult {
         id: id.into(),
         check: "LogitsParity".into(),
         metric: "max_abs",
         threshold: 1e-4,
         relation: "<=",
         value,
-        holds,
+        status,
         detail: detail.into(),
     };
     vec![
@@ -201,7 +312,7 @@ fn sample() -> Vec<ContractResult> {
             tickets: vec!["#5".into()],
             verdict: Verdict::Holds,
             level: 4,
-            obligations: vec![ob("gqa", Some(1.02e-6), Some(true), "32 positions")],
+            obligations: vec![ob("gqa", Some(1.02e-6), Status::Holds, "32 positions")],
             falsification: vec![FalsificationResult {
                 fault: realizar_oracle::contract::Fault::SwapRope,
                 caught: Some(true),
@@ -218,7 +329,7 @@ fn sample() -> Vec<ContractResult> {
             obligations: vec![ob(
                 "gqa",
                 Some(0.031),
-                Some(false),
+                Status::Violated,
                 "first divergence: layer 3 attn_out rel L2 0.031 > 0.01",
             )],
             falsification: vec![],
@@ -230,7 +341,27 @@ fn sample() -> Vec<ContractResult> {
             tickets: vec!["#8".into()],
             verdict: Verdict::NotRun,
             level: 1,
-            obligations: vec![ob("cuda", None, None, "no cuda backend in this build")],
+            obligations: vec![ob(
+                "cuda",
+                None,
+                Status::NotRun,
+                "no cuda backend in this build",
+            )],
+            falsification: vec![],
+        },
+        ContractResult {
+            id: "KV-CONSISTENCY".into(),
+            title: "decode equals prefill".into(),
+            file: "contracts/kv-consistency.yaml".into(),
+            tickets: vec!["#6".into()],
+            verdict: Verdict::Error,
+            level: 1,
+            obligations: vec![ob(
+                "gqa",
+                None,
+                Status::Error,
+                "golden/models/tiny-gqa/manifest.json: No such file or directory",
+            )],
             falsification: vec![],
         },
     ]
@@ -336,23 +467,35 @@ fn comply_writes_both_reports_and_checks_bindings() {
     );
 }
 
-/// A model that does not load is the engine failing, not the environment: a violation, not
-/// NOT RUN, so a broken loader cannot pass the gate.
+/// A model file that is there but does not load is the engine failing, not the environment: a
+/// violation, so a broken loader cannot pass the gate. (A file that is not there at all is the
+/// environment's: DID NOT RUN, exit 3, tested above.)
 #[test]
 fn an_engine_that_cannot_load_the_model_violates_the_contract() {
     let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let model = root.join("golden/models/broken");
+    std::fs::create_dir_all(&model).unwrap();
+    // A GGUF header that promises more than the file holds.
+    let mut bytes = b"GGUF".to_vec();
+    bytes.extend(3u32.to_le_bytes());
+    bytes.extend(1000u64.to_le_bytes());
+    bytes.extend(0u64.to_le_bytes());
+    std::fs::write(model.join("broken-F32.gguf"), bytes).unwrap();
+    std::fs::write(model.join("manifest.json"), r#"{"tokens": [1, 2]}"#).unwrap();
     let text = GOOD
         .replace(
             "check: layout",
-            "check: logits_parity\n    params: {model: tiny-gqa, file: Q9_9, reference: hf_f64}",
+            "check: logits_parity\n    params: {model: broken, file: F32, reference: hf_f64}",
         )
         .replace("metric: mismatches", "metric: max_abs");
-    write(dir.path(), "c.yaml", &text);
-    let root = common::repo_root();
+    let contracts = dir.path().join("contracts");
+    std::fs::create_dir_all(&contracts).unwrap();
+    write(&contracts, "c.yaml", &text);
     let (code, out, _) = oracle(&[
         "verify",
         "--contracts",
-        dir.path().to_str().unwrap(),
+        contracts.to_str().unwrap(),
         "--root",
         root.to_str().unwrap(),
     ]);

@@ -10,12 +10,16 @@ use clap::{Parser, Subcommand};
 use crate::golden;
 use crate::verify::Verdict;
 
-/// Every check held.
+/// Every check held (an obligation that declares a requirement this machine lacks, such as a
+/// GPU, may be NOT RUN).
 pub const EXIT_OK: i32 = 0;
 /// A violation, a broken contract, or a golden that does not match its manifest.
 pub const EXIT_VIOLATION: i32 = 1;
 /// Bad usage or something that could not be loaded.
 pub const EXIT_USAGE: i32 = 2;
+/// No violation, but an obligation did not run for a reason it did not declare (a missing
+/// golden, a check that cannot run here).
+pub const EXIT_DID_NOT_RUN: i32 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -23,7 +27,10 @@ pub const EXIT_USAGE: i32 = 2;
     version,
     about = "Checks realizar against outside references, contract by contract",
     long_about = "oracle turns the YAML contracts in contracts/ into verdicts against the goldens in \
-golden/.\n\nExit codes: 0 every contract holds, 1 a violation or a broken contract, 2 usage or load error."
+golden/.\n\nExit codes (the same for every --format): 0 every obligation holds (one that declares a \
+requirement this machine lacks, `requires: [gpu]`, may be NOT RUN), 1 a violation or a broken \
+contract, 2 usage or load error, 3 an obligation that did not run for a reason it did not declare \
+(a missing golden): never a pass."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -301,7 +308,13 @@ fn verify(
     let failed = results
         .iter()
         .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken));
-    Ok(if failed { EXIT_VIOLATION } else { EXIT_OK })
+    Ok(if failed {
+        EXIT_VIOLATION
+    } else if !crate::report::passed(&results) {
+        EXIT_DID_NOT_RUN
+    } else {
+        EXIT_OK
+    })
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, String> {

@@ -90,10 +90,11 @@ pub fn markdown(
             let measured = o
                 .value
                 .map_or("not run".to_string(), |v| format!("{v:.3e}"));
-            let holds = match o.holds {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "not run",
+            let holds = match o.status {
+                crate::verify::Status::Holds => "yes",
+                crate::verify::Status::Violated => "**no**",
+                crate::verify::Status::NotRun => "not run",
+                crate::verify::Status::Error => "**did not run**",
             };
             let _ = writeln!(
                 s,

@@ -32,6 +32,10 @@ pub struct Contract {
 #[serde(deny_unknown_fields)]
 pub struct Obligation {
     pub id: String,
+    /// What the check needs from the machine. Only an obligation that declares a requirement
+    /// may be NOT RUN, and only where the machine lacks it.
+    #[serde(default)]
+    pub requires: Vec<Requirement>,
     pub check: CheckKind,
     #[serde(default)]
     pub params: Params,
@@ -74,6 +78,13 @@ pub struct Params {
     pub tokenizer: Option<String>,
     /// cpu or cuda, for GPU checks.
     pub backend: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    /// A GPU backend and a device for it.
+    Gpu,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -263,8 +274,63 @@ pub fn load_file(path: &Path) -> Result<Contract, LoadError> {
                 format!("check {:?} needs params.{missing}", o.check),
             ));
         }
+        let measures = o.check.metrics();
+        if !measures.contains(&o.metric) {
+            return Err(err(
+                line,
+                Some("obligations.metric"),
+                format!(
+                    "check {:?} does not measure {}; it measures {}",
+                    o.check,
+                    o.metric.name(),
+                    measures
+                        .iter()
+                        .map(|m| m.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        if let Some(t) = o
+            .params
+            .types
+            .iter()
+            .find(|t| realizar::format::gguf::GgmlType::from_name(t).is_none())
+        {
+            return Err(err(
+                line,
+                Some("obligations.params.types"),
+                format!("'{t}' is not a GGUF type name"),
+            ));
+        }
     }
     Ok(c)
+}
+
+impl CheckKind {
+    /// The metrics this check measures; an obligation naming any other is a load error.
+    pub fn metrics(self) -> &'static [Metric] {
+        use Metric as M;
+        match self {
+            CheckKind::LogitsParity => &[
+                M::MaxAbs,
+                M::RelL2,
+                M::KlMean,
+                M::KlMax,
+                M::CosineMin,
+                M::SameTop,
+            ],
+            CheckKind::TraceParity | CheckKind::GpuParity => &[M::RelL2],
+            CheckKind::KvConsistency => &[M::MaxAbs],
+            CheckKind::QuantError => &[M::Excess],
+            CheckKind::QuantExactness
+            | CheckKind::Layout
+            | CheckKind::Determinism
+            | CheckKind::TokenizerParity
+            | CheckKind::ParserRejects
+            | CheckKind::LoadRefuses => &[M::Mismatches],
+        }
+    }
 }
 
 /// The first parameter a check kind needs that the obligation leaves out.

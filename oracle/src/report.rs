@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::verify::{ContractResult, Verdict};
+use crate::verify::{ContractResult, Status, Verdict};
 
 fn value_text(v: Option<f64>) -> String {
     match v {
@@ -18,7 +18,7 @@ pub fn table(results: &[ContractResult], falsified: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<24} {:<9} {:>5}  obligations",
+        "{:<24} {:<11} {:>5}  obligations",
         "contract", "verdict", "level"
     );
     for r in results {
@@ -26,10 +26,11 @@ pub fn table(results: &[ContractResult], falsified: bool) -> String {
             .obligations
             .iter()
             .map(|o| {
-                let mark = match o.holds {
-                    Some(true) => "ok",
-                    Some(false) => "FAIL",
-                    None => "not run",
+                let mark = match o.status {
+                    Status::Holds => "ok",
+                    Status::Violated => "FAIL",
+                    Status::NotRun => "not run",
+                    Status::Error => "DID NOT RUN",
                 };
                 format!(
                     "{} {} {} {} {} ({mark})",
@@ -43,13 +44,13 @@ pub fn table(results: &[ContractResult], falsified: bool) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "{:<24} {:<9} {:>5}  {}",
+            "{:<24} {:<11} {:>5}  {}",
             r.id,
             r.verdict.label(),
             format!("L{}", r.level),
             obligations.join("; ")
         );
-        for o in r.obligations.iter().filter(|o| o.holds != Some(true)) {
+        for o in r.obligations.iter().filter(|o| o.status != Status::Holds) {
             let _ = writeln!(s, "{:<40}{}: {}", "", o.id, o.detail);
         }
         for f in &r.falsification {
@@ -64,11 +65,13 @@ pub fn table(results: &[ContractResult], falsified: bool) -> String {
     let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
     let _ = writeln!(
         s,
-        "oracle verify: {} contracts: {} hold, {} violated, {} broken, {} not run{}",
+        "oracle verify: {} contracts: {} hold, {} violated, {} broken, {} did not run, {} not run \
+         (declared requirement missing){}",
         results.len(),
         count(Verdict::Holds),
         count(Verdict::Violated),
         count(Verdict::Broken),
+        count(Verdict::Error),
         count(Verdict::NotRun),
         if falsified {
             " (falsification run)"
@@ -79,11 +82,18 @@ pub fn table(results: &[ContractResult], falsified: bool) -> String {
     s
 }
 
+/// Whether the run passes: nothing violated, broken, or left unrun without a declared reason.
+pub fn passed(results: &[ContractResult]) -> bool {
+    !results.iter().any(|r| {
+        matches!(
+            r.verdict,
+            Verdict::Violated | Verdict::Broken | Verdict::Error
+        )
+    })
+}
+
 pub fn json(results: &[ContractResult]) -> String {
-    let failed = results
-        .iter()
-        .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken));
-    serde_json::json!({"ok": !failed, "contracts": results}).to_string()
+    serde_json::json!({"ok": passed(results), "contracts": results}).to_string()
 }
 
 fn xml(text: &str) -> String {
@@ -98,6 +108,10 @@ pub fn junit(results: &[ContractResult]) -> String {
         .iter()
         .filter(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken))
         .count();
+    let errors = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Error)
+        .count();
     let skipped = results
         .iter()
         .filter(|r| r.verdict == Verdict::NotRun)
@@ -105,7 +119,7 @@ pub fn junit(results: &[ContractResult]) -> String {
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
-        "<testsuite name=\"realizar contracts\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
+        "<testsuite name=\"realizar contracts\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
         results.len()
     );
     for r in results {
@@ -143,6 +157,14 @@ pub fn junit(results: &[ContractResult]) -> String {
                     s,
                     ">\n    <skipped message=\"{}\"/>\n  </testcase>",
                     xml(&detail.join("; "))
+                );
+            }
+            Verdict::Error => {
+                let _ = writeln!(
+                    s,
+                    ">\n    <error message=\"DID NOT RUN {}\">{}</error>\n  </testcase>",
+                    xml(&r.title),
+                    xml(&detail.join("\n"))
                 );
             }
             Verdict::Violated | Verdict::Broken => {

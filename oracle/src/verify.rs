@@ -11,10 +11,14 @@ use crate::contract::{Contract, Fault, Obligation};
 pub enum Verdict {
     Holds,
     Violated,
-    /// At least one obligation could not be checked here; none was violated.
+    /// At least one obligation could not be checked because this machine lacks what it
+    /// declares it needs (`requires: [gpu]`); none was violated.
     NotRun,
     /// A falsification case passed: the contract cannot tell a broken engine from a good one.
     Broken,
+    /// An obligation did not run for a reason it did not declare (a missing golden, a check
+    /// that cannot run here): the run fails.
+    Error,
 }
 
 impl Verdict {
@@ -24,8 +28,21 @@ impl Verdict {
             Verdict::Violated => "VIOLATED",
             Verdict::NotRun => "NOT RUN",
             Verdict::Broken => "BROKEN",
+            Verdict::Error => "DID NOT RUN",
         }
     }
+}
+
+/// One obligation's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Holds,
+    Violated,
+    /// This machine lacks a requirement the obligation declares.
+    NotRun,
+    /// It did not run, for a reason it did not declare: a failure of the run.
+    Error,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -37,8 +54,7 @@ pub struct ObligationResult {
     /// "<=" or ">=".
     pub relation: &'static str,
     pub value: Option<f64>,
-    /// None when the check could not run.
-    pub holds: Option<bool>,
+    pub status: Status,
     pub detail: String,
 }
 
@@ -64,17 +80,29 @@ pub struct ContractResult {
 
 fn check_obligation(o: &Obligation, ctx: &Ctx) -> ObligationResult {
     let at_most = o.metric.at_most();
-    let (value, holds, detail) = match checks::run(o, ctx) {
+    let (value, status, detail) = match checks::run(o, ctx) {
         Measurement::Value { value, detail } => {
             let holds = if at_most {
                 value <= o.threshold
             } else {
                 value >= o.threshold
             };
-            (Some(value), Some(holds), detail)
+            let status = if holds {
+                Status::Holds
+            } else {
+                Status::Violated
+            };
+            (Some(value), status, detail)
         }
-        Measurement::NotRun(why) => (None, None, why),
-        Measurement::EngineError(why) => (None, Some(false), why),
+        // NOT RUN only where the obligation said what it needs and this machine lacks it.
+        Measurement::Unavailable(why) if !o.requires.is_empty() => (None, Status::NotRun, why),
+        Measurement::Unavailable(why) => (
+            None,
+            Status::Error,
+            format!("{why} (the obligation declares no requirement, so this fails the run)"),
+        ),
+        Measurement::EnvError(why) => (None, Status::Error, why),
+        Measurement::EngineError(why) => (None, Status::Violated, why),
     };
     ObligationResult {
         id: o.id.clone(),
@@ -83,7 +111,7 @@ fn check_obligation(o: &Obligation, ctx: &Ctx) -> ObligationResult {
         threshold: o.threshold,
         relation: if at_most { "<=" } else { ">=" },
         value,
-        holds,
+        status,
         detail,
     }
 }
@@ -109,10 +137,13 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, inject: Injector) -> ContractResult {
                 .map(|o| check_obligation(o, ctx))
                 .collect();
             inject(None);
-            let violated: Vec<_> = results.iter().filter(|r| r.holds == Some(false)).collect();
+            let violated: Vec<_> = results
+                .iter()
+                .filter(|r| r.status == Status::Violated)
+                .collect();
             let caught = if !violated.is_empty() {
                 Some(true)
-            } else if results.iter().any(|r| r.holds.is_none()) {
+            } else if results.iter().any(|r| r.status != Status::Holds) {
                 None
             } else {
                 Some(false)
@@ -128,11 +159,16 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, inject: Injector) -> ContractResult {
             });
         }
     }
+    let any = |s: Status| obligations.iter().any(|o| o.status == s);
+    // A falsification case that could not run although every obligation ran is an error too.
+    let falsify_error = falsification.iter().any(|f| f.caught.is_none()) && !any(Status::NotRun);
     let verdict = if falsification.iter().any(|f| f.caught == Some(false)) {
         Verdict::Broken
-    } else if obligations.iter().any(|o| o.holds == Some(false)) {
+    } else if any(Status::Violated) {
         Verdict::Violated
-    } else if obligations.iter().any(|o| o.holds.is_none()) {
+    } else if any(Status::Error) || falsify_error {
+        Verdict::Error
+    } else if any(Status::NotRun) {
         Verdict::NotRun
     } else {
         Verdict::Holds
@@ -168,7 +204,7 @@ fn level(
     root: &Path,
 ) -> u8 {
     let mut level = 1;
-    if obligations.iter().all(|o| o.holds == Some(true)) {
+    if obligations.iter().all(|o| o.status == Status::Holds) {
         level = 2;
     } else {
         return level;

@@ -6,5 +6,5 @@ use crate::contract::Obligation;
 
 pub fn run(o: &Obligation) -> Measurement {
     let backend = o.params.backend.as_deref().unwrap_or("cuda");
-    Measurement::NotRun(format!("no {backend} backend in this build of realizar"))
+    Measurement::Unavailable(format!("no {backend} backend in this build of realizar"))
 }

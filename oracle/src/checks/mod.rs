@@ -28,25 +28,30 @@ pub enum Measurement {
         value: f64,
         detail: String,
     },
-    /// The check could not run here (no GPU, missing golden): its own status, never a pass.
-    NotRun(String),
+    /// This machine lacks what the check needs (a GPU backend): NOT RUN, and only for an
+    /// obligation that declares that requirement.
+    Unavailable(String),
+    /// Something the check reads is missing or unreadable (a golden file): the run fails.
+    EnvError(String),
     /// The engine failed (a model that no longer loads, a forward pass that errors): a violation.
     EngineError(String),
 }
 
-/// Why a check produced no value.
+/// Why a check produced no value. Every error is classified where it arises: there is no
+/// conversion from a bare string, so nothing becomes NOT RUN by accident.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Failure {
-    /// Something here is missing or unreadable (a golden, a folder): the check did not run.
+    /// Something here is missing or unreadable (a golden, a folder): the check did not run, and
+    /// the run fails.
     Env(String),
-    /// The engine failed (a model that no longer loads, a forward pass that errors).
+    /// The engine failed (a model that no longer loads, a forward pass that errors, one of its
+    /// readers rejecting a golden): a violation.
     Engine(String),
 }
 
-impl From<String> for Failure {
-    fn from(why: String) -> Self {
-        Failure::Env(why)
-    }
+/// Marks an error as the environment's (a golden that is missing or unreadable).
+pub fn env(e: impl std::fmt::Display) -> Failure {
+    Failure::Env(e.to_string())
 }
 
 impl std::fmt::Display for Failure {
@@ -90,38 +95,42 @@ impl Ctx {
         } else {
             dir.join(format!("{model}-{file}.gguf"))
         };
+        if !path.exists() {
+            return Err(env(format!("{}: no such golden model", path.display())));
+        }
+        // The file is there: whatever the loader says about it is the engine's failure.
         Model::load(&path, Kernel::best()).map_err(|e| engine(format!("{}: {e}", path.display())))
     }
 
-    pub fn manifest(&self, model: &str) -> Result<serde_json::Value, String> {
+    pub fn manifest(&self, model: &str) -> Result<serde_json::Value, Failure> {
         let path = self.golden(&format!("models/{model}/manifest.json"));
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+        let bytes = std::fs::read(&path).map_err(|e| env(format!("{}: {e}", path.display())))?;
+        serde_json::from_slice(&bytes).map_err(|e| env(format!("{}: {e}", path.display())))
     }
 
-    pub fn tokens(&self, model: &str) -> Result<Vec<u32>, String> {
+    pub fn tokens(&self, model: &str) -> Result<Vec<u32>, Failure> {
         let m = self.manifest(model)?;
         m["tokens"]
             .as_array()
-            .ok_or("manifest has no tokens")?
+            .ok_or_else(|| env(format!("{model}: manifest has no tokens")))?
             .iter()
             .map(|t| {
                 t.as_u64()
-                    .map(|t| t as u32)
-                    .ok_or_else(|| "bad token id".to_string())
+                    .and_then(|t| u32::try_from(t).ok())
+                    .ok_or_else(|| env(format!("{model}: bad token id {t}")))
             })
             .collect()
     }
 
     /// A golden tensor (f64 or f32), widened to f64, with its shape.
-    pub fn tensor(&self, rel: &str, name: &str) -> Result<(Vec<f64>, Vec<usize>), String> {
+    pub fn tensor(&self, rel: &str, name: &str) -> Result<(Vec<f64>, Vec<usize>), Failure> {
         let path = self.golden(rel);
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = std::fs::read(&path).map_err(|e| env(format!("{}: {e}", path.display())))?;
         let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| env(format!("{}: {e}", path.display())))?;
         let t = st
             .tensor(name)
-            .map_err(|e| format!("{}: {name}: {e}", path.display()))?;
+            .map_err(|e| env(format!("{}: {name}: {e}", path.display())))?;
         let values = match t.dtype() {
             safetensors::Dtype::F64 => t
                 .data()
@@ -133,14 +142,14 @@ impl Ctx {
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64)
                 .collect(),
-            other => return Err(format!("{}: {name} is {other:?}", path.display())),
+            other => return Err(env(format!("{}: {name} is {other:?}", path.display()))),
         };
         Ok((values, t.shape().to_vec()))
     }
 }
 
 /// Picks the obligation's metric out of a logits comparison.
-pub fn logits_metric(c: &LogitsComparison, metric: Metric) -> Result<f64, String> {
+pub fn logits_metric(c: &LogitsComparison, metric: Metric) -> Result<f64, Failure> {
     Ok(match metric {
         Metric::MaxAbs => c.max_abs,
         Metric::RelL2 => c.rel_l2,
@@ -149,7 +158,7 @@ pub fn logits_metric(c: &LogitsComparison, metric: Metric) -> Result<f64, String
         Metric::CosineMin => c.cosine_min,
         Metric::SameTop => c.same_top,
         Metric::Mismatches | Metric::Excess => {
-            return Err(format!("logits are not compared by {}", metric.name()))
+            return Err(env(format!("logits are not compared by {}", metric.name())))
         }
     })
 }
@@ -176,6 +185,6 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
     match result {
         Ok((value, detail)) => Measurement::Value { value, detail },
         Err(f @ Failure::Engine(_)) => Measurement::EngineError(f.to_string()),
-        Err(Failure::Env(why)) => Measurement::NotRun(why),
+        Err(Failure::Env(why)) => Measurement::EnvError(why),
     }
 }

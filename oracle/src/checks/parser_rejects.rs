@@ -4,7 +4,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::Ctx;
+use super::{env, Ctx};
 use crate::contract::Obligation;
 use realizar::format::gguf::Gguf;
 use realizar::format::safetensors::Safetensors;
@@ -30,9 +30,10 @@ pub fn run(_o: &Obligation, ctx: &Ctx) -> super::Outcome {
         "tokenizer_model",
     ] {
         let dir = corpus.join(target);
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| env(format!("{}: {e}", dir.display())))?;
         for entry in entries.flatten() {
-            let data = std::fs::read(entry.path()).map_err(|e| e.to_string())?;
+            let data = std::fs::read(entry.path()).map_err(env)?;
             seeds += 1;
             if parse(target, &data).is_err() {
                 panics.push(entry.path().display().to_string());
@@ -43,14 +44,14 @@ pub fn run(_o: &Obligation, ctx: &Ctx) -> super::Outcome {
     for model in ["tiny-gqa", "tiny-mha-tied", "tiny-long"] {
         let dir = ctx.golden(&format!("models/{model}"));
         let mut paths: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .map_err(|e| env(format!("{}: {e}", dir.display())))?
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
             .collect();
         paths.sort();
         for p in paths {
-            let data = std::fs::read(&p).map_err(|e| e.to_string())?;
+            let data = std::fs::read(&p).map_err(env)?;
             files += 1;
             if parse("gguf", &data) != Ok(true) {
                 rejected_whole.push(p.display().to_string());

@@ -2,7 +2,7 @@
 //! ggml measured for the same type (golden/ggml/quantize_fns.json, from its
 //! test-quantize-fns): the largest excess of ours over ggml's, over the listed types.
 
-use super::{engine, Ctx};
+use super::{engine, env, Ctx};
 use crate::contract::Obligation;
 use realizar::format::gguf::GgmlType;
 use realizar::quant::{dequantize_to_vec, quantize};
@@ -20,20 +20,27 @@ fn array_rmse(a: &[f32], b: &[f32]) -> f64 {
 pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let path = ctx.golden("ggml/quantize_fns.json");
     let ggml: serde_json::Value = std::fs::read(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display())))?;
+        .map_err(|e| env(format!("{}: {e}", path.display())))
+        .and_then(|b| {
+            serde_json::from_slice(&b).map_err(|e| env(format!("{}: {e}", path.display())))
+        })?;
     let data: Vec<f32> = (0..32 * 128)
         .map(|i| 0.1 + 2.0 * (i as f32).cos())
         .collect();
     let (mut worst, mut parts) = (f64::NEG_INFINITY, Vec::new());
     for name in &o.params.types {
-        let ty = GgmlType::from_name(name).ok_or_else(|| format!("unknown type {name}"))?;
+        let ty = GgmlType::from_name(name).ok_or_else(|| env(format!("unknown type {name}")))?;
         let theirs = ggml["errors"][name.to_lowercase().replace("_k", "_K")]["quantization_error"]
             .as_f64()
-            .ok_or_else(|| format!("{}: no quantization_error for {name}", path.display()))?;
+            .ok_or_else(|| {
+                env(format!(
+                    "{}: no quantization_error for {name}",
+                    path.display()
+                ))
+            })?;
         let bytes = ty
             .bytes_for(data.len() as u64)
-            .ok_or_else(|| format!("{name}: 4096 values do not fill whole blocks"))?;
+            .ok_or_else(|| env(format!("{name}: 4096 values do not fill whole blocks")))?;
         let mut q = vec![0u8; bytes as usize];
         quantize(ty, &data, &mut q).map_err(engine)?;
         let ours = array_rmse(&data, &dequantize_to_vec(ty, &q).map_err(engine)?);

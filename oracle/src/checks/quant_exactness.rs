@@ -1,7 +1,7 @@
 //! Dequantization against gguf-py on the seeded golden blocks: the count of values that differ
 //! in any bit (any NaN matches any NaN).
 
-use super::Ctx;
+use super::{env, Ctx};
 use crate::contract::Obligation;
 use realizar::format::gguf::GgmlType;
 use realizar::quant::dequantize_to_vec;
@@ -11,11 +11,12 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let mut parts = Vec::new();
     for ty in &o.params.types {
         let path = ctx.golden(&format!("quant/dequant_{ty}.safetensors"));
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| e.to_string())?;
-        let blocks = st.tensor("blocks").map_err(|e| e.to_string())?;
-        let gold = st.tensor("dequant").map_err(|e| e.to_string())?;
-        let t = GgmlType::from_name(ty).ok_or_else(|| format!("unknown type {ty}"))?;
+        let golden_err = |e: &dyn std::fmt::Display| env(format!("{}: {e}", path.display()));
+        let bytes = std::fs::read(&path).map_err(|e| golden_err(&e))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| golden_err(&e))?;
+        let blocks = st.tensor("blocks").map_err(|e| golden_err(&e))?;
+        let gold = st.tensor("dequant").map_err(|e| golden_err(&e))?;
+        let t = GgmlType::from_name(ty).ok_or_else(|| env(format!("unknown type {ty}")))?;
         let ours = dequantize_to_vec(t, blocks.data()).map_err(super::engine)?;
         let mismatches = gold
             .data()

@@ -60,7 +60,7 @@ pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super:
             let (shape, data) = trace
                 .tensors
                 .get(&ours)
-                .ok_or_else(|| format!("the engine traced no {ours}"))?;
+                .ok_or_else(|| super::engine(format!("the engine traced no {ours}")))?;
             let (reference, _) = ctx.tensor(&file, &theirs)?;
             Ok(Step {
                 source: format!("{file}:{theirs}"),
