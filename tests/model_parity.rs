@@ -246,3 +246,26 @@ fn the_kv_cache_counts_positions_refuses_overflow_and_clears() {
         assert_eq!(data.len(), 2 * cols, "{key}");
     }
 }
+
+/// `realizar run`'s path: prefill with `Logits::Last`, then one token per call, in a cache much
+/// larger than the prompt. Each step's logits equal the all-positions batch pass's row.
+#[test]
+fn logits_last_prefill_then_decode_equals_all_positions() {
+    for model in MODELS {
+        let m = gguf(model, "F32");
+        let t = tokens(model);
+        let batch = batch_logits(&m, &t);
+        let vocab = m.config.vocab;
+        let prefill = (t.len() / 2) | 1;
+        let mut cache = m.new_cache(m.config.context);
+        let mut ours = m.forward(&mut cache, &t[..prefill], Logits::Last).unwrap();
+        assert_eq!(ours.len(), vocab, "{model}: Logits::Last is one row");
+        for &tok in &t[prefill..] {
+            ours.extend(m.forward(&mut cache, &[tok], Logits::Last).unwrap());
+        }
+        let reference: Vec<f64> = widen(&batch[(prefill - 1) * vocab..]);
+        let err = max_abs(&ours, &reference);
+        eprintln!("{model} Logits::Last prefill {prefill} + decode vs batch: max abs {err:.2e}");
+        assert!(err <= 1e-5, "{model}: {err:e}");
+    }
+}

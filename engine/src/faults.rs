@@ -32,6 +32,8 @@ pub enum Fault {
     SkipQkNorm,
     /// The sliding window lets one position too many through.
     WindowOffByOne,
+    /// `Logits::Last` takes the first position of the call instead of the last.
+    LastIsFirst,
 }
 
 #[cfg(feature = "faults")]

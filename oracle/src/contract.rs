@@ -56,6 +56,7 @@ pub enum CheckKind {
     TokenizerParity,
     ParserRejects,
     LoadRefuses,
+    RunPath,
     GpuParity,
 }
 
@@ -312,7 +313,7 @@ impl CheckKind {
     pub fn metrics(self) -> &'static [Metric] {
         use Metric as M;
         match self {
-            CheckKind::LogitsParity => &[
+            CheckKind::LogitsParity | CheckKind::RunPath => &[
                 M::MaxAbs,
                 M::RelL2,
                 M::KlMean,
@@ -350,6 +351,7 @@ fn missing_param(o: &Obligation) -> Option<&'static str> {
         }
         CheckKind::LoadRefuses => p.model.is_none().then_some("model"),
         CheckKind::TraceParity
+        | CheckKind::RunPath
         | CheckKind::KvConsistency
         | CheckKind::Determinism
         | CheckKind::GpuParity => {

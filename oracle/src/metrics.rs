@@ -150,6 +150,20 @@ pub struct LogitsComparison {
     pub top10_overlap: f64,
 }
 
+impl LogitsComparison {
+    /// One line for a verdict's detail.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} positions: max abs {:.2e}, KL mean {:.2e} max {:.2e}, same top {:.1}%",
+            self.positions,
+            self.max_abs,
+            self.kl.mean,
+            self.kl.max,
+            self.same_top * 100.0
+        )
+    }
+}
+
 pub fn compare_logits(reference: &[f64], test: &[f64], vocab: usize) -> LogitsComparison {
     assert_eq!(
         reference.len(),

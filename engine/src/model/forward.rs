@@ -246,6 +246,7 @@ impl Model {
 
         let rows = match logits {
             Logits::All => 0..n,
+            Logits::Last if faults::is(Fault::LastIsFirst) => 0..1,
             Logits::Last => n - 1..n,
         };
         let m = rows.len();

@@ -45,15 +45,5 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     };
     let c = compare_logits(&reference, &widen(&ours), engine.config.vocab);
     let value = logits_metric(&c, o.metric)?;
-    Ok((
-        value,
-        format!(
-            "{} positions: max abs {:.2e}, KL mean {:.2e} max {:.2e}, same top {:.1}%",
-            c.positions,
-            c.max_abs,
-            c.kl.mean,
-            c.kl.max,
-            c.same_top * 100.0
-        ),
-    ))
+    Ok((value, c.summary()))
 }

@@ -10,6 +10,7 @@ mod logits_parity;
 mod parser_rejects;
 mod quant_error;
 mod quant_exactness;
+mod run_path;
 mod tokenizer_parity;
 pub mod trace_parity;
 
@@ -181,6 +182,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         CheckKind::QuantError => quant_error::run(o, ctx),
         CheckKind::ParserRejects => parser_rejects::run(o, ctx),
         CheckKind::LoadRefuses => load_refuses::run(o, ctx),
+        CheckKind::RunPath => run_path::run(o, ctx),
     };
     match result {
         Ok((value, detail)) => Measurement::Value { value, detail },

@@ -1,0 +1,55 @@
+//! Logits along the path `realizar run` takes: the prompt prefilled in one call that asks only
+//! for the last position's logits (`Logits::Last`), then one token per call, each again
+//! `Logits::Last`, in a cache sized as `run` sizes it. Every step's logits against the golden's
+//! row for that position (HF float64, or llama.cpp's one-token-per-call logits on the same
+//! file), by the obligation's metric.
+
+use super::{logits_metric, widen, Ctx};
+use crate::contract::{Obligation, Reference};
+use crate::metrics::compare_logits;
+use realizar::model::Logits;
+
+/// The cache `realizar run` allocates when no --ctx is given.
+const RUN_CTX: usize = 4096;
+
+pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
+    let p = &o.params;
+    let (model, file) = (
+        p.model.as_deref().unwrap_or(""),
+        p.file.as_deref().unwrap_or(""),
+    );
+    let engine = ctx.model(model, file)?;
+    let tokens = ctx.tokens(model)?;
+    let (golden, shape) = match p.reference {
+        Some(Reference::Llamacpp) => ctx.tensor(
+            &format!("models/{model}/llamacpp_{file}.safetensors"),
+            "logits_incremental",
+        )?,
+        _ => ctx.tensor(&format!("models/{model}/hf_f64.safetensors"), "logits")?,
+    };
+    let vocab = shape.last().copied().unwrap_or(0);
+    // An odd split: the prefill is not a power of two and decode crosses what follows.
+    let prefill = (tokens.len() / 2) | 1;
+    let mut cache = engine.new_cache(engine.config.context.min(RUN_CTX));
+    let mut ours = engine
+        .forward(&mut cache, &tokens[..prefill], Logits::Last)
+        .map_err(super::engine)?;
+    for &t in &tokens[prefill..] {
+        ours.extend(
+            engine
+                .forward(&mut cache, &[t], Logits::Last)
+                .map_err(super::engine)?,
+        );
+    }
+    let reference = &golden[(prefill - 1) * vocab..tokens.len() * vocab];
+    let c = compare_logits(reference, &widen(&ours), vocab);
+    let value = logits_metric(&c, o.metric)?;
+    Ok((
+        value,
+        format!(
+            "prefill {prefill} tokens (Logits::Last), then {} decode steps: {}",
+            tokens.len() - prefill,
+            c.summary()
+        ),
+    ))
+}
