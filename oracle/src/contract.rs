@@ -79,6 +79,28 @@ pub struct Params {
     pub tokenizer: Option<String>,
     /// cpu or cuda, for GPU checks.
     pub backend: Option<String>,
+    /// The CPU kernel the model's matrix products run on (default: the best this CPU runs).
+    pub kernel: Option<KernelName>,
+}
+
+/// A CPU kernel by name, as contracts write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelName {
+    Scalar,
+    Avx2,
+    Avx512,
+}
+
+impl KernelName {
+    pub fn kernel(self) -> realizar::quant::Kernel {
+        use realizar::quant::Kernel;
+        match self {
+            KernelName::Scalar => Kernel::Scalar,
+            KernelName::Avx2 => Kernel::Avx2,
+            KernelName::Avx512 => Kernel::Avx512,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -86,6 +108,10 @@ pub struct Params {
 pub enum Requirement {
     /// A GPU backend and a device for it.
     Gpu,
+    /// A CPU that runs the AVX2 kernel (AVX2, FMA, F16C).
+    Avx2,
+    /// A CPU that runs the AVX-512 kernel (F, BW, VL, VNNI).
+    Avx512,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]

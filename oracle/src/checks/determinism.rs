@@ -6,7 +6,7 @@ use realizar::model::Logits;
 
 pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let model = o.params.model.as_deref().unwrap_or("");
-    let engine = ctx.model(model, o.params.file.as_deref().unwrap_or("F32"))?;
+    let engine = ctx.model(o)?;
     let tokens = ctx.tokens(model)?;
     let call = || {
         let mut cache = engine.new_cache(tokens.len());

@@ -12,7 +12,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
         p.file.as_deref().unwrap_or(""),
     );
     let mode = p.mode.unwrap_or(Mode::Batch);
-    let engine = ctx.model(model, file)?;
+    let engine = ctx.model(o)?;
     let tokens = ctx.tokens(model)?;
     let mut cache = engine.new_cache(tokens.len());
     let ours = match mode {
@@ -45,5 +45,5 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     };
     let c = compare_logits(&reference, &widen(&ours), engine.config.vocab);
     let value = logits_metric(&c, o.metric)?;
-    Ok((value, c.summary()))
+    Ok((value, format!("{:?} kernel, {}", engine.kernel, c.summary())))
 }

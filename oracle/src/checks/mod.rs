@@ -48,6 +48,9 @@ pub enum Failure {
     /// The engine failed (a model that no longer loads, a forward pass that errors, one of its
     /// readers rejecting a golden): a violation.
     Engine(String),
+    /// This machine lacks what the check needs (a CPU kernel, a GPU): NOT RUN where the
+    /// obligation declares the requirement, a failure of the run where it does not.
+    Unavailable(String),
 }
 
 /// Marks an error as the environment's (a golden that is missing or unreadable).
@@ -60,6 +63,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Env(why) => f.write_str(why),
             Failure::Engine(why) => write!(f, "engine error: {why}"),
+            Failure::Unavailable(why) => write!(f, "unavailable here: {why}"),
         }
     }
 }
@@ -88,8 +92,16 @@ impl Ctx {
         self.root.join("golden").join(rel)
     }
 
-    /// A reference model file: `file` is a GGUF label (F32, Q4_K_M, ...) or `hf`.
-    pub fn model(&self, model: &str, file: &str) -> Result<Model, Failure> {
+    /// The model an obligation names (`model`, `file`: a GGUF label or `hf`, F32 when left
+    /// out), on the kernel it names (the best this CPU runs when left out). The kernel is part
+    /// of the detail of every verdict that loads a model.
+    pub fn model(&self, o: &Obligation) -> Result<Model, Failure> {
+        let model = o.params.model.as_deref().unwrap_or_default();
+        let file = o.params.file.as_deref().unwrap_or("F32");
+        let kernel = o.params.kernel.map_or(Kernel::best(), |k| k.kernel());
+        kernel
+            .check()
+            .map_err(|e| Failure::Unavailable(e.to_string()))?;
         let dir = self.golden(&format!("models/{model}"));
         let path = if file == "hf" {
             dir.join("hf")
@@ -100,7 +112,7 @@ impl Ctx {
             return Err(env(format!("{}: no such golden model", path.display())));
         }
         // The file is there: whatever the loader says about it is the engine's failure.
-        Model::load(&path, Kernel::best()).map_err(|e| engine(format!("{}: {e}", path.display())))
+        Model::load(&path, kernel).map_err(|e| engine(format!("{}: {e}", path.display())))
     }
 
     pub fn manifest(&self, model: &str) -> Result<serde_json::Value, Failure> {
@@ -188,5 +200,6 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         Ok((value, detail)) => Measurement::Value { value, detail },
         Err(f @ Failure::Engine(_)) => Measurement::EngineError(f.to_string()),
         Err(Failure::Env(why)) => Measurement::EnvError(why),
+        Err(Failure::Unavailable(why)) => Measurement::Unavailable(why),
     }
 }

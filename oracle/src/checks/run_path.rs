@@ -18,7 +18,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
         p.model.as_deref().unwrap_or(""),
         p.file.as_deref().unwrap_or(""),
     );
-    let engine = ctx.model(model, file)?;
+    let engine = ctx.model(o)?;
     let tokens = ctx.tokens(model)?;
     let (golden, shape) = match p.reference {
         Some(Reference::Llamacpp) => ctx.tensor(
@@ -47,8 +47,9 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     Ok((
         value,
         format!(
-            "prefill {prefill} tokens (Logits::Last), then {} decode steps: {}",
+            "prefill {prefill} tokens (Logits::Last), then {} decode steps, {:?} kernel: {}",
             tokens.len() - prefill,
+            engine.kernel,
             c.summary()
         ),
     ))

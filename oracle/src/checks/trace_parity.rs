@@ -83,7 +83,7 @@ pub fn describe(name: &str) -> String {
 
 pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let model = o.params.model.as_deref().unwrap_or("");
-    let engine = ctx.model(model, o.params.file.as_deref().unwrap_or("F32"))?;
+    let engine = ctx.model(o)?;
     let (mut worst, mut worst_at, mut first) = (0.0f64, String::new(), None);
     for step in steps(&engine, ctx, model)? {
         let err = rel_l2(&step.reference, &step.ours);
