@@ -247,6 +247,15 @@ fn verify_exits_3_when_an_obligation_did_not_run_for_an_undeclared_reason() {
     let (code, out, _) = run("text");
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("DID NOT RUN"), "{out}");
+    // Declaring some other requirement does not excuse it either.
+    write(
+        dir.path(),
+        "gpu.yaml",
+        &gpu.replace("requires: [gpu]", "requires: [avx2]"),
+    );
+    let (code, out, _) = run("text");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("does not declare requires: [gpu]"), "{out}");
     // A missing golden is never NOT RUN, whatever the format.
     std::fs::remove_file(dir.path().join("gpu.yaml")).unwrap();
     let missing = GOOD

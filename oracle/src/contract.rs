@@ -114,6 +114,16 @@ pub enum Requirement {
     Avx512,
 }
 
+impl Requirement {
+    pub fn name(self) -> &'static str {
+        match self {
+            Requirement::Gpu => "gpu",
+            Requirement::Avx2 => "avx2",
+            Requirement::Avx512 => "avx512",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reference {

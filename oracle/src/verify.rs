@@ -95,11 +95,16 @@ fn check_obligation(o: &Obligation, ctx: &Ctx) -> ObligationResult {
             (Some(value), status, detail)
         }
         // NOT RUN only where the obligation said what it needs and this machine lacks it.
-        Measurement::Unavailable(why) if !o.requires.is_empty() => (None, Status::NotRun, why),
-        Measurement::Unavailable(why) => (
+        Measurement::Unavailable(needs, why) if o.requires.contains(&needs) => {
+            (None, Status::NotRun, why)
+        }
+        Measurement::Unavailable(needs, why) => (
             None,
             Status::Error,
-            format!("{why} (the obligation declares no requirement, so this fails the run)"),
+            format!(
+                "{why} (the obligation does not declare requires: [{}], so this fails the run)",
+                needs.name()
+            ),
         ),
         Measurement::EnvError(why) => (None, Status::Error, why),
         Measurement::EngineError(why) => (None, Status::Violated, why),

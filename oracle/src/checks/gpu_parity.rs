@@ -2,9 +2,12 @@
 //! was lent to it), so the check reports that it did not run.
 
 use super::Measurement;
-use crate::contract::Obligation;
+use crate::contract::{Obligation, Requirement};
 
 pub fn run(o: &Obligation) -> Measurement {
     let backend = o.params.backend.as_deref().unwrap_or("cuda");
-    Measurement::Unavailable(format!("no {backend} backend in this build of realizar"))
+    Measurement::Unavailable(
+        Requirement::Gpu,
+        format!("no {backend} backend in this build of realizar"),
+    )
 }

@@ -45,5 +45,8 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     };
     let c = compare_logits(&reference, &widen(&ours), engine.config.vocab);
     let value = logits_metric(&c, o.metric)?;
-    Ok((value, format!("{:?} kernel, {}", engine.kernel, c.summary())))
+    Ok((
+        value,
+        format!("{:?} kernel, {}", engine.kernel, c.summary()),
+    ))
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use realizar::model::Model;
 use realizar::quant::Kernel;
 
-use crate::contract::{CheckKind, Metric, Obligation};
+use crate::contract::{CheckKind, Metric, Obligation, Requirement};
 use crate::metrics::LogitsComparison;
 
 /// What a check measured.
@@ -31,7 +31,7 @@ pub enum Measurement {
     },
     /// This machine lacks what the check needs (a GPU backend): NOT RUN, and only for an
     /// obligation that declares that requirement.
-    Unavailable(String),
+    Unavailable(Requirement, String),
     /// Something the check reads is missing or unreadable (a golden file): the run fails.
     EnvError(String),
     /// The engine failed (a model that no longer loads, a forward pass that errors): a violation.
@@ -50,7 +50,7 @@ pub enum Failure {
     Engine(String),
     /// This machine lacks what the check needs (a CPU kernel, a GPU): NOT RUN where the
     /// obligation declares the requirement, a failure of the run where it does not.
-    Unavailable(String),
+    Unavailable(Requirement, String),
 }
 
 /// Marks an error as the environment's (a golden that is missing or unreadable).
@@ -63,7 +63,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Env(why) => f.write_str(why),
             Failure::Engine(why) => write!(f, "engine error: {why}"),
-            Failure::Unavailable(why) => write!(f, "unavailable here: {why}"),
+            Failure::Unavailable(_, why) => write!(f, "unavailable here: {why}"),
         }
     }
 }
@@ -99,9 +99,13 @@ impl Ctx {
         let model = o.params.model.as_deref().unwrap_or_default();
         let file = o.params.file.as_deref().unwrap_or("F32");
         let kernel = o.params.kernel.map_or(Kernel::best(), |k| k.kernel());
-        kernel
-            .check()
-            .map_err(|e| Failure::Unavailable(e.to_string()))?;
+        kernel.check().map_err(|e| {
+            let needs = match kernel {
+                Kernel::Avx512 => Requirement::Avx512,
+                _ => Requirement::Avx2,
+            };
+            Failure::Unavailable(needs, e.to_string())
+        })?;
         let dir = self.golden(&format!("models/{model}"));
         let path = if file == "hf" {
             dir.join("hf")
@@ -200,6 +204,6 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         Ok((value, detail)) => Measurement::Value { value, detail },
         Err(f @ Failure::Engine(_)) => Measurement::EngineError(f.to_string()),
         Err(Failure::Env(why)) => Measurement::EnvError(why),
-        Err(Failure::Unavailable(why)) => Measurement::Unavailable(why),
+        Err(Failure::Unavailable(needs, why)) => Measurement::Unavailable(needs, why),
     }
 }
