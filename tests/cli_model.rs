@@ -328,7 +328,7 @@ fn unsupported_or_malformed_models_exit_1_naming_the_problem() {
 /// Every golden model file, GGUF or HF directory, runs end to end through the CLI.
 #[test]
 fn run_works_on_every_golden_model() {
-    for name in ["tiny-gqa", "tiny-long", "tiny-mha-tied"] {
+    for name in realizar_oracle::golden::REFERENCE_MODELS {
         let dir = common::repo_root().join("golden/models").join(name);
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap()

@@ -234,3 +234,57 @@ fn linear_rope_scaling_is_applied_not_ignored() {
         );
     }
 }
+
+/// Llama 3's RoPE factors: what the engine computes from config.json's `rope_scaling` equals what
+/// llama.cpp's converter wrote into the GGUF as `rope_freqs.weight`, and all three regimes
+/// (1, the smoothed band, the full factor 8) occur.
+#[test]
+fn llama3_rope_factors_from_config_equal_the_converters_tensor() {
+    let hf = Model::load(&golden("tiny-llama3/hf"), Kernel::best()).unwrap();
+    let gguf = Model::load(&golden("tiny-llama3/tiny-llama3-F32.gguf"), Kernel::best()).unwrap();
+    let ours = hf
+        .config
+        .rope_factors
+        .clone()
+        .expect("computed from rope_scaling");
+    let theirs = gguf
+        .config
+        .rope_factors
+        .clone()
+        .expect("read from rope_freqs.weight");
+    assert_eq!(ours.len(), 32);
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert!((a - b).abs() <= 1e-6 * b, "pair {i}: {a} vs {b}");
+    }
+    assert_eq!(theirs[0], 1.0);
+    assert_eq!(*theirs.last().unwrap(), 8.0);
+    assert!(theirs.iter().any(|&f| f > 1.0 && f < 8.0), "{theirs:?}");
+}
+
+/// Each family loads what distinguishes it: Qwen3's per-head norms, Qwen2's biases, Mistral's
+/// window (HF directory only: the GGUF carries none), Llama 3's factors.
+#[test]
+fn each_family_loads_what_distinguishes_it() {
+    let load = |rel: &str| Model::load(&golden(rel), Kernel::best()).unwrap();
+    let qwen3 = load("tiny-qwen3/tiny-qwen3-F32.gguf");
+    assert_eq!(qwen3.config.head_dim, 48);
+    assert_ne!(qwen3.config.q_dim(), qwen3.config.hidden);
+    let l0 = &qwen3.weights.layers[0];
+    assert_eq!(l0.q_norm.as_ref().map(Vec::len), Some(48));
+    assert_eq!(l0.k_norm.as_ref().map(Vec::len), Some(48));
+    let qwen2 = load("tiny-qwen2/hf");
+    let l0 = &qwen2.weights.layers[0];
+    assert!(l0.q.bias.is_some() && l0.k.bias.is_some() && l0.v.bias.is_some());
+    assert!(l0.o.bias.is_none());
+    assert_eq!(load("tiny-mistral/hf").config.sliding_window, Some(16));
+    assert_eq!(
+        load("tiny-mistral/tiny-mistral-F32.gguf")
+            .config
+            .sliding_window,
+        None
+    );
+    assert!(load("tiny-llama3/tiny-llama3-Q4_K_M.gguf")
+        .config
+        .rope_factors
+        .is_some());
+}

@@ -13,7 +13,7 @@ use realizar_oracle::checks::widen;
 use realizar_oracle::metrics;
 use serde_json::Value;
 
-const MODELS: [&str; 3] = ["tiny-gqa", "tiny-long", "tiny-mha-tied"];
+use realizar_oracle::golden::{hf_logits_tensor, REFERENCE_MODELS as MODELS};
 
 fn dir(model: &str) -> PathBuf {
     common::repo_root().join("golden/models").join(model)
@@ -61,7 +61,7 @@ fn max_abs(a: &[f32], b: &[f64]) -> f64 {
 #[test]
 fn f32_gguf_matches_hf_f64_within_1e_4() {
     for model in MODELS {
-        let (hf, _) = golden(model, "hf_f64.safetensors", "logits");
+        let (hf, _) = golden(model, "hf_f64.safetensors", hf_logits_tensor(model, "F32"));
         let ours = batch_logits(&gguf(model, "F32"), &tokens(model));
         let err = max_abs(&ours, &hf);
         eprintln!("{model} F32 GGUF vs HF f64: max abs {err:.2e}");

@@ -18,9 +18,9 @@
 # [tool.uv]
 # exclude-newer = "2026-11-25T00:00:00Z"
 # ///
-"""Reference models and their goldens: a locally trained tokenizer, tiny random Llama models in
-HF format, their GGUF conversions and quantizations by llama.cpp, and what HF transformers
-(float64) and llama.cpp compute on them.
+"""Reference models and their goldens: a locally trained tokenizer, tiny random models in HF
+format (Llama, Llama 3.1 RoPE scaling, Qwen2, Qwen3, Mistral), their GGUF conversions and
+quantizations by llama.cpp, and what HF transformers (float64) and llama.cpp compute on them.
 
     uv run golden/scripts/models.py
 
@@ -44,7 +44,7 @@ import shutil
 import struct
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from importlib.metadata import version
 from pathlib import Path
 
@@ -100,11 +100,29 @@ class Spec:
     n_tokens: int
     quants: tuple[str, ...]
     op_trace: bool  # per-op HF intermediates and the llama.cpp eval-callback trace
+    # Later families. The manifest's config lists these only where they differ from the default,
+    # so the Llama sets above keep their manifests.
+    family: str = "llama"  # HF class: FAMILIES[family]
+    head_dim: int | None = None  # None: hidden / heads
+    rope_scaling: dict | None = None  # HF config's rope_scaling
+    qkv_bias: bool = False  # Q/K/V projections with biases (Qwen2 always has them)
+    sliding_window: int | None = None  # Mistral's sliding-window attention
+    allow_fallback: bool = False  # rows not a multiple of 256: llama-quantize may fall back
 
 
-# Every row length (hidden, FFN, heads x head_dim) is a multiple of 256 so that no K-quant falls
-# back to another type. Sizes keep golden/ under about 40 MB: the full quantization matrix for the
-# main model, one quantized file for the others.
+# family: (HF config class, HF model class)
+FAMILIES = {
+    "llama": ("LlamaConfig", "LlamaForCausalLM"),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
+    "qwen3": ("Qwen3Config", "Qwen3ForCausalLM"),
+    "mistral": ("MistralConfig", "MistralForCausalLM"),
+}
+
+
+# For the Llama sets every row length (hidden, FFN, heads x head_dim) is a multiple of 256 so that
+# no K-quant falls back to another type; tiny-qwen2 and tiny-qwen3 are the exceptions on purpose
+# (allow_fallback). The full quantization matrix for the main model, one or two quantized files
+# for the others. New specs go at the end: each model's weights come from SEED + 1000 * (index + 1).
 SPECS = [
     Spec("tiny-gqa", "GQA (4 query heads, 2 KV heads, head_dim 64), untied, FFN 512 != hidden",
          256, 2, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 32, tuple(QUANTS), True),
@@ -113,7 +131,32 @@ SPECS = [
     Spec("tiny-long", "RoPE and the KV cache past position 256 (272 tokens; 8 heads of 32, "
          "2 KV heads, theta 500000), full-precision f32 checkpoint",
          256, 1, 8, 2, 256, False, 512, 500000.0, 1e-5, "float32", 272, ("Q8_0",), False),
+    Spec("tiny-llama3", "Llama 3.1 RoPE scaling (rope_type llama3, factor 8, low/high freq "
+         "factor 1/4, original context 64; the converter writes the factors as rope_freqs.weight), "
+         "96 tokens so positions pass the original 64, theta 500000, GQA 4/2 heads of 64, untied",
+         256, 1, 4, 2, 512, False, 512, 500000.0, 1e-5, "bfloat16", 96, ("Q8_0", "Q4_K_M"), True,
+         rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                       "high_freq_factor": 4.0, "original_max_position_embeddings": 64}),
+    Spec("tiny-qwen2", "Qwen2: Q/K/V biases (random, std 0.05), NEOX RoPE, theta 1e6, RMSNorm "
+         "eps 1e-6, hidden 384 (not a multiple of 256: Q4_K_M falls back to other types for those "
+         "rows), 6 heads of 64, 2 KV heads, untied",
+         384, 1, 6, 2, 768, False, 256, 1000000.0, 1e-6, "bfloat16", 48, ("Q8_0", "Q4_K_M"), True,
+         family="qwen2", qkv_bias=True, allow_fallback=True),
+    Spec("tiny-qwen3", "Qwen3: per-head RMSNorm on Q and K (q_norm, k_norm) before RoPE, "
+         "head_dim 48 set explicitly (4 x 48 = 192 != hidden 256, so Q4_K_M falls back for the "
+         "o_proj rows), 2 KV heads, no biases, theta 1e6, eps 1e-6, untied",
+         256, 1, 4, 2, 512, False, 256, 1000000.0, 1e-6, "bfloat16", 40, ("Q8_0", "Q4_K_M"), True,
+         family="qwen3", head_dim=48, allow_fallback=True),
+    Spec("tiny-mistral", "Mistral: sliding-window attention (window 16) over 40 tokens, GQA 4/2 "
+         "heads of 64, one layer. HF applies the window; the pinned convert_hf_to_gguf.py maps "
+         "MistralForCausalLM to the llama GGUF architecture and writes no sliding-window key, so "
+         "llama.cpp attends to every past token and its logits differ from HF's from position 16 "
+         "on (agreement: 'F32 vs HF f64' over all positions, and the same before the window and "
+         "against HF with sliding_window=None)",
+         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 40, ("Q8_0",), False,
+         family="mistral", sliding_window=16),
 ]
+SPEC_DEFAULTS = {f.name: f.default for f in fields(Spec) if f.default is not MISSING}
 
 # Strings that tokenizers disagree on: whitespace runs, leading spaces, newlines, digits, unicode,
 # emoji (byte fallback), and literal special-token text.
@@ -280,23 +323,43 @@ def sha256_bytes(data: bytes) -> str:
 def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
     """config.json, model.safetensors and tokenizer files, as transformers would save them."""
     import torch
+    import transformers
     from safetensors.torch import save_file
-    from transformers import LlamaConfig, LlamaForCausalLM, LlamaTokenizerFast
+    from transformers import LlamaTokenizerFast
 
     hf = MODELS / spec.name / "hf"
     if hf.exists():
         shutil.rmtree(hf)
     hf.mkdir(parents=True)
     dtype = getattr(torch, spec.hf_dtype)
-    cfg = LlamaConfig(
+    config_class, model_class = FAMILIES[spec.family]
+    extra: dict = {}
+    if spec.head_dim is not None:
+        extra["head_dim"] = spec.head_dim
+    if spec.rope_scaling is not None:
+        extra["rope_scaling"] = dict(spec.rope_scaling)
+    if spec.sliding_window is not None:
+        assert spec.family == "mistral", spec.name
+        extra["sliding_window"] = spec.sliding_window
+    if spec.family == "qwen2":
+        assert spec.qkv_bias, "Qwen2's Q/K/V projections always have biases"
+    elif spec.family in ("llama", "qwen3"):
+        if spec.qkv_bias:
+            extra["attention_bias"] = True
+        elif spec.family == "qwen3":
+            extra["attention_bias"] = False
+    else:
+        assert not spec.qkv_bias, spec.name
+    cfg = getattr(transformers, config_class)(
         vocab_size=VOCAB, hidden_size=spec.hidden, intermediate_size=spec.ffn,
         num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
         num_key_value_heads=spec.kv_heads, max_position_embeddings=spec.ctx,
         rms_norm_eps=spec.eps, rope_theta=spec.rope_theta, tie_word_embeddings=spec.tied,
         bos_token_id=1, eos_token_id=2, hidden_act="silu", torch_dtype=spec.hf_dtype,
-        architectures=["LlamaForCausalLM"])
+        architectures=[model_class], **extra)
     cfg.save_pretrained(hf)
-    shapes = {k: tuple(v.shape) for k, v in LlamaForCausalLM(cfg).state_dict().items()}
+    shapes = {k: tuple(v.shape)
+              for k, v in getattr(transformers, model_class)(cfg).state_dict().items()}
     if spec.tied:
         shapes.pop("lm_head.weight")
     rng = np.random.default_rng(SEED + 1000 * (index + 1))
@@ -304,8 +367,12 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
     for name in sorted(shapes):
         shape = shapes[name]
         if name.endswith("norm.weight"):
-            # Never trivially 1.0: a norm read from the wrong tensor or skipped is visible.
+            # Never trivially 1.0: a norm read from the wrong tensor or skipped is visible
+            # (Qwen3's per-head self_attn.q_norm.weight and k_norm.weight included).
             w = 1.0 + rng.uniform(-0.4, 0.4, shape)
+        elif name.endswith(".bias"):
+            # Non-zero, so a bias that is dropped or added twice is visible.
+            w = rng.normal(0.0, 0.05, shape)
         elif name == "model.embed_tokens.weight":
             w = rng.normal(0.0, 0.05, shape)
         else:
@@ -323,17 +390,29 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
 def convert(spec: Spec, hf: Path, llama: Path) -> Path:
     out = MODELS / spec.name / f"{spec.name}-F32.gguf"
     run([sys.executable, llama / "convert_hf_to_gguf.py", hf, "--outtype", "f32", "--outfile", out])
+    if spec.rope_scaling is not None:
+        # Llama 3.1 scaling reaches llama.cpp only as this tensor of per-frequency divisors.
+        import gguf
+        freqs = [t for t in gguf.GGUFReader(out).tensors if t.name == "rope_freqs.weight"]
+        half = (spec.head_dim or spec.hidden // spec.heads) // 2
+        if len(freqs) != 1 or freqs[0].n_elements != half:
+            sys.exit(f"{out.name}: no rope_freqs.weight of head_dim / 2 values")
     return out
 
 
-def quantize(bin_dir: Path, f32: Path, label: str) -> Path:
+def quantize(bin_dir: Path, f32: Path, label: str,
+             allow_fallback: bool = False) -> tuple[Path, list[str]]:
+    """The quantized file and llama-quantize's fallback warnings, one per tensor plus its count
+    (allowed only where the spec says so)."""
     qtype, pure = QUANTS[label]
     out = f32.with_name(f32.name.replace("-F32.gguf", f"-{label}.gguf"))
     log_text = run([bin_dir / "llama-quantize", *(["--pure"] if pure else []), f32, out, qtype,
                     str(THREADS)], stderr_too=True)
-    if "fallback" in log_text:
+    fallbacks = [" ".join(line.split()) for line in log_text.splitlines()
+                 if "fallback" in line or "falling back" in line]
+    if fallbacks and not allow_fallback:
         sys.exit(f"llama-quantize fell back to another type for {out.name}:\n{log_text}")
-    return out
+    return out, fallbacks
 
 
 def tensor_types(path: Path) -> dict[str, str]:
@@ -345,7 +424,10 @@ def check_single_type(path: Path, label: str) -> None:
     want = SINGLE_TYPE.get(label)
     if want is None:
         return
-    types = {n: t for n, t in tensor_types(path).items() if not n.endswith("norm.weight")}
+    import gguf
+    # Norm weights, biases and rope_freqs are vectors, which llama-quantize keeps in F32.
+    types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(path).tensors
+             if not t.name.endswith("norm.weight") and len(t.shape) > 1}
     wrong = {n: t for n, t in types.items() if t != want}
     if wrong:
         sys.exit(f"{path.name}: expected every weight in {want}, found {wrong}")
@@ -366,20 +448,15 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
     """Float64 logits and the hidden state after every layer (and, with op_trace, after every
     op), captured with forward hooks so each name means one thing."""
     import torch
-    from transformers import LlamaForCausalLM
 
-    torch.manual_seed(0)
-    model, info = LlamaForCausalLM.from_pretrained(
-        hf, dtype=torch.float64, attn_implementation="eager", output_loading_info=True)
-    if any(info[k] for k in ("missing_keys", "unexpected_keys", "mismatched_keys")):
-        sys.exit(f"{hf}: loading info {info}")
-    model.eval()
+    model = load_hf(hf)
     out: dict[str, np.ndarray] = {}
 
     def keep(name):
         def hook(_module, _inputs, output):
             t = output[0] if isinstance(output, tuple) else output
-            out[name] = t[0].detach().numpy().copy()
+            # Qwen3's q_norm/k_norm give [n, heads, head_dim]; every golden is [n, width].
+            out[name] = t[0].detach().numpy().reshape(len(tokens), -1).copy()
         return hook
 
     m = model.model
@@ -392,13 +469,43 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
                    "attn_out": layer.self_attn.o_proj, "ffn_norm": layer.post_attention_layernorm,
                    "ffn_gate": layer.mlp.gate_proj, "ffn_up": layer.mlp.up_proj,
                    "ffn_out": layer.mlp.down_proj}
+            if spec.family == "qwen3":
+                ops["q_norm"] = layer.self_attn.q_norm
+                ops["k_norm"] = layer.self_attn.k_norm
             for op, module in ops.items():
                 module.register_forward_hook(keep(f"layers.{i}.{op}"))
     m.norm.register_forward_hook(keep("output_norm"))
     with torch.no_grad():
         logits = model(torch.tensor([tokens])).logits
     out["logits"] = logits[0].numpy().copy()
+    if spec.rope_scaling is not None:
+        # Without the scaling, to show that it matters over these positions (not stored).
+        plain = load_hf(hf, rope_scaling=None)
+        assert plain.config.rope_scaling is None
+        with torch.no_grad():
+            out["_logits_no_rope_scaling"] = plain(torch.tensor([tokens])).logits[0].numpy().copy()
+    if spec.sliding_window is not None:
+        # The same checkpoint with full attention, and proof that HF applies the window.
+        full = load_hf(hf, sliding_window=None)
+        assert full.config.sliding_window is None
+        assert model.config.sliding_window == spec.sliding_window
+        with torch.no_grad():
+            out["logits_no_sliding_window"] = full(torch.tensor([tokens])).logits[0].numpy().copy()
     return out
+
+
+def load_hf(hf: Path, **overrides):
+    """The checkpoint in float64 with eager attention, as its family's class (config.json)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model, info = AutoModelForCausalLM.from_pretrained(
+        hf, dtype=torch.float64, attn_implementation="eager", output_loading_info=True, **overrides)
+    if any(info[k] for k in ("missing_keys", "unexpected_keys", "mismatched_keys")):
+        sys.exit(f"{hf}: loading info {info}")
+    model.eval()
+    return model
 
 
 def llama_logits(exe: Path, gguf_path: Path, tokens: list[int], mode: str,
@@ -413,7 +520,8 @@ def llama_logits(exe: Path, gguf_path: Path, tokens: list[int], mode: str,
 
 # The activations an engine's trace can be compared with; KV-cache views, attention score
 # matrices ([heads, n, n_ctx]) and unnamed nodes are left out.
-TRACE_NAMES = re.compile(r"^(embd|result_norm|result_output|(attn_norm|Qcur|Kcur|Vcur|kqv_out|"
+TRACE_NAMES = re.compile(r"^(embd|result_norm|result_output|(attn_norm|Qcur|Kcur|Vcur|"
+                         r"Qcur_normed|Kcur_normed|kqv_out|"
                          r"attn_out|ffn_inp|ffn_norm|ffn_gate|ffn_up|ffn_swiglu|ffn_out|l_out)-\d+)$")
 SAME_DATA = {"RESHAPE", "VIEW", "PERMUTE", "TRANSPOSE"}
 
@@ -576,12 +684,14 @@ def main() -> None:
         first_hf = first_hf or hf
         f32 = convert(spec, hf, llama)
         files = {"F32": f32}
+        fallbacks = {}
         for label in spec.quants:
-            files[label] = quantize(bin_dir, f32, label)
+            files[label], fallbacks[label] = quantize(bin_dir, f32, label, spec.allow_fallback)
             check_single_type(files[label], label)
         log(f"{spec.name}: HF {spec.hf_dtype} checkpoint, GGUF F32 + {', '.join(spec.quants)}")
         tokens = prompt_tokens(spec, tokenizer_model)
         hf_out = hf_forward(spec, hf, tokens)
+        no_rope_scaling = hf_out.pop("_logits_no_rope_scaling", None)
         save_tensors(folder / "hf_f64.safetensors", hf_out)
         agreement = {}
         ref_batch = None
@@ -599,10 +709,52 @@ def main() -> None:
             if label == "F32":
                 ref_batch = batch
                 agreement["F32 vs HF f64"] = compare(hf_out["logits"], batch)
+                if spec.sliding_window is not None:
+                    w = spec.sliding_window
+                    agreement[f"F32 vs HF f64, positions < {w}"] = compare(
+                        hf_out["logits"][:w], batch[:w])
+                    agreement["F32 vs HF f64 without sliding window"] = compare(
+                        hf_out["logits_no_sliding_window"], batch)
             else:
                 agreement[f"{label} vs F32"] = compare(ref_batch, batch)
             agreement[f"{label} incremental vs batch"] = compare(batch, inc)
         log(f"{spec.name}: HF f64 and llama.cpp logits for {len(tokens)} tokens")
+        extra: dict = {}
+        if spec.sliding_window is not None:
+            # HF with and without the window: equal before it, different from it on.
+            w = spec.sliding_window
+            effect = np.abs(hf_out["logits"] - hf_out["logits_no_sliding_window"]).max(axis=-1)
+            extra["sliding_window_effect_max_abs"] = float(effect[w:].max())
+            extra["sliding_window_effect_max_abs_before_window"] = float(effect[:w].max())
+            if not (effect[:w].max() == 0.0 and effect[w:].min() > 1e-3):
+                sys.exit(f"{spec.name}: HF does not apply the sliding window as expected: {effect}")
+            log(f"{spec.name}: sliding window changes HF's logits by up to {effect[w:].max():.3g} "
+                f"from position {w} on, by {effect[:w].max():.3g} before")
+        if no_rope_scaling is not None:
+            extra["rope_scaling_effect_max_abs"] = float(
+                np.abs(hf_out["logits"] - no_rope_scaling).max())
+            log(f"{spec.name}: RoPE scaling changes HF's logits by up to "
+                f"{extra['rope_scaling_effect_max_abs']:.3g}")
+        if spec.allow_fallback:
+            extra["quantize_fallbacks"] = fallbacks
+        layout_extra = {"hf": "", "trace": ""}
+        if spec.qkv_bias:
+            layout_extra["hf"] += "; q_proj, k_proj and v_proj include their biases"
+            layout_extra["trace"] += "; Qcur-N, Kcur-N, Vcur-N are the matmuls, Qcur-N@add, " \
+                                     "Kcur-N@add, Vcur-N@add the same plus the biases"
+        if spec.family == "qwen3":
+            layout_extra["hf"] += "; layers.N.{q_norm, k_norm}: self_attn.q_norm and k_norm " \
+                                  "(per-head RMSNorm, after the projection, before RoPE), " \
+                                  "[n_tokens, heads x head_dim], heads in HF order"
+            layout_extra["trace"] += "; Qcur_normed-N, Kcur_normed-N: after attn_q_norm and " \
+                                     "attn_k_norm, before RoPE ([n_tokens, heads, head_dim])"
+        if spec.family in ("qwen2", "qwen3"):
+            layout_extra["trace"] += f"; llama.cpp's {spec.family} graph names no attn_out-N " \
+                                     "(kqv_out-N is the input of attn_output)"
+        if spec.sliding_window is not None:
+            layout_extra["hf"] += "; logits_no_sliding_window: the same checkpoint loaded with " \
+                                  "sliding_window=None (full causal attention, as llama.cpp " \
+                                  "runs it)"
         for key, m in agreement.items():
             rows.append(f"| {spec.name} | {key} | {m['max_abs']:.2e} | {m['kl_mean']:.2e} | "
                         f"{m['kl_max']:.2e} | {m['top1'] * 100:.1f}% | {m['cosine_min']:.6f} |")
@@ -618,14 +770,16 @@ def main() -> None:
                              for lbl in spec.quants},
                 "logits": f"llama-logits MODEL TOKENS OUT batch|incremental {THREADS}",
             },
-            "config": {k: v for k, v in spec.__dict__.items() if k not in ("name", "purpose")},
+            "config": {k: v for k, v in spec.__dict__.items() if k not in ("name", "purpose")
+                       and (k not in SPEC_DEFAULTS or v != SPEC_DEFAULTS[k])},
             "tokens": tokens,
             "agreement": agreement,
+            **extra,
             "layout": {
                 "hf_f64.safetensors": "embedding, layers.N.output, output_norm, logits (float64); "
                                       "with op tracing also layers.N.{attn_norm, q_proj, k_proj, "
                                       "v_proj (before RoPE, HF row order), attn_out (o_proj), "
-                                      "ffn_norm, ffn_gate, ffn_up, ffn_out}",
+                                      "ffn_norm, ffn_gate, ffn_up, ffn_out}" + layout_extra["hf"],
                 "llamacpp_<TYPE>.safetensors": "logits_batch, logits_incremental (float32, "
                                                "[n_tokens, n_vocab])",
                 "llamacpp_trace_F32.safetensors": "llama.cpp's activations by ggml name (embd, "
@@ -633,7 +787,8 @@ def main() -> None:
                                                   "attn_out, ffn_inp, ffn_norm, ffn_gate, ffn_up, "
                                                   "ffn_swiglu, ffn_out, l_out; result_norm, "
                                                   "result_output); a later op on the same name as "
-                                                  "name@op (Qcur-0@rope); ops in the 'ops' metadata",
+                                                  "name@op (Qcur-0@rope); ops in the 'ops' metadata"
+                                                  + layout_extra["trace"],
             },
         })
     vocab = SPM_DIR / "vocab.gguf"

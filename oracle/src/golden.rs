@@ -39,6 +39,29 @@ pub struct SetReport {
     pub problems: Vec<Problem>,
 }
 
+/// Every reference model `make golden-models` writes into golden/models, one per family and
+/// shape class. Tests, checks and examples iterate this list rather than their own.
+pub const REFERENCE_MODELS: [&str; 7] = [
+    "tiny-gqa",
+    "tiny-long",
+    "tiny-mha-tied",
+    "tiny-llama3",
+    "tiny-qwen2",
+    "tiny-qwen3",
+    "tiny-mistral",
+];
+
+/// The HF float64 logits a model file is held to. A GGUF file of a sliding-window model carries
+/// no window (the pinned converter writes none, and llama.cpp runs full attention), so its truth
+/// is HF run without the window; the HF directory keeps the window.
+pub fn hf_logits_tensor(model: &str, file: &str) -> &'static str {
+    if model == "tiny-mistral" && file != "hf" {
+        "logits_no_sliding_window"
+    } else {
+        "logits"
+    }
+}
+
 /// Every folder under `golden` holding a `manifest.json`, sorted. The git-ignored `.cache`
 /// (built tools, downloads) is skipped.
 pub fn find_sets(golden: &Path) -> std::io::Result<Vec<PathBuf>> {

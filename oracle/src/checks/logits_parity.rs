@@ -32,9 +32,10 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
         }
     };
     let (reference, _) = match p.reference {
-        Some(Reference::HfF64) => {
-            ctx.tensor(&format!("models/{model}/hf_f64.safetensors"), "logits")?
-        }
+        Some(Reference::HfF64) => ctx.tensor(
+            &format!("models/{model}/hf_f64.safetensors"),
+            crate::golden::hf_logits_tensor(model, file),
+        )?,
         _ => {
             let name = match mode {
                 Mode::Batch => "logits_batch",

@@ -41,7 +41,7 @@ pub fn run(_o: &Obligation, ctx: &Ctx) -> super::Outcome {
         }
     }
     let (mut rejected_whole, mut accepted_cut, mut files) = (Vec::new(), Vec::new(), 0usize);
-    for model in ["tiny-gqa", "tiny-mha-tied", "tiny-long"] {
+    for model in crate::golden::REFERENCE_MODELS {
         let dir = ctx.golden(&format!("models/{model}"));
         let mut paths: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| env(format!("{}: {e}", dir.display())))?

@@ -25,7 +25,10 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
             &format!("models/{model}/llamacpp_{file}.safetensors"),
             "logits_incremental",
         )?,
-        _ => ctx.tensor(&format!("models/{model}/hf_f64.safetensors"), "logits")?,
+        _ => ctx.tensor(
+            &format!("models/{model}/hf_f64.safetensors"),
+            crate::golden::hf_logits_tensor(model, file),
+        )?,
     };
     let vocab = shape.last().copied().unwrap_or(0);
     // An odd split: the prefill is not a power of two and decode crosses what follows.

@@ -51,6 +51,15 @@ pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super:
                 None => (hf.clone(), format!("layers.{l}.{theirs}")),
             };
             plan.push((format!("layers.{l}.{ours}"), file, name));
+            // Per-head Q/K norms (Qwen3) come between the projections and RoPE.
+            if ours == "attn_norm" {
+                for op in ["q_norm", "k_norm"] {
+                    let key = format!("layers.{l}.{op}");
+                    if trace.tensors.contains_key(&key) {
+                        plan.push((key.clone(), hf.clone(), key));
+                    }
+                }
+            }
         }
     }
     plan.push(("output_norm".into(), hf.clone(), "output_norm".into()));
