@@ -7,6 +7,7 @@
 //! ```sh
 //! cargo bench -p realizar --bench matvec            # everything (about 5 minutes)
 //! cargo bench -p realizar --bench matvec -- Q4_K    # a filter, as criterion takes it
+//! REALIZAR_BENCH_KERNEL=avx2 cargo bench -p realizar --bench matvec   # scalar, avx2 or avx512
 //! ```
 
 use std::hint::black_box;
@@ -18,8 +19,11 @@ use realizar::format::gguf::GgmlType;
 use realizar::quant::layout;
 use realizar::quant::{matvec, Kernel, QMatrix};
 
-const TYPES: [GgmlType; 8] = [
+const TYPES: [GgmlType; 11] = [
     GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
     GgmlType::Q8_0,
     GgmlType::Q4_K,
     GgmlType::Q5_K,
@@ -62,6 +66,9 @@ fn matrix_bytes(ty: GgmlType, rows: usize, cols: usize, rng: &mut Rng) -> Vec<u8
     let scale = half::f16::from_f32(0.01).to_le_bytes();
     let fields: Vec<usize> = match ty {
         GgmlType::Q4_0 => vec![layout::q4_0::D.start],
+        GgmlType::Q4_1 => vec![layout::q4_1::D.start, layout::q4_1::M.start],
+        GgmlType::Q5_0 => vec![layout::q5_0::D.start],
+        GgmlType::Q5_1 => vec![layout::q5_1::D.start, layout::q5_1::M.start],
         GgmlType::Q8_0 => vec![layout::q8_0::D.start],
         GgmlType::Q4_K => vec![layout::q4_k::D.start, layout::q4_k::DMIN.start],
         GgmlType::Q5_K => vec![layout::q5_k::D.start, layout::q5_k::DMIN.start],
@@ -122,8 +129,22 @@ fn probe(c: &mut Criterion) {
     g.finish();
 }
 
+/// The kernel to measure: `REALIZAR_BENCH_KERNEL` (scalar, avx2, avx512), else the best this
+/// CPU runs. A kernel the CPU lacks fails the run rather than measuring another.
+fn kernel() -> Kernel {
+    let kernel = match std::env::var("REALIZAR_BENCH_KERNEL").as_deref() {
+        Ok("scalar") => Kernel::Scalar,
+        Ok("avx2") => Kernel::Avx2,
+        Ok("avx512") => Kernel::Avx512,
+        Ok(other) => panic!("REALIZAR_BENCH_KERNEL={other}: expected scalar, avx2 or avx512"),
+        Err(_) => Kernel::best(),
+    };
+    kernel.check().expect("REALIZAR_BENCH_KERNEL");
+    kernel
+}
+
 fn kernels(c: &mut Criterion) {
-    let kernel = Kernel::best();
+    let kernel = kernel();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for ty in TYPES {
         let mut g = c.benchmark_group(format!("matvec_{}", ty.name()));
@@ -181,7 +202,7 @@ fn summary() {
         .collect();
     println!(
         "\nmatvec throughput ({:?} kernel) as a fraction of f32 read bandwidth",
-        Kernel::best()
+        kernel()
     );
     for (t, bw) in THREADS.iter().zip(&probe) {
         match bw {

@@ -1,7 +1,7 @@
 //! Dequantization to f32, bit-exact with gguf-py (and so with ggml): each function performs the
 //! same float32 operations in the same order as gguf-py's numpy code, block by block.
 
-use super::layout::{self, f16_at, scale_min_k4, scale_q3_k, QK, QK_K};
+use super::layout::{self, f16_at, five_bit, nibble, scale_min_k4, scale_q3_k, u32_at, QK, QK_K};
 
 /// Dequantizes one block of `b` (exactly one block's bytes) into `y` (one block's elements).
 pub(crate) type BlockFn = fn(b: &[u8], y: &mut [f32]);
@@ -16,12 +16,6 @@ pub(crate) fn f16_block(b: &[u8], y: &mut [f32]) {
 
 pub(crate) fn bf16_block(b: &[u8], y: &mut [f32]) {
     y[0] = f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16);
-}
-
-/// Element j < 16 is the low nibble of qs[j], element j + 16 its high nibble.
-#[inline(always)]
-fn nibble(qs: &[u8], j: usize) -> u8 {
-    (qs[j % 16] >> (4 * (j / 16))) & 0xF
 }
 
 pub(crate) fn q4_0(b: &[u8], y: &mut [f32]) {
@@ -42,15 +36,10 @@ pub(crate) fn q4_1(b: &[u8], y: &mut [f32]) {
     }
 }
 
-#[inline(always)]
-fn five_bit(qh: u32, qs: &[u8], j: usize) -> u8 {
-    nibble(qs, j) | ((((qh >> j) & 1) as u8) << 4)
-}
-
 pub(crate) fn q5_0(b: &[u8], y: &mut [f32]) {
     use layout::q5_0::*;
     let d = f16_at(b, D);
-    let qh = u32::from_le_bytes(b[QH].try_into().unwrap());
+    let qh = u32_at(b, QH);
     let qs = &b[QS];
     for (j, y) in y.iter_mut().enumerate().take(QK) {
         *y = d * (five_bit(qh, qs, j) as i8 - 16) as f32;
@@ -60,7 +49,7 @@ pub(crate) fn q5_0(b: &[u8], y: &mut [f32]) {
 pub(crate) fn q5_1(b: &[u8], y: &mut [f32]) {
     use layout::q5_1::*;
     let (d, m) = (f16_at(b, D), f16_at(b, M));
-    let qh = u32::from_le_bytes(b[QH].try_into().unwrap());
+    let qh = u32_at(b, QH);
     let qs = &b[QS];
     for (j, y) in y.iter_mut().enumerate().take(QK) {
         *y = d * five_bit(qh, qs, j) as f32 + m;
@@ -69,6 +58,16 @@ pub(crate) fn q5_1(b: &[u8], y: &mut [f32]) {
 
 pub(crate) fn q8_0(b: &[u8], y: &mut [f32]) {
     use layout::q8_0::*;
+    let d = f16_at(b, D);
+    for (y, &q) in y.iter_mut().zip(&b[QS]) {
+        *y = q as i8 as f32 * d;
+    }
+}
+
+/// Q8_1 (an activation format; ggml has no dequantizer for it): d times each quant, as Q8_0.
+/// The stored sum `s` is redundant and not read.
+pub(crate) fn q8_1(b: &[u8], y: &mut [f32]) {
+    use layout::q8_1::*;
     let d = f16_at(b, D);
     for (y, &q) in y.iter_mut().zip(&b[QS]) {
         *y = q as i8 as f32 * d;

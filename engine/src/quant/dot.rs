@@ -1,7 +1,7 @@
 //! Portable scalar row dots: the reference every SIMD path is tested against. Quantized weights
 //! meet quantized activations with integer sums per block, as ggml's `vec_dot_*_q8_*` do.
 
-use super::layout::{self, f16_at, scale_min_k4, QK_K};
+use super::layout::{self, f16_at, scale_min_k4, u32_at, QK_K};
 
 /// Weights in a float format against f32 activations.
 pub(crate) fn f32_row(w: &[u8], x: &[f32]) -> f32 {
@@ -52,6 +52,73 @@ pub(crate) fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
             sumi += lo * i32::from(av[j] as i8) + hi * i32::from(av[j + 16] as i8);
         }
         acc += sumi as f32 * (f16_at(wb, D) * f16_at(ab, AD));
+    }
+    acc
+}
+
+/// A legacy block's integer dot as ggml's generic dots take it: over j < 16, the levels of
+/// elements j and j + 16 (`levels(j)`, from quant byte j) times activation quants j and j + 16.
+#[inline(always)]
+fn block_sumi(aq: &[u8], levels: impl Fn(usize) -> (i32, i32)) -> i32 {
+    (0..16)
+        .map(|j| {
+            let (x0, x1) = levels(j);
+            x0 * i32::from(aq[j] as i8) + x1 * i32::from(aq[j + 16] as i8)
+        })
+        .sum()
+}
+
+/// Q5_0/Q5_1 levels j and j + 16: the nibbles of quant byte j with bits j and j + 16 of qh as
+/// their fifth bits.
+#[inline(always)]
+fn five_bit_pair(qh: u32, qs: &[u8], j: usize) -> (i32, i32) {
+    (
+        i32::from(qs[j] & 0xF) | (((qh >> j) << 4) & 0x10) as i32,
+        i32::from(qs[j] >> 4) | ((qh >> (j + 12)) & 0x10) as i32,
+    )
+}
+
+/// Q4_1 against Q8_1, as ggml_vec_dot_q4_1_q8_1: unsigned levels, and the min's term from the
+/// activation block's stored sum, d_a * sum(a) as f16.
+pub(crate) fn q4_1_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q4_1::*;
+    use layout::q8_1::{D as AD, QS as AQS, S as AS, SIZE as ASIZE};
+    let mut acc = 0.0f32;
+    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
+        let qs = &wb[QS];
+        let sumi = block_sumi(&ab[AQS], |j| {
+            (i32::from(qs[j] & 0xF), i32::from(qs[j] >> 4))
+        });
+        acc += f16_at(wb, D) * f16_at(ab, AD) * sumi as f32 + f16_at(wb, M) * f16_at(ab, AS);
+    }
+    acc
+}
+
+/// Q5_0 against Q8_0, as ggml_vec_dot_q5_0_q8_0: levels 0..32 stored +16.
+pub(crate) fn q5_0_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q5_0::*;
+    use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
+    let mut acc = 0.0f32;
+    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
+        let (qh, qs) = (u32_at(wb, QH), &wb[QS]);
+        let sumi = block_sumi(&ab[AQS], |j| {
+            let (x0, x1) = five_bit_pair(qh, qs, j);
+            (x0 - 16, x1 - 16)
+        });
+        acc += sumi as f32 * (f16_at(wb, D) * f16_at(ab, AD));
+    }
+    acc
+}
+
+/// Q5_1 against Q8_1, as ggml_vec_dot_q5_1_q8_1: Q4_1's formula with five-bit levels.
+pub(crate) fn q5_1_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q5_1::*;
+    use layout::q8_1::{D as AD, QS as AQS, S as AS, SIZE as ASIZE};
+    let mut acc = 0.0f32;
+    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
+        let (qh, qs) = (u32_at(wb, QH), &wb[QS]);
+        let sumi = block_sumi(&ab[AQS], |j| five_bit_pair(qh, qs, j));
+        acc += f16_at(wb, D) * f16_at(ab, AD) * sumi as f32 + f16_at(wb, M) * f16_at(ab, AS);
     }
     acc
 }

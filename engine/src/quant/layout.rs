@@ -17,7 +17,7 @@ macro_rules! layout {
             use super::*;
             pub const SIZE: usize = $end;
             $(pub const $field: Range<usize> = $value;)*
-            const _: () = assert!(SIZE as u64 == $ty.type_size());
+            const _: () = assert!(SIZE == $ty.type_size() as usize);
         }
     };
 }
@@ -35,6 +35,10 @@ layout!(q5_k: GgmlType::Q5_K, { D: 0..2, DMIN: 2..4, SCALES: 4..16, QH: 16..48, 
 layout!(q6_k: GgmlType::Q6_K, { QL: 0..128, QH: 128..192, SCALES: 192..208, D: 208..210, } ends 210);
 // Q8_K is an activation format: an f32 scale, 256 int8 quants, 16 int16 sums of 16 quants each.
 layout!(q8_k: GgmlType::Q8_K, { D: 0..4, QS: 4..260, BSUMS: 260..292, } ends 292);
+// Q8_1 is the activation format of Q4_1 and Q5_1: an f16 scale d, the f16 of d * sum(qs) (so the
+// weight min's term needs no pass over the quants), 32 int8 quants.
+layout!(q8_1: GgmlType::Q8_1, { D: 0..2, S: 2..4, QS: 4..36, } ends 36);
+const _: () = assert!(q8_1::SIZE == 2 + 2 + QK, "ggml's sizeof(block_q8_1)");
 
 /// The f16 at `range` of `block`, widened to f32 exactly.
 #[inline(always)]
@@ -44,6 +48,26 @@ pub fn f16_at(block: &[u8], range: Range<usize>) -> f32 {
         block[range.start + 1],
     ]))
     .to_f32()
+}
+
+/// The little-endian u32 at `range` of `block` (the qh bits of Q5_0 and Q5_1).
+#[inline(always)]
+pub fn u32_at(block: &[u8], range: Range<usize>) -> u32 {
+    let b = &block[range.start..range.start + 4];
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Level j (0..32) of a Q4_0/Q4_1 block's 16 quant bytes: element j < 16 is the low nibble of
+/// qs[j], element j + 16 its high nibble.
+#[inline(always)]
+pub fn nibble(qs: &[u8], j: usize) -> u8 {
+    (qs[j % 16] >> (4 * (j / 16))) & 0xF
+}
+
+/// Level j (0..32) of a Q5_0/Q5_1 block: the nibble as in Q4_0, with bit j of `qh` as bit 4.
+#[inline(always)]
+pub fn five_bit(qh: u32, qs: &[u8], j: usize) -> u8 {
+    nibble(qs, j) | ((((qh >> j) & 1) as u8) << 4)
 }
 
 /// The 6-bit scale and min of sub-block `j` (0..8) of a Q4_K/Q5_K block's 12 packed scale bytes

@@ -168,6 +168,15 @@ fn row_dot(ty: GgmlType, kernel: Kernel) -> RowDot {
             T::Q4_0 => Some(RowDot::Quant(T::Q8_0, |w, a| unsafe {
                 super::simd512::q4_0_row(w, a)
             })),
+            T::Q4_1 => Some(RowDot::Quant(T::Q8_1, |w, a| unsafe {
+                super::simd512::q4_1_row(w, a)
+            })),
+            T::Q5_0 => Some(RowDot::Quant(T::Q8_0, |w, a| unsafe {
+                super::simd512::q5_0_row(w, a)
+            })),
+            T::Q5_1 => Some(RowDot::Quant(T::Q8_1, |w, a| unsafe {
+                super::simd512::q5_1_row(w, a)
+            })),
             T::Q4_K => Some(RowDot::Quant(T::Q8_K, |w, a| unsafe {
                 super::simd512::q4_k_row(w, a)
             })),
@@ -190,6 +199,9 @@ fn row_dot(ty: GgmlType, kernel: Kernel) -> RowDot {
             T::BF16 => RowDot::Float(|w, x| unsafe { super::simd::bf16_row(w, x) }),
             T::Q8_0 => RowDot::Quant(T::Q8_0, |w, a| unsafe { super::simd::q8_0_row(w, a) }),
             T::Q4_0 => RowDot::Quant(T::Q8_0, |w, a| unsafe { super::simd::q4_0_row(w, a) }),
+            T::Q4_1 => RowDot::Quant(T::Q8_1, |w, a| unsafe { super::simd::q4_1_row(w, a) }),
+            T::Q5_0 => RowDot::Quant(T::Q8_0, |w, a| unsafe { super::simd::q5_0_row(w, a) }),
+            T::Q5_1 => RowDot::Quant(T::Q8_1, |w, a| unsafe { super::simd::q5_1_row(w, a) }),
             T::Q4_K => RowDot::Quant(T::Q8_K, |w, a| unsafe { super::simd::q4_k_row(w, a) }),
             T::Q5_K => RowDot::Quant(T::Q8_K, |w, a| unsafe { super::simd::q5_k_row(w, a) }),
             T::Q6_K => RowDot::Quant(T::Q8_K, |w, a| unsafe { super::simd::q6_k_row(w, a) }),
@@ -203,6 +215,9 @@ fn row_dot(ty: GgmlType, kernel: Kernel) -> RowDot {
         T::BF16 => RowDot::Float(dot::bf16_row),
         T::Q8_0 => RowDot::Quant(T::Q8_0, dot::q8_0_row),
         T::Q4_0 => RowDot::Quant(T::Q8_0, dot::q4_0_row),
+        T::Q4_1 => RowDot::Quant(T::Q8_1, dot::q4_1_row),
+        T::Q5_0 => RowDot::Quant(T::Q8_0, dot::q5_0_row),
+        T::Q5_1 => RowDot::Quant(T::Q8_1, dot::q5_1_row),
         T::Q4_K => RowDot::Quant(T::Q8_K, dot::q4_k_row),
         T::Q5_K => RowDot::Quant(T::Q8_K, dot::q5_k_row),
         T::Q6_K => RowDot::Quant(T::Q8_K, dot::q6_k_row),

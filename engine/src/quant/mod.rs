@@ -61,6 +61,7 @@ fn block_fn(ty: GgmlType) -> Option<dequant::BlockFn> {
         T::Q5_0 => dequant::q5_0,
         T::Q5_1 => dequant::q5_1,
         T::Q8_0 => dequant::q8_0,
+        T::Q8_1 => dequant::q8_1,
         T::Q2_K => dequant::q2_k,
         T::Q3_K => dequant::q3_k,
         T::Q4_K => dequant::q4_k,

@@ -1,5 +1,6 @@
-//! f32 to block formats. Q8_0 and Q4_0 are bit-exact with gguf-py's `gguf.quants.quantize` (and
-//! ggml's `quantize_row_*_ref`); Q8_K follows `quantize_row_q8_K_ref` for activations; Q2_K..Q6_K
+//! f32 to block formats. Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 follow ggml's `quantize_row_*_ref`
+//! (Q8_0 and Q4_0 are checked bit-exact with gguf-py's `gguf.quants.quantize`); Q8_1 and Q8_K
+//! follow `quantize_row_q8_1_ref` and `quantize_row_q8_K_ref` for activations; Q2_K..Q6_K
 //! follow ggml's reference K-quant quantizers, the ones its quantization error thresholds were
 //! measured on.
 
@@ -28,7 +29,11 @@ pub fn quantize(ty: GgmlType, x: &[f32], out: &mut [u8]) -> Result<(), QuantErro
         T::F16 => |x, b| b.copy_from_slice(&f16::from_f32(x[0]).to_le_bytes()),
         T::BF16 => |x, b| b.copy_from_slice(&bf16_bits(x[0]).to_le_bytes()),
         T::Q4_0 => q4_0,
+        T::Q4_1 => q4_1,
+        T::Q5_0 => q5_0,
+        T::Q5_1 => q5_1,
         T::Q8_0 => q8_0,
+        T::Q8_1 => q8_1,
         T::Q2_K => q2_k,
         T::Q3_K => q3_k,
         T::Q4_K => q4_k,
@@ -100,6 +105,76 @@ fn q4_0(x: &[f32], b: &mut [u8]) {
     for (j, out) in b[layout::q4_0::QS].iter_mut().enumerate() {
         *out = q(x[j]) | (q(x[j + QK / 2]) << 4);
     }
+}
+
+/// quantize_row_q8_1_ref: Q8_0's quants and scale, plus s = d * sum(qs) in f32 before the f16.
+fn q8_1(x: &[f32], b: &mut [u8]) {
+    use layout::q8_1::*;
+    let (amax, _) = signed_absmax(x);
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    put_f16(b, D, d);
+    let mut sum = 0i32;
+    for (q, &v) in b[QS].iter_mut().zip(x) {
+        let v = (v * id).round() as i8;
+        *q = v as u8;
+        sum += i32::from(v);
+    }
+    put_f16(b, S, sum as f32 * d);
+}
+
+/// The smallest and largest element, scanned as ggml does from FLT_MAX and -FLT_MAX.
+fn min_max(x: &[f32]) -> (f32, f32) {
+    x.iter().fold((f32::MAX, -f32::MAX), |(min, max), &v| {
+        (if v < min { v } else { min }, if v > max { v } else { max })
+    })
+}
+
+fn q4_1(x: &[f32], b: &mut [u8]) {
+    use layout::q4_1::*;
+    let (min, max) = min_max(x);
+    let d = (max - min) / 15.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    put_f16(b, D, d);
+    put_f16(b, M, min);
+    let q = |v: f32| (((v - min) * id + 0.5) as i8).min(15) as u8;
+    for (j, out) in b[QS].iter_mut().enumerate() {
+        *out = q(x[j]) | (q(x[j + QK / 2]) << 4);
+    }
+}
+
+/// 32 five-bit levels as Q5_0/Q5_1 store them: bit 4 of level j as bit j of the little-endian qh
+/// word (masked, as ggml does), the low bits as Q4_0's nibbles.
+fn pack_5bit(levels: &[u8; QK]) -> (u32, [u8; QK / 2]) {
+    let qh = (0..QK).fold(0u32, |h, j| h | (u32::from((levels[j] >> 4) & 1) << j));
+    let qs = std::array::from_fn(|j| (levels[j] & 0xF) | ((levels[j + QK / 2] & 0xF) << 4));
+    (qh, qs)
+}
+
+fn q5_0(x: &[f32], b: &mut [u8]) {
+    use layout::q5_0::*;
+    let (_, max) = signed_absmax(x);
+    let d = max / -16.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    put_f16(b, D, d);
+    let (qh, qs) = pack_5bit(&std::array::from_fn(|j| {
+        ((x[j] * id + 16.5) as i8).min(31) as u8
+    }));
+    b[QH].copy_from_slice(&qh.to_le_bytes());
+    b[QS].copy_from_slice(&qs);
+}
+
+fn q5_1(x: &[f32], b: &mut [u8]) {
+    use layout::q5_1::*;
+    let (min, max) = min_max(x);
+    let d = (max - min) / 31.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    put_f16(b, D, d);
+    put_f16(b, M, min);
+    // ggml casts to uint8_t with no clamp: (x - min) / d is at most 31 plus rounding error.
+    let (qh, qs) = pack_5bit(&std::array::from_fn(|j| ((x[j] - min) * id + 0.5) as u8));
+    b[QH].copy_from_slice(&qh.to_le_bytes());
+    b[QS].copy_from_slice(&qs);
 }
 
 fn q8_k(x: &[f32], b: &mut [u8]) {

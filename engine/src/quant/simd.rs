@@ -3,7 +3,8 @@
 //!
 //! The integer kernels use ggml's idiom: `maddubs` multiplies unsigned weight bytes by signed
 //! activation bytes into i16 pairs. The bounds that keep it from saturating: Q8_0 |w| <= 128 with
-//! activations in [-127, 127] (2 * 128 * 127 = 32512), K-quant levels <= 63 (2 * 63 * 127).
+//! activations in [-127, 127] (2 * 128 * 127 = 32512), Q5_0 |w| <= 16, Q4_1/Q5_1 levels <= 31
+//! against any activation byte (2 * 31 * 128), K-quant levels <= 63 (2 * 63 * 127).
 
 #![cfg(target_arch = "x86_64")]
 
@@ -47,6 +48,45 @@ unsafe fn hsum(v: __m256) -> f32 {
 unsafe fn dot_i8(w: __m256i, a: __m256i) -> __m256 {
     let p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
     _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)))
+}
+
+/// Unsigned u8 x signed i8 products summed in pairs then quads: 8 i32 lanes as f32. The weight
+/// levels must be small enough that no pair saturates i16.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_u8(w: __m256i, a: __m256i) -> __m256 {
+    let p16 = _mm256_maddubs_epi16(w, a);
+    _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)))
+}
+
+/// The 32 levels of a Q4_0/Q4_1/Q5_0/Q5_1 block's 16 quant bytes at `qs`, one per byte in
+/// element order: elements 0..16 are the low nibbles, 16..32 the high ones.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn legacy_nibbles(qs: *const u8) -> __m256i {
+    let bytes = _mm_loadu_si128(qs as *const __m128i);
+    let both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
+    _mm256_and_si256(both, _mm256_set1_epi8(0xF))
+}
+
+/// Q5_0/Q5_1's fifth bits: byte j is 0xFF where bit j of the little-endian u32 at `qh` is set, 0
+/// where it is clear (ggml's bytes_from_bits_32: byte j takes byte j / 8 of the word, and all its
+/// other bits are set so that it is 0xFF exactly when bit j % 8 is).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn fifth_bits(qh: *const u8) -> __m256i {
+    let word = _mm256_set1_epi32(std::ptr::read_unaligned(qh as *const i32));
+    let spread = _mm256_shuffle_epi8(
+        word,
+        _mm256_set_epi64x(
+            0x0303_0303_0303_0303,
+            0x0202_0202_0202_0202,
+            0x0101_0101_0101_0101,
+            0,
+        ),
+    );
+    let others = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe);
+    _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi8(-1))
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -102,14 +142,81 @@ pub(crate) unsafe fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q4_0::*;
     use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
     let t = f16_table();
-    let mask = _mm256_set1_epi8(0xF);
     let eight = _mm256_set1_epi8(8);
     let mut acc = _mm256_setzero_ps();
     for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
-        let bytes = _mm_loadu_si128(wb.as_ptr().add(QS.start) as *const __m128i);
-        // Elements 0..16 are the low nibbles, 16..32 the high ones.
-        let both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
-        let wq = _mm256_sub_epi8(_mm256_and_si256(both, mask), eight);
+        let wq = _mm256_sub_epi8(legacy_nibbles(wb.as_ptr().add(QS.start)), eight);
+        let aq = _mm256_loadu_si256(ab.as_ptr().add(AQS.start) as *const __m256i);
+        let d = _mm256_set1_ps(f16_at(t, wb, D) * f16_at(t, ab, AD));
+        acc = _mm256_fmadd_ps(d, dot_i8(wq, aq), acc);
+    }
+    hsum(acc)
+}
+
+/// The two f16 at bytes 0..4 of `block` (d and m of Q4_1/Q5_1, d and s of Q8_1) in lanes 0, 1.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn f16_pair(block: &[u8]) -> __m128 {
+    let word = i32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+    _mm_cvtph_ps(_mm_cvtsi32_si128(word))
+}
+
+/// Q4_1 (`Q5 = false`) and Q5_1 (`Q5 = true`) against Q8_1: unsigned levels, plus the min's
+/// term from each activation block's stored sum. A weight block's d and m and an activation
+/// block's d and s are adjacent f16 pairs, so one product of two widened pairs gives the block's
+/// scale and min term: [d_w d_a, m s]. Widening the pairs with F16C (no scalar insert into a
+/// live register) measured faster here than four `f16_table` loads.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn legacy_min_row<const Q5: bool>(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q8_1::{QS as AQS, SIZE as ASIZE};
+    const _: () = assert!(
+        layout::q4_1::D.start == 0 && layout::q4_1::M.start == 2 && layout::q5_1::M.start == 2,
+    );
+    const _: () = assert!(layout::q8_1::D.start == 0 && layout::q8_1::S.start == 2);
+    let (size, qs) = if Q5 {
+        (layout::q5_1::SIZE, layout::q5_1::QS.start)
+    } else {
+        (layout::q4_1::SIZE, layout::q4_1::QS.start)
+    };
+    let mut acc = _mm256_setzero_ps();
+    let mut acc_min = _mm_setzero_ps();
+    for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(ASIZE)) {
+        let mut wq = legacy_nibbles(wb.as_ptr().add(qs));
+        if Q5 {
+            let bits = fifth_bits(wb.as_ptr().add(layout::q5_1::QH.start));
+            wq = _mm256_or_si256(wq, _mm256_and_si256(bits, _mm256_set1_epi8(0x10)));
+        }
+        let aq = _mm256_loadu_si256(ab.as_ptr().add(AQS.start) as *const __m256i);
+        let products = _mm_mul_ps(f16_pair(wb), f16_pair(ab));
+        acc_min = _mm_add_ps(acc_min, products);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(products), dot_u8(wq, aq), acc);
+    }
+    // Lane 1 holds the min terms.
+    hsum(acc) + _mm_cvtss_f32(_mm_movehdup_ps(acc_min))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q4_1_row(w: &[u8], a: &[u8]) -> f32 {
+    legacy_min_row::<false>(w, a)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q5_1_row(w: &[u8], a: &[u8]) -> f32 {
+    legacy_min_row::<true>(w, a)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q5_0_row(w: &[u8], a: &[u8]) -> f32 {
+    use layout::q5_0::*;
+    use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
+    let t = f16_table();
+    let high = _mm256_set1_epi8(0xF0u8 as i8);
+    let mut acc = _mm256_setzero_ps();
+    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
+        // Levels are stored +16: a clear fifth bit makes the nibble n the i8 0xF0 | n = n - 16.
+        let clear = _mm256_andnot_si256(fifth_bits(wb.as_ptr().add(QH.start)), high);
+        let wq = _mm256_or_si256(legacy_nibbles(wb.as_ptr().add(QS.start)), clear);
         let aq = _mm256_loadu_si256(ab.as_ptr().add(AQS.start) as *const __m256i);
         let d = _mm256_set1_ps(f16_at(t, wb, D) * f16_at(t, ab, AD));
         acc = _mm256_fmadd_ps(d, dot_i8(wq, aq), acc);

@@ -58,6 +58,8 @@ pub fn env(e: impl std::fmt::Display) -> Failure {
     Failure::Env(e.to_string())
 }
 
+impl std::error::Error for Failure {}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
