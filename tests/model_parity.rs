@@ -121,7 +121,7 @@ fn quantized_files_match_llama_cpp() {
                     top1 * 100.0
                 );
                 assert!(
-                    kl_mean < 1e-3,
+                    kl_mean < 1e-4,
                     "{model} {label} {mode}: KL mean {kl_mean:e}"
                 );
             }

@@ -311,12 +311,24 @@ pub fn matmul(
     Ok(())
 }
 
-/// Each of the `x.len() / cols` vectors quantized once to `act`.
+/// Each of the `x.len() / cols` vectors quantized once to `act`, as llama.cpp's x86 backend
+/// quantizes activations (Q8_0 and Q8_1 by its SIMD rule, Q8_K by ggml's reference).
 fn quantize_activations(act: GgmlType, x: &[f32], cols: usize) -> Result<Vec<u8>, QuantError> {
     let per = cols / act.block_size() as usize * act.type_size() as usize;
     let mut q = vec![0u8; x.len() / cols * per];
     for (xv, qv) in x.chunks_exact(cols).zip(q.chunks_exact_mut(per)) {
-        quantize(act, xv, qv)?;
+        match act {
+            GgmlType::Q8_0 | GgmlType::Q8_1
+                if !crate::faults::is(crate::faults::Fault::ReferenceActivationRounding) =>
+            {
+                let bs = act.block_size() as usize;
+                let ts = act.type_size() as usize;
+                for (xb, qb) in xv.chunks_exact(bs).zip(qv.chunks_exact_mut(ts)) {
+                    super::quantize::q8_x86(xb, qb, act == GgmlType::Q8_1);
+                }
+            }
+            _ => quantize(act, xv, qv)?,
+        }
     }
     Ok(q)
 }

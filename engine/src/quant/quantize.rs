@@ -107,6 +107,32 @@ fn q4_0(x: &[f32], b: &mut [u8]) {
     }
 }
 
+/// Q8_0 and Q8_1 activation blocks as llama.cpp's x86 CPU backend quantizes them at run time
+/// (`quantize_row_q8_0` / `_q8_1` in ggml-cpu/arch/x86/quants.c), which is not ggml's `_ref`
+/// quantizer above: the multiplier is 127 / amax rather than 1 / (amax / 127), and rounding goes
+/// to nearest even. The two disagree in about one block in 2000, and a flipped activation moves
+/// an output by a whole quantization step, so matching llama.cpp means matching this one.
+pub(crate) fn q8_x86(x: &[f32], b: &mut [u8], with_sum: bool) {
+    let amax = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+    let (d_at, qs) = if with_sum {
+        (layout::q8_1::D, layout::q8_1::QS)
+    } else {
+        (layout::q8_0::D, layout::q8_0::QS)
+    };
+    put_f16(b, d_at, d);
+    let mut sum = 0i32;
+    for (q, &v) in b[qs].iter_mut().zip(x) {
+        let v = (v * id).round_ties_even() as i8;
+        *q = v as u8;
+        sum += i32::from(v);
+    }
+    if with_sum {
+        put_f16(b, layout::q8_1::S, d * sum as f32);
+    }
+}
+
 /// quantize_row_q8_1_ref: Q8_0's quants and scale, plus s = d * sum(qs) in f32 before the f16.
 fn q8_1(x: &[f32], b: &mut [u8]) {
     use layout::q8_1::*;
@@ -605,5 +631,41 @@ fn q6_k(x: &[f32], b: &mut [u8]) {
             b[QH.start + 32 * h + l] =
                 (q(0) >> 4) | ((q(1) >> 4) << 2) | ((q(2) >> 4) << 4) | ((q(3) >> 4) << 6);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn i8s(b: &[u8]) -> Vec<i8> {
+        b.iter().map(|&v| v as i8).collect()
+    }
+
+    /// llama.cpp's x86 activation rule rounds ties to even where the reference rounds them away
+    /// from zero: with amax 127 the multiplier is exactly 1, so 2.5 is a tie.
+    #[test]
+    fn x86_activations_round_ties_to_even_with_127_over_amax() {
+        let mut x = vec![0.0f32; 32];
+        x[0] = 127.0;
+        x[1] = 2.5;
+        x[2] = -3.5;
+        x[3] = 0.49;
+        let mut ours = vec![0u8; 34];
+        q8_x86(&x, &mut ours, false);
+        assert_eq!(&i8s(&ours[2..6]), &[127, 2, -4, 0]);
+        let mut reference = vec![0u8; 34];
+        q8_0(&x, &mut reference);
+        assert_eq!(&i8s(&reference[2..6]), &[127, 3, -4, 0]);
+        // Q8_1 carries s = d * sum(qs): here d = 1, sum = 127 + 2 - 4.
+        let mut with_sum = vec![0u8; 36];
+        q8_x86(&x, &mut with_sum, true);
+        assert_eq!(&with_sum[4..36], &ours[2..34]);
+        let s = half::f16::from_le_bytes([with_sum[2], with_sum[3]]).to_f32();
+        assert_eq!(s, 125.0);
+        // All zeros stay zeros, with d = 0.
+        let mut z = vec![1u8; 34];
+        q8_x86(&[0.0; 32], &mut z, false);
+        assert!(z.iter().all(|&b| b == 0));
     }
 }
