@@ -356,3 +356,77 @@ fn run_works_on_every_golden_model() {
         }
     }
 }
+
+/// `--kernel` picks the kernel a run uses (named in run's summary), each kernel gives logits
+/// within 1e-4 of HF float64, and `realizar kernels` says which one `auto` picks.
+#[test]
+fn every_kernel_can_be_asked_for_and_is_named() {
+    use realizar::quant::Kernel;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = golden_tokens("tiny-gqa");
+    let gold = golden_logits("tiny-gqa");
+    let m = model("tiny-gqa/tiny-gqa-F32.gguf");
+    for k in Kernel::ALL {
+        let out = dir.path().join(format!("{}.npy", k.name()));
+        let args = [
+            "logits",
+            &m,
+            "--tokens",
+            &tokens,
+            "--out",
+            out.to_str().unwrap(),
+            "--kernel",
+            k.name(),
+        ];
+        let r = realizar(&args);
+        if k.check().is_err() {
+            assert_eq!(r.code, 1, "{}", r.stderr);
+            assert!(r.stderr.contains("lacks"), "{}", r.stderr);
+            continue;
+        }
+        assert_eq!(r.code, 0, "{}: {}", k.name(), r.stderr);
+        let (_, values) = read_npy(&out);
+        let err = values
+            .iter()
+            .zip(&gold)
+            .map(|(&a, &b)| (a as f64 - b).abs())
+            .fold(0.0, f64::max);
+        assert!(err <= 1e-4, "{}: {err:e}", k.name());
+        let r = realizar(&[
+            "run",
+            &m,
+            "--prompt",
+            "hi",
+            "--max-tokens",
+            "2",
+            "--kernel",
+            k.name(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("kernel: {}", k.name())),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = realizar(&["kernels", "--json"]);
+    assert_eq!(r.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let kernels = v["kernels"].as_array().unwrap();
+    assert_eq!(kernels.len(), 3);
+    let auto: Vec<_> = kernels.iter().filter(|k| k["auto"] == true).collect();
+    assert_eq!(auto.len(), 1);
+    assert_eq!(auto[0]["kernel"], Kernel::best().name());
+    let r = realizar(&["kernels", "--without", "avx2"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("scalar   needs []: runs (auto picks it)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(realizar(&["kernels", "--without", "sse9"]).code, 1);
+    assert_eq!(
+        realizar(&["run", &m, "--prompt", "hi", "--kernel", "neon"]).code,
+        2
+    );
+}

@@ -737,3 +737,43 @@ fn gguf_tensors_become_row_major_matrices() {
         Err(QuantError::Shape { .. })
     ));
 }
+
+/// Kernel selection follows the CPU's features: with features masked off, `auto` picks what a
+/// smaller CPU would run, and asking for a kernel whose feature is masked off is an error naming
+/// that feature, never a fallback.
+#[test]
+fn kernel_selection_follows_cpu_features_and_refuses_what_is_masked_off() {
+    use realizar::quant::{CpuFeatures, FEATURES};
+    let cpu = CpuFeatures::detect();
+    let none = cpu.without(&FEATURES).unwrap();
+    assert_eq!(Kernel::best_for(none), Kernel::Scalar);
+    assert!(Kernel::Scalar.check_for(none).is_ok());
+    let e = Kernel::Avx2.check_for(none).unwrap_err().to_string();
+    assert!(e.contains("lacks avx2"), "{e}");
+    assert!(cpu.without(&["sse9"]).is_err());
+    for (masked, expect) in [
+        ("avx512vnni", Kernel::Avx2),
+        ("avx512bw", Kernel::Avx2),
+        ("f16c", Kernel::Scalar),
+        ("fma", Kernel::Scalar),
+    ] {
+        let smaller = cpu.without(&[masked]).unwrap();
+        let best = Kernel::best_for(smaller);
+        // Never more than the full CPU runs, and exactly `expect` where the CPU has the rest.
+        if Kernel::best_for(cpu) == Kernel::Avx512 {
+            assert_eq!(best, expect, "without {masked}");
+        }
+        assert!(best.check_for(smaller).is_ok());
+        for k in Kernel::ALL
+            .into_iter()
+            .filter(|k| k.needs().contains(&masked))
+        {
+            let e = k.check_for(smaller).unwrap_err().to_string();
+            assert!(e.contains(masked), "{k:?} without {masked}: {e}");
+        }
+    }
+    assert_eq!(Kernel::best(), Kernel::best_for(cpu));
+    for k in Kernel::ALL {
+        assert_eq!(Kernel::from_name(k.name()), Some(k));
+    }
+}

@@ -10,8 +10,8 @@ use crate::quant::Kernel;
 use crate::sampling::{Sampler, SamplerConfig};
 use crate::tokenizer::Tokenizer;
 
-fn load_model(path: &Path, threads: usize) -> Result<Model, String> {
-    let mut model = Model::load(path, Kernel::best()).map_err(|e| match e {
+fn load_model(path: &Path, threads: usize, kernel: Kernel) -> Result<Model, String> {
+    let mut model = Model::load(path, kernel).map_err(|e| match e {
         ModelError::Io { .. } => e.to_string(),
         _ => format!("{}: {e}", path.display()),
     })?;
@@ -65,11 +65,12 @@ pub struct LogitsArgs<'a> {
     pub out_path: &'a PathBuf,
     pub incremental: bool,
     pub threads: usize,
+    pub kernel: Kernel,
 }
 
 /// `realizar logits`: per-position f32 logits `[n_tokens, n_vocab]` as .npy.
 pub fn logits(a: LogitsArgs, out: &mut dyn Write) -> Result<(), String> {
-    let model = load_model(a.model, a.threads)?;
+    let model = load_model(a.model, a.threads, a.kernel)?;
     let tokens: Vec<u32> = match (a.tokens, a.prompt) {
         (Some(list), _) => list
             .split(',')
@@ -124,6 +125,7 @@ pub struct RunArgs<'a> {
     pub max_tokens: usize,
     pub ctx: usize,
     pub threads: usize,
+    pub kernel: Kernel,
     pub sampler: SamplerConfig,
 }
 
@@ -157,7 +159,7 @@ impl Utf8Stream {
 
 /// `realizar run`: prefill the prompt in one batch, then decode token by token, streaming text.
 pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), String> {
-    let model = load_model(a.model, a.threads)?;
+    let model = load_model(a.model, a.threads, a.kernel)?;
     let tok = load_tokenizer(&model, a.model)?;
     let ctx = if a.ctx == 0 {
         model.config.context.min(4096)
@@ -213,10 +215,11 @@ pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), S
     let decode_secs = decode_start.elapsed().as_secs_f64();
     let _ = writeln!(
         err,
-        "prompt: {} tokens, {:.1} tok/s | decode: {generated} tokens, {:.1} tok/s | stop: {stop}",
+        "prompt: {} tokens, {:.1} tok/s | decode: {generated} tokens, {:.1} tok/s | stop: {stop} | kernel: {}",
         prompt.len(),
         prompt.len() as f64 / prefill_secs,
         decode_calls as f64 / decode_secs.max(1e-9),
+        model.kernel.name(),
     );
     Ok(())
 }

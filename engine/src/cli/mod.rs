@@ -88,6 +88,9 @@ enum Command {
         /// Worker threads (0: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// The CPU kernel for matrix products; one this CPU lacks is an error, never a fallback.
+        #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
+        kernel: KernelArg,
     },
     /// Token ids of TEXT under the model's tokenizer, with each token's piece.
     Tokenize {
@@ -139,7 +142,43 @@ enum Command {
         /// KV cache positions (0: the model's context length, at most 4096).
         #[arg(long, default_value_t = 0)]
         ctx: usize,
+        /// The CPU kernel for matrix products; one this CPU lacks is an error, never a fallback.
+        #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
+        kernel: KernelArg,
     },
+    /// The CPU kernels, the features each needs, and which this CPU runs.
+    ///
+    /// `auto` (the default of --kernel) picks the fastest one this CPU runs. --without masks
+    /// features off, to show what a smaller CPU would get.
+    Kernels {
+        /// Print JSON for machines instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// CPU features to treat as absent, e.g. --without avx512vnni.
+        #[arg(long, value_delimiter = ',', value_name = "FEATURE")]
+        without: Vec<String>,
+    },
+}
+
+/// `--kernel`: a named kernel, or the fastest this CPU runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KernelArg {
+    Auto,
+    Scalar,
+    Avx2,
+    Avx512,
+}
+
+impl KernelArg {
+    pub fn kernel(self) -> crate::quant::Kernel {
+        use crate::quant::Kernel;
+        match self {
+            KernelArg::Auto => Kernel::best(),
+            KernelArg::Scalar => Kernel::Scalar,
+            KernelArg::Avx2 => Kernel::Avx2,
+            KernelArg::Avx512 => Kernel::Avx512,
+        }
+    }
 }
 
 /// Parses `args` for a clap command line, or renders clap's message and returns the exit code:
@@ -168,6 +207,7 @@ where
         Err(code) => return code,
     };
     let result = match cli.command {
+        Command::Kernels { json, without } => kernels(json, &without, out),
         Command::Inspect { path, json } => {
             inspect::run(&path, json, out).map_err(|e| e.to_string())
         }
@@ -183,6 +223,7 @@ where
             out: path,
             incremental,
             threads,
+            kernel,
         } => generate::logits(
             generate::LogitsArgs {
                 model: &model,
@@ -191,6 +232,7 @@ where
                 out_path: &path,
                 incremental,
                 threads,
+                kernel: kernel.kernel(),
             },
             out,
         ),
@@ -213,6 +255,7 @@ where
             seed,
             threads,
             ctx,
+            kernel,
         } => {
             let sampler = crate::sampling::SamplerConfig {
                 temperature,
@@ -229,6 +272,7 @@ where
                 max_tokens,
                 ctx,
                 threads,
+                kernel: kernel.kernel(),
                 sampler,
             };
             generate::run(args, out, err)
@@ -241,4 +285,62 @@ where
             EXIT_BAD_INPUT
         }
     }
+}
+
+/// `realizar kernels`: each kernel, what it needs, and whether this CPU (less --without) runs it.
+fn kernels(json: bool, without: &[String], out: &mut dyn Write) -> Result<(), String> {
+    use crate::quant::{CpuFeatures, Kernel, FEATURES};
+    let names: Vec<&str> = without.iter().map(String::as_str).collect();
+    let features = CpuFeatures::detect()
+        .without(&names)
+        .map_err(|e| e.to_string())?;
+    let best = Kernel::best_for(features);
+    let rows: Vec<serde_json::Value> = Kernel::ALL
+        .iter()
+        .map(|k| {
+            serde_json::json!({
+                "kernel": k.name(),
+                "needs": k.needs(),
+                "runs": k.check_for(features).is_ok(),
+                "missing": k.check_for(features).err().map(|e| e.to_string()),
+                "auto": *k == best,
+            })
+        })
+        .collect();
+    let present: Vec<&str> = FEATURES
+        .iter()
+        .copied()
+        .filter(|f| features.has(f))
+        .collect();
+    let written = if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"features": present, "masked": names, "kernels": rows})
+        )
+    } else {
+        let mut text = format!(
+            "CPU features: {}{}\n",
+            present.join(" "),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" (masked off: {})", names.join(" "))
+            }
+        );
+        for k in Kernel::ALL {
+            let status = match k.check_for(features) {
+                Ok(()) if k == best => "runs (auto picks it)".to_string(),
+                Ok(()) => "runs".to_string(),
+                Err(e) => format!("unavailable: {e}"),
+            };
+            text += &format!(
+                "{:<8} needs [{}]: {status}\n",
+                k.name(),
+                k.needs().join(" ")
+            );
+        }
+        out.write_all(text.as_bytes())
+    };
+    written.map_err(|e| e.to_string())
 }

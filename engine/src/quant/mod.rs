@@ -11,7 +11,7 @@ mod simd512;
 
 use crate::format::gguf::GgmlType;
 
-pub use matvec::{matmul, matvec, Kernel, QMatrix};
+pub use matvec::{matmul, matvec, CpuFeatures, Kernel, QMatrix, FEATURES};
 pub use quantize::{nearest_int, quantize};
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +48,8 @@ pub enum QuantError {
         kernel: Kernel,
         missing: &'static str,
     },
+    #[error("'{0}' is not a CPU feature the kernels check (avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni)")]
+    UnknownFeature(String),
 }
 
 fn block_fn(ty: GgmlType) -> Option<dequant::BlockFn> {
