@@ -49,6 +49,7 @@ pub enum CheckKind {
     LogitsParity,
     TraceParity,
     QuantExactness,
+    QuantizeExactness,
     QuantError,
     Layout,
     KvConsistency,
@@ -361,6 +362,7 @@ impl CheckKind {
             CheckKind::KvConsistency => &[M::MaxAbs],
             CheckKind::QuantError => &[M::Excess],
             CheckKind::QuantExactness
+            | CheckKind::QuantizeExactness
             | CheckKind::Layout
             | CheckKind::Determinism
             | CheckKind::TokenizerParity
@@ -399,7 +401,9 @@ fn missing_param(o: &Obligation) -> Option<&'static str> {
                 None
             }
         }
-        CheckKind::QuantExactness | CheckKind::QuantError => p.types.is_empty().then_some("types"),
+        CheckKind::QuantExactness | CheckKind::QuantizeExactness | CheckKind::QuantError => {
+            p.types.is_empty().then_some("types")
+        }
         CheckKind::TokenizerParity => p.tokenizer.is_none().then_some("tokenizer"),
         CheckKind::Layout | CheckKind::ParserRejects => None,
     }

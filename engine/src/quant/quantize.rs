@@ -555,8 +555,11 @@ fn kx_scales(x: &[f32], b: &mut [u8], nmax: i32, rmin: f32, nstep: i32) -> [u8; 
     put_f16(b, D, max_scale / 63.0);
     put_f16(b, DMIN, max_min / 63.0);
     let (d, dmin) = (layout::f16_at(b, D), layout::f16_at(b, DMIN));
+    let swap = usize::from(crate::faults::is(
+        crate::faults::Fault::SwapSubblockScaleIndex,
+    ));
     for j in 0..8 {
-        let (sc, m) = layout::scale_min_k4(j, &b[SCALES]);
+        let (sc, m) = layout::scale_min_k4(j ^ swap, &b[SCALES]);
         let dl = d * sc as f32;
         if dl == 0.0 {
             continue;

@@ -10,6 +10,7 @@ mod logits_parity;
 mod parser_rejects;
 mod quant_error;
 mod quant_exactness;
+mod quantize_exactness;
 mod run_path;
 mod tokenizer_parity;
 pub mod trace_parity;
@@ -192,6 +193,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         CheckKind::LogitsParity => logits_parity::run(o, ctx),
         CheckKind::TraceParity => trace_parity::run(o, ctx),
         CheckKind::QuantExactness => quant_exactness::run(o, ctx),
+        CheckKind::QuantizeExactness => quantize_exactness::run(o, ctx),
         CheckKind::Layout => layout::run(o),
         CheckKind::KvConsistency => kv_consistency::run(o, ctx),
         CheckKind::Determinism => determinism::run(o, ctx),
