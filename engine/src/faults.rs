@@ -37,6 +37,9 @@ pub enum Fault {
     /// The K-quant quantizers requantize each sub-block with its neighbour's scale (a scale
     /// index off by one bit): invisible on data whose sub-block scales are all alike.
     SwapSubblockScaleIndex,
+    /// Streaming detokenization emits every token's bytes at once: a character split across
+    /// tokens comes out as replacement characters.
+    StreamWithoutHoldback,
     /// Q8_0/Q8_1 activations are quantized by ggml's reference rule (1 / d, ties away from zero)
     /// instead of llama.cpp's x86 run-time rule: about one block in 2000 differs.
     ReferenceActivationRounding,

@@ -55,6 +55,7 @@ pub enum CheckKind {
     KvConsistency,
     Determinism,
     TokenizerParity,
+    DetokenizeStream,
     ParserRejects,
     LoadRefuses,
     RunPath,
@@ -366,6 +367,7 @@ impl CheckKind {
             | CheckKind::Layout
             | CheckKind::Determinism
             | CheckKind::TokenizerParity
+            | CheckKind::DetokenizeStream
             | CheckKind::ParserRejects
             | CheckKind::LoadRefuses => &[M::Mismatches],
         }
@@ -404,7 +406,9 @@ fn missing_param(o: &Obligation) -> Option<&'static str> {
         CheckKind::QuantExactness | CheckKind::QuantizeExactness | CheckKind::QuantError => {
             p.types.is_empty().then_some("types")
         }
-        CheckKind::TokenizerParity => p.tokenizer.is_none().then_some("tokenizer"),
+        CheckKind::TokenizerParity | CheckKind::DetokenizeStream => {
+            p.tokenizer.is_none().then_some("tokenizer")
+        }
         CheckKind::Layout | CheckKind::ParserRejects => None,
     }
 }

@@ -8,7 +8,7 @@ use crate::format::npy;
 use crate::model::{Format, Logits, Model, ModelError};
 use crate::quant::Kernel;
 use crate::sampling::{Sampler, SamplerConfig};
-use crate::tokenizer::Tokenizer;
+use crate::tokenizer::{Tokenizer, Utf8Stream};
 
 fn load_model(path: &Path, threads: usize, kernel: Kernel) -> Result<Model, String> {
     let mut model = Model::load(path, kernel).map_err(|e| match e {
@@ -127,34 +127,6 @@ pub struct RunArgs<'a> {
     pub threads: usize,
     pub kernel: Kernel,
     pub sampler: SamplerConfig,
-}
-
-/// Holds back the bytes of a UTF-8 sequence split across tokens until it is whole.
-#[derive(Default)]
-struct Utf8Stream {
-    pending: Vec<u8>,
-}
-
-impl Utf8Stream {
-    fn push(&mut self, bytes: &[u8]) -> String {
-        self.pending.extend_from_slice(bytes);
-        let valid = match std::str::from_utf8(&self.pending) {
-            Ok(_) => self.pending.len(),
-            // An incomplete sequence at the end waits; an invalid one is replaced now.
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(_) => self.pending.len(),
-        };
-        let text = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
-        self.pending.drain(..valid);
-        text
-    }
-
-    /// Whatever is still held back, an unfinished sequence shown as U+FFFD.
-    fn finish(&mut self) -> String {
-        let text = String::from_utf8_lossy(&self.pending).into_owned();
-        self.pending.clear();
-        text
-    }
 }
 
 /// `realizar run`: prefill the prompt in one batch, then decode token by token, streaming text.

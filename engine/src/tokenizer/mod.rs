@@ -14,6 +14,9 @@ use crate::format::sentencepiece::SpModel;
 
 mod bpe;
 mod spm;
+mod stream;
+
+pub use stream::Utf8Stream;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TokenizerError {

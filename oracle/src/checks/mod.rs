@@ -2,6 +2,7 @@
 //! is the threshold's business. A check that cannot run says why and is never a pass.
 
 mod determinism;
+mod detokenize_stream;
 mod gpu_parity;
 mod kv_consistency;
 mod layout;
@@ -198,6 +199,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         CheckKind::KvConsistency => kv_consistency::run(o, ctx),
         CheckKind::Determinism => determinism::run(o, ctx),
         CheckKind::TokenizerParity => tokenizer_parity::run(o, ctx),
+        CheckKind::DetokenizeStream => detokenize_stream::run(o, ctx),
         CheckKind::GpuParity => return gpu_parity::run(o),
         CheckKind::QuantError => quant_error::run(o, ctx),
         CheckKind::ParserRejects => parser_rejects::run(o, ctx),
