@@ -16,22 +16,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(t.info.offset + t.info.size <= h.data_len);
     }
 
-    let mut w = GgufWriter::new();
-    w.set_version(h.version)
-        .expect("version accepted by the reader");
-    for (key, value) in h.metadata.iter() {
-        w.add_metadata(key, value.clone())
-            .expect("metadata accepted by the reader");
-    }
-    for t in file.tensors() {
-        w.add_tensor(
-            t.info.name.clone(),
-            t.info.ggml_type,
-            &t.info.dims,
-            t.data.to_vec(),
-        )
-        .expect("tensor accepted by the reader");
-    }
+    let w = GgufWriter::copy_of(&file).expect("what the reader accepts, the writer accepts");
     let again = w.to_bytes();
     let reread = Gguf::parse(again.as_slice()).expect("writer output must parse");
     assert_eq!(

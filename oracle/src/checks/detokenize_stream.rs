@@ -5,9 +5,8 @@
 //! stray byte tokens leave invalid bytes next to unfinished characters. Counts the sequences
 //! whose streamed text differs.
 
-use super::{env, Ctx};
+use super::Ctx;
 use crate::contract::Obligation;
-use realizar::format::gguf::Gguf;
 use realizar::tokenizer::{Tokenizer, Utf8Stream};
 
 fn streamed(tok: &Tokenizer, ids: &[u32]) -> (String, String) {
@@ -23,18 +22,7 @@ fn streamed(tok: &Tokenizer, ids: &[u32]) -> (String, String) {
 
 pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let which = o.params.tokenizer.as_deref().unwrap_or("spm");
-    let vocab = ctx.golden(&format!("tokenizer/{which}/vocab.gguf"));
-    if !vocab.is_file() {
-        return Err(env(format!("{}: no such golden file", vocab.display())));
-    }
-    let g = Gguf::open(&vocab).map_err(|e| super::engine(format!("{}: {e}", vocab.display())))?;
-    let tok = Tokenizer::from_gguf(&g.header().metadata).map_err(super::engine)?;
-    let path = ctx.golden(&format!("tokenizer/{which}/tokenize.json"));
-    let golden: serde_json::Value = std::fs::read(&path)
-        .map_err(|e| env(format!("{}: {e}", path.display())))
-        .and_then(|b| {
-            serde_json::from_slice(&b).map_err(|e| env(format!("{}: {e}", path.display())))
-        })?;
+    let (tok, golden) = ctx.vocab(which)?;
     let mut sequences: Vec<Vec<u32>> = golden["cases"]
         .as_array()
         .into_iter()

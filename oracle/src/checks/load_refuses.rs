@@ -48,22 +48,10 @@ fn gguf_variant(
     extra_meta: &[(String, MetaValue)],
     extra_tensor: Option<(&str, &str)>,
 ) -> Result<Vec<u8>, String> {
-    let mut w = GgufWriter::new();
-    for (k, v) in src.header().metadata.iter() {
-        w.add_metadata(k, v.clone()).map_err(|e| e.to_string())?;
-    }
+    let mut w = GgufWriter::copy_of(src).map_err(|e| e.to_string())?;
     for (k, v) in extra_meta {
         w.add_metadata(k.clone(), v.clone())
             .map_err(|e| e.to_string())?;
-    }
-    for t in src.tensors() {
-        w.add_tensor(
-            t.info.name.clone(),
-            t.info.ggml_type,
-            &t.info.dims,
-            t.data.to_vec(),
-        )
-        .map_err(|e| e.to_string())?;
     }
     if let Some((name, like)) = extra_tensor {
         let t = src.tensor(like).ok_or(format!("no tensor {like}"))?;

@@ -18,8 +18,10 @@ pub mod trace_parity;
 
 use std::path::{Path, PathBuf};
 
+use realizar::format::gguf::Gguf;
 use realizar::model::Model;
 use realizar::quant::Kernel;
+use realizar::tokenizer::Tokenizer;
 
 use crate::contract::{CheckKind, Metric, Obligation, Requirement};
 use crate::metrics::LogitsComparison;
@@ -121,6 +123,25 @@ impl Ctx {
         }
         // The file is there: whatever the loader says about it is the engine's failure.
         Model::load(&path, kernel).map_err(|e| engine(format!("{}: {e}", path.display())))
+    }
+
+    /// A golden tokenizer (`spm`, `bpe`) read by the engine from its vocab-only GGUF, and the
+    /// golden strings with llama.cpp's ids (tokenize.json).
+    pub fn vocab(&self, which: &str) -> Result<(Tokenizer, serde_json::Value), Failure> {
+        let vocab = self.golden(&format!("tokenizer/{which}/vocab.gguf"));
+        if !vocab.is_file() {
+            return Err(env(format!("{}: no such golden file", vocab.display())));
+        }
+        // The file is there: a reader that rejects it is the engine's failure.
+        let g = Gguf::open(&vocab).map_err(|e| engine(format!("{}: {e}", vocab.display())))?;
+        let tok = Tokenizer::from_gguf(&g.header().metadata).map_err(engine)?;
+        let path = self.golden(&format!("tokenizer/{which}/tokenize.json"));
+        let golden = std::fs::read(&path)
+            .map_err(|e| env(format!("{}: {e}", path.display())))
+            .and_then(|b| {
+                serde_json::from_slice(&b).map_err(|e| env(format!("{}: {e}", path.display())))
+            })?;
+        Ok((tok, golden))
     }
 
     pub fn manifest(&self, model: &str) -> Result<serde_json::Value, Failure> {

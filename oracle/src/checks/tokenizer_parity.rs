@@ -1,25 +1,12 @@
 //! Token ids against llama.cpp's on the golden tricky-string corpus, with and without
 //! special-token parsing: the number of strings that differ.
 
-use super::{env, Ctx};
+use super::Ctx;
 use crate::contract::Obligation;
-use realizar::format::gguf::Gguf;
-use realizar::tokenizer::Tokenizer;
 
 pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let which = o.params.tokenizer.as_deref().unwrap_or("spm");
-    let vocab = ctx.golden(&format!("tokenizer/{which}/vocab.gguf"));
-    if !vocab.is_file() {
-        return Err(env(format!("{}: no such golden file", vocab.display())));
-    }
-    // The file is there: a reader that rejects it is the engine's failure.
-    let g = Gguf::open(&vocab).map_err(|e| super::engine(format!("{}: {e}", vocab.display())))?;
-    let tok = Tokenizer::from_gguf(&g.header().metadata).map_err(super::engine)?;
-    let path = ctx.golden(&format!("tokenizer/{which}/tokenize.json"));
-    let golden: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(&path).map_err(|e| env(format!("{}: {e}", path.display())))?,
-    )
-    .map_err(|e| env(format!("{}: {e}", path.display())))?;
+    let (tok, golden) = ctx.vocab(which)?;
     let ids = |v: &serde_json::Value| -> Vec<u32> {
         v.as_array()
             .into_iter()

@@ -236,6 +236,25 @@ impl GgufWriter {
         Ok(self)
     }
 
+    /// A writer holding everything `file` holds (version, metadata, tensors, in order): the
+    /// start of a modified copy.
+    pub fn copy_of<B: AsRef<[u8]>>(file: &super::Gguf<B>) -> Result<Self, GgufWriteError> {
+        let mut w = GgufWriter::new();
+        w.set_version(file.header().version)?;
+        for (key, value) in file.header().metadata.iter() {
+            w.add_metadata(key, value.clone())?;
+        }
+        for t in file.tensors() {
+            w.add_tensor(
+                t.info.name.clone(),
+                t.info.ggml_type,
+                &t.info.dims,
+                t.data.to_vec(),
+            )?;
+        }
+        Ok(w)
+    }
+
     /// The whole file: header, tensor infos, padding, then each tensor's data padded to the
     /// alignment, in the order tensors were added (the layout llama.cpp and gguf-py write).
     pub fn to_bytes(&self) -> Vec<u8> {
