@@ -14,6 +14,18 @@ fn value_text(v: Option<f64>) -> String {
     }
 }
 
+/// How many times an error measurement could grow before it crossed its bound, where that is a
+/// number: ", 98x headroom". Nothing for counts bounded by 0 or for agreement metrics (>=).
+fn headroom(value: Option<f64>, threshold: f64, relation: &str) -> String {
+    match value {
+        Some(v) if relation == "<=" && v > 0.0 && threshold > 0.0 => match threshold / v {
+            r if r >= 10.0 => format!(", {r:.0}x headroom"),
+            r => format!(", {r:.1}x headroom"),
+        },
+        _ => String::new(),
+    }
+}
+
 pub fn table(results: &[ContractResult], falsified: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -33,12 +45,17 @@ pub fn table(results: &[ContractResult], falsified: bool) -> String {
                     Status::Error => "DID NOT RUN",
                 };
                 format!(
-                    "{} {} {} {} {} ({mark})",
+                    "{} {} {} {} {} ({mark}{})",
                     o.id,
                     o.metric,
                     value_text(o.value),
                     o.relation,
-                    value_text(Some(o.threshold))
+                    value_text(Some(o.threshold)),
+                    if o.status == Status::Holds {
+                        headroom(o.value, o.threshold, o.relation)
+                    } else {
+                        String::new()
+                    }
                 )
             })
             .collect();
