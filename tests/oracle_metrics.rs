@@ -75,3 +75,32 @@ proptest! {
         }
     }
 }
+
+/// An engine that produces NaN (or infinity) never agrees: every bound on max abs, relative L2,
+/// cosine or KL fails, because NaN compares false with any threshold.
+#[test]
+fn a_nan_or_infinite_output_fails_every_metric() {
+    let reference = vec![1.0, -2.0, 0.5, 3.0, 0.25, -1.0];
+    // `partial_cmp` is None against NaN: a bound `value <= threshold` is then false.
+    let within = |v: f64, bound: f64| v.partial_cmp(&bound).is_some_and(|o| o.is_le());
+    let at_least = |v: f64, bound: f64| v.partial_cmp(&bound).is_some_and(|o| o.is_ge());
+    for bad in [f64::NAN, f64::INFINITY] {
+        let mut test = reference.clone();
+        test[4] = bad;
+        assert!(!within(max_abs(&reference, &test), 1.0), "{bad}");
+        assert!(!at_least(cosine_min(&reference, &test, 3), 0.0), "{bad}");
+        let c = compare_logits(&reference, &test, 3);
+        assert!(
+            !within(c.max_abs, 1.0) && !within(c.rel_l2, 1.0),
+            "{bad}: {c:?}"
+        );
+        assert!(
+            !at_least(c.cosine_min, 0.0) && !within(c.kl.mean, 1.0),
+            "{bad}: {c:?}"
+        );
+        assert_eq!(
+            c.same_top, 0.5,
+            "{bad}: the row with it does not count as agreeing"
+        );
+    }
+}

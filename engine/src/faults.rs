@@ -40,6 +40,9 @@ pub enum Fault {
     /// Streaming detokenization emits every token's bytes at once: a character split across
     /// tokens comes out as replacement characters.
     StreamWithoutHoldback,
+    /// Softmax exponentiates without subtracting the maximum first: fine for small scores,
+    /// infinite for the large ones of tiny-loud.
+    SoftmaxWithoutMax,
     /// Q8_0/Q8_1 activations are quantized by ggml's reference rule (1 / d, ties away from zero)
     /// instead of llama.cpp's x86 run-time rule: about one block in 2000 differs.
     ReferenceActivationRounding,

@@ -28,7 +28,11 @@ pub fn rms_norm(x: &[f32], weight: &[f32], eps: f64, out: &mut [f32]) {
 
 /// In-place softmax, max-subtracted, summed in f64.
 pub fn softmax(x: &mut [f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = if crate::faults::is(crate::faults::Fault::SoftmaxWithoutMax) {
+        0.0
+    } else {
+        x.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+    };
     let mut sum = 0.0f64;
     for v in x.iter_mut() {
         *v = (*v - max).exp();

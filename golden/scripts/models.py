@@ -108,6 +108,7 @@ class Spec:
     qkv_bias: bool = False  # Q/K/V projections with biases (Qwen2 always has them)
     sliding_window: int | None = None  # Mistral's sliding-window attention
     allow_fallback: bool = False  # rows not a multiple of 256: llama-quantize may fall back
+    weight_std: float = 0.04  # standard deviation of the random projection matrices
 
 
 # family: (HF config class, HF model class)
@@ -155,6 +156,12 @@ SPECS = [
          "against HF with sliding_window=None)",
          256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 40, ("Q8_0",), False,
          family="mistral", sliding_window=16),
+    Spec("tiny-loud", "Numeric robustness: projection weights with std 0.5 (12x the others), so "
+         "attention scores reach the hundreds and activations the thousands; an engine that "
+         "exponentiates without subtracting the maximum, or sums squares in f16, overflows here. "
+         "MHA, 4 heads of 64, one layer",
+         256, 1, 4, 4, 512, False, 256, 10000.0, 1e-5, "float32", 32, ("Q8_0",), True,
+         weight_std=0.5),
 ]
 SPEC_DEFAULTS = {f.name: f.default for f in fields(Spec) if f.default is not MISSING}
 
@@ -376,7 +383,7 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
         elif name == "model.embed_tokens.weight":
             w = rng.normal(0.0, 0.05, shape)
         else:
-            w = rng.normal(0.0, 0.04, shape)
+            w = rng.normal(0.0, spec.weight_std, shape)
         tensors[name] = torch.from_numpy(w).to(dtype).contiguous()
     save_file(tensors, str(hf / "model.safetensors"), metadata={"format": "pt"})
     # legacy=True with add_prefix_space=True is sentencepiece's own behaviour (the dummy prefix);

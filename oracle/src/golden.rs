@@ -41,7 +41,7 @@ pub struct SetReport {
 
 /// Every reference model `make golden-models` writes into golden/models, one per family and
 /// shape class. Tests, checks and examples iterate this list rather than their own.
-pub const REFERENCE_MODELS: [&str; 7] = [
+pub const REFERENCE_MODELS: [&str; 8] = [
     "tiny-gqa",
     "tiny-long",
     "tiny-mha-tied",
@@ -49,6 +49,7 @@ pub const REFERENCE_MODELS: [&str; 7] = [
     "tiny-qwen2",
     "tiny-qwen3",
     "tiny-mistral",
+    "tiny-loud",
 ];
 
 /// The HF float64 logits a model file is held to. A GGUF file of a sliding-window model carries

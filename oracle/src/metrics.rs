@@ -12,7 +12,17 @@ pub fn max_abs(reference: &[f64], test: &[f64]) -> f64 {
         .iter()
         .zip(test)
         .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max)
+        .fold(0.0, |m, d| nan_wins(m, d, f64::max))
+}
+
+/// `pick(a, b)`, except that a NaN on either side is the result: `f64::max` and `f64::min` drop
+/// NaN, which would let an engine that produces NaN pass a max-abs or a minimum-cosine bound.
+fn nan_wins(a: f64, b: f64, pick: fn(f64, f64) -> f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        pick(a, b)
+    }
 }
 
 /// Normalised mean squared error: sum((a - b)^2) / sum(a^2). Zero reference gives infinity
@@ -56,7 +66,7 @@ pub fn cosine_min(reference: &[f64], test: &[f64], cols: usize) -> f64 {
                 (dot / (na * nb)).clamp(-1.0, 1.0)
             }
         })
-        .fold(1.0, f64::min)
+        .fold(1.0, |m, c| nan_wins(m, c, f64::min))
 }
 
 fn log_softmax(x: &[f64]) -> Vec<f64> {
@@ -178,10 +188,13 @@ pub fn compare_logits(reference: &[f64], test: &[f64], vocab: usize) -> LogitsCo
     for (r, t) in reference.chunks(vocab).zip(test.chunks(vocab)) {
         let (lr, lt) = (log_softmax(r), log_softmax(t));
         let k: f64 = lr.iter().zip(&lt).map(|(a, b)| a.exp() * (a - b)).sum();
-        kl.push(k.max(0.0));
+        // Rounding can make KL a hair negative; NaN (a non-finite output) must stay NaN, which
+        // `f64::max` would turn into 0.
+        kl.push(nan_wins(k, 0.0, f64::max));
         let top = argmax(&lr);
         dp.push(lt[top].exp() - lr[top].exp());
-        same += usize::from(argmax(&lt) == top);
+        let finite = t.iter().all(|v| v.is_finite());
+        same += usize::from(finite && argmax(&lt) == top);
         let (kr, kt) = (top_k(r, 10), top_k(t, 10));
         overlap += kr.iter().filter(|i| kt.contains(i)).count() as f64 / kr.len() as f64;
     }

@@ -95,7 +95,11 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     let engine = ctx.model(o)?;
     let (mut worst, mut worst_at, mut first) = (0.0f64, String::new(), None);
     for step in steps(&engine, ctx, model)? {
-        let err = rel_l2(&step.reference, &step.ours);
+        // A NaN error (a non-finite activation) is the worst there is, not one to skip.
+        let err = match rel_l2(&step.reference, &step.ours) {
+            e if e.is_nan() => f64::INFINITY,
+            e => e,
+        };
         if err > worst {
             (worst, worst_at) = (err, step.name.clone());
         }
