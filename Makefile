@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-check contracts bench bench-e2e coverage coverage-tools mutants mutants-tools mutants-gate verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-check contracts bench bench-e2e coverage coverage-tools mutants mutants-tools mutants-gate verify
 
 help:
 	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
@@ -24,6 +24,7 @@ help:
 	@echo "make golden-quant  golden/quant from gguf-py"
 	@echo "make golden-ggml   rebuild ggml: its test-quantize-fns errors, its K-quant quantizer bytes"
 	@echo "make golden-models tokenizer, reference models, HF f64 and llama.cpp goldens"
+	@echo "make golden-vocab  llama.cpp's tokenizer test vectors (vocab GGUFs, .inp, .out)"
 	@echo "make golden-check  every golden file against its manifest (sha256, tensors, script hashes)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
 	@echo "make bench-e2e   realizar vs llama-bench on a TinyLlama-shaped model (Q4_K_M, Q8_0; 1 and 2 threads)"
@@ -83,7 +84,11 @@ golden-ggml: uv
 golden-models: uv
 	uv run --locked golden/scripts/models.py
 
-golden: golden-quant golden-ggml golden-models
+# llama.cpp's own tokenizer test vectors, copied from the pinned sdist with their hashes.
+golden-vocab: uv
+	uv run golden/scripts/vocab.py
+
+golden: golden-quant golden-ggml golden-models golden-vocab
 	@git status --short golden || true
 
 golden-check:

@@ -119,3 +119,32 @@ fn byte_level_bpe_equals_llama_cpp_and_hf_tokenizers() {
     }
     assert_eq!(special, 2);
 }
+
+/// A byte-level tokenizer.json whose split is not GPT-2's (Llama 3 and Qwen2 put a Split with
+/// their own regex before ByteLevel) or that has a normalizer is refused, never split the GPT-2
+/// way.
+#[test]
+fn a_tokenizer_json_with_another_split_or_a_normalizer_is_refused() {
+    let src = common::repo_root().join("golden/tokenizer/bpe/tokenizer.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&src).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |j: &serde_json::Value| {
+        std::fs::write(dir.path().join("tokenizer.json"), j.to_string()).unwrap();
+    };
+    write(&json);
+    realizar::tokenizer::Tokenizer::from_hf_dir(dir.path()).expect("GPT-2's own split loads");
+    let mut llama3 = json.clone();
+    llama3["pre_tokenizer"] = serde_json::json!({"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"},
+         "behavior": "Isolated", "invert": false},
+        {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]});
+    let mut normalized = json.clone();
+    normalized["normalizer"] = serde_json::json!({"type": "NFC"});
+    for (name, j) in [("split", llama3), ("normalizer", normalized)] {
+        write(&j);
+        let e = realizar::tokenizer::Tokenizer::from_hf_dir(dir.path())
+            .expect_err(name)
+            .to_string();
+        assert!(e.contains("only GPT-2's ByteLevel split"), "{name}: {e}");
+    }
+}

@@ -1,129 +1,141 @@
-//! GPT-2 byte-level BPE, as llama.cpp's llm_tokenizer_bpe runs it with the `gpt-2`
-//! pre-tokenizer: split the text into words by GPT-2's rule, map each word's bytes to GPT-2's
-//! printable byte alphabet, then merge the adjacent pair of lowest merge rank (ties leftmost)
-//! until no listed merge applies.
+//! Byte-level BPE, as llama.cpp's `llm_tokenizer_bpe_session` runs it: the vocabulary's
+//! pre-tokenizer (pre.rs) cuts the text into words, each word's bytes are written in GPT-2's
+//! printable byte alphabet, then the adjacent pair of lowest merge rank (ties: the leftmost) is
+//! merged until no listed merge applies. One merge loop serves every pre-tokenizer.
 
 use std::collections::{BinaryHeap, HashMap};
 
-use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
-
+use super::pre::PreTokenizer;
 use super::Tokenizer;
 
-/// GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the other 68 bytes
-/// for U+0100 onwards, in byte order.
-pub(super) fn byte_to_char(b: u8) -> char {
-    let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
-    if printable(b) {
-        return char::from(b);
-    }
-    let rank = (0..b).filter(|&x| !printable(x)).count() as u32;
-    char::from_u32(256 + rank).expect("U+0100..U+0143 are chars")
+/// What a byte-level BPE vocabulary adds to its tokens: the merges and the pre-tokenizer.
+#[derive(Debug)]
+pub(super) struct Bpe {
+    /// "left right" to rank (the merge's index; the first listing of a pair counts).
+    pub ranks: HashMap<String, u32>,
+    pub pre: &'static PreTokenizer,
 }
 
-/// The inverse of `byte_to_char`, for every char it produces.
-pub(super) fn char_to_byte() -> HashMap<char, u8> {
-    (0..=255u8).map(|b| (byte_to_char(b), b)).collect()
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Class {
-    Letter,
-    Number,
-    Space,
-    Other,
-    /// Unassigned code points and the end of the text: llama.cpp's empty flags.
-    None,
-}
-
-fn class(c: Option<char>) -> Class {
-    let Some(c) = c else { return Class::None };
-    if c.is_whitespace() {
-        return Class::Space;
-    }
-    match c.general_category_group() {
-        GeneralCategoryGroup::Letter => Class::Letter,
-        GeneralCategoryGroup::Number => Class::Number,
-        _ if c.general_category() == unicode_properties::GeneralCategory::Unassigned => Class::None,
-        _ => Class::Other,
+impl Bpe {
+    pub fn new(merges: Vec<String>, pre: &'static PreTokenizer) -> Self {
+        let mut ranks = HashMap::with_capacity(merges.len());
+        for (rank, m) in merges.into_iter().enumerate() {
+            ranks.entry(m).or_insert(rank as u32);
+        }
+        Bpe { ranks, pre }
     }
 }
 
-/// GPT-2's pre-tokenizer regex, `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
-/// \s+(?!\S)|\s+`, hand-written as llama.cpp writes it (the lookahead is not a regular
-/// expression). Returns the words in order; they concatenate to `text`.
-pub(super) fn gpt2_split(text: &str) -> Vec<&str> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let n = chars.len();
-    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
-    let offset = |i: usize| chars.get(i).map_or(text.len(), |&(o, _)| o);
-    let mut words = Vec::new();
-    let mut start = 0;
-    let mut pos = 0;
-    while pos < n {
-        let c = at(pos);
-        let end = 'word: {
-            if c == Some('\'') && pos + 1 < n {
-                let c1 = at(pos + 1);
-                if matches!(c1, Some('s' | 't' | 'm' | 'd')) {
-                    break 'word pos + 2;
-                }
-                if pos + 2 < n {
-                    let pair = (c1, at(pos + 2));
-                    if matches!(
-                        pair,
-                        (Some('r'), Some('e')) | (Some('v'), Some('e')) | (Some('l'), Some('l'))
-                    ) {
-                        break 'word pos + 3;
-                    }
-                }
+/// GPT-2's bytes_to_unicode (llama.cpp's `unicode_byte_to_utf8_map`): printable Latin-1 bytes
+/// stand for themselves, the other 68 bytes for U+0100 onwards, in byte order.
+const fn printable(b: u8) -> bool {
+    matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF)
+}
+
+const BYTE_CHARS: [char; 256] = {
+    let mut table = ['\0'; 256];
+    let (mut b, mut next) = (0, 256);
+    while b < 256 {
+        table[b] = if printable(b as u8) {
+            b as u8 as char
+        } else {
+            next += 1;
+            match char::from_u32(next - 1) {
+                Some(c) => c,
+                None => panic!("U+0100..U+0143 are chars"),
             }
-            let lead = usize::from(c == Some(' '));
-            let kind = class(at(pos + lead));
-            match kind {
-                Class::Letter | Class::Number => {
-                    let mut p = pos + lead;
-                    while class(at(p)) == kind {
-                        p += 1;
-                    }
-                    break 'word p;
-                }
-                Class::Other => {
-                    let mut p = pos + lead;
-                    while class(at(p)) == Class::Other {
-                        p += 1;
-                    }
-                    break 'word p;
-                }
-                _ => {}
-            }
-            let mut spaces = 0;
-            while class(at(pos + spaces)) == Class::Space {
-                spaces += 1;
-            }
-            if spaces > 1 && pos + spaces < n {
-                // \s+(?!\S): the run but its last char, which goes with the next word.
-                break 'word pos + spaces - 1;
-            }
-            if spaces > 0 {
-                break 'word pos + spaces;
-            }
-            pos + 1
         };
-        words.push(&text[offset(start)..offset(end)]);
-        start = end;
-        pos = end;
+        b += 1;
     }
-    words
+    table
+};
+
+/// The bytes that are not printable, in order: U+0100 + i stands for `UNPRINTABLE[i]`.
+const UNPRINTABLE: [u8; 68] = {
+    let mut table = [0u8; 68];
+    let (mut b, mut i) = (0, 0);
+    while b < 256 {
+        if !printable(b as u8) {
+            table[i] = b as u8;
+            i += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+pub(super) fn byte_to_char(b: u8) -> char {
+    BYTE_CHARS[b as usize]
+}
+
+/// The inverse of `byte_to_char`; None for a char outside the alphabet.
+pub(super) fn char_to_byte(c: char) -> Option<u8> {
+    let u = c as u32;
+    if u < 256 && printable(u as u8) {
+        return Some(u as u8);
+    }
+    let i = u.checked_sub(256)? as usize;
+    UNPRINTABLE.get(i).copied()
+}
+
+/// A normal token's text as bytes, as llama.cpp's `llama_decode_text` gives it: each char of the
+/// byte alphabet as its byte; a char outside it as `[UNK_BYTE_0x<its UTF-8 in hex><piece>]`.
+pub(super) fn decode_piece(piece: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(piece.len());
+    for c in piece.chars() {
+        match char_to_byte(c) {
+            Some(b) => out.push(b),
+            None => {
+                let mut utf8 = [0u8; 4];
+                out.extend_from_slice(b"[UNK_BYTE_0x");
+                for b in c.encode_utf8(&mut utf8).bytes() {
+                    out.extend_from_slice(format!("{b:02x}").as_bytes());
+                }
+                out.extend_from_slice(piece.as_bytes());
+                out.push(b']');
+            }
+        }
+    }
+    out
 }
 
 impl Tokenizer {
-    pub(super) fn encode_bpe(&self, text: &str, ranks: &HashMap<String, u32>, out: &mut Vec<u32>) {
+    /// llama.cpp's `llm_tokenizer_bpe_session::tokenize` on one text fragment.
+    pub(super) fn encode_bpe(&self, text: &str, bpe: &Bpe, out: &mut Vec<u32>) {
+        let mut key = String::new();
+        for word in bpe.pre.split(text) {
+            let encoded: String = word.bytes().map(byte_to_char).collect();
+            if bpe.pre.ignore_merges {
+                if let Some(&id) = self.ids.get(&encoded) {
+                    out.push(id);
+                    continue;
+                }
+            }
+            self.merge_word(&encoded, &bpe.ranks, &mut key, out);
+        }
+    }
+
+    /// Merges one byte-encoded word by rank and appends its tokens. `key` is scratch space.
+    fn merge_word(
+        &self,
+        word: &str,
+        ranks: &HashMap<String, u32>,
+        key: &mut String,
+        out: &mut Vec<u32>,
+    ) {
+        #[derive(Clone, Copy)]
+        struct Sym {
+            start: usize,
+            len: usize,
+            prev: isize,
+            next: isize,
+        }
         #[derive(PartialEq, Eq)]
         struct Bigram {
             rank: u32,
             left: usize,
             right: usize,
-            text: String,
+            size: usize,
         }
         impl Ord for Bigram {
             fn cmp(&self, o: &Self) -> std::cmp::Ordering {
@@ -136,71 +148,75 @@ impl Tokenizer {
                 Some(self.cmp(o))
             }
         }
-        for word in gpt2_split(text) {
-            let encoded: Vec<String> = word.bytes().map(|b| byte_to_char(b).to_string()).collect();
-            // Symbols: their text, and links to their live neighbours.
-            let mut syms: Vec<(String, isize, isize)> = encoded
-                .into_iter()
-                .enumerate()
-                .map(|(i, s)| (s, i as isize - 1, i as isize + 1))
-                .collect();
-            if let Some(last) = syms.last_mut() {
-                last.2 = -1;
+        let mut syms: Vec<Sym> = word
+            .char_indices()
+            .enumerate()
+            .map(|(i, (start, c))| Sym {
+                start,
+                len: c.len_utf8(),
+                prev: i as isize - 1,
+                next: i as isize + 1,
+            })
+            .collect();
+        if let Some(last) = syms.last_mut() {
+            last.next = -1;
+        }
+        let mut queue = BinaryHeap::new();
+        let mut add = |left: isize, right: isize, syms: &[Sym], queue: &mut BinaryHeap<Bigram>| {
+            if left < 0 || right < 0 {
+                return;
             }
-            let mut queue = BinaryHeap::new();
-            let add = |l: isize,
-                       r: isize,
-                       syms: &[(String, isize, isize)],
-                       q: &mut BinaryHeap<Bigram>| {
-                if l < 0 || r < 0 {
-                    return;
-                }
-                let (a, b) = (&syms[l as usize].0, &syms[r as usize].0);
-                if let Some(&rank) = ranks.get(&format!("{a} {b}")) {
-                    q.push(Bigram {
-                        rank,
-                        left: l as usize,
-                        right: r as usize,
-                        text: format!("{a}{b}"),
-                    });
-                }
-            };
-            for i in 1..syms.len() {
-                add(i as isize - 1, i as isize, &syms, &mut queue);
+            let (l, r) = (syms[left as usize], syms[right as usize]);
+            key.clear();
+            key.push_str(&word[l.start..l.start + l.len]);
+            key.push(' ');
+            key.push_str(&word[r.start..r.start + r.len]);
+            if let Some(&rank) = ranks.get(key.as_str()) {
+                queue.push(Bigram {
+                    rank,
+                    left: left as usize,
+                    right: right as usize,
+                    size: l.len + r.len,
+                });
             }
-            while let Some(b) = queue.pop() {
-                let (l, r) = (&syms[b.left].0, &syms[b.right].0);
-                if l.is_empty()
-                    || r.is_empty()
-                    || l.len() + r.len() != b.text.len()
-                    || format!("{l}{r}") != b.text
-                {
-                    continue; // outdated: a side was merged elsewhere
-                }
-                let right_next = syms[b.right].2;
-                syms[b.left].0 = b.text;
-                syms[b.right].0.clear();
-                syms[b.left].2 = right_next;
-                if right_next >= 0 {
-                    syms[right_next as usize].1 = b.left as isize;
-                }
-                let prev = syms[b.left].1;
-                add(prev, b.left as isize, &syms, &mut queue);
-                add(b.left as isize, right_next, &syms, &mut queue);
+        };
+        for i in 1..syms.len() {
+            add(i as isize - 1, i as isize, &syms, &mut queue);
+        }
+        while let Some(b) = queue.pop() {
+            let (l, r) = (syms[b.left], syms[b.right]);
+            // Outdated: a side was merged elsewhere. While both live, the left one is unchanged
+            // (it can only have grown by taking this right one), so the size tells.
+            if l.len == 0 || r.len == 0 || l.len + r.len != b.size {
+                continue;
             }
-            let mut i = if syms.is_empty() { -1 } else { 0 };
-            while i >= 0 {
-                let (piece, _, next) = &syms[i as usize];
-                match self.ids.get(piece.as_str()) {
-                    Some(&id) => out.push(id),
-                    None => out.extend(
-                        piece
-                            .chars()
-                            .filter_map(|c| self.ids.get(c.to_string().as_str()).copied()),
-                    ),
-                }
-                i = *next;
+            syms[b.left].len += r.len;
+            syms[b.right].len = 0;
+            syms[b.left].next = r.next;
+            if r.next >= 0 {
+                syms[r.next as usize].prev = b.left as isize;
             }
+            let left = syms[b.left];
+            add(left.prev, b.left as isize, &syms, &mut queue);
+            add(b.left as isize, left.next, &syms, &mut queue);
+        }
+        let mut i = if syms.is_empty() { -1 } else { 0 };
+        while i >= 0 {
+            let s = syms[i as usize];
+            let piece = &word[s.start..s.start + s.len];
+            match self.ids.get(piece) {
+                Some(&id) => out.push(id),
+                // llama.cpp looks up each byte of the piece as a one-byte text; only an ASCII
+                // byte can be a (UTF-8) token text, the others are dropped.
+                None => out.extend(piece.bytes().filter_map(|b| {
+                    let mut buf = [0u8; 4];
+                    b.is_ascii()
+                        .then(|| self.ids.get(char::from(b).encode_utf8(&mut buf) as &str))
+                        .flatten()
+                        .copied()
+                })),
+            }
+            i = s.next;
         }
     }
 }
@@ -215,19 +231,17 @@ mod tests {
         assert_eq!(byte_to_char(b' '), '\u{120}'); // Ġ
         assert_eq!(byte_to_char(b'\n'), '\u{10A}'); // Ċ
         assert_eq!(byte_to_char(0), '\u{100}');
-        assert_eq!(char_to_byte().len(), 256);
+        assert_eq!(byte_to_char(0xAD), '\u{143}');
+        for b in 0..=255u8 {
+            assert_eq!(char_to_byte(byte_to_char(b)), Some(b));
+        }
+        assert_eq!(char_to_byte('\u{144}'), None);
+        assert_eq!(char_to_byte(' '), None);
     }
 
     #[test]
-    fn split_follows_the_gpt2_rule() {
-        assert_eq!(gpt2_split("Hello world"), ["Hello", " world"]);
-        assert_eq!(
-            gpt2_split("don't  stop\n\nnow 123!?"),
-            ["don", "'t", " ", " stop", "\n", "\n", "now", " 123", "!?"]
-        );
-        assert_eq!(gpt2_split("a   b"), ["a", "  ", " b"]);
-        assert_eq!(gpt2_split("tail  "), ["tail", "  "]);
-        assert_eq!(gpt2_split("日本語 🦀"), ["日本語", " 🦀"]);
-        assert_eq!(gpt2_split("").len(), 0);
+    fn pieces_outside_the_alphabet_decode_as_llama_cpp_marks_them() {
+        assert_eq!(decode_piece("\u{120}hi"), b" hi");
+        assert_eq!(decode_piece("a b"), b"a[UNK_BYTE_0x20a b]b");
     }
 }

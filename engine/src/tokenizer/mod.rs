@@ -5,6 +5,10 @@
 //! scoring adjacent pair present in the vocabulary is merged until none is left (ties go to the
 //! leftmost pair); a symbol that is not a token falls back to its bytes as `<0xXX>` tokens.
 //! Special tokens in the text are recognised only when asked (`parse_special`), longest first.
+//!
+//! Byte-level BPE (`tokenizer.ggml.model = gpt2`): the vocabulary's pre-tokenizer
+//! (`tokenizer.ggml.pre`, one row of [`pre::PRE_TOKENIZERS`]) cuts the text into words, which are
+//! merged by rank in GPT-2's byte alphabet (bpe.rs).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,18 +16,25 @@ use std::path::Path;
 use crate::format::gguf::{MetaArray, Metadata};
 use crate::format::sentencepiece::SpModel;
 
+mod attrs;
 mod bpe;
+pub mod pre;
 mod spm;
 mod stream;
 
 pub use stream::Utf8Stream;
 
+use attrs::Strip;
+use bpe::Bpe;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TokenizerError {
     #[error("missing tokenizer metadata: {0}")]
     Missing(&'static str),
-    #[error("tokenizer model '{0}' is not supported (supported: llama)")]
+    #[error("tokenizer model '{0}' is not supported (supported: llama, gpt2)")]
     Unsupported(String),
+    #[error("gpt2 vocabulary with pre-tokenizer '{0}' is not supported (supported: {1})")]
+    UnsupportedPre(String, String),
     #[error("bad tokenizer metadata: {0}")]
     Bad(String),
 }
@@ -31,6 +42,8 @@ pub enum TokenizerError {
 /// llama.cpp's token types (`tokenizer.ggml.token_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenType {
+    /// Type 0 or a type llama.cpp does not know: encodable, but decodes to nothing.
+    Undefined,
     Normal,
     Unknown,
     Control,
@@ -42,12 +55,13 @@ pub enum TokenType {
 impl TokenType {
     fn from_id(id: i64) -> Self {
         match id {
+            1 => TokenType::Normal,
             2 => TokenType::Unknown,
             3 => TokenType::Control,
             4 => TokenType::UserDefined,
             5 => TokenType::Unused,
             6 => TokenType::Byte,
-            _ => TokenType::Normal,
+            _ => TokenType::Undefined,
         }
     }
 }
@@ -62,6 +76,9 @@ pub struct Tokenizer {
     /// Control, user-defined and unknown tokens, longest text first: what special-token parsing
     /// looks for.
     specials: Vec<u32>,
+    /// Special tokens that take the spaces before or after them in the text (llama.cpp's LSTRIP
+    /// and RSTRIP attributes).
+    strips: HashMap<u32, Strip>,
     pub bos: Option<u32>,
     pub eos: Option<u32>,
     pub unk: Option<u32>,
@@ -75,11 +92,8 @@ pub struct Tokenizer {
 enum Kind {
     /// SentencePiece-style: merges by piece score; spaces as U+2581.
     Spm { add_space_prefix: bool },
-    /// GPT-2 byte-level BPE: merges by rank ("left right" to rank); bytes as GPT-2's alphabet.
-    Bpe {
-        ranks: HashMap<String, u32>,
-        char_to_byte: HashMap<char, u8>,
-    },
+    /// Byte-level BPE: a pre-tokenizer, then merges by rank; bytes as GPT-2's alphabet.
+    Bpe(Bpe),
 }
 
 const SPACE: &str = "\u{2581}";
@@ -95,6 +109,8 @@ struct Parts {
     add_bos: bool,
     add_eos: bool,
     kind: Kind,
+    /// `general.name`, from which llama.cpp sets some tokens' strip attributes.
+    model_name: String,
 }
 
 enum Fragment<'a> {
@@ -117,20 +133,22 @@ impl Tokenizer {
                 add_space_prefix: flag("tokenizer.ggml.add_space_prefix", true),
             },
             "gpt2" => {
-                let pre = meta
+                // llama.cpp's name for a missing value; it has no row, so it is refused.
+                let name = meta
                     .get("tokenizer.ggml.pre")
                     .and_then(|v| v.as_str())
                     .unwrap_or("default");
-                if pre != "gpt-2" {
-                    return Err(TokenizerError::Unsupported(format!(
-                        "gpt2 with pre-tokenizer '{pre}' (supported: gpt-2)"
-                    )));
-                }
+                let Some(pre) = pre::lookup(name) else {
+                    return Err(TokenizerError::UnsupportedPre(
+                        name.to_string(),
+                        pre::supported().join(", "),
+                    ));
+                };
                 let merges = match meta.get("tokenizer.ggml.merges").and_then(|v| v.as_array()) {
                     Some(MetaArray::String(m)) => m.clone(),
                     _ => return Err(TokenizerError::Missing("tokenizer.ggml.merges")),
                 };
-                bpe_kind(merges)
+                Kind::Bpe(Bpe::new(merges, pre))
             }
             other => return Err(TokenizerError::Unsupported(other.to_string())),
         };
@@ -151,7 +169,7 @@ impl Tokenizer {
                 )))
             }
         };
-        let types: Vec<TokenType> = match meta
+        let mut types: Vec<TokenType> = match meta
             .get("tokenizer.ggml.token_type")
             .and_then(|v| v.as_array())
         {
@@ -164,8 +182,17 @@ impl Tokenizer {
                 )))
             }
         };
+        // (A count mismatch is refused by `build`.)
+        if types.len() == n {
+            attrs::llama_cpp_types(meta, &pieces, &mut types);
+        }
         let id = |key: &'static str| meta.get(key).and_then(|v| v.as_u64()).map(|v| v as i64);
         Self::build(Parts {
+            model_name: meta
+                .get("general.name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
             pieces,
             scores,
             types,
@@ -214,6 +241,24 @@ impl Tokenizer {
             return Err(TokenizerError::Unsupported(format!(
                 "tokenizer.json with model {} and pre-tokenizer {} (supported: byte-level BPE)",
                 model["type"], json["pre_tokenizer"]["type"]
+            )));
+        }
+        // Only GPT-2's own split (ByteLevel with its regex) is read from tokenizer.json; Llama 3,
+        // Qwen2 and the rest put a Split with their own regex before it, and a normalizer would
+        // change the text: refused by name rather than split the GPT-2 way (their GGUF files
+        // name the pre-tokenizer and run exactly).
+        let pre = &json["pre_tokenizer"];
+        if pre["type"] != "ByteLevel" || pre["use_regex"] == false || !json["normalizer"].is_null()
+        {
+            let mut shown = format!("pre_tokenizer {pre}, normalizer {}", json["normalizer"]);
+            if let Some(cut) = shown.char_indices().nth(200).map(|(i, _)| i) {
+                shown.truncate(cut);
+                shown.push_str("...");
+            }
+            return Err(TokenizerError::Unsupported(format!(
+                "tokenizer.json {shown}: only GPT-2's ByteLevel split without a normalizer is \
+                 read from HF directories; convert the model to GGUF, whose pre-tokenizer name \
+                 realizar runs as llama.cpp does"
             )));
         }
         let vocab = model["vocab"]
@@ -273,6 +318,7 @@ impl Tokenizer {
             pieces.iter().position(|p| p == text).map(|i| i as i64)
         };
         Self::build(Parts {
+            model_name: String::new(),
             scores: vec![0.0; pieces.len()],
             bos: special_id("bos_token"),
             eos: special_id("eos_token"),
@@ -280,7 +326,8 @@ impl Tokenizer {
             types,
             add_bos: add("add_bos_token", false),
             add_eos: add("add_eos_token", false),
-            kind: bpe_kind(merges),
+            // tokenizer.json's ByteLevel pre-tokenizer splits by GPT-2's rule.
+            kind: Kind::Bpe(Bpe::new(merges, gpt2_pre())),
             pieces,
         })
     }
@@ -293,6 +340,7 @@ impl Tokenizer {
     ) -> Result<Self, TokenizerError> {
         let sp = SpModel::parse(bytes).map_err(|e| TokenizerError::Bad(e.to_string()))?;
         Self::build(Parts {
+            model_name: String::new(),
             scores: sp.pieces.iter().map(|p| p.1).collect(),
             types: sp
                 .pieces
@@ -349,6 +397,7 @@ impl Tokenizer {
             })
             .collect();
         specials.sort_by_key(|&i| std::cmp::Reverse(p.pieces[i as usize].len()));
+        let strips = attrs::strips(&p.model_name, &p.pieces, &specials);
         Ok(Tokenizer {
             bos: id("BOS", p.bos)?,
             eos: id("EOS", p.eos)?,
@@ -362,6 +411,7 @@ impl Tokenizer {
             ids,
             bytes,
             specials,
+            strips,
         })
     }
 
@@ -371,6 +421,32 @@ impl Tokenizer {
 
     pub fn piece(&self, id: u32) -> Option<&str> {
         self.pieces.get(id as usize).map(String::as_str)
+    }
+
+    /// The id of the token whose text is `piece`.
+    pub fn id(&self, piece: &str) -> Option<u32> {
+        self.ids.get(piece).copied()
+    }
+
+    pub fn token_type(&self, id: u32) -> Option<TokenType> {
+        self.types.get(id as usize).copied()
+    }
+
+    /// A byte-level BPE vocabulary's pre-tokenizer; None for SentencePiece-style ones.
+    pub fn pre_tokenizer(&self) -> Option<&'static pre::PreTokenizer> {
+        match &self.kind {
+            Kind::Bpe(bpe) => Some(bpe.pre),
+            Kind::Spm { .. } => None,
+        }
+    }
+
+    /// The rank of the merge of `left` and `right` (texts in the byte alphabet) in a byte-level
+    /// BPE vocabulary: lower merges first.
+    pub fn merge_rank(&self, left: &str, right: &str) -> Option<u32> {
+        match &self.kind {
+            Kind::Bpe(bpe) => bpe.ranks.get(&format!("{left} {right}")).copied(),
+            Kind::Spm { .. } => None,
+        }
     }
 
     /// Token ids for `text`. `add_special` adds BOS/EOS as the vocabulary asks; `parse_special`
@@ -394,7 +470,7 @@ impl Tokenizer {
                             s.push_str(t);
                             self.encode_spm(&s.replace(' ', SPACE), &mut out);
                         }
-                        Kind::Bpe { ranks, .. } => self.encode_bpe(t, ranks, &mut out),
+                        Kind::Bpe(bpe) => self.encode_bpe(t, bpe, &mut out),
                     }
                     prev_special = false;
                 }
@@ -411,7 +487,8 @@ impl Tokenizer {
     }
 
     /// Splits `text` around special tokens (user-defined ones always, control and unknown ones
-    /// only with `parse_special`), longest token first.
+    /// only with `parse_special`), longest token first, as llama.cpp's `tokenizer_st_partition`:
+    /// a token with a strip attribute takes the spaces before or after it.
     fn partition<'t>(&self, text: &'t str, parse_special: bool) -> Vec<Fragment<'t>> {
         let mut fragments = if text.is_empty() {
             Vec::new()
@@ -429,12 +506,20 @@ impl Tokenizer {
                     next.push(f);
                     continue;
                 };
+                let strip = self.strips.get(&id).copied().unwrap_or_default();
                 while let Some(at) = rest.find(needle) {
-                    if at > 0 {
-                        next.push(Fragment::Text(&rest[..at]));
+                    let mut left = &rest[..at];
+                    if strip.lstrip {
+                        left = left.trim_end_matches(c_space);
+                    }
+                    if !left.is_empty() {
+                        next.push(Fragment::Text(left));
                     }
                     next.push(Fragment::Token(id));
                     rest = &rest[at + needle.len()..];
+                    if strip.rstrip {
+                        rest = rest.trim_start_matches(c_space);
+                    }
                 }
                 if !rest.is_empty() {
                     next.push(Fragment::Text(rest));
@@ -445,23 +530,23 @@ impl Tokenizer {
         fragments
     }
 
-    /// The bytes a token stands for in generated text: U+2581 as a space, `<0xXX>` as its byte,
-    /// control tokens as nothing.
+    /// The bytes a token stands for in generated text, as llama.cpp's `token_to_piece` gives
+    /// them without `special`: a normal token's text (U+2581 as a space, or the byte-level
+    /// alphabet as its bytes), a user-defined token's text as it is, a byte token's byte, and
+    /// nothing for control, unknown, unused and undefined tokens.
     pub fn token_bytes(&self, id: u32) -> Vec<u8> {
         let Some(piece) = self.pieces.get(id as usize) else {
             return Vec::new();
         };
         match self.types[id as usize] {
-            TokenType::Control | TokenType::Unused => Vec::new(),
+            TokenType::Control | TokenType::Unknown | TokenType::Unused | TokenType::Undefined => {
+                Vec::new()
+            }
+            TokenType::UserDefined => piece.clone().into_bytes(),
             TokenType::Byte => parse_byte_piece(piece).map(|b| vec![b]).unwrap_or_default(),
-            _ => match &self.kind {
+            TokenType::Normal => match &self.kind {
                 Kind::Spm { .. } => piece.replace(SPACE, " ").into_bytes(),
-                Kind::Bpe { char_to_byte, .. } => piece
-                    .chars()
-                    .map(|c| char_to_byte.get(&c).copied())
-                    .collect::<Option<Vec<u8>>>()
-                    // Added tokens are plain text, not byte-alphabet strings.
-                    .unwrap_or_else(|| piece.clone().into_bytes()),
+                Kind::Bpe(_) => bpe::decode_piece(piece),
             },
         }
     }
@@ -483,6 +568,11 @@ impl Tokenizer {
     }
 }
 
+/// C's `isspace`, which llama.cpp strips around special tokens with.
+fn c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r')
+}
+
 /// `<0xAB>` to 0xAB.
 fn parse_byte_piece(piece: &str) -> Option<u8> {
     let hex = piece.strip_prefix("<0x")?.strip_suffix('>')?;
@@ -492,16 +582,8 @@ fn parse_byte_piece(piece: &str) -> Option<u8> {
     u8::from_str_radix(hex, 16).ok()
 }
 
-fn bpe_kind(merges: Vec<String>) -> Kind {
-    let mut ranks = HashMap::with_capacity(merges.len());
-    for (rank, m) in merges.into_iter().enumerate() {
-        // The first listing of a merge is its rank.
-        ranks.entry(m).or_insert(rank as u32);
-    }
-    Kind::Bpe {
-        ranks,
-        char_to_byte: bpe::char_to_byte(),
-    }
+fn gpt2_pre() -> &'static pre::PreTokenizer {
+    pre::lookup("gpt-2").expect("the gpt-2 pre-tokenizer has a row")
 }
 
 /// Whether a tokenizer.json pre-tokenizer is (or contains) ByteLevel.

@@ -1,0 +1,184 @@
+# /// script
+# requires-python = ">=3.10"
+# dependencies = [
+#     "pip==26.3",
+#     "cmake==4.4.5",
+#     "ninja==1.13.2",
+# ]
+# [tool.uv]
+# exclude-newer = "2026-11-25T00:00:00Z"
+# ///
+"""llama.cpp's own tokenizer test vectors: the vocab-only GGUF files under models/ of the llama.cpp
+that the pinned llama-cpp-python sdist vendors, each with its .inp (strings separated by
+"\\n__ggml_vocab_test__\\n") and .out (one line of space-separated token ids per string, as
+llama.cpp's test-tokenizer-0 expects them with add_special=false, parse_special=false).
+
+    uv run golden/scripts/vocab.py
+
+Copies them, byte for byte, to golden/vocab/<name>/ and writes golden/vocab/manifest.json with
+the sdist's version and sha256 and every file's sha256 and size. Those ids are llama.cpp's
+(generated upstream from the HF tokenizers and checked by its CI). The test vectors hold no
+special-token text, so golden/vocab/special.json adds, per vocabulary, strings around its
+special tokens and the ids the same llama.cpp's llama-tokenize (built from the sdist, cached in
+golden/.cache) gives them without a BOS, with and without special-token parsing. pip, cmake and
+ninja are pinned for llamacpp.fetch_source (it downloads the sdist when missing) and build_tools.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from llamacpp import (  # noqa: E402
+    LLAMA_CPP_PYTHON, ROOT, build_tools, fetch_source, llama_commit, run, sha256,
+)
+
+COMMAND = "uv run golden/scripts/vocab.py"
+OUT = ROOT / "golden" / "vocab"
+# The byte-level BPE vocabularies (Llama 3, Qwen2, GPT-2) and the SentencePiece ones (Llama, Phi-3).
+VOCABS = ["llama-bpe", "qwen2", "gpt-2", "llama-spm", "phi-3"]
+SEPARATOR = "\n__ggml_vocab_test__\n"
+# Strings around each vocabulary's special tokens: control tokens, user-defined ones, the texts
+# llama.cpp turns into control tokens (</s> in Phi-3), and Phi-3's space stripping after them.
+SPECIAL = {
+    "llama-bpe": [
+        "<|begin_of_text|>Hello<|eot_id|>",
+        "<|start_header_id|>user<|end_header_id|>\n\nHi there",
+        "a<|reserved_special_token_0|> b",
+        " <|end_of_text|> ",
+    ],
+    "qwen2": [
+        "<|im_start|>user\nHi<|im_end|>\n",
+        "a<|endoftext|>b",
+        "x [PAD151646] y[PAD151647]",
+    ],
+    "gpt-2": [
+        "a<|endoftext|>b",
+        " <|endoftext|> ",
+    ],
+    "llama-spm": [
+        "<s>Hello</s>",
+        "<unk> x </s>  y",
+    ],
+    "phi-3": [
+        "Hi</s>  there",
+        "Hi  </s>\n x",
+        "a<|end|>  b",
+        "<s> x<unk>  y",
+        "<|user|>\nHello<|end|>\n<|assistant|>\n Sure",
+        "<|endoftext|>  z",
+    ],
+}
+
+
+def special_cases(bin_dir: Path) -> dict:
+    """llama-tokenize's ids for SPECIAL, as {vocab: [{text, ids, ids_parse_special}]}."""
+    scratch = ROOT / "golden" / ".cache" / "vocab-input.txt"
+    out = {}
+    for name, texts in SPECIAL.items():
+        vocab = OUT / name / f"ggml-vocab-{name}.gguf"
+        cases = []
+        for text in texts:
+            scratch.write_bytes(text.encode())
+            case = {"text": text}
+            for key, flags in (("ids", ["--no-parse-special"]), ("ids_parse_special", [])):
+                printed = run([bin_dir / "llama-tokenize", "-m", vocab, "-f", scratch, "--ids",
+                               "--log-disable", "--no-escape", "--no-bos", *flags])
+                case[key] = json.loads(printed.strip().splitlines()[-1])
+            cases.append(case)
+        out[name] = cases
+    return out
+
+
+def today() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch else \
+        datetime.datetime.now(datetime.timezone.utc)
+    return when.date().isoformat()
+
+
+def count_cases(inp: Path, out: Path) -> int:
+    """The number of test strings, checked against the number of id lines as test-tokenizer-0
+    reads them."""
+    raw = inp.read_bytes().decode("utf-8")
+    strings = []
+    pos = 0
+    while pos < len(raw):
+        nxt = raw.find(SEPARATOR, pos)
+        if nxt < 0:
+            strings.append(raw[pos:])
+            break
+        strings.append(raw[pos:nxt])
+        pos = nxt + len(SEPARATOR)
+    lines = out.read_bytes().decode("utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(strings) != len(lines):
+        sys.exit(f"{inp.name}: {len(strings)} strings but {len(lines)} id lines")
+    return len(strings)
+
+
+def main() -> None:
+    sdist, llama = fetch_source()
+    bin_dir = build_tools(["llama-tokenize"])
+    models = llama / "models"
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    files = {}
+    vocabs = {}
+    for name in VOCABS:
+        folder = OUT / name
+        folder.mkdir(parents=True)
+        base = f"ggml-vocab-{name}.gguf"
+        for suffix in ("", ".inp", ".out"):
+            src = models / (base + suffix)
+            dst = folder / (base + suffix)
+            shutil.copyfile(src, dst)
+            files[f"{name}/{base + suffix}"] = {
+                "from": f"vendor/llama.cpp/models/{base + suffix}",
+                "sha256": sha256(dst),
+                "bytes": dst.stat().st_size,
+            }
+        vocabs[name] = {"cases": count_cases(folder / (base + ".inp"), folder / (base + ".out"))}
+        print(f"{name}: {vocabs[name]['cases']} strings", flush=True)
+    special = OUT / "special.json"
+    special.write_text(json.dumps({
+        "command": "llama-tokenize -m VOCAB -f TEXT --ids --log-disable --no-escape --no-bos "
+                   "[--no-parse-special]",
+        "vocabs": special_cases(bin_dir),
+    }, indent=1, ensure_ascii=False) + "\n")
+    files["special.json"] = {"sha256": sha256(special), "bytes": special.stat().st_size}
+    manifest = {
+        "command": COMMAND,
+        "script_sha256": sha256(Path(__file__)),
+        "helper_sha256": sha256(Path(__file__).with_name("llamacpp.py")),
+        "generated": today(),
+        "tool": "llama.cpp test vectors (models/ggml-vocab-*.gguf, .inp, .out), copied unchanged; "
+                "llama.cpp llama-tokenize (special.json)",
+        "test": "tests/test-tokenizer-0.cpp: add_special=false, parse_special=false",
+        "sdist": {
+            "name": sdist.name,
+            "version": LLAMA_CPP_PYTHON,
+            "sha256": sha256(sdist),
+        },
+        "versions": {
+            "llama-cpp-python sdist": LLAMA_CPP_PYTHON,
+            "llama.cpp commit": llama_commit(),
+            "python": platform.python_version(),
+        },
+        "vocabs": vocabs,
+        "files": files,
+    }
+    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    total = sum(f["bytes"] for f in files.values())
+    print(f"golden/vocab: {len(files)} files, {total / 1e6:.1f} MB", flush=True)
+
+
+if __name__ == "__main__":
+    main()

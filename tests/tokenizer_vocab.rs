@@ -1,0 +1,246 @@
+//! llama.cpp's own tokenizer test vectors (golden/vocab, copied from the pinned sdist by
+//! golden/scripts/vocab.py): for each vocabulary, every string of its `.inp` must encode to
+//! exactly the ids of its `.out`, as llama.cpp's test-tokenizer-0 checks them (add_special and
+//! parse_special off), and those ids must decode back to the string.
+//!
+//! Byte-level BPE: Llama 3 (`llama-bpe`), Qwen2 (`qwen2`), GPT-2 (`gpt-2`). SentencePiece-style:
+//! Llama (`llama-spm`), Phi-3 (`phi-3`). The test vectors hold no special-token text; for that,
+//! golden/vocab/special.json has llama.cpp's llama-tokenize ids of strings around each
+//! vocabulary's special tokens, with and without special-token parsing.
+
+mod common;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use realizar::format::gguf::Gguf;
+use realizar::tokenizer::pre::Split;
+use realizar::tokenizer::{TokenType, Tokenizer};
+
+struct Vocab {
+    tok: Tokenizer,
+    /// (string, llama.cpp's ids), in file order.
+    cases: Vec<(String, Vec<u32>)>,
+}
+
+fn vocab(name: &'static str) -> Vocab {
+    let dir = common::repo_root().join("golden/vocab").join(name);
+    let base = format!("ggml-vocab-{name}.gguf");
+    let g = Gguf::open(dir.join(&base)).unwrap();
+    let tok = Tokenizer::from_gguf(&g.header().metadata).unwrap();
+    let inp = std::fs::read_to_string(dir.join(format!("{base}.inp"))).unwrap();
+    let out = std::fs::read_to_string(dir.join(format!("{base}.out"))).unwrap();
+    // test-tokenizer-0's reading: strings end at each separator; a last piece without one
+    // counts too.
+    let sep = "\n__ggml_vocab_test__\n";
+    let mut strings = Vec::new();
+    let mut rest = inp.as_str();
+    while !rest.is_empty() {
+        match rest.find(sep) {
+            Some(at) => {
+                strings.push(rest[..at].to_string());
+                rest = &rest[at + sep.len()..];
+            }
+            None => {
+                strings.push(rest.to_string());
+                rest = "";
+            }
+        }
+    }
+    let ids: Vec<Vec<u32>> = out
+        .lines()
+        .map(|l| l.split_whitespace().map(|t| t.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(strings.len(), ids.len(), "{name}: .inp and .out disagree");
+    assert!(strings.len() >= 40, "{name}: {} strings", strings.len());
+    Vocab {
+        tok,
+        cases: strings.into_iter().zip(ids).collect(),
+    }
+}
+
+/// Every string encodes to llama.cpp's ids and its ids decode back to it. Prints the counts.
+fn check(name: &'static str) -> Vocab {
+    let v = vocab(name);
+    let n = v.cases.len();
+    let (mut encoded, mut decoded) = (0, 0);
+    let mut failures = Vec::new();
+    for (text, want) in &v.cases {
+        let got = v.tok.encode(text, false, false);
+        if &got == want {
+            encoded += 1;
+        } else {
+            failures.push(format!("{text:?}: got {got:?}, llama.cpp {want:?}"));
+        }
+        let back = v.tok.decode(want);
+        if &back == text {
+            decoded += 1;
+        } else {
+            failures.push(format!("{text:?}: decodes to {back:?}"));
+        }
+    }
+    println!("{name}: tokenize {encoded}/{n}, round trip {decoded}/{n}");
+    assert!(failures.is_empty(), "{name}:\n{}", failures.join("\n"));
+    v
+}
+
+#[test]
+fn llama_bpe_equals_llama_cpp() {
+    let v = check("llama-bpe");
+    let pre = v.tok.pre_tokenizer().unwrap();
+    assert_eq!(pre.split, Split::Llama3 { max_digits: 3 });
+    assert!(pre.ignore_merges);
+}
+
+#[test]
+fn qwen2_equals_llama_cpp() {
+    let v = check("qwen2");
+    let pre = v.tok.pre_tokenizer().unwrap();
+    assert_eq!(pre.split, Split::Llama3 { max_digits: 1 });
+    assert!(!pre.ignore_merges);
+}
+
+#[test]
+fn gpt2_equals_llama_cpp() {
+    let v = check("gpt-2");
+    assert_eq!(v.tok.pre_tokenizer().unwrap().split, Split::Gpt2);
+}
+
+#[test]
+fn llama_spm_equals_llama_cpp() {
+    let v = check("llama-spm");
+    assert!(v.tok.pre_tokenizer().is_none());
+}
+
+/// Phi-3's control tokens (`<|assistant|>`, `<|end|>`, ...) are text unless special tokens are
+/// parsed: without parse_special the characters are tokenized, with it the token is used.
+#[test]
+fn phi3_equals_llama_cpp_and_keeps_control_text_as_text() {
+    let v = check("phi-3");
+    let tok = &v.tok;
+    let end = tok.id("<|end|>").unwrap();
+    assert_eq!(tok.token_type(end), Some(TokenType::Control));
+    let plain = tok.encode("Hi<|end|>", false, false);
+    assert!(!plain.contains(&end), "{plain:?}");
+    assert_eq!(tok.decode(&plain), "Hi<|end|>");
+    let special = tok.encode("Hi<|end|>", false, true);
+    assert_eq!(special.last(), Some(&end), "{special:?}");
+    // A control token decodes to nothing, as llama.cpp's token_to_piece without `special`.
+    assert_eq!(tok.decode(&special), "Hi");
+    // The GGUF stores </s> as user-defined; llama.cpp makes it a control token (an
+    // end-of-generation text), so it too is text unless special tokens are parsed.
+    let eos = tok.id("</s>").unwrap();
+    assert_eq!(tok.token_type(eos), Some(TokenType::Control));
+}
+
+/// Strings around special tokens against llama.cpp's llama-tokenize (no BOS), with and without
+/// special-token parsing; without it, the ids also decode back to the string.
+#[test]
+fn special_token_text_equals_llama_cpp() {
+    let path = common::repo_root().join("golden/vocab/special.json");
+    let golden: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let ids = |v: &serde_json::Value| -> Vec<u32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as u32)
+            .collect()
+    };
+    let vocabs = golden["vocabs"].as_object().unwrap();
+    assert_eq!(vocabs.len(), 5);
+    for (name, cases) in vocabs {
+        let name: &'static str = Box::leak(name.clone().into_boxed_str());
+        let tok = vocab(name).tok;
+        let cases = cases.as_array().unwrap();
+        let mut failures = Vec::new();
+        for case in cases {
+            let text = case["text"].as_str().unwrap();
+            for (key, special) in [("ids", false), ("ids_parse_special", true)] {
+                let (got, want) = (tok.encode(text, false, special), ids(&case[key]));
+                if got != want {
+                    failures.push(format!("{text:?} ({key}): got {got:?}, llama.cpp {want:?}"));
+                }
+            }
+            let back = tok.decode(&ids(&case["ids"]));
+            if back != text {
+                failures.push(format!("{text:?}: decodes to {back:?}"));
+            }
+        }
+        println!("{name}: {} special-token strings", cases.len());
+        assert!(failures.is_empty(), "{name}:\n{}", failures.join("\n"));
+    }
+}
+
+/// The golden ids need merges far past the first 65536: the rank is no small integer.
+#[test]
+fn goldens_need_merge_ranks_beyond_u16() {
+    for (name, merges_at_least) in [("llama-bpe", 200_000), ("qwen2", 100_000)] {
+        let v = vocab(name);
+        // The rank a token's piece is made by: the lowest merge of any split of its text.
+        let made_by = |piece: &str| -> Option<u32> {
+            piece
+                .char_indices()
+                .skip(1)
+                .filter_map(|(at, _)| v.tok.merge_rank(&piece[..at], &piece[at..]))
+                .min()
+        };
+        let highest = v
+            .cases
+            .iter()
+            .flat_map(|(_, ids)| ids.iter())
+            .filter_map(|&id| made_by(v.tok.piece(id).unwrap()))
+            .max()
+            .unwrap();
+        println!("{name}: highest merge rank a golden token needs: {highest}");
+        assert!(highest > u32::from(u16::MAX), "{name}: {highest}");
+        assert!(highest < merges_at_least * 2);
+    }
+}
+
+/// Equal ranks go to the leftmost pair: a three-letter word whose only merge is the letter
+/// doubled becomes doubled letter + letter, not letter + doubled letter.
+#[test]
+fn merge_rank_ties_go_to_the_leftmost_pair() {
+    for name in ["llama-bpe", "qwen2", "gpt-2"] {
+        let tok = vocab(name).tok;
+        let mut checked = 0;
+        for c in ('a'..='z').chain('A'..='Z') {
+            let (one, two, three) = (c.to_string(), format!("{c}{c}"), format!("{c}{c}{c}"));
+            let applies = tok.merge_rank(&one, &one).is_some()
+                && tok.merge_rank(&two, &one).is_none()
+                && tok.merge_rank(&one, &two).is_none()
+                && tok.id(&three).is_none();
+            if !applies {
+                continue;
+            }
+            let want = vec![tok.id(&two).unwrap(), tok.id(&one).unwrap()];
+            assert_eq!(tok.encode(&three, false, false), want, "{name}: {three}");
+            checked += 1;
+        }
+        println!("{name}: {checked} letters with a tied merge");
+        assert!(checked > 0, "{name}: no letter exercises a tie");
+    }
+}
+
+/// Arbitrary bytes, read as lossy UTF-8, never make the Llama 3 tokenizer panic, and (byte-level
+/// BPE has a token for every byte) always decode back.
+#[test]
+fn arbitrary_text_never_panics_and_round_trips() {
+    let tok = vocab("llama-bpe").tok;
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 0..256), |bytes| {
+            let text = String::from_utf8_lossy(&bytes);
+            for special in [false, true] {
+                let ids = tok.encode(&text, false, special);
+                if !special {
+                    prop_assert_eq!(tok.decode(&ids), text.as_ref());
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
