@@ -23,39 +23,11 @@ struct Vocab {
 }
 
 fn vocab(name: &'static str) -> Vocab {
-    let dir = common::repo_root().join("golden/vocab").join(name);
-    let base = format!("ggml-vocab-{name}.gguf");
-    let g = Gguf::open(dir.join(&base)).unwrap();
+    let (gguf, cases) = realizar_oracle::golden::vocab_vectors(&common::repo_root(), name).unwrap();
+    let g = Gguf::open(&gguf).unwrap();
     let tok = Tokenizer::from_gguf(&g.header().metadata).unwrap();
-    let inp = std::fs::read_to_string(dir.join(format!("{base}.inp"))).unwrap();
-    let out = std::fs::read_to_string(dir.join(format!("{base}.out"))).unwrap();
-    // test-tokenizer-0's reading: strings end at each separator; a last piece without one
-    // counts too.
-    let sep = "\n__ggml_vocab_test__\n";
-    let mut strings = Vec::new();
-    let mut rest = inp.as_str();
-    while !rest.is_empty() {
-        match rest.find(sep) {
-            Some(at) => {
-                strings.push(rest[..at].to_string());
-                rest = &rest[at + sep.len()..];
-            }
-            None => {
-                strings.push(rest.to_string());
-                rest = "";
-            }
-        }
-    }
-    let ids: Vec<Vec<u32>> = out
-        .lines()
-        .map(|l| l.split_whitespace().map(|t| t.parse().unwrap()).collect())
-        .collect();
-    assert_eq!(strings.len(), ids.len(), "{name}: .inp and .out disagree");
-    assert!(strings.len() >= 40, "{name}: {} strings", strings.len());
-    Vocab {
-        tok,
-        cases: strings.into_iter().zip(ids).collect(),
-    }
+    assert!(cases.len() >= 40, "{name}: {} strings", cases.len());
+    Vocab { tok, cases }
 }
 
 /// Every string encodes to llama.cpp's ids and its ids decode back to it. Prints the counts.

@@ -40,6 +40,9 @@ pub enum Fault {
     /// Streaming detokenization emits every token's bytes at once: a character split across
     /// tokens comes out as replacement characters.
     StreamWithoutHoldback,
+    /// The Llama 3-style split puts every digit in a word of its own, as Qwen2's does, for every
+    /// vocabulary (Llama 3 groups them by three).
+    SingleDigitGroups,
     /// Softmax exponentiates without subtracting the maximum first: fine for small scores,
     /// infinite for the large ones of tiny-loud.
     SoftmaxWithoutMax,

@@ -56,6 +56,7 @@ pub enum CheckKind {
     Determinism,
     TokenizerParity,
     DetokenizeStream,
+    VocabParity,
     ParserRejects,
     LoadRefuses,
     RunPath,
@@ -368,6 +369,7 @@ impl CheckKind {
             | CheckKind::Determinism
             | CheckKind::TokenizerParity
             | CheckKind::DetokenizeStream
+            | CheckKind::VocabParity
             | CheckKind::ParserRejects
             | CheckKind::LoadRefuses => &[M::Mismatches],
         }
@@ -406,7 +408,7 @@ fn missing_param(o: &Obligation) -> Option<&'static str> {
         CheckKind::QuantExactness | CheckKind::QuantizeExactness | CheckKind::QuantError => {
             p.types.is_empty().then_some("types")
         }
-        CheckKind::TokenizerParity | CheckKind::DetokenizeStream => {
+        CheckKind::TokenizerParity | CheckKind::DetokenizeStream | CheckKind::VocabParity => {
             p.tokenizer.is_none().then_some("tokenizer")
         }
         CheckKind::Layout | CheckKind::ParserRejects => None,

@@ -52,6 +52,47 @@ pub const REFERENCE_MODELS: [&str; 8] = [
     "tiny-loud",
 ];
 
+/// One tokenizer test vector: a string and llama.cpp's ids for it.
+pub type VocabCase = (String, Vec<u32>);
+
+/// llama.cpp's tokenizer test vectors for vocabulary `name` (golden/vocab/<name>, copied from
+/// the pinned sdist): the vocab-only GGUF's path, and each `.inp` string with its `.out` ids, read
+/// as llama.cpp's test-tokenizer-0 reads them (strings end at each separator; a last piece
+/// without one counts too).
+pub fn vocab_vectors(root: &Path, name: &str) -> Result<(PathBuf, Vec<VocabCase>), String> {
+    let dir = root.join("golden/vocab").join(name);
+    let gguf = dir.join(format!("ggml-vocab-{name}.gguf"));
+    let read = |ext: &str| {
+        let path = dir.join(format!("ggml-vocab-{name}.gguf.{ext}"));
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let (inp, out) = (read("inp")?, read("out")?);
+    let sep = "\n__ggml_vocab_test__\n";
+    let mut strings = Vec::new();
+    let mut rest = inp.as_str();
+    while !rest.is_empty() {
+        let at = rest.find(sep).unwrap_or(rest.len());
+        strings.push(rest[..at].to_string());
+        rest = rest.get(at + sep.len()..).unwrap_or("");
+    }
+    let ids = out
+        .lines()
+        .map(|l| {
+            l.split_whitespace()
+                .map(|t| t.parse().map_err(|e| format!("{name}.out: {t:?}: {e}")))
+                .collect::<Result<Vec<u32>, String>>()
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if strings.len() != ids.len() {
+        return Err(format!(
+            "{name}: {} strings in .inp, {} lines in .out",
+            strings.len(),
+            ids.len()
+        ));
+    }
+    Ok((gguf, strings.into_iter().zip(ids).collect()))
+}
+
 /// The HF float64 logits a model file is held to. A GGUF file of a sliding-window model carries
 /// no window (the pinned converter writes none, and llama.cpp runs full attention), so its truth
 /// is HF run without the window; the HF directory keeps the window.

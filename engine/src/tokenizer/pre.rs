@@ -104,7 +104,10 @@ impl PreTokenizer {
     pub fn split<'t>(&self, text: &'t str) -> Vec<&'t str> {
         match self.split {
             Split::Gpt2 => split_gpt2(text),
-            Split::Llama3 { max_digits } => split_llama3(text, max_digits),
+            Split::Llama3 { max_digits } => {
+                let fault = crate::faults::is(crate::faults::Fault::SingleDigitGroups);
+                split_llama3(text, if fault { 1 } else { max_digits })
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ mod quantize_exactness;
 mod run_path;
 mod tokenizer_parity;
 pub mod trace_parity;
+mod vocab_parity;
 
 use std::path::{Path, PathBuf};
 
@@ -221,6 +222,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         CheckKind::Determinism => determinism::run(o, ctx),
         CheckKind::TokenizerParity => tokenizer_parity::run(o, ctx),
         CheckKind::DetokenizeStream => detokenize_stream::run(o, ctx),
+        CheckKind::VocabParity => vocab_parity::run(o, ctx),
         CheckKind::GpuParity => return gpu_parity::run(o),
         CheckKind::QuantError => quant_error::run(o, ctx),
         CheckKind::ParserRejects => parser_rejects::run(o, ctx),
