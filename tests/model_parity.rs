@@ -58,14 +58,26 @@ fn max_abs(a: &[f32], b: &[f64]) -> f64 {
     metrics::max_abs(b, &widen(a))
 }
 
+/// f32 logits against HF float64: within 1e-4 max abs, as PARITY-F32-HF holds them. tiny-loud's
+/// logits reach the hundreds (llama.cpp itself is 2e-4 off there), so it is held, as in the
+/// contract, to relative L2 1e-5 instead.
+fn assert_f32_parity(model: &str, what: &str, ours: &[f32], hf: &[f64]) {
+    let err = max_abs(ours, hf);
+    let rel = metrics::rel_l2(hf, &widen(ours));
+    eprintln!("{model} {what} vs HF f64: max abs {err:.2e}, rel L2 {rel:.2e}");
+    if model == "tiny-loud" {
+        assert!(rel <= 1e-5, "{model} {what}: rel L2 {rel:e}");
+    } else {
+        assert!(err <= 1e-4, "{model} {what}: {err:e}");
+    }
+}
+
 #[test]
 fn f32_gguf_matches_hf_f64_within_1e_4() {
     for model in MODELS {
         let (hf, _) = golden(model, "hf_f64.safetensors", hf_logits_tensor(model, "F32"));
         let ours = batch_logits(&gguf(model, "F32"), &tokens(model));
-        let err = max_abs(&ours, &hf);
-        eprintln!("{model} F32 GGUF vs HF f64: max abs {err:.2e}");
-        assert!(err <= 1e-4, "{model}: {err:e}");
+        assert_f32_parity(model, "F32 GGUF", &ours, &hf);
     }
 }
 
@@ -74,9 +86,7 @@ fn hf_directory_matches_hf_f64_within_1e_4() {
     for model in MODELS {
         let (hf, _) = golden(model, "hf_f64.safetensors", "logits");
         let ours = batch_logits(&load(dir(model).join("hf")), &tokens(model));
-        let err = max_abs(&ours, &hf);
-        eprintln!("{model} HF dir vs HF f64: max abs {err:.2e}");
-        assert!(err <= 1e-4, "{model}: {err:e}");
+        assert_f32_parity(model, "HF dir", &ours, &hf);
     }
 }
 
