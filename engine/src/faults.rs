@@ -43,6 +43,9 @@ pub enum Fault {
     /// The Llama 3-style split puts every digit in a word of its own, as Qwen2's does, for every
     /// vocabulary (Llama 3 groups them by three).
     SingleDigitGroups,
+    /// A fused Q/K/V matrix (Phi-3's attn_qkv) is split at the wrong offsets: K and V trade
+    /// places.
+    MisplitFusedQkv,
     /// Softmax exponentiates without subtracting the maximum first: fine for small scores,
     /// infinite for the large ones of tiny-loud.
     SoftmaxWithoutMax,

@@ -117,6 +117,7 @@ FAMILIES = {
     "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
     "qwen3": ("Qwen3Config", "Qwen3ForCausalLM"),
     "mistral": ("MistralConfig", "MistralForCausalLM"),
+    "phi3": ("Phi3Config", "Phi3ForCausalLM"),
 }
 
 
@@ -162,6 +163,10 @@ SPECS = [
          "MHA, 4 heads of 64, one layer",
          256, 1, 4, 4, 512, False, 256, 10000.0, 1e-5, "float32", 32, ("Q8_0",), True,
          weight_std=0.5),
+    Spec("tiny-phi3", "Phi-3: fused QKV (qkv_proj -> attn_qkv) and fused gate/up (gate_up_proj -> "
+         "ffn_up, gate first), NEOX RoPE, GQA 4/2 heads of 64, one layer, no sliding window",
+         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 40, ("Q8_0", "Q4_K_M"), False,
+         family="phi3"),
 ]
 SPEC_DEFAULTS = {f.name: f.default for f in fields(Spec) if f.default is not MISSING}
 
@@ -357,6 +362,11 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
             extra["attention_bias"] = False
     else:
         assert not spec.qkv_bias, spec.name
+    if spec.family == "phi3":
+        # Phi3Config's defaults name token 32000 as padding (past this vocabulary) and a 4096
+        # original context; no sliding window (llama.cpp disables Phi's).
+        extra["pad_token_id"] = 0
+        extra["original_max_position_embeddings"] = spec.ctx
     cfg = getattr(transformers, config_class)(
         vocab_size=VOCAB, hidden_size=spec.hidden, intermediate_size=spec.ffn,
         num_hidden_layers=spec.layers, num_attention_heads=spec.heads,

@@ -41,7 +41,7 @@ pub struct SetReport {
 
 /// Every reference model `make golden-models` writes into golden/models, one per family and
 /// shape class. Tests, checks and examples iterate this list rather than their own.
-pub const REFERENCE_MODELS: [&str; 8] = [
+pub const REFERENCE_MODELS: [&str; 9] = [
     "tiny-gqa",
     "tiny-long",
     "tiny-mha-tied",
@@ -50,6 +50,7 @@ pub const REFERENCE_MODELS: [&str; 8] = [
     "tiny-qwen3",
     "tiny-mistral",
     "tiny-loud",
+    "tiny-phi3",
 ];
 
 /// One tokenizer test vector: a string and llama.cpp's ids for it.

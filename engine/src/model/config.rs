@@ -23,6 +23,8 @@ pub enum Arch {
     Qwen2,
     /// Qwen3: NeoX RoPE, RMSNorm of every Q and K head before RoPE, head_dim of its own.
     Qwen3,
+    /// Phi-3 / Phi-3.5: NeoX RoPE, Q/K/V in one fused matrix and gate/up in another.
+    Phi3,
 }
 
 impl Arch {
@@ -31,6 +33,7 @@ impl Arch {
             "llama" => Ok(Arch::Llama),
             "qwen2" => Ok(Arch::Qwen2),
             "qwen3" => Ok(Arch::Qwen3),
+            "phi3" => Ok(Arch::Phi3),
             other => Err(ModelError::UnsupportedArch(other.to_string())),
         }
     }
@@ -41,6 +44,7 @@ impl Arch {
             "llama" | "mistral" => Ok(Arch::Llama),
             "qwen2" => Ok(Arch::Qwen2),
             "qwen3" => Ok(Arch::Qwen3),
+            "phi3" => Ok(Arch::Phi3),
             other => Err(ModelError::UnsupportedArch(other.to_string())),
         }
     }
@@ -50,6 +54,7 @@ impl Arch {
             Arch::Llama => "llama",
             Arch::Qwen2 => "qwen2",
             Arch::Qwen3 => "qwen3",
+            Arch::Phi3 => "phi3",
         }
     }
 
@@ -59,13 +64,18 @@ impl Arch {
     pub fn rope_style(self) -> RopeStyle {
         match self {
             Arch::Llama => RopeStyle::Adjacent,
-            Arch::Qwen2 | Arch::Qwen3 => RopeStyle::NeoX,
+            Arch::Qwen2 | Arch::Qwen3 | Arch::Phi3 => RopeStyle::NeoX,
         }
     }
 
     /// Whether every Q and K head is RMS-normalised (with a weight of head_dim) before RoPE.
     pub fn qk_norm(self) -> bool {
         self == Arch::Qwen3
+    }
+
+    /// Whether Q/K/V come as one `attn_qkv` matrix and gate/up as one `ffn_up` (gate first).
+    pub fn fused(self) -> bool {
+        self == Arch::Phi3
     }
 }
 
@@ -173,10 +183,12 @@ impl GgufKeys<'_> {
 }
 
 /// config.json keys that do not change the numbers of a forward pass in float arithmetic.
-const HF_INFORMATIONAL: [&str; 17] = [
+const HF_INFORMATIONAL: [&str; 19] = [
     "_name_or_path",
     "architectures",
     "attention_dropout",
+    "embd_pdrop",
+    "resid_pdrop",
     "bos_token_id",
     "eos_token_id",
     "pad_token_id",
@@ -371,11 +383,23 @@ impl Config {
             };
         let sliding_window = match (model_type, get("sliding_window")) {
             (_, Value::Null) => None,
-            // Mistral applies its window whenever it is set.
-            ("mistral", _) => int("sliding_window")?,
-            // Qwen2/3 apply it only with use_sliding_window.
+            // Mistral and Phi-3 apply their window whenever it is set.
+            ("mistral" | "phi3", _) => int("sliding_window")?,
+            // Qwen2/3 apply it only with use_sliding_window (refused below).
             _ => None,
         };
+        match get("partial_rotary_factor") {
+            Value::Null => {}
+            v if v.as_f64() == Some(1.0) => {}
+            _ => {
+                return Err(refuse(
+                    "partial_rotary_factor",
+                    "partial rotary embeddings are not supported",
+                ))
+            }
+        }
+        // Phi-3's original context only matters to its LongRoPE scaling, refused above.
+        get("original_max_position_embeddings");
         if get("use_sliding_window").as_bool() == Some(true) {
             return Err(refuse(
                 "use_sliding_window",

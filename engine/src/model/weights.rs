@@ -176,8 +176,8 @@ struct HfSource<'a> {
     arch: Arch,
 }
 
-/// The HF tensor name of a GGUF tensor name (llama/qwen2 naming).
-fn hf_name(gguf: &str) -> String {
+/// The HF tensor name of a GGUF tensor name (llama/qwen naming; Phi-3's fused tensors).
+fn hf_name(arch: Arch, gguf: &str) -> String {
     let Some(rest) = gguf.strip_prefix("blk.") else {
         return match gguf {
             "token_embd.weight" => "model.embed_tokens.weight",
@@ -199,6 +199,8 @@ fn hf_name(gguf: &str) -> String {
         "attn_k_norm" => "self_attn.k_norm",
         "ffn_norm" => "post_attention_layernorm",
         "ffn_gate" => "mlp.gate_proj",
+        "ffn_up" if arch.fused() => "mlp.gate_up_proj",
+        "attn_qkv" => "self_attn.qkv_proj",
         "ffn_up" => "mlp.up_proj",
         "ffn_down" => "mlp.down_proj",
         other => other,
@@ -208,7 +210,7 @@ fn hf_name(gguf: &str) -> String {
 
 impl Source for HfSource<'_> {
     fn raw(&self, name: &str) -> Result<Option<Raw<'_>>, ModelError> {
-        let hf = hf_name(name);
+        let hf = hf_name(self.arch, name);
         let Some(t) = self.dir.tensor(&hf) else {
             return Ok(None);
         };
@@ -252,7 +254,7 @@ impl Source for HfSource<'_> {
     }
 
     fn native(&self, name: &str) -> String {
-        hf_name(name)
+        hf_name(self.arch, name)
     }
 
     fn names(&self) -> Vec<String> {
@@ -326,6 +328,48 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
             bias,
         })
     };
+    // One stored matrix holding several, stacked by rows (Phi-3's attn_qkv and ffn_up): each
+    // part is a window of rows of the same bytes, so a quantized matrix splits without copying.
+    let fused = |name: &str, parts: &[usize], cols: usize| {
+        let t = tensor(name)?;
+        let rows: usize = parts.iter().sum();
+        if (t.rows, t.cols) != (rows, cols) {
+            return Err(ModelError::Shape {
+                name: name.into(),
+                expected: format!("[{rows}, {cols}] (rows = outputs, parts {parts:?})"),
+                found: format!("[{}, {}]", t.rows, t.cols),
+            });
+        }
+        QMatrix::new(t.ty, rows, cols, t.data).map_err(|e| ModelError::Tensor {
+            name: name.into(),
+            source: e,
+        })?;
+        let row_bytes = t.data.len() / rows;
+        let mut start = 0;
+        let mut out: Vec<Linear> = parts
+            .iter()
+            .map(|&part| {
+                let data = &t.data[start * row_bytes..(start + part) * row_bytes];
+                start += part;
+                Linear {
+                    name: format!("{name} rows {}..{}", start - part, start),
+                    ty: t.ty,
+                    rows: part,
+                    cols,
+                    bytes: match src.mapped(data) {
+                        Some(range) => Bytes::Mapped(range),
+                        None => Bytes::Owned(data.to_vec()),
+                    },
+                    bias: None,
+                }
+            })
+            .collect();
+        // The fault splits Q/K/V at the wrong offset: K and V trade places.
+        if faults::is(Fault::MisplitFusedQkv) && parts.len() == 3 {
+            out.swap(1, 2);
+        }
+        Ok::<_, ModelError>(out)
+    };
     let (h, q, kv, f, vocab) = (cfg.hidden, cfg.q_dim(), cfg.kv_dim(), cfg.ffn, cfg.vocab);
     let mut layers = Vec::with_capacity(cfg.layers);
     for i in 0..cfg.layers {
@@ -336,17 +380,37 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
                 .then(|| vector(&n(field), cfg.head_dim))
                 .transpose()
         };
+        let (qkv, gate_up) = if cfg.arch.fused() {
+            (
+                fused(&n("attn_qkv"), &[q, kv, kv], h)?,
+                fused(&n("ffn_up"), &[f, f], h)?,
+            )
+        } else {
+            (
+                vec![
+                    linear(&n("attn_q"), q, h, Some(cfg.heads))?,
+                    linear(&n("attn_k"), kv, h, Some(cfg.kv_heads))?,
+                    linear(&n("attn_v"), kv, h, None)?,
+                ],
+                vec![
+                    linear(&n("ffn_gate"), f, h, None)?,
+                    linear(&n("ffn_up"), f, h, None)?,
+                ],
+            )
+        };
+        let [q_w, k_w, v_w]: [Linear; 3] = qkv.try_into().expect("three parts by construction");
+        let [gate, up]: [Linear; 2] = gate_up.try_into().expect("two parts by construction");
         layers.push(Layer {
             attn_norm: vector(&n("attn_norm"), h)?,
             q_norm: qk_norm("attn_q_norm")?,
             k_norm: qk_norm("attn_k_norm")?,
-            q: linear(&n("attn_q"), q, h, Some(cfg.heads))?,
-            k: linear(&n("attn_k"), kv, h, Some(cfg.kv_heads))?,
-            v: linear(&n("attn_v"), kv, h, None)?,
+            q: q_w,
+            k: k_w,
+            v: v_w,
             o: linear(&n("attn_output"), h, q, None)?,
             ffn_norm: vector(&n("ffn_norm"), h)?,
-            gate: linear(&n("ffn_gate"), f, h, None)?,
-            up: linear(&n("ffn_up"), f, h, None)?,
+            gate,
+            up,
             down: linear(&n("ffn_down"), h, f, None)?,
         });
     }
@@ -470,22 +534,22 @@ mod tests {
     #[test]
     fn hf_names_follow_the_converter() {
         assert_eq!(
-            hf_name("blk.3.attn_q.weight"),
+            hf_name(Arch::Llama, "blk.3.attn_q.weight"),
             "model.layers.3.self_attn.q_proj.weight"
         );
         assert_eq!(
-            hf_name("blk.0.attn_k.bias"),
+            hf_name(Arch::Llama, "blk.0.attn_k.bias"),
             "model.layers.0.self_attn.k_proj.bias"
         );
         assert_eq!(
-            hf_name("blk.12.ffn_down.weight"),
+            hf_name(Arch::Llama, "blk.12.ffn_down.weight"),
             "model.layers.12.mlp.down_proj.weight"
         );
         assert_eq!(
-            hf_name("blk.1.ffn_norm.weight"),
+            hf_name(Arch::Llama, "blk.1.ffn_norm.weight"),
             "model.layers.1.post_attention_layernorm.weight"
         );
-        assert_eq!(hf_name("output.weight"), "lm_head.weight");
+        assert_eq!(hf_name(Arch::Llama, "output.weight"), "lm_head.weight");
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn gguf_variant(
 ) -> Result<Vec<u8>, String> {
     let mut w = GgufWriter::copy_of(src).map_err(|e| e.to_string())?;
     for (k, v) in extra_meta {
-        w.add_metadata(k.clone(), v.clone())
+        w.set_metadata(k.clone(), v.clone())
             .map_err(|e| e.to_string())?;
     }
     if let Some((name, like)) = extra_tensor {

@@ -236,6 +236,23 @@ impl GgufWriter {
         Ok(self)
     }
 
+    /// Sets a key: replaces its value where the key is already there, adds it otherwise.
+    pub fn set_metadata(
+        &mut self,
+        key: impl Into<String>,
+        value: MetaValue,
+    ) -> Result<&mut Self, GgufWriteError> {
+        let key = key.into();
+        match self.metadata.iter_mut().find(|(k, _)| *k == key) {
+            Some(_) if key == ALIGNMENT_KEY => Err(GgufWriteError::BadAlignment),
+            Some((_, v)) => {
+                *v = value;
+                Ok(self)
+            }
+            None => self.add_metadata(key, value),
+        }
+    }
+
     /// A writer holding everything `file` holds (version, metadata, tensors, in order): the
     /// start of a modified copy.
     pub fn copy_of<B: AsRef<[u8]>>(file: &super::Gguf<B>) -> Result<Self, GgufWriteError> {
