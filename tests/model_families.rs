@@ -144,6 +144,12 @@ fn crafted_files_are_refused_naming_what_is_not_understood() {
             Box::new(|c| c["num_local_experts"] = serde_json::json!(8)),
             "num_local_experts",
         ),
+        // tiny-mha-tied has no lm_head.weight: untied, its head would be missing.
+        (
+            "untied-without-head",
+            Box::new(|c| c["tie_word_embeddings"] = serde_json::json!(false)),
+            "tie_word_embeddings = false, but the checkpoint has no lm_head.weight",
+        ),
     ];
     for (name, edit, must_name) in hf_cases {
         let path = dir.path().join(name);
@@ -151,6 +157,17 @@ fn crafted_files_are_refused_naming_what_is_not_understood() {
         let e = refusal(&path);
         assert!(e.contains(must_name), "{name}: {e}");
     }
+    // The other way round: tiny-gqa keeps its own lm_head.weight, which a tied config would not
+    // use.
+    let path = dir.path().join("tied-with-head");
+    hf_with("tiny-gqa/hf", &path, |c| {
+        c["tie_word_embeddings"] = serde_json::json!(true)
+    });
+    let e = refusal(&path);
+    assert!(
+        e.contains("tie_word_embeddings = true, but the checkpoint has lm_head.weight"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -151,6 +151,16 @@ fn load_errors_name_file_line_and_field() {
             Some("obligations.params.types"),
             "'Q9_X' is not a GGUF type name",
         ),
+        (
+            GOOD.replace(
+                "check: layout",
+                "check: kv_consistency\n    params: {model: tiny-gqa, file: F32, kernel: neon}",
+            )
+            .replace("metric: mismatches", "metric: max_abs"),
+            Some(8),
+            Some("obligations.params.kernel"),
+            "'neon' is not a kernel",
+        ),
     ] {
         let p = write(dir.path(), "bad.yaml", &text);
         let e = load_file(&p).unwrap_err();

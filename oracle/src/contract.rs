@@ -82,11 +82,11 @@ pub struct Params {
     pub tokenizer: Option<String>,
     /// cpu or cuda, for GPU checks.
     pub backend: Option<String>,
-    /// The CPU kernel the model's matrix products run on (default: the best this CPU runs).
-    pub kernel: Option<KernelName>,
+    /// The CPU kernel the model's matrix products run on, by `Kernel::name` (scalar, avx2,
+    /// avx512; default: the best this CPU runs). Validated on load.
+    pub kernel: Option<String>,
 }
 
-/// A CPU kernel by name, as contracts write it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KernelName {
@@ -329,6 +329,18 @@ pub fn load_file(path: &Path) -> Result<Contract, LoadError> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
+            ));
+        }
+        if let Some(k) = o
+            .params
+            .kernel
+            .as_deref()
+            .filter(|k| realizar::quant::Kernel::from_name(k).is_none())
+        {
+            return Err(err(
+                line,
+                Some("obligations.params.kernel"),
+                format!("'{k}' is not a kernel (scalar, avx2, avx512)"),
             ));
         }
         if let Some(t) = o

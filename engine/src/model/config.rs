@@ -183,7 +183,7 @@ impl GgufKeys<'_> {
 }
 
 /// config.json keys that do not change the numbers of a forward pass in float arithmetic.
-const HF_INFORMATIONAL: [&str; 19] = [
+const HF_INFORMATIONAL: [&str; 18] = [
     "_name_or_path",
     "architectures",
     "attention_dropout",
@@ -205,7 +205,6 @@ const HF_INFORMATIONAL: [&str; 19] = [
     "mlp_bias",
     // Read with `use_sliding_window` (Qwen2), which must be false.
     "max_window_layers",
-    "tie_word_embeddings",
 ];
 
 impl Config {
@@ -400,6 +399,8 @@ impl Config {
         }
         // Phi-3's original context only matters to its LongRoPE scaling, refused above.
         get("original_max_position_embeddings");
+        // Held against the checkpoint's tensors by the weight loader (`load_hf`).
+        get("tie_word_embeddings");
         if get("use_sliding_window").as_bool() == Some(true) {
             return Err(refuse(
                 "use_sliding_window",

@@ -288,7 +288,8 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
         }
         Ok(quant::dequantize_to_vec(t.ty, t.data)?)
     };
-    let linear = |name: &str, rows: usize, cols: usize, heads: Option<usize>| {
+    // A stored matrix of exactly `[rows, cols]` whose bytes hold that many blocks.
+    let matrix = |name: &str, rows: usize, cols: usize| {
         let t = tensor(name)?;
         if (t.rows, t.cols) != (rows, cols) {
             return Err(ModelError::Shape {
@@ -301,6 +302,10 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
             name: name.into(),
             source: e,
         })?;
+        Ok(t)
+    };
+    let linear = |name: &str, rows: usize, cols: usize, heads: Option<usize>| {
+        let t = matrix(name, rows, cols)?;
         let bytes = match (heads, src.permute_qk()) {
             (Some(heads), true) => Bytes::Owned(permute_rows(t.data, rows, heads)),
             _ => match src.mapped(t.data) {
@@ -331,19 +336,8 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
     // One stored matrix holding several, stacked by rows (Phi-3's attn_qkv and ffn_up): each
     // part is a window of rows of the same bytes, so a quantized matrix splits without copying.
     let fused = |name: &str, parts: &[usize], cols: usize| {
-        let t = tensor(name)?;
         let rows: usize = parts.iter().sum();
-        if (t.rows, t.cols) != (rows, cols) {
-            return Err(ModelError::Shape {
-                name: name.into(),
-                expected: format!("[{rows}, {cols}] (rows = outputs, parts {parts:?})"),
-                found: format!("[{}, {}]", t.rows, t.cols),
-            });
-        }
-        QMatrix::new(t.ty, rows, cols, t.data).map_err(|e| ModelError::Tensor {
-            name: name.into(),
-            source: e,
-        })?;
+        let t = matrix(name, rows, cols)?;
         let row_bytes = t.data.len() / rows;
         let mut start = 0;
         let mut out: Vec<Linear> = parts
@@ -517,6 +511,16 @@ pub fn load_hf(dir: &Path) -> Result<(Config, Weights), ModelError> {
         },
         &cfg,
     )?;
+    // transformers ties the LM head to the embedding exactly when config.json says so (every
+    // family here defaults to untied): an untied checkpoint without lm_head.weight would get a
+    // random head there, and a tied one with it would not use it. Either is refused.
+    let tied = json["tie_word_embeddings"].as_bool().unwrap_or(false);
+    if tied != weights.tied() {
+        return Err(ModelError::Config(format!(
+            "config.json tie_word_embeddings = {tied}, but the checkpoint {} lm_head.weight",
+            if weights.tied() { "has no" } else { "has" }
+        )));
+    }
     // HF keeps Llama 3's factors in config.json (read into the config), never as a tensor.
     if weights.rope_factors.is_some() {
         return Err(ModelError::UnusedTensors {

@@ -105,7 +105,12 @@ impl Ctx {
     pub fn model(&self, o: &Obligation) -> Result<Model, Failure> {
         let model = o.params.model.as_deref().unwrap_or_default();
         let file = o.params.file.as_deref().unwrap_or("F32");
-        let kernel = o.params.kernel.map_or(Kernel::best(), |k| k.kernel());
+        let kernel = match o.params.kernel.as_deref() {
+            None => Kernel::best(),
+            Some(name) => {
+                Kernel::from_name(name).ok_or_else(|| env(format!("'{name}' is not a kernel")))?
+            }
+        };
         kernel.check().map_err(|e| {
             let needs = match kernel {
                 Kernel::Avx512 => Requirement::Avx512,
