@@ -291,3 +291,115 @@ fn each_family_loads_what_distinguishes_it() {
         .rope_factors
         .is_some());
 }
+
+/// Gemma's distinctive configuration, read alike from the GGUF (llama.cpp's keys and defaults)
+/// and the HF directory (config.json), and the weights that go with it: the layer pattern, the
+/// sliding layers' own RoPE base, the soft-caps, the query scale, the embedding scale, the post-
+/// norms (HF's offsets from 1 turned into the weights the converter writes), and the GELU that
+/// follows the file's reference.
+#[test]
+fn gemma_reads_its_layer_pattern_soft_caps_and_norms_from_either_format() {
+    use realizar::model::Activation;
+    let load = |rel: &str| Model::load(&golden(rel), Kernel::best()).unwrap();
+    for rel in ["tiny-gemma2/tiny-gemma2-F32.gguf", "tiny-gemma2/hf"] {
+        let c = load(rel).config;
+        assert_eq!(c.swa_layers, [true, false], "{rel}");
+        assert_eq!((c.window(0), c.window(1)), (Some(16), None), "{rel}");
+        assert_eq!(
+            (c.attn_softcap, c.final_softcap),
+            (Some(5.0), Some(3.0)),
+            "{rel}"
+        );
+        assert_eq!(c.attn_scale, 1.0 / 48f64.sqrt(), "{rel}");
+        assert_eq!(c.embed_scale, Some(16.0), "{rel}");
+        assert_eq!(c.rope_theta_swa, None, "{rel}");
+        assert_eq!(c.activation, Activation::GeluTanh, "{rel}");
+    }
+    for rel in ["tiny-gemma3/tiny-gemma3-F32.gguf", "tiny-gemma3/hf"] {
+        let c = load(rel).config;
+        assert_eq!(c.swa_layers, [true, true, true, true, true, false], "{rel}");
+        assert_eq!(c.rope_theta_swa, Some(10_000.0), "{rel}");
+        assert_eq!((c.rope_theta, c.rope_freq_scale), (1e6, 0.25), "{rel}");
+        assert_eq!((c.attn_softcap, c.final_softcap), (None, None), "{rel}");
+    }
+    let (gguf, hf) = (
+        load("tiny-gemma3/tiny-gemma3-F32.gguf"),
+        load("tiny-gemma3/hf"),
+    );
+    for (a, b) in [
+        (
+            &gguf.weights.layers[2].ffn_post_norm,
+            &hf.weights.layers[2].ffn_post_norm,
+        ),
+        (&gguf.weights.layers[2].q_norm, &hf.weights.layers[2].q_norm),
+    ] {
+        let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+        // bf16 offsets from 1 in HF, their f32 sums in the GGUF.
+        let err = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(err <= 1e-6, "{err}");
+        assert!(a.iter().any(|&w| (w - 1.0).abs() > 0.1), "{a:?}");
+    }
+    assert_eq!(gguf.weights.output_norm, hf.weights.output_norm);
+    assert_eq!(
+        load("tiny-gemma2/tiny-gemma2-Q4_K_M.gguf")
+            .config
+            .activation,
+        Activation::GeluTanhF16
+    );
+}
+
+/// What Gemma's pattern keys may say: a period, one flag per layer, or nothing (the
+/// architecture's own); anything else is refused by name, and a window on an architecture whose
+/// llama.cpp graph applies none is refused too.
+#[test]
+fn gemma_window_patterns_are_read_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "tiny-gemma3/tiny-gemma3-F32.gguf";
+    let key = "gemma3.attention.sliding_window_pattern";
+    for (name, value, want) in [
+        (
+            "period-2",
+            MetaValue::U32(2),
+            Some(vec![true, false, true, false, true, false]),
+        ),
+        ("period-0", MetaValue::U32(0), Some(vec![true; 6])),
+        (
+            "flags",
+            MetaValue::Array(realizar::format::gguf::MetaArray::Bool(vec![
+                false, true, false, true, false, true,
+            ])),
+            Some(vec![false, true, false, true, false, true]),
+        ),
+        (
+            "short-flags",
+            MetaValue::Array(realizar::format::gguf::MetaArray::Bool(vec![true])),
+            None,
+        ),
+    ] {
+        let path = dir.path().join(format!("{name}.gguf"));
+        gguf_with(src, &path, &[(key, value)], &[]);
+        match want {
+            Some(flags) => assert_eq!(
+                Model::load(&path, Kernel::best())
+                    .unwrap()
+                    .config
+                    .swa_layers,
+                flags,
+                "{name}"
+            ),
+            None => assert!(refusal(&path).contains(key), "{name}"),
+        }
+    }
+    let path = dir.path().join("qwen3-window.gguf");
+    gguf_with(
+        "tiny-qwen3/tiny-qwen3-F32.gguf",
+        &path,
+        &[("qwen3.attention.sliding_window", MetaValue::U32(8))],
+        &[],
+    );
+    assert!(refusal(&path).contains("qwen3.attention.sliding_window"));
+}

@@ -49,6 +49,13 @@ pub enum Fault {
     /// Softmax exponentiates without subtracting the maximum first: fine for small scores,
     /// infinite for the large ones of tiny-loud.
     SoftmaxWithoutMax,
+    /// Gemma's soft-caps of attention scores and logits are forgotten.
+    ForgetSoftcap,
+    /// Gemma's norms after attention and the FFN are skipped.
+    SkipPostNorm,
+    /// A quantized Gemma file's GELU is computed exactly instead of as llama.cpp's f16 table,
+    /// its reference, computes it.
+    ExactGelu,
     /// Q8_0/Q8_1 activations are quantized by ggml's reference rule (1 / d, ties away from zero)
     /// instead of llama.cpp's x86 run-time rule: about one block in 2000 differs.
     ReferenceActivationRounding,

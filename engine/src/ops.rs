@@ -44,10 +44,57 @@ pub fn softmax(x: &mut [f32]) {
     }
 }
 
-/// `gate = silu(gate) * up`, SwiGLU's combination.
-pub fn swiglu(gate: &mut [f32], up: &[f32]) {
+/// The activation of a gated FFN's gate rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// `x * sigmoid(x)`: SwiGLU (Llama, Qwen, Mistral, Phi-3).
+    Silu,
+    /// GELU by its tanh approximation (HF's gelu_pytorch_tanh): GeGLU (Gemma).
+    GeluTanh,
+    /// The same GELU as llama.cpp's CPU backend computes it, through a table indexed by the
+    /// input rounded to f16 and holding f16 results (0 below -10, the identity above 10). It
+    /// differs from `GeluTanh` by up to about 1e-3 relative; Q8 activation quantization
+    /// downstream turns that into KL ~1e-4 against llama.cpp on a quantized Gemma file.
+    GeluTanhF16,
+}
+
+impl Activation {
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Silu => x / (1.0 + (-x).exp()),
+            Activation::GeluTanh => {
+                0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_A * x * x * x)).tanh())
+            }
+            Activation::GeluTanhF16 => {
+                if x <= -10.0 {
+                    0.0
+                } else if x >= 10.0 {
+                    x
+                } else {
+                    // ggml_gelu_f32 on the f16 input, stored as f16: ggml_table_gelu_f16.
+                    let x = half::f16::from_f32(x).to_f32();
+                    let y = 0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_A * x * x)).tanh());
+                    half::f16::from_f32(y).to_f32()
+                }
+            }
+        }
+    }
+}
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const GELU_A: f32 = 0.044_715;
+
+/// `gate = act(gate) * up`: the gated FFN's combination (SwiGLU, GeGLU).
+pub fn glu(act: Activation, gate: &mut [f32], up: &[f32]) {
     for (g, &u) in gate.iter_mut().zip(up) {
-        *g = *g / (1.0 + (-*g).exp()) * u;
+        *g = act.apply(*g) * u;
+    }
+}
+
+/// `x = cap * tanh(x / cap)`: Gemma's soft-capping of attention scores and logits.
+pub fn softcap(x: &mut [f32], cap: f32) {
+    for v in x.iter_mut() {
+        *v = cap * (*v / cap).tanh();
     }
 }
 
@@ -126,6 +173,48 @@ impl RopeTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gelu_is_the_tanh_approximation_and_its_f16_table_rounds_both_ends() {
+        // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in f64.
+        for (x, want) in [
+            (1.0f32, 0.841_191_990_608_276_8f64),
+            (-0.5, -0.154_285_990_174_856_06),
+            (3.0, 2.996_362_607_918_227),
+            (-3.0, -0.003_637_392_081_772_994_3),
+        ] {
+            // f32 loses digits to cancellation in 1 + tanh(..) for negative x.
+            let exact = Activation::GeluTanh.apply(x);
+            assert!((f64::from(exact) - want).abs() <= 1e-6, "{x}: {exact}");
+            // An f16 result: within one f16 step (2^-10 relative) of the true value.
+            let table = Activation::GeluTanhF16.apply(x);
+            assert_eq!(table, half::f16::from_f32(table).to_f32(), "{x}");
+            assert!(
+                (f64::from(table) - want).abs() <= want.abs() / 1024.0,
+                "{x}: {table}"
+            );
+        }
+        // Off the table: zero below -10, the identity above 10.
+        assert_eq!(Activation::GeluTanhF16.apply(-10.5), 0.0);
+        assert_eq!(Activation::GeluTanhF16.apply(12.25), 12.25);
+        // The f16 input rounding is visible: 1 + 2^-12 rounds to 1.
+        assert_eq!(
+            Activation::GeluTanhF16.apply(1.0 + 1.0 / 4096.0),
+            Activation::GeluTanhF16.apply(1.0)
+        );
+        assert!(Activation::GeluTanh.apply(1.0 + 1.0 / 4096.0) > Activation::GeluTanh.apply(1.0));
+    }
+
+    #[test]
+    fn softcap_bounds_values_and_keeps_small_ones() {
+        let mut x = [0.01f32, -100.0, 100.0, 2.0];
+        softcap(&mut x, 5.0);
+        assert!((x[0] - 0.01).abs() < 1e-6);
+        // tanh saturates to exactly 1 in f32 for large arguments.
+        assert!(x[1] >= -5.0 && x[1] < -4.99, "{}", x[1]);
+        assert!(x[2] <= 5.0 && x[2] > 4.99, "{}", x[2]);
+        assert!((x[3] - 5.0 * 0.4f32.tanh()).abs() < 1e-6);
+    }
 
     #[test]
     fn rms_norm_gives_unit_rms_before_the_weight() {

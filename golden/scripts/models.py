@@ -19,7 +19,8 @@
 # exclude-newer = "2026-11-25T00:00:00Z"
 # ///
 """Reference models and their goldens: a locally trained tokenizer, tiny random models in HF
-format (Llama, Llama 3.1 RoPE scaling, Qwen2, Qwen3, Mistral), their GGUF conversions and
+format (Llama, Llama 3.1 RoPE scaling, Qwen2, Qwen3, Mistral, Phi-3, Gemma 2, Gemma 3), their
+GGUF conversions and
 quantizations by llama.cpp, and what HF transformers (float64) and llama.cpp compute on them.
 
     uv run golden/scripts/models.py
@@ -106,9 +107,11 @@ class Spec:
     head_dim: int | None = None  # None: hidden / heads
     rope_scaling: dict | None = None  # HF config's rope_scaling
     qkv_bias: bool = False  # Q/K/V projections with biases (Qwen2 always has them)
-    sliding_window: int | None = None  # Mistral's sliding-window attention
+    sliding_window: int | None = None  # Mistral's and Gemma's sliding-window attention
     allow_fallback: bool = False  # rows not a multiple of 256: llama-quantize may fall back
     weight_std: float = 0.04  # standard deviation of the random projection matrices
+    attn_softcap: float | None = None  # Gemma 2's attn_logit_softcapping
+    final_softcap: float | None = None  # Gemma 2's final_logit_softcapping
 
 
 # family: (HF config class, HF model class)
@@ -118,7 +121,10 @@ FAMILIES = {
     "qwen3": ("Qwen3Config", "Qwen3ForCausalLM"),
     "mistral": ("MistralConfig", "MistralForCausalLM"),
     "phi3": ("Phi3Config", "Phi3ForCausalLM"),
+    "gemma2": ("Gemma2Config", "Gemma2ForCausalLM"),
+    "gemma3": ("Gemma3TextConfig", "Gemma3ForCausalLM"),
 }
+GEMMA = ("gemma2", "gemma3")
 
 
 # For the Llama sets every row length (hidden, FFN, heads x head_dim) is a multiple of 256 so that
@@ -167,6 +173,22 @@ SPECS = [
          "ffn_up, gate first), NEOX RoPE, GQA 4/2 heads of 64, one layer, no sliding window",
          256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 40, ("Q8_0", "Q4_K_M"), False,
          family="phi3"),
+    Spec("tiny-gemma2", "Gemma 2: norms stored as offsets from 1 (the converter adds 1), pre- and "
+         "post-norms around attention and the FFN, GeGLU with tanh GELU, embeddings scaled by "
+         "sqrt(hidden), query_pre_attn_scalar = head_dim 48 (4 x 48 = 192 != hidden 256, so "
+         "Q4_K_M falls back for those rows), attention soft-cap 5 and final soft-cap 3 (small, so "
+         "both change the numbers), layer 0 sliding (window 16) and layer 1 global, 40 tokens, "
+         "GQA 4/2, tied embeddings",
+         256, 2, 4, 2, 512, True, 256, 10000.0, 1e-6, "bfloat16", 40, ("Q8_0", "Q4_K_M"), True,
+         family="gemma2", head_dim=48, sliding_window=16, allow_fallback=True, attn_softcap=5.0,
+         final_softcap=3.0),
+    Spec("tiny-gemma3", "Gemma 3 (text): Q/K RMSNorm per head, the 5-local-1-global layer "
+         "pattern (six layers: 0-4 sliding with window 16 and RoPE base 10000, layer 5 global with "
+         "base 1e6 and linear RoPE scaling 4), post-norms, GeGLU, embeddings scaled by "
+         "sqrt(hidden), 4 heads of 32 (128 != hidden 256), 2 KV heads, FFN 256, 40 tokens, tied",
+         256, 6, 4, 2, 256, True, 256, 1000000.0, 1e-6, "bfloat16", 40, ("Q8_0", "Q4_K_M"), True,
+         family="gemma3", head_dim=32, sliding_window=16, allow_fallback=True,
+         rope_scaling={"rope_type": "linear", "factor": 4.0}),
 ]
 SPEC_DEFAULTS = {f.name: f.default for f in fields(Spec) if f.default is not MISSING}
 
@@ -351,7 +373,7 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
     if spec.rope_scaling is not None:
         extra["rope_scaling"] = dict(spec.rope_scaling)
     if spec.sliding_window is not None:
-        assert spec.family == "mistral", spec.name
+        assert spec.family in ("mistral", *GEMMA), spec.name
         extra["sliding_window"] = spec.sliding_window
     if spec.family == "qwen2":
         assert spec.qkv_bias, "Qwen2's Q/K/V projections always have biases"
@@ -367,12 +389,25 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
         # original context; no sliding window (llama.cpp disables Phi's).
         extra["pad_token_id"] = 0
         extra["original_max_position_embeddings"] = spec.ctx
+    if spec.family in GEMMA:
+        # llama.cpp's Gemma graphs scale queries by 1 / sqrt(head_dim) (1 / sqrt(hidden / heads)
+        # for the 27B models only); HF by query_pre_attn_scalar^-0.5, so the two agree here.
+        assert spec.tied and spec.head_dim is not None, spec.name
+        extra.update(hidden_activation="gelu_pytorch_tanh", pad_token_id=0,
+                     query_pre_attn_scalar=spec.head_dim,
+                     attn_logit_softcapping=spec.attn_softcap,
+                     final_logit_softcapping=spec.final_softcap)
+        if spec.family == "gemma3":
+            extra["rope_local_base_freq"] = 10000.0
+    else:
+        assert spec.attn_softcap is None and spec.final_softcap is None, spec.name
+        extra["hidden_act"] = "silu"
     cfg = getattr(transformers, config_class)(
         vocab_size=VOCAB, hidden_size=spec.hidden, intermediate_size=spec.ffn,
         num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
         num_key_value_heads=spec.kv_heads, max_position_embeddings=spec.ctx,
         rms_norm_eps=spec.eps, rope_theta=spec.rope_theta, tie_word_embeddings=spec.tied,
-        bos_token_id=1, eos_token_id=2, hidden_act="silu", torch_dtype=spec.hf_dtype,
+        bos_token_id=1, eos_token_id=2, torch_dtype=spec.hf_dtype,
         architectures=[model_class], **extra)
     cfg.save_pretrained(hf)
     shapes = {k: tuple(v.shape)
@@ -385,8 +420,9 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
         shape = shapes[name]
         if name.endswith("norm.weight"):
             # Never trivially 1.0: a norm read from the wrong tensor or skipped is visible
-            # (Qwen3's per-head self_attn.q_norm.weight and k_norm.weight included).
-            w = 1.0 + rng.uniform(-0.4, 0.4, shape)
+            # (Qwen3's per-head self_attn.q_norm.weight and k_norm.weight included). Gemma's
+            # RMSNorm multiplies by 1 + weight, so its weights are the offsets alone.
+            w = (0.0 if spec.family in GEMMA else 1.0) + rng.uniform(-0.4, 0.4, shape)
         elif name.endswith(".bias"):
             # Non-zero, so a bias that is dropped or added twice is visible.
             w = rng.normal(0.0, 0.05, shape)
@@ -407,7 +443,7 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
 def convert(spec: Spec, hf: Path, llama: Path) -> Path:
     out = MODELS / spec.name / f"{spec.name}-F32.gguf"
     run([sys.executable, llama / "convert_hf_to_gguf.py", hf, "--outtype", "f32", "--outfile", out])
-    if spec.rope_scaling is not None:
+    if spec.rope_scaling is not None and spec.rope_scaling["rope_type"] == "llama3":
         # Llama 3.1 scaling reaches llama.cpp only as this tensor of per-frequency divisors.
         import gguf
         freqs = [t for t in gguf.GGUFReader(out).tensors if t.name == "rope_freqs.weight"]
@@ -469,15 +505,31 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
     model = load_hf(hf)
     out: dict[str, np.ndarray] = {}
 
-    def keep(name):
+    def keep(name, heads_first=False):
         def hook(_module, _inputs, output):
             t = output[0] if isinstance(output, tuple) else output
+            t = t[0].detach()
+            if heads_first:
+                # Gemma 3 normalises Q and K as [heads, n, head_dim]: back to token rows.
+                t = t.transpose(0, 1)
             # Qwen3's q_norm/k_norm give [n, heads, head_dim]; every golden is [n, width].
+            out[name] = t.numpy().reshape(len(tokens), -1).copy()
+        return hook
+
+    def keep_input(name):
+        def hook(_module, args, kwargs):
+            t = args[0] if args else kwargs["hidden_states"]
             out[name] = t[0].detach().numpy().reshape(len(tokens), -1).copy()
         return hook
 
     m = model.model
-    m.embed_tokens.register_forward_hook(keep("embedding"))
+    gemma = spec.family in GEMMA
+    if gemma:
+        # What enters the first layer: Gemma scales the embedding rows by sqrt(hidden) (inside
+        # embed_tokens for Gemma 3, after it for Gemma 2).
+        m.layers[0].register_forward_pre_hook(keep_input("embedding"), with_kwargs=True)
+    else:
+        m.embed_tokens.register_forward_hook(keep("embedding"))
     for i, layer in enumerate(m.layers):
         layer.register_forward_hook(keep(f"layers.{i}.output"))
         if spec.op_trace:
@@ -486,14 +538,44 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
                    "attn_out": layer.self_attn.o_proj, "ffn_norm": layer.post_attention_layernorm,
                    "ffn_gate": layer.mlp.gate_proj, "ffn_up": layer.mlp.up_proj,
                    "ffn_out": layer.mlp.down_proj}
-            if spec.family == "qwen3":
-                ops["q_norm"] = layer.self_attn.q_norm
-                ops["k_norm"] = layer.self_attn.k_norm
+            if gemma:
+                ops["attn_post_norm"] = layer.post_attention_layernorm
+                ops["ffn_norm"] = layer.pre_feedforward_layernorm
+                ops["ffn_post_norm"] = layer.post_feedforward_layernorm
+            if spec.family in ("qwen3", "gemma3"):
+                for op in ("q_norm", "k_norm"):
+                    getattr(layer.self_attn, op).register_forward_hook(
+                        keep(f"layers.{i}.{op}", heads_first=spec.family == "gemma3"))
             for op, module in ops.items():
                 module.register_forward_hook(keep(f"layers.{i}.{op}"))
     m.norm.register_forward_hook(keep("output_norm"))
-    with torch.no_grad():
-        logits = model(torch.tensor([tokens])).logits
+    # Q and K after RoPE, as HF computes them: RoPE is a function, not a module, so it is
+    # wrapped for this one pass. Gemma's rows are in GGUF order already (NEOX RoPE, no
+    # permutation), so the engine's q and k compare with these directly.
+    rope_calls: list = []
+    modeling = None
+    if gemma and spec.op_trace:
+        import importlib
+        modeling = importlib.import_module(f"transformers.models.{spec.family}.modeling_{spec.family}")
+        original = modeling.apply_rotary_pos_emb
+
+        def recording(q, k, *args, **kwargs):
+            q2, k2 = original(q, k, *args, **kwargs)
+            rope_calls.append((q2, k2))
+            return q2, k2
+        modeling.apply_rotary_pos_emb = recording
+    try:
+        with torch.no_grad():
+            logits = model(torch.tensor([tokens])).logits
+    finally:
+        if modeling is not None:
+            modeling.apply_rotary_pos_emb = original
+    if modeling is not None:
+        assert len(rope_calls) == spec.layers, len(rope_calls)
+        for i, (q2, k2) in enumerate(rope_calls):
+            # [1, heads, n, head_dim] -> [n, heads x head_dim]
+            out[f"layers.{i}.q_rope"] = q2[0].transpose(0, 1).reshape(len(tokens), -1).numpy().copy()
+            out[f"layers.{i}.k_rope"] = k2[0].transpose(0, 1).reshape(len(tokens), -1).numpy().copy()
     out["logits"] = logits[0].numpy().copy()
     if spec.rope_scaling is not None:
         # Without the scaling, to show that it matters over these positions (not stored).
@@ -501,7 +583,16 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
         assert plain.config.rope_scaling is None
         with torch.no_grad():
             out["_logits_no_rope_scaling"] = plain(torch.tensor([tokens])).logits[0].numpy().copy()
-    if spec.sliding_window is not None:
+    if gemma:
+        # What the distinctive features change (not stored): every layer global, and no soft-caps.
+        full = load_hf(hf, layer_types=["full_attention"] * spec.layers)
+        with torch.no_grad():
+            out["_logits_all_global"] = full(torch.tensor([tokens])).logits[0].numpy().copy()
+        if spec.attn_softcap is not None:
+            plain = load_hf(hf, attn_logit_softcapping=None, final_logit_softcapping=None)
+            with torch.no_grad():
+                out["_logits_no_softcap"] = plain(torch.tensor([tokens])).logits[0].numpy().copy()
+    elif spec.sliding_window is not None:
         # The same checkpoint with full attention, and proof that HF applies the window.
         full = load_hf(hf, sliding_window=None)
         assert full.config.sliding_window is None
@@ -537,8 +628,8 @@ def llama_logits(exe: Path, gguf_path: Path, tokens: list[int], mode: str,
 
 # The activations an engine's trace can be compared with; KV-cache views, attention score
 # matrices ([heads, n, n_ctx]) and unnamed nodes are left out.
-TRACE_NAMES = re.compile(r"^(embd|result_norm|result_output|(attn_norm|Qcur|Kcur|Vcur|"
-                         r"Qcur_normed|Kcur_normed|kqv_out|"
+TRACE_NAMES = re.compile(r"^(embd|inp_scaled|result_norm|result_output|(attn_norm|Qcur|Kcur|Vcur|"
+                         r"Qcur_normed|Kcur_normed|kqv_out|attn_post_norm|sa_out|ffn_gelu|"
                          r"attn_out|ffn_inp|ffn_norm|ffn_gate|ffn_up|ffn_swiglu|ffn_out|l_out)-\d+)$")
 SAME_DATA = {"RESHAPE", "VIEW", "PERMUTE", "TRANSPOSE"}
 
@@ -709,6 +800,8 @@ def main() -> None:
         tokens = prompt_tokens(spec, tokenizer_model)
         hf_out = hf_forward(spec, hf, tokens)
         no_rope_scaling = hf_out.pop("_logits_no_rope_scaling", None)
+        all_global = hf_out.pop("_logits_all_global", None)
+        no_softcap = hf_out.pop("_logits_no_softcap", None)
         save_tensors(folder / "hf_f64.safetensors", hf_out)
         agreement = {}
         ref_batch = None
@@ -726,7 +819,7 @@ def main() -> None:
             if label == "F32":
                 ref_batch = batch
                 agreement["F32 vs HF f64"] = compare(hf_out["logits"], batch)
-                if spec.sliding_window is not None:
+                if spec.family == "mistral":
                     w = spec.sliding_window
                     agreement[f"F32 vs HF f64, positions < {w}"] = compare(
                         hf_out["logits"][:w], batch[:w])
@@ -737,7 +830,14 @@ def main() -> None:
             agreement[f"{label} incremental vs batch"] = compare(batch, inc)
         log(f"{spec.name}: HF f64 and llama.cpp logits for {len(tokens)} tokens")
         extra: dict = {}
-        if spec.sliding_window is not None:
+        for key, other in (("sliding_window_effect_max_abs", all_global),
+                           ("softcap_effect_max_abs", no_softcap)):
+            if other is not None:
+                extra[key] = float(np.abs(hf_out["logits"] - other).max())
+                log(f"{spec.name}: {key} {extra[key]:.3g}")
+                if extra[key] < 1e-3:
+                    sys.exit(f"{spec.name}: {key} is too small to test anything")
+        if spec.family == "mistral":
             # HF with and without the window: equal before it, different from it on.
             w = spec.sliding_window
             effect = np.abs(hf_out["logits"] - hf_out["logits_no_sliding_window"]).max(axis=-1)
@@ -759,7 +859,17 @@ def main() -> None:
             layout_extra["hf"] += "; q_proj, k_proj and v_proj include their biases"
             layout_extra["trace"] += "; Qcur-N, Kcur-N, Vcur-N are the matmuls, Qcur-N@add, " \
                                      "Kcur-N@add, Vcur-N@add the same plus the biases"
-        if spec.family == "qwen3":
+        if spec.family in GEMMA:
+            layout_extra["hf"] += "; embedding: the input of layer 0 (scaled by sqrt(hidden)); " \
+                                  "layers.N.{attn_post_norm, ffn_norm, ffn_post_norm}: " \
+                                  "post_attention_layernorm, pre_feedforward_layernorm, " \
+                                  "post_feedforward_layernorm (ffn_norm is the pre-FFN norm); " \
+                                  "layers.N.{q_rope, k_rope}: Q and K after RoPE " \
+                                  "(apply_rotary_pos_emb's results), [n_tokens, heads x head_dim]"
+            layout_extra["trace"] += "; inp_scaled: the embedding times sqrt(hidden); " \
+                                     "attn_post_norm-N, sa_out-N (after the residual), " \
+                                     "ffn_gelu-N"
+        if spec.family in ("qwen3", "gemma3"):
             layout_extra["hf"] += "; layers.N.{q_norm, k_norm}: self_attn.q_norm and k_norm " \
                                   "(per-head RMSNorm, after the projection, before RoPE), " \
                                   "[n_tokens, heads x head_dim], heads in HF order"
@@ -768,7 +878,7 @@ def main() -> None:
         if spec.family in ("qwen2", "qwen3"):
             layout_extra["trace"] += f"; llama.cpp's {spec.family} graph names no attn_out-N " \
                                      "(kqv_out-N is the input of attn_output)"
-        if spec.sliding_window is not None:
+        if spec.family == "mistral":
             layout_extra["hf"] += "; logits_no_sliding_window: the same checkpoint loaded with " \
                                   "sliding_window=None (full causal attention, as llama.cpp " \
                                   "runs it)"

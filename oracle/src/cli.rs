@@ -63,15 +63,16 @@ enum Command {
     },
     /// An engine's forward pass against a golden set, op by op, with the first divergence.
     ///
-    /// For each traced op (embedding; per layer attn_norm, q, k, v, attn_out, ffn_norm,
-    /// ffn_gate, ffn_up, ffn_out, output; output_norm; logits): L2 norms, relative L2 error and
-    /// the smallest per-token cosine against HF float64 (q and k against llama.cpp's trace).
-    /// Exit 1 if any op is above the tolerance.
+    /// For each traced op (embedding; per layer attn_norm, q_norm and k_norm (Qwen3, Gemma 3),
+    /// q, k, v, attn_out, attn_post_norm (Gemma), ffn_norm, ffn_gate, ffn_up, ffn_out,
+    /// ffn_post_norm (Gemma), output; output_norm; logits): L2 norms, relative L2 error and the
+    /// smallest per-token cosine against HF float64 (q and k after RoPE against llama.cpp's trace
+    /// where the HF golden lacks them). Exit 1 if any op is above the tolerance.
     Diff {
         /// The model to run: a GGUF file or HF directory (for example the golden set's own F32 GGUF).
         #[arg(value_name = "MODEL")]
         model: PathBuf,
-        /// The golden set: a folder name under golden/models (tiny-gqa, tiny-mha-tied).
+        /// The golden set: a folder name under golden/models (tiny-gqa, tiny-gemma3, ...).
         #[arg(long, value_name = "SET")]
         golden: String,
         #[arg(long, default_value_t = 1e-4)]

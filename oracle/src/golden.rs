@@ -41,7 +41,7 @@ pub struct SetReport {
 
 /// Every reference model `make golden-models` writes into golden/models, one per family and
 /// shape class. Tests, checks and examples iterate this list rather than their own.
-pub const REFERENCE_MODELS: [&str; 9] = [
+pub const REFERENCE_MODELS: [&str; 11] = [
     "tiny-gqa",
     "tiny-long",
     "tiny-mha-tied",
@@ -51,6 +51,8 @@ pub const REFERENCE_MODELS: [&str; 9] = [
     "tiny-mistral",
     "tiny-loud",
     "tiny-phi3",
+    "tiny-gemma2",
+    "tiny-gemma3",
 ];
 
 /// One tokenizer test vector: a string and llama.cpp's ids for it.

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::ModelError;
-use crate::format::gguf::{MetaValue, Metadata};
-pub use crate::ops::RopeStyle;
+use crate::format::gguf::{MetaArray, MetaValue, Metadata};
+pub use crate::ops::{Activation, RopeStyle};
 
 /// The architectures the forward pass runs. Each fixes the RoPE convention of its GGUF files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +25,13 @@ pub enum Arch {
     Qwen3,
     /// Phi-3 / Phi-3.5: NeoX RoPE, Q/K/V in one fused matrix and gate/up in another.
     Phi3,
+    /// Gemma 2: NeoX RoPE, norms after attention and the FFN as well as before, GeGLU,
+    /// embeddings scaled by sqrt(hidden), soft-capped attention scores and logits, sliding-window
+    /// layers alternating with global ones.
+    Gemma2,
+    /// Gemma 3 (text): Gemma 2 without the attention soft-cap, with Q/K norms, five sliding
+    /// layers to one global, and a RoPE base of their own for the sliding layers.
+    Gemma3,
 }
 
 impl Arch {
@@ -34,17 +41,22 @@ impl Arch {
             "qwen2" => Ok(Arch::Qwen2),
             "qwen3" => Ok(Arch::Qwen3),
             "phi3" => Ok(Arch::Phi3),
+            "gemma2" => Ok(Arch::Gemma2),
+            "gemma3" => Ok(Arch::Gemma3),
             other => Err(ModelError::UnsupportedArch(other.to_string())),
         }
     }
 
-    /// From config.json's `model_type`.
+    /// From config.json's `model_type` (`gemma3` is the multimodal wrapper; its text model is
+    /// `gemma3_text`).
     pub fn from_hf(model_type: &str) -> Result<Self, ModelError> {
         match model_type {
             "llama" | "mistral" => Ok(Arch::Llama),
             "qwen2" => Ok(Arch::Qwen2),
             "qwen3" => Ok(Arch::Qwen3),
             "phi3" => Ok(Arch::Phi3),
+            "gemma2" => Ok(Arch::Gemma2),
+            "gemma3_text" => Ok(Arch::Gemma3),
             other => Err(ModelError::UnsupportedArch(other.to_string())),
         }
     }
@@ -55,6 +67,8 @@ impl Arch {
             Arch::Qwen2 => "qwen2",
             Arch::Qwen3 => "qwen3",
             Arch::Phi3 => "phi3",
+            Arch::Gemma2 => "gemma2",
+            Arch::Gemma3 => "gemma3",
         }
     }
 
@@ -64,13 +78,39 @@ impl Arch {
     pub fn rope_style(self) -> RopeStyle {
         match self {
             Arch::Llama => RopeStyle::Adjacent,
-            Arch::Qwen2 | Arch::Qwen3 | Arch::Phi3 => RopeStyle::NeoX,
+            Arch::Qwen2 | Arch::Qwen3 | Arch::Phi3 | Arch::Gemma2 | Arch::Gemma3 => RopeStyle::NeoX,
         }
     }
 
     /// Whether every Q and K head is RMS-normalised (with a weight of head_dim) before RoPE.
     pub fn qk_norm(self) -> bool {
-        self == Arch::Qwen3
+        matches!(self, Arch::Qwen3 | Arch::Gemma3)
+    }
+
+    /// Gemma's block: RMSNorm after attention and after the FFN too (`attn_post_norm`,
+    /// `ffn_post_norm`), GeGLU with tanh GELU, embedding rows scaled by sqrt(hidden), and
+    /// RMSNorm weights that HF stores as offsets from 1 (the converter adds the 1).
+    pub fn gemma(self) -> bool {
+        matches!(self, Arch::Gemma2 | Arch::Gemma3)
+    }
+
+    /// The FFN's gate activation, as the architecture defines it.
+    pub fn activation(self) -> Activation {
+        if self.gemma() {
+            Activation::GeluTanh
+        } else {
+            Activation::Silu
+        }
+    }
+
+    /// The sliding-window layer pattern llama.cpp assumes when a file gives none: every
+    /// `n`-th layer (the last of each group of `n`) is global.
+    fn swa_pattern(self) -> Option<usize> {
+        match self {
+            Arch::Gemma2 => Some(2),
+            Arch::Gemma3 => Some(6),
+            _ => None,
+        }
     }
 
     /// Whether Q/K/V come as one `attn_qkv` matrix and gate/up as one `ffn_up` (gate first).
@@ -101,8 +141,27 @@ pub struct Config {
     /// stored in GGUF files as the `rope_freqs.weight` tensor, computed from config.json's
     /// `rope_scaling` for HF directories.
     pub rope_factors: Option<Vec<f32>>,
-    /// Attention sees only the last `window` positions (Mistral's sliding window).
+    /// Attention sees only the last `window` positions (Mistral's and Gemma's sliding window)
+    /// in the layers `swa_layers` marks.
     pub sliding_window: Option<usize>,
+    /// One flag per layer: whether it attends through the sliding window.
+    pub swa_layers: Vec<bool>,
+    /// RoPE base of the sliding-window layers where it is their own (Gemma 3's local layers:
+    /// this base, no scaling); None: every layer rotates alike.
+    pub rope_theta_swa: Option<f64>,
+    /// Attention scores are `q.k * attn_scale` (1 / sqrt(head_dim) but for Gemma's
+    /// query_pre_attn_scalar).
+    pub attn_scale: f64,
+    /// Scores become `cap * tanh(score / cap)` before the softmax (Gemma 2).
+    pub attn_softcap: Option<f64>,
+    /// Logits become `cap * tanh(logit / cap)` (Gemma 2, optionally Gemma 3).
+    pub final_softcap: Option<f64>,
+    /// Embedding rows are multiplied by this before the first layer (Gemma: sqrt(hidden)).
+    pub embed_scale: Option<f64>,
+    /// The FFN gate's activation: the architecture's, computed as llama.cpp's CPU backend does
+    /// (`GeluTanhF16`) for a GGUF file with block-quantized weights, whose reference is
+    /// llama.cpp on the same file; exactly for float weights, whose reference is HF.
+    pub activation: Activation,
     pub norm_eps: f64,
 }
 
@@ -182,6 +241,49 @@ impl GgufKeys<'_> {
     }
 }
 
+/// llama.cpp's sliding-window layers: `pattern` n makes the last layer of every n global, 0 makes
+/// every layer sliding.
+fn pattern_flags(n: usize, layers: usize) -> Vec<bool> {
+    (0..layers).map(|l| n == 0 || l % n < n - 1).collect()
+}
+
+/// A GGUF file's sliding window and the layers it applies to. Of these architectures only
+/// Gemma's graphs apply a window in llama.cpp; a window on any other is refused, since llama.cpp
+/// would attend to every position and the model expects otherwise.
+fn gguf_sliding_window(
+    keys: &GgufKeys<'_>,
+    arch: Arch,
+    layers: usize,
+) -> Result<(Option<usize>, Vec<bool>), ModelError> {
+    const WINDOW: &str = "attention.sliding_window";
+    const PATTERN: &str = "attention.sliding_window_pattern";
+    let window = match (keys.get(WINDOW), arch) {
+        (None, Arch::Gemma2) => Some(4096),
+        (None, _) => None,
+        (Some(v), _) if v.as_u64() == Some(0) => None,
+        (Some(_), Arch::Gemma2 | Arch::Gemma3) => Some(keys.required(WINDOW)?),
+        (Some(v), _) => return Err(keys.unsupported(WINDOW, v, "is not supported")),
+    };
+    let (Some(window), Some(default)) = (window, arch.swa_pattern()) else {
+        return Ok((None, vec![false; layers]));
+    };
+    let flags = match keys.get(PATTERN) {
+        None => pattern_flags(default, layers),
+        Some(MetaValue::Array(MetaArray::Bool(b))) if b.len() == layers => b.clone(),
+        Some(v) => match keys.int(PATTERN) {
+            Ok(Some(n)) => pattern_flags(n, layers),
+            _ => {
+                return Err(keys.unsupported(
+                    PATTERN,
+                    v,
+                    "is neither a layer period nor one flag per layer",
+                ))
+            }
+        },
+    };
+    Ok((Some(window), flags))
+}
+
 /// config.json keys that do not change the numbers of a forward pass in float arithmetic.
 const HF_INFORMATIONAL: [&str; 18] = [
     "_name_or_path",
@@ -214,6 +316,27 @@ impl Config {
 
     pub fn kv_dim(&self) -> usize {
         self.kv_heads * self.head_dim
+    }
+
+    /// The sliding window of layer `l`, if it has one.
+    pub fn window(&self, l: usize) -> Option<usize> {
+        self.sliding_window
+            .filter(|_| self.swa_layers.get(l).copied().unwrap_or(false))
+    }
+
+    /// llama.cpp's query scale for Gemma GGUF files, which store no query_pre_attn_scalar:
+    /// 1 / sqrt(head_dim), except the 27B models (46 layers for Gemma 2, 62 for Gemma 3), whose
+    /// scalar is hidden / heads.
+    fn gemma_gguf_attn_scale(
+        arch: Arch,
+        layers: usize,
+        hidden: usize,
+        heads: usize,
+        hd: usize,
+    ) -> f64 {
+        let big = matches!((arch, layers), (Arch::Gemma2, 46) | (Arch::Gemma3, 62));
+        let scalar = if big { hidden / heads.max(1) } else { hd };
+        1.0 / (scalar as f64).sqrt()
     }
 
     /// From GGUF metadata. `vocab` comes from the embedding's shape; the RoPE factors, if the
@@ -269,21 +392,39 @@ impl Config {
         // Read by YaRN only, and a flag: neither changes the linear scaling above.
         keys.get("rope.scaling.original_context_length");
         keys.get("rope.scaling.finetuned");
-        for k in [
-            "expert_count",
-            "expert_used_count",
-            "attention.sliding_window",
-        ] {
+        for k in ["expert_count", "expert_used_count"] {
             if let Some(v) = keys.get(k) {
                 if v.as_u64() != Some(0) {
                     return Err(keys.unsupported(k, v, "is not supported"));
                 }
             }
         }
+        let layers = keys.required("block_count")?;
+        let (sliding_window, swa_layers) = gguf_sliding_window(&keys, arch, layers)?;
+        let gemma = arch.gemma();
+        // Gemma 2's soft-caps are part of the architecture: llama.cpp applies 50 and 30 when the
+        // file names none. Gemma 3 caps logits only when the file says so, and never scores.
+        let (attn_softcap, final_softcap) = match arch {
+            Arch::Gemma2 => (
+                Some(keys.float("attn_logit_softcapping")?.unwrap_or(50.0)),
+                Some(keys.float("final_logit_softcapping")?.unwrap_or(30.0)),
+            ),
+            Arch::Gemma3 => (None, keys.float("final_logit_softcapping")?),
+            _ => (None, None),
+        };
+        let rope_theta_swa = match (arch, sliding_window) {
+            (Arch::Gemma3, Some(_)) => Some(keys.float("rope.freq_base_swa")?.unwrap_or(10_000.0)),
+            _ => None,
+        };
+        let attn_scale = if gemma {
+            Self::gemma_gguf_attn_scale(arch, layers, hidden, heads, head_dim)
+        } else {
+            1.0 / (head_dim as f64).sqrt()
+        };
         let config = Config {
             arch,
             hidden,
-            layers: keys.required("block_count")?,
+            layers,
             heads,
             kv_heads,
             head_dim,
@@ -295,7 +436,14 @@ impl Config {
             rope_style: arch.rope_style(),
             rope_freq_scale,
             rope_factors: None,
-            sliding_window: None,
+            sliding_window,
+            swa_layers,
+            rope_theta_swa,
+            attn_scale,
+            attn_softcap: attn_softcap.filter(|&c| c != 0.0),
+            final_softcap: final_softcap.filter(|&c| c != 0.0),
+            embed_scale: gemma.then(|| (hidden as f64).sqrt()),
+            activation: arch.activation(),
             norm_eps,
         };
         if !crate::faults::is(crate::faults::Fault::IgnoreUnknownInput) {
@@ -336,9 +484,18 @@ impl Config {
         let heads = required("num_attention_heads")?;
         let kv_heads = int("num_key_value_heads")?.unwrap_or(heads);
         let head_dim = int("head_dim")?.unwrap_or(hidden.checked_div(heads).unwrap_or(0));
-        if let Some(act) = get("hidden_act").as_str() {
-            if act != "silu" {
-                return Err(refuse("hidden_act", "is not supported (silu only)"));
+        // Gemma names its activation hidden_activation; either key must say what the
+        // architecture computes.
+        let act = match arch.activation() {
+            Activation::Silu => "silu",
+            Activation::GeluTanh | Activation::GeluTanhF16 => "gelu_pytorch_tanh",
+        };
+        for k in ["hidden_act", "hidden_activation"] {
+            if get(k).as_str().is_some_and(|a| a != act) {
+                return Err(refuse(
+                    k,
+                    &format!("is not supported ({act} only for {model_type})"),
+                ));
             }
         }
         // transformers 5 moved rope_theta and the scaling into rope_parameters.
@@ -380,13 +537,84 @@ impl Config {
                 }
                 Some(_) => return Err(refuse(rope_key, "RoPE scaling type is not supported")),
             };
+        let layers = required("num_hidden_layers")?;
         let sliding_window = match (model_type, get("sliding_window")) {
             (_, Value::Null) => None,
-            // Mistral and Phi-3 apply their window whenever it is set.
-            ("mistral" | "phi3", _) => int("sliding_window")?,
+            // Mistral and Phi-3 apply their window whenever it is set, Gemma to the layers that
+            // layer_types marks.
+            ("mistral" | "phi3" | "gemma2" | "gemma3_text", _) => int("sliding_window")?,
             // Qwen2/3 apply it only with use_sliding_window (refused below).
             _ => None,
         };
+        // Configs written before layer_types existed give Gemma's pattern as a period.
+        // transformers keeps it as _sliding_window_pattern once it has derived layer_types.
+        let period = match int("sliding_window_pattern")? {
+            Some(n) => Some(n),
+            None => int("_sliding_window_pattern")?,
+        };
+        let pattern = match (period, arch.swa_pattern()) {
+            (Some(n), Some(_)) => Some(n),
+            (Some(_), None) => {
+                return Err(refuse("sliding_window_pattern", "is not supported here"));
+            }
+            (None, default) => default,
+        };
+        let swa_layers = match get("layer_types") {
+            Value::Null => match pattern {
+                Some(n) if sliding_window.is_some() => pattern_flags(n, layers),
+                _ => vec![sliding_window.is_some(); layers],
+            },
+            Value::Array(types) if types.len() == layers => types
+                .iter()
+                .map(|t| match t.as_str() {
+                    Some("full_attention") => Ok(false),
+                    Some("sliding_attention") if sliding_window.is_some() => Ok(true),
+                    _ => Err(refuse(
+                        "layer_types",
+                        "only full_attention and (with a sliding_window) sliding_attention \
+                         layers are supported",
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(refuse("layer_types", "needs one entry per layer")),
+        };
+        let float = |k: &'static str| -> Result<Option<f64>, ModelError> {
+            match get(k) {
+                Value::Null => Ok(None),
+                v => v
+                    .as_f64()
+                    .map(Some)
+                    .ok_or_else(|| refuse(k, "is not a number")),
+            }
+        };
+        let attn_scale = match float("query_pre_attn_scalar")? {
+            Some(s) if arch.gemma() && s > 0.0 => 1.0 / s.sqrt(),
+            Some(_) => return Err(refuse("query_pre_attn_scalar", "is not supported here")),
+            None => 1.0 / (head_dim as f64).sqrt(),
+        };
+        let softcap = |k: &'static str| -> Result<Option<f64>, ModelError> {
+            match float(k)? {
+                Some(c) if arch.gemma() && c > 0.0 => Ok(Some(c)),
+                Some(_) => Err(refuse(k, "is not supported here")),
+                None => Ok(None),
+            }
+        };
+        let (attn_softcap, final_softcap) = (
+            softcap("attn_logit_softcapping")?,
+            softcap("final_logit_softcapping")?,
+        );
+        // Gemma 3's local layers rotate with a base of their own and no scaling.
+        let rope_theta_swa = match float("rope_local_base_freq")? {
+            Some(t) if arch == Arch::Gemma3 => Some(t),
+            Some(_) => return Err(refuse("rope_local_base_freq", "is not supported here")),
+            None => None,
+        };
+        if get("use_bidirectional_attention").as_bool() == Some(true) {
+            return Err(refuse(
+                "use_bidirectional_attention",
+                "only causal attention is supported",
+            ));
+        }
         match get("partial_rotary_factor") {
             Value::Null => {}
             v if v.as_f64() == Some(1.0) => {}
@@ -407,18 +635,10 @@ impl Config {
                 "sliding-window layers are not supported",
             ));
         }
-        if let Some(types) = get("layer_types").as_array() {
-            if types.iter().any(|t| t != "full_attention") {
-                return Err(refuse(
-                    "layer_types",
-                    "only full_attention layers are supported",
-                ));
-            }
-        }
         let config = Config {
             arch,
             hidden,
-            layers: required("num_hidden_layers")?,
+            layers,
             heads,
             kv_heads,
             head_dim,
@@ -431,6 +651,13 @@ impl Config {
             rope_freq_scale,
             rope_factors,
             sliding_window,
+            swa_layers,
+            rope_theta_swa,
+            attn_scale,
+            attn_softcap,
+            final_softcap,
+            embed_scale: arch.gemma().then(|| (hidden as f64).sqrt()),
+            activation: arch.activation(),
             norm_eps: get("rms_norm_eps")
                 .as_f64()
                 .ok_or_else(|| ModelError::MissingKey("config.json rms_norm_eps".into()))?,
@@ -469,6 +696,13 @@ impl Config {
         {
             return bad(format!("a size is zero: {self:?}"));
         }
+        if self.swa_layers.len() != self.layers {
+            return bad(format!(
+                "{} sliding-window flags for {} layers",
+                self.swa_layers.len(),
+                self.layers
+            ));
+        }
         if !self.heads.is_multiple_of(self.kv_heads) {
             return bad(format!(
                 "{} query heads do not divide into {} KV heads",
@@ -479,6 +713,21 @@ impl Config {
             return bad(format!(
                 "RoPE dimension {} must be even and at most head_dim {}",
                 self.rope_dim, self.head_dim
+            ));
+        }
+        let positive = |v: Option<f64>| v.is_none_or(|v| v > 0.0 && v.is_finite());
+        if ![
+            self.rope_theta_swa,
+            self.attn_softcap,
+            self.final_softcap,
+            self.embed_scale,
+            Some(self.attn_scale),
+        ]
+        .into_iter()
+        .all(positive)
+        {
+            return bad(format!(
+                "scales, soft-caps and RoPE bases must be positive and finite: {self:?}"
             ));
         }
         if !(self.norm_eps > 0.0 && self.rope_theta > 0.0 && self.rope_freq_scale > 0.0) {

@@ -1,6 +1,8 @@
 //! The forward pass, read top to bottom: embedding, then per layer RMSNorm, Q/K/V, RoPE, causal
 //! GQA attention over the KV cache, output projection, residual, RMSNorm, SwiGLU FFN, residual;
 //! then the final norm and the LM head. Every matrix product runs through the quantized kernels.
+//! Gemma adds to this: the embedding scaled, norms after attention and the FFN, GeGLU, scores
+//! and logits soft-capped, and sliding-window layers with a RoPE base of their own.
 
 use std::collections::BTreeMap;
 
@@ -76,8 +78,9 @@ impl KvCache {
 pub struct TracePoint<'a> {
     /// None for tensors outside the layers (embedding, output_norm, logits).
     pub layer: Option<usize>,
-    /// embedding, attn_norm, q, k, v (q and k after RoPE), attn_out, ffn_norm, ffn_gate,
-    /// ffn_up, ffn_out, output (the layer's), output_norm, logits.
+    /// embedding, attn_norm, q_norm, k_norm, q, k, v (q and k after RoPE), attn_out,
+    /// attn_post_norm, ffn_norm, ffn_gate, ffn_up, ffn_out, ffn_post_norm, output (the
+    /// layer's), output_norm, logits.
     pub name: &'static str,
     pub data: &'a [f32],
     pub rows: usize,
@@ -173,19 +176,26 @@ impl Model {
         for (row, &t) in x.chunks_exact_mut(h).zip(tokens) {
             crate::quant::dequantize(embed.ty, embed.row(t as usize), row)?;
         }
+        if let Some(scale) = cfg.embed_scale {
+            let scale = scale as f32;
+            x.iter_mut().for_each(|v| *v *= scale);
+        }
         emit(None, "embedding", &x, h);
 
         let factors = cfg
             .rope_factors
             .as_deref()
             .filter(|_| !faults::is(Fault::DropRopeFreqs));
-        let freqs = ops::rope_freqs(cfg.rope_theta, cfg.rope_dim, cfg.rope_freq_scale, factors);
-        let rope = RopeTable::new(&freqs, start..start + n);
-        // The shift fault turns decode's queries one position too far (a uniform shift of Q and K
-        // together would cancel: attention sees only their difference).
-        let shifted = (n == 1 && faults::is(Fault::ShiftKvPosition))
-            .then(|| RopeTable::new(&freqs, start + 1..start + 2));
-        let rope_q = shifted.as_ref().unwrap_or(&rope);
+        let global = Rope::new(
+            &ops::rope_freqs(cfg.rope_theta, cfg.rope_dim, cfg.rope_freq_scale, factors),
+            start,
+            n,
+        );
+        // Gemma 3's sliding layers rotate with their own base and no scaling.
+        let local = cfg
+            .rope_theta_swa
+            .map(|theta| Rope::new(&ops::rope_freqs(theta, cfg.rope_dim, 1.0, None), start, n));
+        let skip_post_norm = faults::is(Fault::SkipPostNorm);
         let rope_style = match (faults::is(Fault::SwapRope), cfg.rope_style) {
             (false, style) => style,
             (true, RopeStyle::Adjacent) => RopeStyle::NeoX,
@@ -198,6 +208,11 @@ impl Model {
         let (mut gate, mut up) = (vec![0.0f32; n * cfg.ffn], vec![0.0f32; n * cfg.ffn]);
         for (l, layer) in w.layers.iter().enumerate() {
             let at = Some(l);
+            let window = cfg.window(l);
+            let rope = match (&local, window) {
+                (Some(local), Some(_)) => local,
+                _ => &global,
+            };
             ops::rms_norm(&x, &layer.attn_norm, cfg.norm_eps, &mut xn);
             emit(at, "attn_norm", &xn, h);
             self.linear(&layer.q, &xn, n, &mut q)?;
@@ -214,17 +229,28 @@ impl Model {
                 emit(at, "k_norm", &k, kvd);
             }
             for i in 0..n {
-                rope_q.apply(&mut q[i * qd..(i + 1) * qd], hd, i, rope_style);
-                rope.apply(&mut k[i * kvd..(i + 1) * kvd], hd, i, rope_style);
+                rope.q()
+                    .apply(&mut q[i * qd..(i + 1) * qd], hd, i, rope_style);
+                rope.k
+                    .apply(&mut k[i * kvd..(i + 1) * kvd], hd, i, rope_style);
                 let (ki, vi) = (&k[i * kvd..(i + 1) * kvd], &v[i * kvd..(i + 1) * kvd]);
                 cache.store(l, start + i, ki, vi);
             }
             emit(at, "q", &q, qd);
             emit(at, "k", &k, kvd);
             emit(at, "v", &v, kvd);
-            attention(cfg, cache, l, start, &q, &mut attn);
+            attention(cfg, cache, l, start, window, &q, &mut attn);
             self.linear(&layer.o, &attn, n, &mut proj)?;
             emit(at, "attn_out", &proj, h);
+            post_norm(
+                &layer.attn_post_norm,
+                &mut proj,
+                cfg.norm_eps,
+                skip_post_norm,
+            );
+            if layer.attn_post_norm.is_some() {
+                emit(at, "attn_post_norm", &proj, h);
+            }
             ops::add_assign(&mut x, &proj);
 
             ops::rms_norm(&x, &layer.ffn_norm, cfg.norm_eps, &mut xn);
@@ -233,9 +259,18 @@ impl Model {
             self.linear(&layer.up, &xn, n, &mut up)?;
             emit(at, "ffn_gate", &gate, cfg.ffn);
             emit(at, "ffn_up", &up, cfg.ffn);
-            ops::swiglu(&mut gate, &up);
+            ops::glu(cfg.activation, &mut gate, &up);
             self.linear(&layer.down, &gate, n, &mut proj)?;
             emit(at, "ffn_out", &proj, h);
+            post_norm(
+                &layer.ffn_post_norm,
+                &mut proj,
+                cfg.norm_eps,
+                skip_post_norm,
+            );
+            if layer.ffn_post_norm.is_some() {
+                emit(at, "ffn_post_norm", &proj, h);
+            }
             ops::add_assign(&mut x, &proj);
             if l == 0 && faults::is(Fault::ScaleLayerOutput) {
                 x.iter_mut().for_each(|v| *v *= 1.02);
@@ -260,6 +295,12 @@ impl Model {
         emit(None, "output_norm", &normed, h);
         let mut out = vec![0.0f32; m * cfg.vocab];
         self.linear(w.output(), &normed, m, &mut out)?;
+        if let Some(cap) = cfg
+            .final_softcap
+            .filter(|_| !faults::is(Fault::ForgetSoftcap))
+        {
+            ops::softcap(&mut out, cap as f32);
+        }
         faults::leak_previous(&mut out);
         emit(None, "logits", &out, cfg.vocab);
         Ok(out)
@@ -276,6 +317,36 @@ impl Model {
     }
 }
 
+/// RoPE angles for the positions of one call, and the queries' own when the shift fault turns
+/// decode's queries one position too far (a uniform shift of Q and K together would cancel:
+/// attention sees only their difference).
+struct Rope {
+    k: RopeTable,
+    q_shifted: Option<RopeTable>,
+}
+
+impl Rope {
+    fn new(freqs: &[f32], start: usize, n: usize) -> Self {
+        Rope {
+            k: RopeTable::new(freqs, start..start + n),
+            q_shifted: (n == 1 && faults::is(Fault::ShiftKvPosition))
+                .then(|| RopeTable::new(freqs, start + 1..start + 2)),
+        }
+    }
+
+    fn q(&self) -> &RopeTable {
+        self.q_shifted.as_ref().unwrap_or(&self.k)
+    }
+}
+
+/// Gemma's post-norm of a block's output rows, in place, unless the fault skips it.
+fn post_norm(weight: &Option<Vec<f32>>, rows: &mut [f32], eps: f64, skip: bool) {
+    if let Some(w) = weight.as_deref().filter(|_| !skip) {
+        let input = rows.to_vec();
+        ops::rms_norm(&input, w, eps, rows);
+    }
+}
+
 /// Causal attention for the `n` query rows at positions `start..start + n`, whose keys and
 /// values are already in the cache. Query head `h` reads KV head `h / (heads / kv_heads)`.
 fn attention(
@@ -283,18 +354,21 @@ fn attention(
     cache: &KvCache,
     layer: usize,
     start: usize,
+    window: Option<usize>,
     q: &[f32],
     out: &mut [f32],
 ) {
     let (hd, heads, kvd) = (cfg.head_dim, cfg.heads, cfg.kv_dim());
     let group = cfg.heads / cfg.kv_heads;
-    let scale = 1.0 / (hd as f32).sqrt();
+    let scale = cfg.attn_scale as f32;
+    let softcap = cfg
+        .attn_softcap
+        .filter(|_| !faults::is(Fault::ForgetSoftcap))
+        .map(|c| c as f32);
     let (keys, values) = cache.layer(layer);
     // Position p sees positions p - window + 1 ..= p (HF's and llama.cpp's rule: masked when
     // p - t >= window).
-    let window = cfg
-        .sliding_window
-        .map(|w| w + usize::from(faults::is(Fault::WindowOffByOne)));
+    let window = window.map(|w| w + usize::from(faults::is(Fault::WindowOffByOne)));
     out.par_chunks_mut(hd).enumerate().for_each(|(idx, o)| {
         let (i, head) = (idx / heads, idx % heads);
         let qh = &q[i * cfg.q_dim() + head * hd..][..hd];
@@ -307,6 +381,9 @@ fn attention(
                 qh.iter().zip(kt).map(|(a, b)| a * b).sum::<f32>() * scale
             })
             .collect();
+        if let Some(cap) = softcap {
+            ops::softcap(&mut scores, cap);
+        }
         ops::softmax(&mut scores);
         o.fill(0.0);
         for (t, &p) in (first..).zip(&scores) {

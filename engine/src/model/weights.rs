@@ -10,7 +10,7 @@ use std::path::Path;
 
 use memmap2::Mmap;
 
-use super::config::{Arch, Config};
+use super::config::{Activation, Arch, Config};
 use super::ModelError;
 use crate::faults::{self, Fault};
 use crate::format::gguf::{GgmlType, Gguf, Metadata};
@@ -45,6 +45,9 @@ pub struct Layer {
     pub k: Linear,
     pub v: Linear,
     pub o: Linear,
+    /// Gemma's norms of the attention and FFN outputs, before each joins the residual.
+    pub attn_post_norm: Option<Vec<f32>>,
+    pub ffn_post_norm: Option<Vec<f32>>,
     pub ffn_norm: Vec<f32>,
     pub gate: Linear,
     pub up: Linear,
@@ -80,6 +83,18 @@ impl Weights {
 
     pub fn tied(&self) -> bool {
         self.output.is_none()
+    }
+
+    /// Whether any matrix is block-quantized (rather than F32, F16 or BF16).
+    pub fn quantized(&self) -> bool {
+        let q = |w: &Linear| w.ty.block_size() > 1;
+        q(&self.embed)
+            || self.output.as_ref().is_some_and(q)
+            || self.layers.iter().any(|l| {
+                [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]
+                    .into_iter()
+                    .any(q)
+            })
     }
 
     /// Bytes of weights held in memory rather than in the file's map.
@@ -119,6 +134,11 @@ trait Source {
     fn permute_qk(&self) -> bool;
     /// The source's own name of a GGUF tensor name.
     fn native(&self, name: &str) -> String;
+    /// What to add to every RMSNorm weight: HF's Gemma checkpoints store `weight - 1` (their
+    /// norm multiplies by `1 + weight`), which the GGUF converter turns back into the weight.
+    fn norm_offset(&self) -> f32 {
+        0.0
+    }
     /// Every tensor the source holds, by its own names.
     fn names(&self) -> Vec<String>;
 }
@@ -197,7 +217,10 @@ fn hf_name(arch: Arch, gguf: &str) -> String {
         "attn_output" => "self_attn.o_proj",
         "attn_q_norm" => "self_attn.q_norm",
         "attn_k_norm" => "self_attn.k_norm",
+        "ffn_norm" if arch.gemma() => "pre_feedforward_layernorm",
         "ffn_norm" => "post_attention_layernorm",
+        "post_attention_norm" => "post_attention_layernorm",
+        "post_ffw_norm" => "post_feedforward_layernorm",
         "ffn_gate" => "mlp.gate_proj",
         "ffn_up" if arch.fused() => "mlp.gate_up_proj",
         "attn_qkv" => "self_attn.qkv_proj",
@@ -257,6 +280,14 @@ impl Source for HfSource<'_> {
         hf_name(self.arch, name)
     }
 
+    fn norm_offset(&self) -> f32 {
+        if self.arch.gemma() {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
     fn names(&self) -> Vec<String> {
         self.dir.tensor_names().map(str::to_string).collect()
     }
@@ -286,7 +317,11 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
                 found: format!("[{}, {}]", t.rows, t.cols),
             });
         }
-        Ok(quant::dequantize_to_vec(t.ty, t.data)?)
+        let mut v = quant::dequantize_to_vec(t.ty, t.data)?;
+        if name.ends_with("norm.weight") && src.norm_offset() != 0.0 {
+            v.iter_mut().for_each(|w| *w += src.norm_offset());
+        }
+        Ok(v)
     };
     // A stored matrix of exactly `[rows, cols]` whose bytes hold that many blocks.
     let matrix = |name: &str, rows: usize, cols: usize| {
@@ -394,6 +429,7 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
         };
         let [q_w, k_w, v_w]: [Linear; 3] = qkv.try_into().expect("three parts by construction");
         let [gate, up]: [Linear; 2] = gate_up.try_into().expect("two parts by construction");
+        let post_norm = |field: &str| cfg.arch.gemma().then(|| vector(&n(field), h)).transpose();
         layers.push(Layer {
             attn_norm: vector(&n("attn_norm"), h)?,
             q_norm: qk_norm("attn_q_norm")?,
@@ -402,6 +438,8 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
             k: k_w,
             v: v_w,
             o: linear(&n("attn_output"), h, q, None)?,
+            attn_post_norm: post_norm("post_attention_norm")?,
+            ffn_post_norm: post_norm("post_ffw_norm")?,
             ffn_norm: vector(&n("ffn_norm"), h)?,
             gate,
             up,
@@ -480,6 +518,12 @@ pub fn load_gguf(map: Mmap) -> Result<(Config, Metadata, Weights), ModelError> {
     let mut cfg = Config::from_gguf(meta, vocab)?;
     let mut weights = load(&GgufSource { file: &file }, &cfg)?;
     cfg.rope_factors = weights.rope_factors.take();
+    if cfg.activation == Activation::GeluTanh
+        && weights.quantized()
+        && !faults::is(Fault::ExactGelu)
+    {
+        cfg.activation = Activation::GeluTanhF16;
+    }
     let cfg = cfg.validated()?;
     let metadata = meta.clone();
     drop(file);
@@ -512,9 +556,12 @@ pub fn load_hf(dir: &Path) -> Result<(Config, Weights), ModelError> {
         &cfg,
     )?;
     // transformers ties the LM head to the embedding exactly when config.json says so (every
-    // family here defaults to untied): an untied checkpoint without lm_head.weight would get a
+    // family here but Gemma defaults to untied): an untied checkpoint without lm_head.weight would get a
     // random head there, and a tied one with it would not use it. Either is refused.
-    let tied = json["tie_word_embeddings"].as_bool().unwrap_or(false);
+    // Gemma's configs tie by default, and transformers leaves defaults out of config.json.
+    let tied = json["tie_word_embeddings"]
+        .as_bool()
+        .unwrap_or(cfg.arch.gemma());
     if tied != weights.tied() {
         return Err(ModelError::Config(format!(
             "config.json tie_word_embeddings = {tied}, but the checkpoint {} lm_head.weight",

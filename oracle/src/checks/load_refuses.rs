@@ -118,7 +118,15 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     )));
     std::fs::create_dir_all(&scratch.0).map_err(|e| io(&scratch.0, e))?;
     let key = |k: &str| format!("{arch}.{k}");
-    let gguf_cases: Vec<GgufCase> = vec![
+    let gemma = arch.starts_with("gemma");
+    // A key this architecture does not implement: a score soft-cap for all but Gemma 2 (which
+    // has one), llama4's attention temperature for Gemma 2.
+    let unknown_key = if arch == "gemma2" {
+        key("attention.temperature_length")
+    } else {
+        key("attn_logit_softcapping")
+    };
+    let mut gguf_cases: Vec<GgufCase> = vec![
         (
             "extra-tensor",
             vec![],
@@ -135,10 +143,10 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
             key("rope.scaling.type"),
         ),
         (
-            "softcap-key",
-            vec![(key("attn_logit_softcapping"), MetaValue::F32(50.0))],
+            "unknown-key",
+            vec![(unknown_key.clone(), MetaValue::F32(50.0))],
             None,
-            key("attn_logit_softcapping"),
+            unknown_key,
         ),
         (
             "experts",
@@ -147,18 +155,31 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
             key("expert_count"),
         ),
         (
-            "sliding-window",
-            vec![(key("attention.sliding_window"), MetaValue::U32(16))],
-            None,
-            key("attention.sliding_window"),
-        ),
-        (
             "split-shard",
             vec![("split.count".into(), MetaValue::U16(2))],
             None,
             "split.count".into(),
         ),
     ];
+    // Gemma's sliding window is its own; elsewhere llama.cpp would not apply one.
+    gguf_cases.push(if gemma {
+        (
+            "window-pattern",
+            vec![(
+                key("attention.sliding_window_pattern"),
+                MetaValue::String("alternate".into()),
+            )],
+            None,
+            key("attention.sliding_window_pattern"),
+        )
+    } else {
+        (
+            "sliding-window",
+            vec![(key("attention.sliding_window"), MetaValue::U32(16))],
+            None,
+            key("attention.sliding_window"),
+        )
+    });
     let mut cases = Vec::new();
     for (name, meta, tensor, must_name) in gguf_cases {
         let data = gguf_variant(&src, &meta, tensor).map_err(Failure::Env)?;
@@ -192,12 +213,21 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
             None,
             "partial_rotary_factor",
         ),
-        (
-            "hf-gelu",
-            Box::new(|c| c["hidden_act"] = serde_json::json!("gelu_pytorch_tanh")),
-            None,
-            "hidden_act",
-        ),
+        if gemma {
+            (
+                "hf-relu",
+                Box::new(|c| c["hidden_activation"] = serde_json::json!("relu")),
+                None,
+                "hidden_activation",
+            )
+        } else {
+            (
+                "hf-gelu",
+                Box::new(|c| c["hidden_act"] = serde_json::json!("gelu_pytorch_tanh")),
+                None,
+                "hidden_act",
+            )
+        },
     ];
     for (name, edit, tensor, must_name) in hf_cases {
         let path = scratch.0.join(name);

@@ -1,5 +1,6 @@
-//! The engine's traced intermediates against HF float64 (and llama.cpp for Q and K after RoPE),
-//! op by op in forward order; names the first op whose relative L2 error crosses the threshold.
+//! The engine's traced intermediates against HF float64 (and llama.cpp for Q and K after RoPE
+//! where the HF golden lacks them), op by op in forward order; names the first op whose relative
+//! L2 error crosses the threshold.
 
 use super::{widen, Ctx};
 use crate::contract::Obligation;
@@ -42,22 +43,38 @@ pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super:
         .map_err(super::engine)?;
     let hf = format!("models/{model}/hf_f64.safetensors");
     let llama = format!("models/{model}/llamacpp_trace_F32.safetensors");
+    // Sets whose HF golden holds Q and K after RoPE (Gemma's) compare them with HF: llama.cpp's
+    // own activations drift from HF's after its first GELU, which runs through an f16 table.
+    let manifest = ctx.manifest(model)?;
+    let hf_has = |name: &str| {
+        manifest["files"]["hf_f64.safetensors"]["tensors"]
+            .get(name)
+            .is_some()
+    };
     let mut plan: Vec<(String, String, String)> =
         vec![("embedding".into(), hf.clone(), "embedding".into())];
     for l in 0..engine.config.layers {
         for (ours, theirs) in OPS {
+            let hf_rope = format!("layers.{l}.{ours}_rope");
             let (file, name) = match theirs.split_once('@') {
+                Some(_) if hf_has(&hf_rope) => (hf.clone(), hf_rope),
                 Some((base, op)) => (llama.clone(), format!("{base}-{l}@{op}")),
                 None => (hf.clone(), format!("layers.{l}.{theirs}")),
             };
             plan.push((format!("layers.{l}.{ours}"), file, name));
-            // Per-head Q/K norms (Qwen3) come between the projections and RoPE.
-            if ours == "attn_norm" {
-                for op in ["q_norm", "k_norm"] {
-                    let key = format!("layers.{l}.{op}");
-                    if trace.tensors.contains_key(&key) {
-                        plan.push((key.clone(), hf.clone(), key));
-                    }
+            // Ops only some families have, where they come in the pass: per-head Q/K norms
+            // (Qwen3, Gemma 3) between the projections and RoPE, Gemma's post-norms after the
+            // attention output and the FFN output.
+            let optional: &[&str] = match ours {
+                "attn_norm" => &["q_norm", "k_norm"],
+                "attn_out" => &["attn_post_norm"],
+                "ffn_out" => &["ffn_post_norm"],
+                _ => &[],
+            };
+            for op in optional {
+                let key = format!("layers.{l}.{op}");
+                if trace.tensors.contains_key(&key) {
+                    plan.push((key.clone(), hf.clone(), key));
                 }
             }
         }
