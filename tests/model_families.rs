@@ -403,3 +403,61 @@ fn gemma_window_patterns_are_read_or_refused() {
     );
     assert!(refusal(&path).contains("qwen3.attention.sliding_window"));
 }
+
+/// YaRN, read alike from the GGUF (llama.cpp's keys, the original context from
+/// `rope.scaling.original_context_length`) and from config.json: the same blend of interpolated
+/// and kept frequencies, and the attention factor 1 + 0.1 ln 4 on cos and sin.
+#[test]
+fn yarn_scaling_is_read_alike_from_either_format() {
+    use realizar::ops::rope_freqs;
+    let load = |rel: &str| Model::load(&golden(rel), Kernel::best()).unwrap().config;
+    let (gguf, hf) = (load("tiny-yarn/tiny-yarn-F32.gguf"), load("tiny-yarn/hf"));
+    for c in [&gguf, &hf] {
+        let y = c.rope_yarn.as_ref().expect("yarn");
+        assert_eq!((y.factor, y.original_context), (4.0, 64.0));
+        assert_eq!((y.beta_fast, y.beta_slow, y.truncate), (32.0, 1.0, true));
+        assert!((c.rope_mscale - (1.0 + 0.1 * 4f64.ln())).abs() < 1e-12);
+        assert_eq!(c.rope_freq_scale, 1.0);
+    }
+    let freqs = |c: &realizar::model::Config| {
+        rope_freqs(c.rope_theta, c.rope_dim, 1.0, None, c.rope_yarn.as_ref())
+    };
+    let (a, plain) = (freqs(&gguf), rope_freqs(10_000.0, 64, 1.0, None, None));
+    assert_eq!(a, freqs(&hf));
+    // Fast pairs keep their frequency, slow ones are divided by the factor, some blend.
+    assert_eq!(a[0], plain[0]);
+    assert_eq!(a[31], plain[31] / 4.0);
+    assert!(a.iter().zip(&plain).any(|(&f, &p)| f < p && f > p / 4.0));
+}
+
+/// Phi-3's LongRoPE, read alike from the GGUF (the converter's `rope_factors_short/long`
+/// tensors and `rope.scaling.attn_factor`) and config.json (`short_factor`, `long_factor`): the
+/// long factors rotate a cache longer than the original context, the short ones any other.
+#[test]
+fn longrope_factors_are_read_alike_and_picked_by_cache_capacity() {
+    let load = |rel: &str| Model::load(&golden(rel), Kernel::best()).unwrap();
+    let (gguf, hf) = (
+        load("tiny-phi3-long/tiny-phi3-long-F32.gguf"),
+        load("tiny-phi3-long/hf"),
+    );
+    let want = (1.0 + 4f64.ln() / 64f64.ln()).sqrt();
+    for c in [&gguf.config, &hf.config] {
+        let lr = c.rope_longrope.as_ref().expect("longrope");
+        assert_eq!(lr.original_context, 64);
+        assert_eq!((lr.short.len(), lr.long.len()), (32, 32));
+        assert!((c.rope_mscale - want).abs() < 1e-6, "{}", c.rope_mscale);
+        assert_eq!(lr.factors(64), &lr.short[..]);
+        assert_eq!(lr.factors(65), &lr.long[..]);
+        assert_eq!(lr.long[31], 8.0);
+    }
+    assert_eq!(gguf.config.rope_longrope, hf.config.rope_longrope);
+    // A cache within the original context rotates differently from a longer one.
+    let t: Vec<u32> = common::goldens().tokens("tiny-phi3-long").unwrap()[..8].to_vec();
+    let logits = |ctx: usize| {
+        let mut cache = gguf.new_cache(ctx);
+        gguf.forward(&mut cache, &t, Logits::All).unwrap()
+    };
+    let (short, long) = (logits(64), logits(96));
+    assert_eq!(short[..gguf.config.vocab], long[..gguf.config.vocab]);
+    assert_ne!(short, long);
+}

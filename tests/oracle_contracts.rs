@@ -554,8 +554,9 @@ fn committed_contracts_hold_and_reports_are_written() {
         assert_eq!(c["verdict"], expected, "{}", c["id"]);
     }
     let html = std::fs::read_to_string(reports.path().join("index.html")).unwrap();
-    // TRACE-PARITY traces eight models: gqa, tied, llama3, qwen2, qwen3, gemma2, gemma3, loud.
-    assert_eq!(html.matches("<svg").count(), 8, "one plot per traced model");
+    // TRACE-PARITY traces nine models: gqa, tied, llama3, yarn, qwen2, qwen3, gemma2, gemma3,
+    // loud.
+    assert_eq!(html.matches("<svg").count(), 9, "one plot per traced model");
     assert!(std::fs::read_to_string(reports.path().join("junit.xml"))
         .unwrap()
         .contains("<testsuite"));

@@ -49,6 +49,12 @@ pub enum Fault {
     /// Softmax exponentiates without subtracting the maximum first: fine for small scores,
     /// infinite for the large ones of tiny-loud.
     SoftmaxWithoutMax,
+    /// LongRoPE's short or long factors are picked by the highest position of each call (HF's
+    /// rule) instead of the KV cache's capacity (llama.cpp's): a prefill within the original
+    /// context rotates with the short factors in a cache meant for longer sequences.
+    LongRopeByPosition,
+    /// YaRN's attention factor is forgotten: cos and sin are not scaled by 1 + 0.1 ln(factor).
+    DropYarnMscale,
     /// Gemma's soft-caps of attention scores and logits are forgotten.
     ForgetSoftcap,
     /// Gemma's norms after attention and the FFN are skipped.

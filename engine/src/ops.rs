@@ -111,19 +111,63 @@ pub struct RopeTable {
     pub sin: Vec<f32>,
 }
 
+/// YaRN RoPE scaling (llama.cpp's `rope_yarn`, HF's `_compute_yarn_parameters`): pairs that
+/// turn fewer than `beta_slow` times over the original context are interpolated (frequency /
+/// factor), pairs that turn more than `beta_fast` times keep their frequency, and the pairs
+/// between blend linearly; cos and sin are then scaled by the attention factor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Yarn {
+    pub factor: f64,
+    pub original_context: f64,
+    pub beta_fast: f64,
+    pub beta_slow: f64,
+    /// Round the blend's pair range outwards to whole pairs (both references do by default).
+    pub truncate: bool,
+}
+
+impl Yarn {
+    /// The pair range over which frequencies blend: the pair index at which a pair turns
+    /// `rotations` times over the original context, for beta_fast and beta_slow.
+    fn blend_range(&self, theta: f64, rope_dim: usize) -> (f64, f64) {
+        let dim = rope_dim as f64;
+        let pair = |rotations: f64| {
+            dim * (self.original_context / (rotations * 2.0 * std::f64::consts::PI)).ln()
+                / (2.0 * theta.ln())
+        };
+        let (low, high) = (pair(self.beta_fast), pair(self.beta_slow));
+        let (low, high) = if self.truncate {
+            (low.floor(), high.ceil())
+        } else {
+            (low, high)
+        };
+        (low.max(0.0), high.min(dim - 1.0))
+    }
+}
+
 /// The rotation frequency of each of the `rope_dim / 2` pairs, as HF transformers computes them
 /// (rounded to f32): `theta^(-2i/d)`, divided by Llama 3's per-pair factors if there are any,
-/// times the linear position scale.
+/// times the linear position scale, or blended by YaRN.
 pub fn rope_freqs(
     theta: f64,
     rope_dim: usize,
     freq_scale: f64,
     factors: Option<&[f32]>,
+    yarn: Option<&Yarn>,
 ) -> Vec<f32> {
+    let blend = yarn.map(|y| (y, y.blend_range(theta, rope_dim)));
     (0..rope_dim / 2)
         .map(|i| {
             let f = (1.0 / theta.powf((2 * i) as f64 / rope_dim as f64)) as f32;
             let f = factors.map_or(f, |ff| f / ff[i]);
+            let f = match blend {
+                None => f,
+                Some((y, (low, high))) => {
+                    // 0 keeps the frequency, 1 interpolates it.
+                    let ramp = ((i as f64 - low) / (high - low).max(0.001)).clamp(0.0, 1.0) as f32;
+                    let interpolated = f / y.factor as f32;
+                    interpolated * ramp + f * (1.0 - ramp)
+                }
+            };
             if freq_scale == 1.0 {
                 f
             } else {
@@ -137,15 +181,16 @@ impl RopeTable {
     /// Angles for `positions` from the pairs' frequencies (`rope_freqs`): position x frequency
     /// rounded to f32 as HF does, with cos and sin taken in f64; the references agree to about
     /// 1e-6 this way.
-    pub fn new(freqs: &[f32], positions: std::ops::Range<usize>) -> Self {
+    /// `mscale` multiplies cos and sin (YaRN's attention factor; 1 otherwise).
+    pub fn new(freqs: &[f32], positions: std::ops::Range<usize>, mscale: f64) -> Self {
         let half = freqs.len();
         let mut cos = Vec::with_capacity(positions.len() * half);
         let mut sin = Vec::with_capacity(positions.len() * half);
         for pos in positions {
             for &f in freqs {
                 let angle = f64::from(pos as f32 * f);
-                cos.push(angle.cos() as f32);
-                sin.push(angle.sin() as f32);
+                cos.push((angle.cos() * mscale) as f32);
+                sin.push((angle.sin() * mscale) as f32);
             }
         }
         RopeTable { half, cos, sin }
@@ -248,7 +293,7 @@ mod tests {
 
     #[test]
     fn rope_rotates_the_pairs_its_style_names() {
-        let table = RopeTable::new(&rope_freqs(10_000.0, 4, 1.0, None), 3..4);
+        let table = RopeTable::new(&rope_freqs(10_000.0, 4, 1.0, None, None), 3..4, 1.0);
         let x: Vec<f32> = vec![1.0, 2.0, 3.0, 4.0];
         for (style, pair0) in [(RopeStyle::Adjacent, (0, 1)), (RopeStyle::NeoX, (0, 2))] {
             let mut y = x.clone();
@@ -266,7 +311,7 @@ mod tests {
 
     #[test]
     fn rope_at_position_zero_is_the_identity() {
-        let table = RopeTable::new(&rope_freqs(500_000.0, 8, 1.0, None), 0..1);
+        let table = RopeTable::new(&rope_freqs(500_000.0, 8, 1.0, None, None), 0..1, 1.0);
         let x: Vec<f32> = (0..16).map(|i| i as f32 * 0.3 - 2.0).collect();
         let mut y = x.clone();
         table.apply(&mut y, 8, 0, RopeStyle::Adjacent);

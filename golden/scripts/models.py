@@ -110,6 +110,7 @@ class Spec:
     sliding_window: int | None = None  # Mistral's and Gemma's sliding-window attention
     allow_fallback: bool = False  # rows not a multiple of 256: llama-quantize may fall back
     weight_std: float = 0.04  # standard deviation of the random projection matrices
+    original_context: int | None = None  # Phi-3's original_max_position_embeddings (None: ctx)
     attn_softcap: float | None = None  # Gemma 2's attn_logit_softcapping
     final_softcap: float | None = None  # Gemma 2's final_logit_softcapping
 
@@ -189,6 +190,21 @@ SPECS = [
          256, 6, 4, 2, 256, True, 256, 1000000.0, 1e-6, "bfloat16", 40, ("Q8_0", "Q4_K_M"), True,
          family="gemma3", head_dim=32, sliding_window=16, allow_fallback=True,
          rope_scaling={"rope_type": "linear", "factor": 4.0}),
+    Spec("tiny-yarn", "Llama with YaRN RoPE scaling (factor 4, original context 64, beta_fast 32 "
+         "and beta_slow 1 by default, attention factor 1 + 0.1 ln 4 on cos and sin), 96 tokens so "
+         "positions pass the original 64, GQA 4/2 heads of 64, untied",
+         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 96, ("Q8_0", "Q4_K_M"), True,
+         rope_scaling={"rope_type": "yarn", "factor": 4.0,
+                       "original_max_position_embeddings": 64}),
+    Spec("tiny-phi3-long", "Phi-3 LongRoPE (Phi-3.5 / Phi-4-mini style): short factors 1 + 0.01 i "
+         "and long factors 1 + 7 (i / 31)^2 for the 32 pairs, original context 64 of 256 "
+         "(attention factor sqrt(1 + ln 4 / ln 64)), 96 tokens so the long factors apply, fused "
+         "QKV and gate/up, GQA 4/2 heads of 64",
+         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 96, ("Q8_0", "Q4_K_M"), False,
+         family="phi3", original_context=64,
+         rope_scaling={"type": "longrope",
+                       "short_factor": [round(1.0 + 0.01 * i, 6) for i in range(32)],
+                       "long_factor": [round(1.0 + 7.0 * (i / 31) ** 2, 6) for i in range(32)]}),
 ]
 SPEC_DEFAULTS = {f.name: f.default for f in fields(Spec) if f.default is not MISSING}
 
@@ -388,7 +404,7 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
         # Phi3Config's defaults name token 32000 as padding (past this vocabulary) and a 4096
         # original context; no sliding window (llama.cpp disables Phi's).
         extra["pad_token_id"] = 0
-        extra["original_max_position_embeddings"] = spec.ctx
+        extra["original_max_position_embeddings"] = spec.original_context or spec.ctx
     if spec.family in GEMMA:
         # llama.cpp's Gemma graphs scale queries by 1 / sqrt(head_dim) (1 / sqrt(hidden / heads)
         # for the 27B models only); HF by query_pre_attn_scalar^-0.5, so the two agree here.
@@ -443,7 +459,7 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
 def convert(spec: Spec, hf: Path, llama: Path) -> Path:
     out = MODELS / spec.name / f"{spec.name}-F32.gguf"
     run([sys.executable, llama / "convert_hf_to_gguf.py", hf, "--outtype", "f32", "--outfile", out])
-    if spec.rope_scaling is not None and spec.rope_scaling["rope_type"] == "llama3":
+    if spec.rope_scaling is not None and spec.rope_scaling.get("rope_type") == "llama3":
         # Llama 3.1 scaling reaches llama.cpp only as this tensor of per-frequency divisors.
         import gguf
         freqs = [t for t in gguf.GGUFReader(out).tensors if t.name == "rope_freqs.weight"]

@@ -41,7 +41,7 @@ pub struct SetReport {
 
 /// Every reference model `make golden-models` writes into golden/models, one per family and
 /// shape class. Tests, checks and examples iterate this list rather than their own.
-pub const REFERENCE_MODELS: [&str; 11] = [
+pub const REFERENCE_MODELS: [&str; 13] = [
     "tiny-gqa",
     "tiny-long",
     "tiny-mha-tied",
@@ -53,6 +53,8 @@ pub const REFERENCE_MODELS: [&str; 11] = [
     "tiny-phi3",
     "tiny-gemma2",
     "tiny-gemma3",
+    "tiny-yarn",
+    "tiny-phi3-long",
 ];
 
 /// One tokenizer test vector: a string and llama.cpp's ids for it.

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::ModelError;
 use crate::format::gguf::{MetaArray, MetaValue, Metadata};
-pub use crate::ops::{Activation, RopeStyle};
+pub use crate::ops::{Activation, RopeStyle, Yarn};
 
 /// The architectures the forward pass runs. Each fixes the RoPE convention of its GGUF files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +137,13 @@ pub struct Config {
     pub rope_style: RopeStyle,
     /// Linear RoPE scaling: positions are multiplied by this (1 / the scaling factor).
     pub rope_freq_scale: f64,
+    /// YaRN RoPE scaling, which blends each pair's frequency instead.
+    pub rope_yarn: Option<Yarn>,
+    /// Phi-3's LongRoPE divisors (GGUF `rope_factors_short`/`rope_factors_long`, config.json
+    /// `short_factor`/`long_factor`).
+    pub rope_longrope: Option<LongRope>,
+    /// cos and sin are multiplied by this: YaRN's or LongRoPE's attention factor, 1 otherwise.
+    pub rope_mscale: f64,
     /// Per-pair divisors of the RoPE frequencies (`rope_dim / 2` of them): Llama 3's scaling,
     /// stored in GGUF files as the `rope_freqs.weight` tensor, computed from config.json's
     /// `rope_scaling` for HF directories.
@@ -163,6 +170,29 @@ pub struct Config {
     /// llama.cpp on the same file; exactly for float weights, whose reference is HF.
     pub activation: Activation,
     pub norm_eps: f64,
+}
+
+/// LongRoPE's per-pair frequency divisors: one set for sequences within the original context,
+/// one for longer ones. llama.cpp picks one per session by its context size (long when it
+/// exceeds the original context); the engine picks by the KV cache's capacity, the same rule.
+/// (HF picks per forward call by the highest position in it, which changes the rotation of
+/// keys already cached once a sequence grows past the original context.)
+#[derive(Clone, Debug, PartialEq)]
+pub struct LongRope {
+    pub short: Vec<f32>,
+    pub long: Vec<f32>,
+    pub original_context: usize,
+}
+
+impl LongRope {
+    /// The divisors a cache of `capacity` positions rotates with.
+    pub fn factors(&self, capacity: usize) -> &[f32] {
+        if capacity > self.original_context {
+            &self.long
+        } else {
+            &self.short
+        }
+    }
 }
 
 /// The `<arch>.*` keys of a GGUF file, each marked as it is read; whatever is left unread at the
@@ -378,20 +408,38 @@ impl Config {
                 )));
             }
         }
+        let context = keys.required("context_length")?;
         // llama.cpp applies the scaling factor as a linear position scale for `none` and
-        // `linear` alike; YaRN and LongRoPE change more than that and are refused.
-        match keys.get("rope.scaling.type") {
-            None => {}
-            Some(v) if matches!(v.as_str(), Some("none" | "linear")) => {}
+        // `linear` alike, and blends it per pair for `yarn`. Phi-3's LongRoPE factors are
+        // tensors, which the weight loader reads into the config; any other type is refused.
+        let yarn = match keys.get("rope.scaling.type") {
+            None => false,
+            Some(v) if matches!(v.as_str(), Some("none" | "linear")) => false,
+            Some(v) if v.as_str() == Some("yarn") => true,
+            Some(v) if v.as_str() == Some("longrope") && arch == Arch::Phi3 => false,
             Some(v) => {
                 return Err(keys.unsupported("rope.scaling.type", v, "is not supported"));
             }
-        }
+        };
         let factor = keys.float("rope.scaling.factor")?.unwrap_or(0.0);
-        let rope_freq_scale = if factor == 0.0 { 1.0 } else { 1.0 / factor };
-        // Read by YaRN only, and a flag: neither changes the linear scaling above.
-        keys.get("rope.scaling.original_context_length");
+        let original = keys.int("rope.scaling.original_context_length")?;
+        // A flag that changes nothing in the arithmetic.
         keys.get("rope.scaling.finetuned");
+        // llama.cpp multiplies every RoPE's cos and sin by this, and YaRN's by its own factor too.
+        let attn_factor = keys.float("rope.scaling.attn_factor")?.unwrap_or(1.0);
+        let (rope_freq_scale, rope_yarn, rope_mscale) = if yarn && factor > 1.0 {
+            let y = Yarn {
+                factor,
+                original_context: original.unwrap_or(context) as f64,
+                beta_fast: keys.float("rope.scaling.yarn_beta_fast")?.unwrap_or(32.0),
+                beta_slow: keys.float("rope.scaling.yarn_beta_slow")?.unwrap_or(1.0),
+                truncate: true,
+            };
+            (1.0, Some(y), attn_factor * yarn_mscale(factor))
+        } else {
+            let scale = if factor == 0.0 { 1.0 } else { 1.0 / factor };
+            (scale, None, attn_factor)
+        };
         for k in ["expert_count", "expert_used_count"] {
             if let Some(v) = keys.get(k) {
                 if v.as_u64() != Some(0) {
@@ -430,11 +478,14 @@ impl Config {
             head_dim,
             ffn: keys.required("feed_forward_length")?,
             vocab,
-            context: keys.required("context_length")?,
+            context,
             rope_theta: keys.float("rope.freq_base")?.unwrap_or(10_000.0),
             rope_dim,
             rope_style: arch.rope_style(),
             rope_freq_scale,
+            rope_yarn,
+            rope_longrope: None,
+            rope_mscale,
             rope_factors: None,
             sliding_window,
             swa_layers,
@@ -508,35 +559,143 @@ impl Config {
             .as_f64()
             .or_else(|| rope["rope_theta"].as_f64())
             .unwrap_or(10_000.0);
-        let (rope_freq_scale, rope_factors) =
-            match rope["rope_type"].as_str().or_else(|| rope["type"].as_str()) {
-                None | Some("default") => (1.0, None),
-                Some("linear") => {
-                    let f = rope["factor"]
+        let rope_type = rope["rope_type"].as_str().or_else(|| rope["type"].as_str());
+        // Every key of the scaling must be one its type reads.
+        let known: &[&str] = match rope_type {
+            None | Some("default") => &[],
+            Some("linear") => &["factor"],
+            Some("llama3") => &[
+                "factor",
+                "low_freq_factor",
+                "high_freq_factor",
+                "original_max_position_embeddings",
+            ],
+            Some("longrope" | "su") => &["long_factor", "short_factor", "attention_factor"],
+            Some("yarn") => &[
+                "factor",
+                "original_max_position_embeddings",
+                "beta_fast",
+                "beta_slow",
+                "attention_factor",
+                "mscale",
+                "mscale_all_dim",
+                "truncate",
+            ],
+            Some(_) => &[],
+        };
+        if let Some(obj) = rope.as_object().filter(|_| rope_key == "rope_scaling") {
+            if let Some(k) = obj.keys().find(|k| {
+                !["rope_type", "type"].contains(&k.as_str()) && !known.contains(&k.as_str())
+            }) {
+                return Err(refuse(
+                    rope_key,
+                    &format!("has '{k}', which its RoPE scaling type does not read here"),
+                ));
+            }
+        }
+        let mut rope_yarn = None;
+        let mut rope_longrope = None;
+        let mut rope_mscale = 1.0;
+        let original_context = match get("original_max_position_embeddings").as_u64() {
+            Some(o) => usize::try_from(o)
+                .map_err(|_| refuse("original_max_position_embeddings", "is too large"))?,
+            None => required("max_position_embeddings")?,
+        };
+        let (rope_freq_scale, rope_factors) = match rope_type {
+            None | Some("default") => (1.0, None),
+            Some("linear") => {
+                let f = rope["factor"]
+                    .as_f64()
+                    .ok_or_else(|| refuse(rope_key, "linear scaling without a factor"))?;
+                (1.0 / f, None)
+            }
+            Some("longrope" | "su") if arch == Arch::Phi3 => {
+                let list = |k: &str| -> Result<Vec<f32>, ModelError> {
+                    rope[k]
+                        .as_array()
+                        .and_then(|a| a.iter().map(|v| v.as_f64().map(|v| v as f32)).collect())
+                        .ok_or_else(|| refuse(rope_key, &format!("{k} is not a list of numbers")))
+                };
+                // HF's attention factor: given, or sqrt(1 + ln(scale) / ln(original)) for
+                // scale = max_position_embeddings / original (the converter writes the same
+                // into the GGUF as rope.scaling.attn_factor).
+                let scale = required("max_position_embeddings")? as f64 / original_context as f64;
+                rope_mscale = match rope["attention_factor"].as_f64() {
+                    Some(a) => a,
+                    None if scale > 1.0 => {
+                        (1.0 + scale.ln() / (original_context as f64).ln()).sqrt()
+                    }
+                    None => 1.0,
+                };
+                rope_longrope = Some(LongRope {
+                    short: list("short_factor")?,
+                    long: list("long_factor")?,
+                    original_context,
+                });
+                (1.0, None)
+            }
+            Some("yarn") => {
+                let factor = rope["factor"]
+                    .as_f64()
+                    .ok_or_else(|| refuse(rope_key, "yarn scaling without a factor"))?;
+                let num = |k: &str, default: f64| match &rope[k] {
+                    Value::Null => Ok(default),
+                    v => v
                         .as_f64()
-                        .ok_or_else(|| refuse(rope_key, "linear scaling without a factor"))?;
-                    (1.0 / f, None)
-                }
-                Some("llama3") => {
-                    let p = |k: &str| {
-                        rope[k]
-                            .as_f64()
-                            .ok_or_else(|| refuse(rope_key, &format!("llama3 scaling without {k}")))
-                    };
-                    (
-                        1.0,
-                        Some(llama3_factors(
-                            rope_theta,
-                            head_dim,
-                            p("factor")?,
-                            p("low_freq_factor")?,
-                            p("high_freq_factor")?,
-                            p("original_max_position_embeddings")?,
-                        )),
-                    )
-                }
-                Some(_) => return Err(refuse(rope_key, "RoPE scaling type is not supported")),
-            };
+                        .ok_or_else(|| refuse(rope_key, &format!("{k} is not a number"))),
+                };
+                let original = match rope["original_max_position_embeddings"].as_f64() {
+                    Some(o) => o,
+                    None => original_context as f64,
+                };
+                // HF's attention factor: given, or from mscale / mscale_all_dim, or
+                // 1 + 0.1 ln(factor).
+                let (m, m_all) = (num("mscale", 0.0)?, num("mscale_all_dim", 0.0)?);
+                let mscale = |scale: f64| {
+                    if factor <= 1.0 {
+                        1.0
+                    } else {
+                        0.1 * scale * factor.ln() + 1.0
+                    }
+                };
+                rope_mscale = match rope["attention_factor"].as_f64() {
+                    Some(a) => a,
+                    None if m != 0.0 && m_all != 0.0 => mscale(m) / mscale(m_all),
+                    None => yarn_mscale(factor),
+                };
+                // HF's 0 and missing betas both mean the defaults.
+                let beta = |k: &str, default: f64| {
+                    num(k, default).map(|b| if b == 0.0 { default } else { b })
+                };
+                rope_yarn = Some(Yarn {
+                    factor,
+                    original_context: original,
+                    beta_fast: beta("beta_fast", 32.0)?,
+                    beta_slow: beta("beta_slow", 1.0)?,
+                    truncate: rope["truncate"].as_bool().unwrap_or(true),
+                });
+                (1.0, None)
+            }
+            Some("llama3") => {
+                let p = |k: &str| {
+                    rope[k]
+                        .as_f64()
+                        .ok_or_else(|| refuse(rope_key, &format!("llama3 scaling without {k}")))
+                };
+                (
+                    1.0,
+                    Some(llama3_factors(
+                        rope_theta,
+                        head_dim,
+                        p("factor")?,
+                        p("low_freq_factor")?,
+                        p("high_freq_factor")?,
+                        p("original_max_position_embeddings")?,
+                    )),
+                )
+            }
+            Some(_) => return Err(refuse(rope_key, "RoPE scaling type is not supported")),
+        };
         let layers = required("num_hidden_layers")?;
         let sliding_window = match (model_type, get("sliding_window")) {
             (_, Value::Null) => None,
@@ -625,8 +784,7 @@ impl Config {
                 ))
             }
         }
-        // Phi-3's original context only matters to its LongRoPE scaling, refused above.
-        get("original_max_position_embeddings");
+        // Read above: the context Phi-3's LongRoPE and YaRN's defaults refer to.
         // Held against the checkpoint's tensors by the weight loader (`load_hf`).
         get("tie_word_embeddings");
         if get("use_sliding_window").as_bool() == Some(true) {
@@ -649,6 +807,9 @@ impl Config {
             rope_dim: head_dim,
             rope_style: arch.rope_style(),
             rope_freq_scale,
+            rope_yarn,
+            rope_longrope,
+            rope_mscale,
             rope_factors,
             sliding_window,
             swa_layers,
@@ -722,6 +883,7 @@ impl Config {
             self.final_softcap,
             self.embed_scale,
             Some(self.attn_scale),
+            Some(self.rope_mscale),
         ]
         .into_iter()
         .all(positive)
@@ -736,6 +898,17 @@ impl Config {
                 self.norm_eps, self.rope_theta, self.rope_freq_scale
             ));
         }
+        if let Some(lr) = &self.rope_longrope {
+            for (name, f) in [("short", &lr.short), ("long", &lr.long)] {
+                if f.len() != self.rope_dim / 2 || !f.iter().all(|v| v.is_finite() && *v > 0.0) {
+                    return bad(format!(
+                        "LongRoPE {name} factors: {} positive values expected (rope_dim / 2), \
+                         found {f:?}",
+                        self.rope_dim / 2
+                    ));
+                }
+            }
+        }
         if let Some(f) = &self.rope_factors {
             if f.len() != self.rope_dim / 2 || !f.iter().all(|v| v.is_finite() && *v > 0.0) {
                 return bad(format!(
@@ -745,6 +918,16 @@ impl Config {
             }
         }
         Ok(self)
+    }
+}
+
+/// YaRN's attention factor for a scaling `factor`, as both references compute it by default:
+/// `1 + 0.1 ln(factor)`.
+fn yarn_mscale(factor: f64) -> f64 {
+    if factor <= 1.0 {
+        1.0
+    } else {
+        1.0 + 0.1 * factor.ln()
     }
 }
 

@@ -182,19 +182,35 @@ impl Model {
         }
         emit(None, "embedding", &x, h);
 
-        let factors = cfg
-            .rope_factors
-            .as_deref()
-            .filter(|_| !faults::is(Fault::DropRopeFreqs));
+        let factors = match &cfg.rope_longrope {
+            // The fault picks LongRoPE's set by the positions of the call, as HF does, instead
+            // of by the cache's capacity.
+            Some(lr) if faults::is(Fault::LongRopeByPosition) => Some(lr.factors(start + n)),
+            Some(lr) => Some(lr.factors(cache.ctx)),
+            None => cfg.rope_factors.as_deref(),
+        }
+        .filter(|_| !faults::is(Fault::DropRopeFreqs));
         let global = Rope::new(
-            &ops::rope_freqs(cfg.rope_theta, cfg.rope_dim, cfg.rope_freq_scale, factors),
+            &ops::rope_freqs(
+                cfg.rope_theta,
+                cfg.rope_dim,
+                cfg.rope_freq_scale,
+                factors,
+                cfg.rope_yarn.as_ref(),
+            ),
+            if faults::is(Fault::DropYarnMscale) {
+                1.0
+            } else {
+                cfg.rope_mscale
+            },
             start,
             n,
         );
         // Gemma 3's sliding layers rotate with their own base and no scaling.
-        let local = cfg
-            .rope_theta_swa
-            .map(|theta| Rope::new(&ops::rope_freqs(theta, cfg.rope_dim, 1.0, None), start, n));
+        let local = cfg.rope_theta_swa.map(|theta| {
+            let freqs = ops::rope_freqs(theta, cfg.rope_dim, 1.0, None, None);
+            Rope::new(&freqs, 1.0, start, n)
+        });
         let skip_post_norm = faults::is(Fault::SkipPostNorm);
         let rope_style = match (faults::is(Fault::SwapRope), cfg.rope_style) {
             (false, style) => style,
@@ -326,11 +342,11 @@ struct Rope {
 }
 
 impl Rope {
-    fn new(freqs: &[f32], start: usize, n: usize) -> Self {
+    fn new(freqs: &[f32], mscale: f64, start: usize, n: usize) -> Self {
         Rope {
-            k: RopeTable::new(freqs, start..start + n),
+            k: RopeTable::new(freqs, start..start + n, mscale),
             q_shifted: (n == 1 && faults::is(Fault::ShiftKvPosition))
-                .then(|| RopeTable::new(freqs, start + 1..start + 2)),
+                .then(|| RopeTable::new(freqs, start + 1..start + 2, mscale)),
         }
     }
 

@@ -10,7 +10,7 @@ mod weights;
 
 use std::path::Path;
 
-pub use config::{Activation, Arch, Config, RopeStyle};
+pub use config::{Activation, Arch, Config, LongRope, RopeStyle, Yarn};
 pub use forward::{KvCache, Logits, Observer, Trace, TracePoint};
 pub use weights::{Layer, Linear, Weights};
 

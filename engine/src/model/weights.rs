@@ -10,7 +10,7 @@ use std::path::Path;
 
 use memmap2::Mmap;
 
-use super::config::{Activation, Arch, Config};
+use super::config::{Activation, Arch, Config, LongRope};
 use super::ModelError;
 use crate::faults::{self, Fault};
 use crate::format::gguf::{GgmlType, Gguf, Metadata};
@@ -64,6 +64,9 @@ pub struct Weights {
     output: Option<Linear>,
     /// A GGUF file's `rope_freqs.weight` (Llama 3 RoPE scaling); moved into the config at load.
     rope_factors: Option<Vec<f32>>,
+    /// A Phi-3 GGUF file's `rope_factors_short.weight` and `rope_factors_long.weight`
+    /// (LongRoPE); moved into the config at load.
+    rope_longrope: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 impl Weights {
@@ -460,6 +463,14 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
             Some(_) => Some(vector("rope_freqs.weight", cfg.rope_dim / 2)?),
             None => None,
         },
+        // Only Phi-3 reads LongRoPE factors; in any other file they are unused, and refused.
+        rope_longrope: match cfg.arch {
+            Arch::Phi3 if find("rope_factors_long.weight")?.is_some() => Some((
+                vector("rope_factors_short.weight", cfg.rope_dim / 2)?,
+                vector("rope_factors_long.weight", cfg.rope_dim / 2)?,
+            )),
+            _ => None,
+        },
     };
     let used = used.into_inner();
     let unused: Vec<String> = src
@@ -518,6 +529,24 @@ pub fn load_gguf(map: Mmap) -> Result<(Config, Metadata, Weights), ModelError> {
     let mut cfg = Config::from_gguf(meta, vocab)?;
     let mut weights = load(&GgufSource { file: &file }, &cfg)?;
     cfg.rope_factors = weights.rope_factors.take();
+    let key = |k: &str| meta.get(&format!("{}.{k}", cfg.arch.name()));
+    match weights.rope_longrope.take() {
+        Some((short, long)) => {
+            let original = key("rope.scaling.original_context_length")
+                .and_then(|v| v.as_u64())
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(cfg.context);
+            cfg.rope_longrope = Some(LongRope {
+                short,
+                long,
+                original_context: original,
+            });
+        }
+        None if key("rope.scaling.type").and_then(|v| v.as_str()) == Some("longrope") => {
+            return Err(ModelError::MissingTensor("rope_factors_long.weight".into()));
+        }
+        None => {}
+    }
     if cfg.activation == Activation::GeluTanh
         && weights.quantized()
         && !faults::is(Fault::ExactGelu)
@@ -568,7 +597,14 @@ pub fn load_hf(dir: &Path) -> Result<(Config, Weights), ModelError> {
             if weights.tied() { "has no" } else { "has" }
         )));
     }
-    // HF keeps Llama 3's factors in config.json (read into the config), never as a tensor.
+    // HF keeps Llama 3's and LongRoPE's factors in config.json (read into the config), never
+    // as tensors.
+    if weights.rope_longrope.is_some() {
+        return Err(ModelError::UnusedTensors {
+            arch: cfg.arch.name().to_string(),
+            names: vec!["rope_factors_long.weight".into()],
+        });
+    }
     if weights.rope_factors.is_some() {
         return Err(ModelError::UnusedTensors {
             arch: cfg.arch.name().to_string(),

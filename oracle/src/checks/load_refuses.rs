@@ -1,7 +1,7 @@
 //! Nothing in a model file is silently ignored: crafted copies of a reference model, each with
 //! one thing the engine does not understand (a tensor no architecture reads, a RoPE scaling it
-//! does not implement, an unknown key, a mixture of experts), must each be refused with an
-//! error that names that thing. Counts the crafted files that loaded, or were refused for
+//! does not implement such as LongRoPE or dynamic NTK, an unknown key, a mixture of experts),
+//! must each be refused with an error that names that thing. Counts the crafted files that loaded, or were refused for
 //! another reason. The unmodified model must load, or the check proves nothing.
 
 use std::path::{Path, PathBuf};
@@ -126,6 +126,12 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     } else {
         key("attn_logit_softcapping")
     };
+    // A RoPE scaling this architecture does not implement: LongRoPE is Phi-3's alone.
+    let unknown_rope = if arch == "phi3" {
+        "dynamic"
+    } else {
+        "longrope"
+    };
     let mut gguf_cases: Vec<GgufCase> = vec![
         (
             "extra-tensor",
@@ -134,9 +140,12 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
             "blk.0.attn_sinks.weight".into(),
         ),
         (
-            "rope-yarn",
+            "rope-scaling-type",
             vec![
-                (key("rope.scaling.type"), MetaValue::String("yarn".into())),
+                (
+                    key("rope.scaling.type"),
+                    MetaValue::String(unknown_rope.into()),
+                ),
                 (key("rope.scaling.factor"), MetaValue::F32(4.0)),
             ],
             None,
@@ -161,6 +170,15 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
             "split.count".into(),
         ),
     ];
+    // LongRoPE factors are Phi-3's alone; any other architecture must not take them quietly.
+    if arch != "phi3" {
+        gguf_cases.push((
+            "longrope-tensor",
+            vec![],
+            Some(("rope_factors_long.weight", "output_norm.weight")),
+            "rope_factors_long.weight".into(),
+        ));
+    }
     // Gemma's sliding window is its own; elsewhere llama.cpp would not apply one.
     gguf_cases.push(if gemma {
         (
@@ -200,9 +218,9 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
             "model.layers.0.self_attn.sinks",
         ),
         (
-            "hf-rope-yarn",
+            "hf-rope-dynamic",
             Box::new(|c| {
-                c["rope_scaling"] = serde_json::json!({"rope_type": "yarn", "factor": 4.0});
+                c["rope_scaling"] = serde_json::json!({"rope_type": "dynamic", "factor": 4.0});
             }),
             None,
             "rope_scaling",
