@@ -3,17 +3,20 @@
 //! exactly the ids of its `.out`, as llama.cpp's test-tokenizer-0 checks them (add_special and
 //! parse_special off), and those ids must decode back to the string.
 //!
-//! Byte-level BPE: Llama 3 (`llama-bpe`), Qwen2 (`qwen2`), GPT-2 (`gpt-2`). SentencePiece-style:
-//! Llama (`llama-spm`), Phi-3 (`phi-3`). The test vectors hold no special-token text; for that,
-//! golden/vocab/special.json has llama.cpp's llama-tokenize ids of strings around each
-//! vocabulary's special tokens, with and without special-token parsing.
+//! Byte-level BPE: Llama 3 (`llama-bpe`), Qwen2 (`qwen2`), GPT-2 (`gpt-2`), MPT (`mpt`), Falcon
+//! (`falcon`), StarCoder (`starcoder`), Refact (`refact`), Command-R (`command-r`), DeepSeek LLM
+//! (`deepseek-llm`) and Coder (`deepseek-coder`), Qwen3.5 (`qwen35`). Gemma 4's BPE over code
+//! points (`gemma-4`). SentencePiece-style: Llama (`llama-spm`), Phi-3 (`phi-3`). The test
+//! vectors hold no special-token text; for that, golden/vocab/special.json has llama.cpp's
+//! llama-tokenize ids of strings around each vocabulary's special tokens, with and without
+//! special-token parsing.
 
 mod common;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use realizar::format::gguf::Gguf;
-use realizar::tokenizer::pre::Split;
+use realizar::tokenizer::pre::{AddBos, Split};
 use realizar::tokenizer::{TokenType, Tokenizer};
 
 struct Vocab {
@@ -59,22 +62,154 @@ fn check(name: &'static str) -> Vocab {
 fn llama_bpe_equals_llama_cpp() {
     let v = check("llama-bpe");
     let pre = v.tok.pre_tokenizer().unwrap();
-    assert_eq!(pre.split, Split::Llama3 { max_digits: 3 });
+    assert_eq!(
+        pre.splits,
+        [Split::Llama3 {
+            max_digits: 3,
+            marks: false
+        }]
+    );
     assert!(pre.ignore_merges);
+    // The file has no tokenizer.ggml.add_bos_token; llama.cpp adds BOS for Llama 3's
+    // pre-tokenizer unless the file says not to.
+    assert_eq!(pre.add_bos, AddBos::UnlessFileSaysNo);
+    let bos = v.tok.bos.unwrap();
+    assert_eq!(v.tok.encode("Hi", true, false).first(), Some(&bos));
 }
 
 #[test]
 fn qwen2_equals_llama_cpp() {
     let v = check("qwen2");
     let pre = v.tok.pre_tokenizer().unwrap();
-    assert_eq!(pre.split, Split::Llama3 { max_digits: 1 });
+    assert_eq!(
+        pre.splits,
+        [Split::Llama3 {
+            max_digits: 1,
+            marks: false
+        }]
+    );
     assert!(!pre.ignore_merges);
 }
 
 #[test]
 fn gpt2_equals_llama_cpp() {
     let v = check("gpt-2");
-    assert_eq!(v.tok.pre_tokenizer().unwrap().split, Split::Gpt2);
+    assert_eq!(v.tok.pre_tokenizer().unwrap().splits, [Split::Gpt2]);
+}
+
+/// The words the vocabulary's pre-tokenizer cuts `text` into.
+fn words(v: &Vocab, text: &str) -> Vec<String> {
+    let splitter = v.tok.pre_tokenizer().unwrap().splitter().unwrap();
+    splitter.split(text).into_iter().map(String::from).collect()
+}
+
+/// MPT (GPT-NeoX's vocabulary): GPT-2's split, and runs of 2 to 24 spaces are user-defined
+/// tokens, so they are cut out of the text before any split, whatever the special-token flag.
+#[test]
+fn mpt_equals_llama_cpp_and_takes_space_runs_as_tokens() {
+    let v = check("mpt");
+    assert_eq!(v.tok.pre_tokenizer().unwrap().splits, [Split::Gpt2]);
+    let eight = v.tok.id("        ").unwrap();
+    assert_eq!(v.tok.token_type(eight), Some(TokenType::UserDefined));
+    let want = [v.tok.id("x").unwrap(), eight, v.tok.id("y").unwrap()];
+    assert_eq!(v.tok.encode("x        y", false, false), want);
+}
+
+/// Falcon: punctuation runs are cut first (so a space never leads them), then GPT-2's split,
+/// then ASCII digits in threes from the left.
+#[test]
+fn falcon_equals_llama_cpp() {
+    let v = check("falcon");
+    let pre = v.tok.pre_tokenizer().unwrap();
+    assert_eq!(pre.splits.len(), 3);
+    assert_eq!(pre.splits[1], Split::Gpt2);
+    assert_eq!(
+        words(&v, "f (x) = 1234567"),
+        ["f", " ", "(", "x", ")", " ", "=", " ", "123", "456", "7"]
+    );
+}
+
+/// StarCoder, Refact and Command-R share one pre-tokenizer: every number code point alone, then
+/// GPT-2's split.
+fn check_digits_alone(name: &'static str) {
+    let v = check(name);
+    let pre = v.tok.pre_tokenizer().unwrap();
+    assert_eq!(pre.splits, [Split::Regex("\\p{N}"), Split::Gpt2]);
+    assert_eq!(words(&v, "v 2024²"), ["v", " ", "2", "0", "2", "4", "²"]);
+    let ids = v.tok.encode("2024", false, false);
+    assert_eq!(ids.len(), 4, "{name}: {ids:?}");
+}
+
+#[test]
+fn starcoder_equals_llama_cpp() {
+    check_digits_alone("starcoder");
+}
+
+#[test]
+fn refact_equals_llama_cpp() {
+    check_digits_alone("refact");
+}
+
+#[test]
+fn command_r_equals_llama_cpp() {
+    check_digits_alone("command-r");
+}
+
+/// DeepSeek LLM: letters by explicit ranges (no CJK), punctuation, trailing whitespace, CJK and
+/// Hangul, numbers: six expressions run through llama.cpp's std::regex path in turn.
+#[test]
+fn deepseek_llm_equals_llama_cpp() {
+    let v = check("deepseek-llm");
+    assert_eq!(v.tok.pre_tokenizer().unwrap().splits.len(), 6);
+    assert_eq!(
+        words(&v, "日本語abc, 123  "),
+        ["日本語", "abc", ",", " ", "123", "  "]
+    );
+}
+
+/// DeepSeek Coder: as DeepSeek LLM with `\p{L}` and `\p{P}` for its sets, and every digit alone.
+#[test]
+fn deepseek_coder_equals_llama_cpp() {
+    let v = check("deepseek-coder");
+    assert_eq!(v.tok.pre_tokenizer().unwrap().splits.len(), 5);
+    assert_eq!(words(&v, "x=12;"), ["x", "=", "1", "2", ";"]);
+}
+
+/// Qwen3.5: Qwen2's split, but combining marks stay in their word.
+#[test]
+fn qwen35_equals_llama_cpp_and_keeps_marks_in_words() {
+    let v = check("qwen35");
+    let pre = v.tok.pre_tokenizer().unwrap();
+    assert_eq!(
+        pre.splits,
+        [Split::Llama3 {
+            max_digits: 1,
+            marks: true
+        }]
+    );
+    assert!(!pre.ignore_merges);
+    assert_eq!(words(&v, "cafe\u{301}!"), ["cafe\u{301}", "!"]);
+    let qwen2 = vocab("qwen2");
+    assert_eq!(words(&qwen2, "cafe\u{301}!"), ["cafe", "\u{301}!"]);
+}
+
+/// Gemma 4 (`tokenizer.ggml.model = gemma4`): BPE over code points with spaces as U+2581, cut
+/// only at line feeds; a piece that is no token becomes `<0xXX>` byte tokens; BOS always.
+#[test]
+fn gemma4_equals_llama_cpp() {
+    let v = check("gemma-4");
+    let pre = v.tok.pre_tokenizer().unwrap();
+    assert_eq!(pre.splits, [Split::Newlines]);
+    assert!(pre.escape_whitespaces && !pre.byte_encode);
+    assert!(v.tok.add_bos);
+    assert_eq!(words(&v, "a b\n\nc"), ["a b", "\n\n", "c"]);
+    let text = "\u{10FFFD}";
+    let bytes: Vec<u32> = text
+        .bytes()
+        .map(|b| v.tok.id(&format!("<0x{b:02X}>")).unwrap())
+        .collect();
+    assert_eq!(v.tok.encode(text, false, false), bytes);
+    assert_eq!(v.tok.decode(&bytes), text);
 }
 
 #[test]
@@ -118,7 +253,7 @@ fn special_token_text_equals_llama_cpp() {
             .collect()
     };
     let vocabs = golden["vocabs"].as_object().unwrap();
-    assert_eq!(vocabs.len(), 5);
+    assert_eq!(vocabs.len(), 14);
     for (name, cases) in vocabs {
         let name: &'static str = Box::leak(name.clone().into_boxed_str());
         let tok = vocab(name).tok;

@@ -41,11 +41,19 @@ from llamacpp import (  # noqa: E402
 
 COMMAND = "uv run golden/scripts/vocab.py"
 OUT = ROOT / "golden" / "vocab"
-# The byte-level BPE vocabularies (Llama 3, Qwen2, GPT-2) and the SentencePiece ones (Llama, Phi-3).
-VOCABS = ["llama-bpe", "qwen2", "gpt-2", "llama-spm", "phi-3"]
+# The byte-level BPE vocabularies (Llama 3, Qwen2, GPT-2, MPT, Falcon, StarCoder, Refact,
+# DeepSeek LLM and Coder, Command-R, Qwen3.5), Gemma 4's SentencePiece-style BPE, and the
+# SentencePiece ones (Llama, Phi-3).
+VOCABS = ["llama-bpe", "qwen2", "gpt-2", "llama-spm", "phi-3", "mpt", "falcon", "starcoder",
+          "refact", "deepseek-llm", "deepseek-coder", "command-r", "qwen35", "gemma-4"]
 SEPARATOR = "\n__ggml_vocab_test__\n"
-# Strings around each vocabulary's special tokens: control tokens, user-defined ones, the texts
-# llama.cpp turns into control tokens (</s> in Phi-3), and Phi-3's space stripping after them.
+# Strings around each vocabulary's special tokens: control tokens, user-defined ones (MPT's runs
+# of spaces, DeepSeek's single letters such as "ø"), the texts llama.cpp turns into control
+# tokens (</s> in Phi-3 and Qwen3.5), and Phi-3's space stripping after them. The last string of
+# the vocabularies added with llama.cpp's std::regex splits (and Qwen3.5's two) also holds text
+# their test vectors leave untried, on which plausible mistakes change the ids: the order of the
+# splits, categories outside ASCII, whitespace outside ASCII, combining marks in Qwen3.5's words,
+# and a letter new in Unicode 16 (U+1C89) that llama.cpp's Unicode 15.1 tables leave unassigned.
 SPECIAL = {
     "llama-bpe": [
         "<|begin_of_text|>Hello<|eot_id|>",
@@ -73,6 +81,53 @@ SPECIAL = {
         "<s> x<unk>  y",
         "<|user|>\nHello<|end|>\n<|assistant|>\n Sure",
         "<|endoftext|>  z",
+    ],
+    "mpt": [
+        "a<|endoftext|>b",
+        "def f():\n        return 1",
+        "x  <|padding|>   y",
+    ],
+    "falcon": [
+        ">>TITLE<<Hi<|endoftext|>",
+        " >>QUESTION<< What? >>ANSWER<< 42",
+        ">>QUESTION<<\t\t・ \n \\ 。\" 1234567<|endoftext|>",
+    ],
+    "starcoder": [
+        "<fim_prefix>def f():<fim_suffix>\n<fim_middle>",
+        "<|endoftext|> x<jupyter_code>1",
+        "<fim_prefix>\n\n\n０１２   3,000<fim_suffix>",
+    ],
+    "refact": [
+        "<fim_prefix>a<fim_suffix>b<fim_middle>",
+        "x[PAD49152] y<|endoftext|>",
+        "<fim_prefix>\n\n\n０１２   3,000<fim_suffix>",
+    ],
+    "deepseek-llm": [
+        "<｜begin▁of▁sentence｜>Hi<｜end▁of▁sentence｜>",
+        "Smørrebrød über ÿ",
+        "<｜begin▁of▁sentence｜>'\u00a0: \t\t、,0 〇Xù \n ³Áÿ:é>\r\n",
+    ],
+    "deepseek-coder": [
+        "<｜fim▁begin｜>a<｜fim▁hole｜>b<｜fim▁end｜>",
+        "<|User|> Hi<|EOT|> ø",
+        "<｜fim▁begin｜>\t\t・÷  ſ   한국어aſ<｜fim▁hole｜>",
+    ],
+    "command-r": [
+        "<BOS_TOKEN><|START_OF_TURN_TOKEN|><|USER_TOKEN|>Hi<|END_OF_TURN_TOKEN|>",
+        "<UNK> x <EOS_TOKEN>",
+        "<|START_OF_TURN_TOKEN|>\n\n\n０１２ þ    ٣٤٥¡<|END_OF_TURN_TOKEN|>",
+    ],
+    "qwen35": [
+        "<|im_start|>user\nHi<|im_end|>\n",
+        "a</s>b<|endoftext|>",
+        "x [PAD151646] y",
+        "<|im_start|>हिन्दी'T Z\u0301<s>±<|im_end|>",
+        "<|im_start|>a\u1c89's<|im_end|>",
+    ],
+    "gemma-4": [
+        "<|turn>user\nHi<turn|>\n<|turn>model\n",
+        "a</s>b<eos> <|tool_call>x<tool_call|><|\"|>",
+        "x\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\ny \U0010fffd 日本",
     ],
 }
 

@@ -1,11 +1,12 @@
-//! Byte-level BPE, as llama.cpp's `llm_tokenizer_bpe_session` runs it: the vocabulary's
-//! pre-tokenizer (pre.rs) cuts the text into words, each word's bytes are written in GPT-2's
-//! printable byte alphabet, then the adjacent pair of lowest merge rank (ties: the leftmost) is
-//! merged until no listed merge applies. One merge loop serves every pre-tokenizer.
+//! BPE, as llama.cpp's `llm_tokenizer_bpe_session` runs it: the vocabulary's pre-tokenizer
+//! (pre.rs) cuts the text into words, each word's bytes are written in GPT-2's printable byte
+//! alphabet (or, for Gemma 4's vocabulary, the word is kept as its code points with spaces as
+//! U+2581), then the adjacent pair of lowest merge rank (ties: the leftmost) is merged until no
+//! listed merge applies. One merge loop serves every pre-tokenizer.
 
 use std::collections::{BinaryHeap, HashMap};
 
-use super::pre::PreTokenizer;
+use super::pre::{PreTokenizer, Splitter};
 use super::Tokenizer;
 
 /// What a byte-level BPE vocabulary adds to its tokens: the merges and the pre-tokenizer.
@@ -13,16 +14,20 @@ use super::Tokenizer;
 pub(super) struct Bpe {
     /// "left right" to rank (the merge's index; the first listing of a pair counts).
     pub ranks: HashMap<String, u32>,
-    pub pre: &'static PreTokenizer,
+    pub splitter: Splitter,
 }
 
 impl Bpe {
-    pub fn new(merges: Vec<String>, pre: &'static PreTokenizer) -> Self {
+    /// Fails only if the pre-tokenizer holds an expression regex.rs cannot run.
+    pub fn new(merges: Vec<String>, pre: &'static PreTokenizer) -> Result<Self, String> {
         let mut ranks = HashMap::with_capacity(merges.len());
         for (rank, m) in merges.into_iter().enumerate() {
             ranks.entry(m).or_insert(rank as u32);
         }
-        Bpe { ranks, pre }
+        Ok(Bpe {
+            ranks,
+            splitter: pre.splitter()?,
+        })
     }
 }
 
@@ -102,24 +107,40 @@ pub(super) fn decode_piece(piece: &str) -> Vec<u8> {
 impl Tokenizer {
     /// llama.cpp's `llm_tokenizer_bpe_session::tokenize` on one text fragment.
     pub(super) fn encode_bpe(&self, text: &str, bpe: &Bpe, out: &mut Vec<u32>) {
+        let pre = bpe.splitter.pre;
+        let escaped;
+        let text = if pre.escape_whitespaces {
+            escaped = text.replace(' ', super::SPACE);
+            escaped.as_str()
+        } else {
+            text
+        };
         let mut key = String::new();
-        for word in bpe.pre.split(text) {
-            let encoded: String = word.bytes().map(byte_to_char).collect();
-            if bpe.pre.ignore_merges {
+        for word in bpe.splitter.split(text) {
+            let encoded: String = if pre.byte_encode {
+                word.bytes().map(byte_to_char).collect()
+            } else {
+                word.to_string()
+            };
+            let whole =
+                pre.ignore_merges || (pre.whole_newlines && word.bytes().all(|b| b == b'\n'));
+            if whole {
                 if let Some(&id) = self.ids.get(&encoded) {
                     out.push(id);
                     continue;
                 }
             }
-            self.merge_word(&encoded, &bpe.ranks, &mut key, out);
+            self.merge_word(&encoded, &bpe.ranks, pre.byte_encode, &mut key, out);
         }
     }
 
-    /// Merges one byte-encoded word by rank and appends its tokens. `key` is scratch space.
+    /// Merges one word (byte-encoded if `byte_encode`) by rank and appends its tokens. `key` is
+    /// scratch space.
     fn merge_word(
         &self,
         word: &str,
         ranks: &HashMap<String, u32>,
+        byte_encode: bool,
         key: &mut String,
         out: &mut Vec<u32>,
     ) {
@@ -208,13 +229,20 @@ impl Tokenizer {
                 Some(&id) => out.push(id),
                 // llama.cpp looks up each byte of the piece as a one-byte text; only an ASCII
                 // byte can be a (UTF-8) token text, the others are dropped.
-                None => out.extend(piece.bytes().filter_map(|b| {
+                None if byte_encode => out.extend(piece.bytes().filter_map(|b| {
                     let mut buf = [0u8; 4];
                     b.is_ascii()
                         .then(|| self.ids.get(char::from(b).encode_utf8(&mut buf) as &str))
                         .flatten()
                         .copied()
                 })),
+                // Without the byte alphabet, each byte as the token whose text is `<0xXX>`
+                // (whatever its type); a byte without one is dropped.
+                None => out.extend(
+                    piece
+                        .bytes()
+                        .filter_map(|b| self.ids.get(&format!("<0x{b:02X}>")).copied()),
+                ),
             }
             i = s.next;
         }

@@ -8,7 +8,9 @@
 //!
 //! Byte-level BPE (`tokenizer.ggml.model = gpt2`): the vocabulary's pre-tokenizer
 //! (`tokenizer.ggml.pre`, one row of [`pre::PRE_TOKENIZERS`]) cuts the text into words, which are
-//! merged by rank in GPT-2's byte alphabet (bpe.rs).
+//! merged by rank in GPT-2's byte alphabet (bpe.rs). Gemma 4's BPE (`gemma4`) runs the same merge
+//! loop with its own row: spaces as U+2581, words cut only at line feeds and merged as code
+//! points, `<0xXX>` tokens for pieces without a token.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,6 +21,7 @@ use crate::format::sentencepiece::SpModel;
 mod attrs;
 mod bpe;
 pub mod pre;
+mod regex;
 mod spm;
 mod stream;
 
@@ -31,7 +34,7 @@ use bpe::Bpe;
 pub enum TokenizerError {
     #[error("missing tokenizer metadata: {0}")]
     Missing(&'static str),
-    #[error("tokenizer model '{0}' is not supported (supported: llama, gpt2)")]
+    #[error("tokenizer model '{0}' is not supported (supported: llama, gpt2, gemma4)")]
     Unsupported(String),
     #[error("gpt2 vocabulary with pre-tokenizer '{0}' is not supported (supported: {1})")]
     UnsupportedPre(String, String),
@@ -132,12 +135,17 @@ impl Tokenizer {
             "llama" => Kind::Spm {
                 add_space_prefix: flag("tokenizer.ggml.add_space_prefix", true),
             },
-            "gpt2" => {
-                // llama.cpp's name for a missing value; it has no row, so it is refused.
-                let name = meta
-                    .get("tokenizer.ggml.pre")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("default");
+            "gpt2" | "gemma4" => {
+                // llama.cpp gives a "gemma4" vocabulary Gemma 4's pre-tokenizer whatever the
+                // file names. "default" is its name for a missing value; it has no row, so it
+                // is refused.
+                let name = match model {
+                    "gemma4" => "gemma4",
+                    _ => meta
+                        .get("tokenizer.ggml.pre")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("default"),
+                };
                 let Some(pre) = pre::lookup(name) else {
                     return Err(TokenizerError::UnsupportedPre(
                         name.to_string(),
@@ -148,11 +156,15 @@ impl Tokenizer {
                     Some(MetaArray::String(m)) => m.clone(),
                     _ => return Err(TokenizerError::Missing("tokenizer.ggml.merges")),
                 };
-                Kind::Bpe(Bpe::new(merges, pre))
+                Kind::Bpe(Bpe::new(merges, pre).map_err(TokenizerError::Bad)?)
             }
             other => return Err(TokenizerError::Unsupported(other.to_string())),
         };
         let spm = matches!(kind, Kind::Spm { .. });
+        let bos_rule = match &kind {
+            Kind::Bpe(bpe) => bpe.splitter.pre.add_bos,
+            Kind::Spm { .. } => pre::AddBos::AsFileSays,
+        };
         let pieces: Vec<String> = match meta.get("tokenizer.ggml.tokens").and_then(|v| v.as_array())
         {
             Some(MetaArray::String(v)) => v.clone(),
@@ -199,8 +211,13 @@ impl Tokenizer {
             bos: id("tokenizer.ggml.bos_token_id"),
             eos: id("tokenizer.ggml.eos_token_id"),
             unk: id("tokenizer.ggml.unknown_token_id"),
-            // llama.cpp's defaults: BOS for SentencePiece vocabularies, none for BPE.
-            add_bos: flag("tokenizer.ggml.add_bos_token", spm),
+            // llama.cpp's defaults: BOS for SentencePiece vocabularies, none for BPE but with
+            // the pre-tokenizers that say otherwise.
+            add_bos: match bos_rule {
+                pre::AddBos::AsFileSays => flag("tokenizer.ggml.add_bos_token", spm),
+                pre::AddBos::UnlessFileSaysNo => flag("tokenizer.ggml.add_bos_token", true),
+                pre::AddBos::Always => true,
+            },
             add_eos: flag("tokenizer.ggml.add_eos_token", false),
             kind,
         })
@@ -327,7 +344,7 @@ impl Tokenizer {
             add_bos: add("add_bos_token", false),
             add_eos: add("add_eos_token", false),
             // tokenizer.json's ByteLevel pre-tokenizer splits by GPT-2's rule.
-            kind: Kind::Bpe(Bpe::new(merges, gpt2_pre())),
+            kind: Kind::Bpe(Bpe::new(merges, gpt2_pre()).map_err(TokenizerError::Bad)?),
             pieces,
         })
     }
@@ -435,7 +452,7 @@ impl Tokenizer {
     /// A byte-level BPE vocabulary's pre-tokenizer; None for SentencePiece-style ones.
     pub fn pre_tokenizer(&self) -> Option<&'static pre::PreTokenizer> {
         match &self.kind {
-            Kind::Bpe(bpe) => Some(bpe.pre),
+            Kind::Bpe(bpe) => Some(bpe.splitter.pre),
             Kind::Spm { .. } => None,
         }
     }
@@ -546,6 +563,9 @@ impl Tokenizer {
             TokenType::Byte => parse_byte_piece(piece).map(|b| vec![b]).unwrap_or_default(),
             TokenType::Normal => match &self.kind {
                 Kind::Spm { .. } => piece.replace(SPACE, " ").into_bytes(),
+                Kind::Bpe(bpe) if bpe.splitter.pre.escape_whitespaces => {
+                    piece.replace(SPACE, " ").into_bytes()
+                }
                 Kind::Bpe(_) => bpe::decode_piece(piece),
             },
         }

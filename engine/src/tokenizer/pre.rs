@@ -1,39 +1,135 @@
-//! Pre-tokenizers of byte-level BPE vocabularies: how llama.cpp cuts text into words before any
-//! merge, chosen by `tokenizer.ggml.pre`. Each is a row of [`PRE_TOKENIZERS`]: the names that
-//! select it, the split rule and the vocabulary flags that go with it, as llama.cpp's
-//! `llama_vocab::impl::load` sets them. The split rules are llama.cpp's hand-written versions of
-//! the regular expressions (`unicode_regex_split_custom_*` in unicode.cpp); their character
-//! classes come from the `unicode-properties` crate's general categories and std's White_Space.
+//! Pre-tokenizers of BPE vocabularies (byte-level ones, and Gemma 4's over code points): how
+//! llama.cpp cuts text into words before any merge, chosen by `tokenizer.ggml.pre`. Each is a row of [`PRE_TOKENIZERS`]: the names that
+//! select it, its splits and the vocabulary flags that go with it, as llama.cpp's
+//! `llama_vocab::impl::load` and the `llm_tokenizer_bpe` constructor set them. A split is either
+//! one of llama.cpp's hand-written versions of a regular expression (`unicode_regex_split_custom_*`
+//! in unicode.cpp), whose character classes come from the `unicode-properties` crate's general
+//! categories and std's White_Space, or an expression it runs through C++'s std::regex, mirrored
+//! in regex.rs.
 
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+
+use super::regex::Regex;
 
 /// One pre-tokenizer, as llama.cpp configures it for a `tokenizer.ggml.pre` value.
 #[derive(Debug)]
 pub struct PreTokenizer {
     /// The `tokenizer.ggml.pre` values that select it (llama.cpp's names).
     pub names: &'static [&'static str],
-    pub split: Split,
+    /// llama.cpp's `regex_exprs`, in order: each split cuts every word the ones before it left
+    /// (a word is never joined to its neighbour again).
+    pub splits: &'static [Split],
     /// llama.cpp's `ignore_merges`: a word that is itself a token is that token, without merges.
     pub ignore_merges: bool,
+    /// llama.cpp's `escape_whitespaces`: spaces become U+2581 before the split, as the tokens of
+    /// a SentencePiece-style BPE vocabulary (Gemma 4's) spell them.
+    pub escape_whitespaces: bool,
+    /// llama.cpp's `byte_encode`: words are merged written in GPT-2's byte alphabet. Without it
+    /// they are merged as their own code points, and a piece that is no token falls back to its
+    /// bytes as `<0xXX>` tokens.
+    pub byte_encode: bool,
+    /// Gemma 4's rule: a word of line feeds only that is itself a token is that token.
+    pub whole_newlines: bool,
+    /// Whether llama.cpp adds BOS when asked to add special tokens.
+    pub add_bos: AddBos,
 }
 
-/// How text is cut into words: llama.cpp's custom splitters, one per regular expression.
+/// Whether llama.cpp adds BOS (with add_special) to a byte-level BPE vocabulary's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddBos {
+    /// As `tokenizer.ggml.add_bos_token` says; without the key, no (llama.cpp's BPE default).
+    AsFileSays,
+    /// As `tokenizer.ggml.add_bos_token` says; without the key, yes: llama.cpp sets it for Llama
+    /// 3's pre-tokenizer before it reads the key.
+    UnlessFileSaysNo,
+    /// Always: llama.cpp overrides a false key for Gemma 4.
+    Always,
+}
+
+/// What every row has unless it says otherwise: a byte-level vocabulary with no extra rule.
+const BYTE_LEVEL: PreTokenizer = PreTokenizer {
+    names: &[],
+    splits: &[],
+    ignore_merges: false,
+    escape_whitespaces: false,
+    byte_encode: true,
+    whole_newlines: false,
+    add_bos: AddBos::AsFileSays,
+};
+
+/// One of llama.cpp's splits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
-    /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`:
-    /// `unicode_regex_split_custom_gpt2`.
+    /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`:
+    /// `unicode_regex_split_custom_gpt2` (which also takes a final `\s+`).
     Gpt2,
     /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}|
     /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`: Llama 3's rule,
     /// `unicode_regex_split_custom_llama3` (3 digits), and Qwen2's, `..._qwen2` (1 digit).
-    Llama3 { max_digits: usize },
+    /// With `marks`, Qwen3.5's `..._qwen35`: combining marks go with letters
+    /// (`[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+` and ` ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*`).
+    Llama3 { max_digits: usize, marks: bool },
+    /// `[^\n]+|[\n]+`: runs of line feeds and runs of anything else,
+    /// `unicode_regex_split_custom_newlines`.
+    Newlines,
+    /// An expression llama.cpp has no hand-written splitter for, verbatim from llama-vocab.cpp;
+    /// it runs through std::regex (regex.rs).
+    Regex(&'static str),
 }
+
+/// GPT-2's split alone.
+const GPT2: &[Split] = &[Split::Gpt2];
+const LLAMA3: &[Split] = &[Split::Llama3 {
+    max_digits: 3,
+    marks: false,
+}];
+const QWEN2: &[Split] = &[Split::Llama3 {
+    max_digits: 1,
+    marks: false,
+}];
+const QWEN35: &[Split] = &[Split::Llama3 {
+    max_digits: 1,
+    marks: true,
+}];
+/// Falcon: runs of ASCII and Unicode punctuation first (with the ASCII symbols listed; other
+/// symbols are not in it), then GPT-2's split, then each run of three ASCII digits.
+const FALCON: &[Split] = &[
+    Split::Regex("[\\p{P}\\$\\+<=>\\^~\\|`]+"),
+    Split::Gpt2,
+    Split::Regex("[0-9][0-9][0-9]"),
+];
+/// StarCoder and its kin: every number code point alone, then GPT-2's split.
+const STARCODER: &[Split] = &[Split::Regex("\\p{N}"), Split::Gpt2];
+/// DeepSeek LLM: line breaks alone; a whitespace and a run of Latin, Greek, Cyrillic and other
+/// cased letters (listed by range; not CJK); a whitespace and ASCII or full-width punctuation
+/// (its `:-~` takes ASCII letters too, which the letter split has already cut off; its U+3000
+/// is never seen, as llama.cpp turns non-ASCII whitespace into 0x0B first); trailing
+/// whitespace; every code point from U+0800 to U+9FA5 (CJK and much else), and Hangul; numbers.
+const DEEPSEEK_LLM: &[Split] = &[
+    Split::Regex("[\r\n]"),
+    Split::Regex(DEEPSEEK_LLM_LETTERS),
+    Split::Regex("\\s?[!-/:-~！-／：-～‘-‟　-。]+"),
+    Split::Regex("\\s+$"),
+    Split::Regex("[一-龥ࠀ-一가-퟿]+"),
+    Split::Regex("\\p{N}+"),
+];
+/// Verbatim from llama-vocab.cpp.
+const DEEPSEEK_LLM_LETTERS: &str = "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+";
+/// DeepSeek Coder: line breaks alone; a whitespace and letters; a whitespace and punctuation;
+/// CJK and Hangul as DeepSeek LLM; then every number code point alone.
+const DEEPSEEK_CODER: &[Split] = &[
+    Split::Regex("[\r\n]"),
+    Split::Regex("\\s?\\p{L}+"),
+    Split::Regex("\\s?\\p{P}+"),
+    Split::Regex("[一-龥ࠀ-一가-퟿]+"),
+    Split::Regex("\\p{N}"),
+];
 
 /// Every pre-tokenizer this engine runs. A `tokenizer.ggml.pre` value not listed here is refused:
 /// a pre-tokenizer that splits differently gives different ids. Rows hold only names whose
-/// vocabulary llama.cpp loads with no other special treatment (no SEP token, no per-token
-/// strip attributes, no BOS override).
-pub const PRE_TOKENIZERS: [PreTokenizer; 4] = [
+/// vocabulary llama.cpp loads with no other special treatment than the row's fields (no SEP
+/// token, no per-token strip attributes).
+pub const PRE_TOKENIZERS: [PreTokenizer; 10] = [
     PreTokenizer {
         names: &[
             "gpt-2",
@@ -48,8 +144,9 @@ pub const PRE_TOKENIZERS: [PreTokenizer; 4] = [
             "trillion",
             "granite-docling",
         ],
-        split: Split::Gpt2,
+        splits: GPT2,
         ignore_merges: false,
+        ..BYTE_LEVEL
     },
     PreTokenizer {
         names: &[
@@ -63,13 +160,16 @@ pub const PRE_TOKENIZERS: [PreTokenizer; 4] = [
             "lfm2",
             "jina-v5-nano",
         ],
-        split: Split::Llama3 { max_digits: 3 },
+        splits: LLAMA3,
         ignore_merges: true,
+        add_bos: AddBos::UnlessFileSaysNo,
+        ..BYTE_LEVEL
     },
     PreTokenizer {
         names: &["dbrx", "smaug-bpe"],
-        split: Split::Llama3 { max_digits: 3 },
+        splits: LLAMA3,
         ignore_merges: false,
+        ..BYTE_LEVEL
     },
     PreTokenizer {
         names: &[
@@ -81,8 +181,57 @@ pub const PRE_TOKENIZERS: [PreTokenizer; 4] = [
             "stablelm2",
             "grok-2",
         ],
-        split: Split::Llama3 { max_digits: 1 },
+        splits: QWEN2,
         ignore_merges: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
+        names: &["qwen35"],
+        splits: QWEN35,
+        ignore_merges: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
+        names: &["falcon"],
+        splits: FALCON,
+        ignore_merges: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
+        names: &[
+            "starcoder",
+            "refact",
+            "command-r",
+            "smollm",
+            "codeshell",
+            "exaone",
+            "minerva-7b",
+            "mellum2",
+        ],
+        splits: STARCODER,
+        ignore_merges: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
+        names: &["deepseek-llm"],
+        splits: DEEPSEEK_LLM,
+        ignore_merges: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
+        names: &["deepseek-coder"],
+        splits: DEEPSEEK_CODER,
+        ignore_merges: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
+        names: &["gemma4", "granite-embed-multi-311m"],
+        splits: &[Split::Newlines],
+        escape_whitespaces: true,
+        byte_encode: false,
+        whole_newlines: true,
+        add_bos: AddBos::Always,
+        ..BYTE_LEVEL
     },
 ];
 
@@ -100,15 +249,67 @@ pub fn supported() -> Vec<&'static str> {
 }
 
 impl PreTokenizer {
-    /// The words of `text`, in order; they concatenate to `text`.
+    /// The pre-tokenizer ready to run: its expressions compiled. An expression outside what
+    /// regex.rs mirrors is an error (none in [`PRE_TOKENIZERS`] is; a test checks every row).
+    pub fn splitter(&'static self) -> Result<Splitter, String> {
+        let steps = self
+            .splits
+            .iter()
+            .map(|&split| {
+                Ok(match split {
+                    Split::Gpt2 => Step::Gpt2,
+                    Split::Llama3 { max_digits, marks } => Step::Llama3 { max_digits, marks },
+                    Split::Newlines => Step::Newlines,
+                    Split::Regex(pattern) => Step::Regex(Regex::new(pattern)?),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Splitter { pre: self, steps })
+    }
+}
+
+/// A pre-tokenizer with its expressions compiled.
+#[derive(Debug)]
+pub struct Splitter {
+    pub pre: &'static PreTokenizer,
+    steps: Vec<Step>,
+}
+
+/// A [`Split`] ready to run.
+#[derive(Debug)]
+enum Step {
+    Gpt2,
+    Llama3 { max_digits: usize, marks: bool },
+    Newlines,
+    Regex(Regex),
+}
+
+impl Splitter {
+    /// The words of `text`, in order; they concatenate to `text`. Each split runs on every word
+    /// the previous ones left, as llama.cpp's `unicode_regex_split` runs its list over offsets.
     pub fn split<'t>(&self, text: &'t str) -> Vec<&'t str> {
-        match self.split {
-            Split::Gpt2 => split_gpt2(text),
-            Split::Llama3 { max_digits } => {
-                let fault = crate::faults::is(crate::faults::Fault::SingleDigitGroups);
-                split_llama3(text, if fault { 1 } else { max_digits })
+        let mut words = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![text]
+        };
+        for step in &self.steps {
+            let mut next = Vec::with_capacity(words.len());
+            for word in words {
+                match step {
+                    Step::Gpt2 => next.extend(split_gpt2(word)),
+                    Step::Llama3 { max_digits, marks } => {
+                        let fault = crate::faults::is(crate::faults::Fault::SingleDigitGroups);
+                        let digits = if fault { 1 } else { *max_digits };
+                        next.extend(split_llama3(word, digits, *marks));
+                    }
+                    Step::Newlines => next.extend(split_newlines(word)),
+                    Step::Regex(regex) => regex.split(word, &mut next),
+                }
             }
+            words = next;
         }
+        words
     }
 }
 
@@ -126,14 +327,16 @@ enum Class {
     End,
 }
 
-fn class(c: Option<char>) -> Class {
+/// `marks`: combining marks count as letters (Qwen3.5's rule), not as `Other`.
+fn class(c: Option<char>, marks: bool) -> Class {
     let Some(c) = c else { return Class::End };
-    // White_Space code points are Zs, Zl, Zp or Cc: never letters or numbers.
+    // White_Space code points are Zs, Zl, Zp or Cc: never letters, marks or numbers.
     if c.is_whitespace() {
         return Class::Space;
     }
     match c.general_category_group() {
         GeneralCategoryGroup::Letter => Class::Letter,
+        GeneralCategoryGroup::Mark if marks => Class::Letter,
         GeneralCategoryGroup::Number => Class::Number,
         _ => Class::Other,
     }
@@ -146,15 +349,17 @@ struct Cursor<'t> {
     chars: Vec<(usize, char)>,
     words: Vec<&'t str>,
     prev_end: usize,
+    marks: bool,
 }
 
 impl<'t> Cursor<'t> {
-    fn new(text: &'t str) -> Self {
+    fn new(text: &'t str, marks: bool) -> Self {
         Cursor {
             text,
             chars: text.char_indices().collect(),
             words: Vec::new(),
             prev_end: 0,
+            marks,
         }
     }
 
@@ -167,7 +372,7 @@ impl<'t> Cursor<'t> {
     }
 
     fn class(&self, pos: usize) -> Class {
-        class(self.cpt(pos))
+        class(self.cpt(pos), self.marks)
     }
 
     fn offset(&self, pos: usize) -> usize {
@@ -221,9 +426,22 @@ impl<'t> Cursor<'t> {
     }
 }
 
+/// llama.cpp's `unicode_regex_split_custom_newlines`.
+fn split_newlines(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut rest = text;
+    while let Some(first) = rest.chars().next() {
+        let newline = first == '\n';
+        let end = rest.find(|c| (c == '\n') != newline).unwrap_or(rest.len());
+        words.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    words
+}
+
 /// llama.cpp's `unicode_regex_split_custom_gpt2`.
 fn split_gpt2(text: &str) -> Vec<&str> {
-    let mut c = Cursor::new(text);
+    let mut c = Cursor::new(text, false);
     let n = c.len();
     let mut pos = 0;
     while pos < n {
@@ -273,9 +491,11 @@ fn split_gpt2(text: &str) -> Vec<&str> {
     c.words
 }
 
-/// llama.cpp's `unicode_regex_split_custom_llama3` (`max_digits` 3) and `..._qwen2` (1).
-fn split_llama3(text: &str, max_digits: usize) -> Vec<&str> {
-    let mut c = Cursor::new(text);
+/// llama.cpp's `unicode_regex_split_custom_llama3` (`max_digits` 3), `..._qwen2` (1) and
+/// `..._qwen35` (1, with `marks`: its letter runs and their one leading code point check
+/// "letter or mark" wherever Qwen2's check "letter").
+fn split_llama3(text: &str, max_digits: usize, marks: bool) -> Vec<&str> {
+    let mut c = Cursor::new(text, marks);
     let n = c.len();
     let mut pos = 0;
     while pos < n {
@@ -354,16 +574,20 @@ fn split_llama3(text: &str, max_digits: usize) -> Vec<&str> {
 mod tests {
     use super::*;
 
+    fn split<'t>(name: &str, text: &'t str) -> Vec<&'t str> {
+        lookup(name).unwrap().splitter().unwrap().split(text)
+    }
+
     fn gpt2(text: &str) -> Vec<&str> {
-        lookup("gpt-2").unwrap().split(text)
+        split("gpt-2", text)
     }
 
     fn llama3(text: &str) -> Vec<&str> {
-        lookup("llama-bpe").unwrap().split(text)
+        split("llama-bpe", text)
     }
 
     fn qwen2(text: &str) -> Vec<&str> {
-        lookup("qwen2").unwrap().split(text)
+        split("qwen2", text)
     }
 
     #[test]
@@ -376,6 +600,16 @@ mod tests {
         assert!(lookup("default").is_none());
         assert!(lookup("llama-bpe").unwrap().ignore_merges);
         assert!(!lookup("qwen2").unwrap().ignore_merges);
+    }
+
+    #[test]
+    fn every_row_compiles_and_its_words_make_the_text() {
+        let text = "Hello, wörld!  x\r\n\n 12345 ١٢ 日本語 한국어 «ok» e\u{301} 🦀\t $5+3 ";
+        for pre in &PRE_TOKENIZERS {
+            let words = pre.splitter().unwrap().split(text);
+            assert_eq!(words.concat(), text, "{:?}", pre.names);
+            assert!(words.iter().all(|w| !w.is_empty()), "{:?}", pre.names);
+        }
     }
 
     #[test]
@@ -420,5 +654,66 @@ mod tests {
         // e + combining acute: the mark leaves the letter run and starts a punctuation run.
         assert_eq!(qwen2("cafe\u{301}!"), ["cafe", "\u{301}!"]);
         assert_eq!(gpt2("cafe\u{301}!"), ["cafe", "\u{301}!"]);
+    }
+
+    /// llama.cpp's category tables (unicode-data.cpp) are Unicode 15.1, and so are the pinned
+    /// crate's: a letter added in Unicode 16 is still an unassigned code point, "other".
+    #[test]
+    fn categories_are_llama_cpps_unicode_15_1() {
+        assert_eq!(unicode_properties::UNICODE_VERSION, (15, 1, 0));
+        // U+1C89 CYRILLIC CAPITAL LETTER TJE, new in Unicode 16.
+        assert_eq!(gpt2("a\u{1C89}b"), ["a", "\u{1C89}", "b"]);
+        assert_eq!(qwen2("a\u{1C89}'s"), ["a", "\u{1C89}'", "s"]);
+    }
+
+    #[test]
+    fn gemma4_cuts_only_at_line_feeds() {
+        let gemma4 = |t| split("gemma4", t);
+        assert_eq!(gemma4("a b\n\nc\r\n"), ["a b", "\n\n", "c\r", "\n"]);
+        assert_eq!(gemma4("\n"), ["\n"]);
+        let pre = lookup("gemma4").unwrap();
+        assert!(pre.escape_whitespaces && !pre.byte_encode && pre.whole_newlines);
+        assert_eq!(pre.add_bos, AddBos::Always);
+        assert!(lookup("gpt-2").unwrap().byte_encode);
+    }
+
+    #[test]
+    fn qwen35_marks_go_with_letters() {
+        assert_eq!(split("qwen35", "cafe\u{301}!"), ["cafe\u{301}", "!"]);
+        assert_eq!(
+            split("qwen35", " \u{301}x 12"),
+            [" \u{301}x", " ", "1", "2"]
+        );
+        assert_eq!(split("qwen35", "!\u{301}"), ["!\u{301}"]);
+    }
+
+    #[test]
+    fn falcon_cuts_punctuation_then_gpt2_then_digit_triples() {
+        let falcon = |t| split("falcon", t);
+        // Punctuation runs first, so " (" is no GPT-2 word: the space is left alone.
+        assert_eq!(falcon("a (b)"), ["a", " ", "(", "b", ")"]);
+        assert_eq!(falcon("x 1234567"), ["x", " ", "123", "456", "7"]);
+        // Only ASCII digits make triples; € is a symbol, not punctuation.
+        assert_eq!(falcon("€١٢٣"), ["€", "١٢٣"]);
+    }
+
+    #[test]
+    fn starcoder_takes_each_number_alone() {
+        assert_eq!(split("starcoder", "ab 123"), ["ab", " ", "1", "2", "3"]);
+        assert_eq!(split("command-r", "x²"), ["x", "²"]);
+    }
+
+    #[test]
+    fn deepseek_splits_follow_their_expressions() {
+        let llm = |t| split("deepseek-llm", t);
+        assert_eq!(llm("Hi there\n"), ["Hi", " there", "\n"]);
+        // ASCII letters are in the punctuation set too (`:-~`), which does not matter: the
+        // letter split has already cut them off.
+        assert_eq!(llm("a, b!"), ["a", ",", " b", "!"]);
+        assert_eq!(llm("x  "), ["x", "  "]);
+        assert_eq!(llm("日本 123"), ["日本", " ", "123"]);
+        let coder = |t| split("deepseek-coder", t);
+        assert_eq!(coder("Hi there 123"), ["Hi", " there", " ", "1", "2", "3"]);
+        assert_eq!(coder("a+b"), ["a", "+", "b"]);
     }
 }
