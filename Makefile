@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-check contracts bench bench-e2e coverage coverage-tools mutants mutants-tools mutants-gate verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-check contracts report-check bench bench-e2e coverage coverage-tools mutants mutants-tools mutants-gate verify
 
 help:
 	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
@@ -25,7 +25,9 @@ help:
 	@echo "make golden-ggml   rebuild ggml: its test-quantize-fns errors, its K-quant quantizer bytes"
 	@echo "make golden-models tokenizer, reference models, HF f64 and llama.cpp goldens"
 	@echo "make golden-vocab  llama.cpp's tokenizer test vectors (vocab GGUFs, .inp, .out)"
+	@echo "make golden-sampling  llama.cpp's sampler chain, stage by stage, on seeded logits"
 	@echo "make golden-check  every golden file against its manifest (sha256, tensors, script hashes)"
+	@echo "make report-check  headless Chromium renders reports/index.html (after make contracts)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
 	@echo "make bench-e2e   realizar vs llama-bench on a TinyLlama-shaped model (Q4_K_M, Q8_0; 1 and 2 threads)"
 
@@ -88,7 +90,11 @@ golden-models: uv
 golden-vocab: uv
 	uv run golden/scripts/vocab.py
 
-golden: golden-quant golden-ggml golden-models golden-vocab
+# llama.cpp's samplers, stage by stage, on seeded random logits.
+golden-sampling: uv
+	uv run --locked golden/scripts/sampling.py
+
+golden: golden-quant golden-ggml golden-models golden-vocab golden-sampling
 	@git status --short golden || true
 
 golden-check:
@@ -102,6 +108,26 @@ contracts:
 	cargo run --release --quiet --bin oracle -- verify --reports reports
 	cargo run --release --quiet --features falsify --target-dir target/falsify --bin oracle -- \
 	  verify --falsify --reports reports
+
+# The report as a browser renders it: headless Chromium (Debian's `chromium`) loads
+# reports/index.html (written by `make contracts`); the DOM it renders must hold the summary, the
+# verdict, falsification and provenance tables and one plot per TRACE-PARITY model, and its
+# screenshot (reports/index.png) must not be blank.
+CHROMIUM ?= chromium
+CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,4000
+report-check:
+	@test -f reports/index.html || { echo "report-check: no reports/index.html; run make contracts"; exit 1; }
+	$(CHROMIUM) $(CHROMIUM_FLAGS) --dump-dom file://$(CURDIR)/reports/index.html > reports/dom.html 2>/dev/null
+	$(CHROMIUM) $(CHROMIUM_FLAGS) --screenshot=$(CURDIR)/reports/index.png file://$(CURDIR)/reports/index.html >/dev/null 2>&1
+	@for id in summary verdicts falsification provenance; do \
+	  grep -q "id=\"$$id\"" reports/dom.html || { echo "report-check: the rendered page has no #$$id"; exit 1; }; \
+	done
+	@plots=$$(grep -o '<svg' reports/dom.html | wc -l); \
+	traced=$$(grep -c 'check: trace_parity' contracts/trace-parity.yaml); \
+	test "$$plots" -eq "$$traced" || { echo "report-check: $$plots plots for $$traced traced models"; exit 1; }; \
+	size=$$(stat -c %s reports/index.png); \
+	test "$$size" -gt 100000 || { echo "report-check: screenshot of $$size bytes"; exit 1; }; \
+	echo "report-check: Chromium rendered reports/index.html: $$plots plots, every table, screenshot $$size bytes"
 
 bench:
 	cargo bench -p realizar --bench matvec

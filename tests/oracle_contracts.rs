@@ -336,6 +336,10 @@ fn sample() -> Vec<ContractResult> {
                 fault: realizar_oracle::contract::Fault::SwapRope,
                 caught: Some(true),
                 detail: "gqa violated".into(),
+                obligation: Some("gqa".into()),
+                metric: Some("max_abs"),
+                value: Some(0.81),
+                threshold: Some(1e-4),
             }],
         },
         ContractResult {
@@ -557,6 +561,12 @@ fn committed_contracts_hold_and_reports_are_written() {
     // TRACE-PARITY traces nine models: gqa, tied, llama3, yarn, qwen2, qwen3, gemma2, gemma3,
     // loud.
     assert_eq!(html.matches("<svg").count(), 9, "one plot per traced model");
+    // Layer boundaries and op names on the plots, every obligation's headroom, the golden sets'
+    // provenance; the falsification table comes with --falsify.
+    assert!(html.contains(">layer 5</text>") && html.contains(">ffn_post_norm</text>"));
+    assert!(html.contains("x headroom</td>"));
+    assert!(html.contains("id=\"provenance\"") && html.contains("golden/models/tiny-gemma3"));
+    assert!(html.contains("oracle verify --falsify --reports DIR"));
     assert!(std::fs::read_to_string(reports.path().join("junit.xml"))
         .unwrap()
         .contains("<testsuite"));

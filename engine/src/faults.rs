@@ -49,6 +49,11 @@ pub enum Fault {
     /// Softmax exponentiates without subtracting the maximum first: fine for small scores,
     /// infinite for the large ones of tiny-loud.
     SoftmaxWithoutMax,
+    /// The repetition penalty divides negative logits too (the rule as first published, which
+    /// makes a repeated token with a negative logit more likely; llama.cpp multiplies those).
+    PenaltyDividesNegative,
+    /// Top-p stops one token short: the token whose probability carries the sum to p is dropped.
+    TopPOneShort,
     /// LongRoPE's short or long factors are picked by the highest position of each call (HF's
     /// rule) instead of the KV cache's capacity (llama.cpp's): a prefill within the original
     /// context rotates with the short factors in a cache meant for longer sequences.

@@ -1,8 +1,11 @@
 //! Choosing the next token from logits: greedy, or seeded sampling after llama.cpp's default
-//! chain (repetition penalty, top-k, top-p, min-p, temperature). The same seed gives the same
+//! chain (repetition penalty, top-k, top-p, min-p, temperature), computed stage by stage as
+//! llama.cpp's samplers compute them. The draw is ours (SplitMix64): the same seed gives the same
 //! tokens.
 
 use std::collections::VecDeque;
+
+use crate::faults::{self, Fault};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SamplerConfig {
@@ -73,62 +76,85 @@ impl Sampler {
 
     /// The next token for one position's logits.
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
-        let mut logits = logits.to_vec();
-        if self.cfg.repeat_penalty != 1.0 {
-            let mut seen = self.recent.iter().copied().collect::<Vec<_>>();
-            seen.sort_unstable();
-            seen.dedup();
-            for t in seen {
-                if let Some(l) = logits.get_mut(t as usize) {
-                    *l = if *l > 0.0 {
-                        *l / self.cfg.repeat_penalty
-                    } else {
-                        *l * self.cfg.repeat_penalty
-                    };
-                }
-            }
-        }
         if self.cfg.temperature <= 0.0 {
-            return argmax(&logits);
+            let penalized: Vec<f32> = self.penalties(logits).tokens.iter().map(|t| t.1).collect();
+            return argmax(&penalized);
         }
-        // Candidates sorted by logit, highest first (ties by id, for determinism).
-        let mut cand: Vec<(u32, f32)> = logits
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| (i as u32, l))
-            .collect();
-        cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        if self.cfg.top_k > 0 {
-            cand.truncate(self.cfg.top_k.max(1));
-        }
-        let probs = softmax(&cand, 1.0);
-        if self.cfg.top_p < 1.0 {
-            let mut sum = 0.0;
-            let keep = probs
-                .iter()
-                .position(|&p| {
-                    sum += p;
-                    sum >= f64::from(self.cfg.top_p)
-                })
-                .map_or(cand.len(), |i| i + 1);
-            cand.truncate(keep);
-        }
-        if self.cfg.min_p > 0.0 {
-            let probs = softmax(&cand, 1.0);
-            let floor = probs[0] * f64::from(self.cfg.min_p);
-            let keep = probs.iter().take_while(|&&p| p >= floor).count().max(1);
-            cand.truncate(keep);
-        }
-        let probs = softmax(&cand, self.cfg.temperature);
+        let (cand, probs) = self.run_chain(logits, |_, _| {});
         let r = self.next_f64();
         let mut acc = 0.0;
-        for (p, &(id, _)) in probs.iter().zip(&cand) {
+        for (p, &(id, _)) in probs.iter().zip(&cand.tokens) {
             acc += p;
             if r < acc {
                 return id;
             }
         }
-        cand.last().map_or(0, |c| c.0)
+        cand.tokens.last().map_or(0, |c| c.0)
+    }
+
+    /// What each stage of the chain leaves of the candidates (named as in [`STAGES`]), and the
+    /// probabilities the draw then uses: the contract SAMPLING-PARITY holds these to llama.cpp's
+    /// samplers on the same logits. Needs a positive temperature (zero is greedy).
+    pub fn chain(&self, logits: &[f32]) -> (Vec<(&'static str, Candidates)>, Vec<f64>) {
+        let mut stages = Vec::new();
+        let (_, probs) = self.run_chain(logits, |name, c| stages.push((name, c.clone())));
+        (stages, probs)
+    }
+
+    /// llama.cpp's default chain, stage by stage, in its arithmetic (f32 logits and
+    /// probabilities, its sort points and comparisons), so that the candidates equal its own;
+    /// `record` sees each stage's result.
+    fn run_chain(
+        &self,
+        logits: &[f32],
+        mut record: impl FnMut(&'static str, &Candidates),
+    ) -> (Candidates, Vec<f64>) {
+        let mut c = self.penalties(logits);
+        record(STAGES[0], &c);
+        c.top_k(self.cfg.top_k);
+        record(STAGES[1], &c);
+        c.top_p(self.cfg.top_p);
+        record(STAGES[2], &c);
+        c.min_p(self.cfg.min_p);
+        record(STAGES[3], &c);
+        for t in &mut c.tokens {
+            t.1 /= self.cfg.temperature;
+        }
+        record(STAGES[4], &c);
+        let probs = c.probabilities();
+        (c, probs)
+    }
+
+    /// Every token with its logit, the recent ones penalized: a positive logit divided by the
+    /// penalty, a negative one multiplied (llama.cpp's fix of the rule as published, which
+    /// divides both and so favours repeated tokens with negative logits).
+    fn penalties(&self, logits: &[f32]) -> Candidates {
+        let mut c = Candidates {
+            tokens: logits
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| (i as u32, l))
+                .collect(),
+            sorted: false,
+        };
+        let rp = self.cfg.repeat_penalty;
+        if rp == 1.0 || self.cfg.repeat_last_n == 0 {
+            return c;
+        }
+        let divide_all = faults::is(Fault::PenaltyDividesNegative);
+        let mut seen: Vec<u32> = self.recent.iter().copied().collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for t in seen {
+            if let Some(l) = c.tokens.get_mut(t as usize).map(|t| &mut t.1) {
+                if *l <= 0.0 && !divide_all {
+                    *l *= rp;
+                } else {
+                    *l /= rp;
+                }
+            }
+        }
+        c
     }
 
     /// SplitMix64, as a uniform draw in [0, 1).
@@ -142,6 +168,116 @@ impl Sampler {
     }
 }
 
+/// The stages of the chain before the draw, in order: llama.cpp's sampler names.
+pub const STAGES: [&str; 5] = ["penalties", "top_k", "top_p", "min_p", "temperature"];
+
+/// The candidates a stage leaves: (token, logit) in the order llama.cpp's array holds them, and
+/// whether that order is by logit, highest first (llama.cpp's `sorted` flag, which decides how
+/// the next stage computes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidates {
+    pub tokens: Vec<(u32, f32)>,
+    pub sorted: bool,
+}
+
+impl Candidates {
+    /// Highest logit first; ties by token id, where llama.cpp's sort leaves them in no set order.
+    fn sort(&mut self) {
+        if !self.sorted {
+            self.tokens
+                .sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            self.sorted = true;
+        }
+    }
+
+    fn max_logit(&self) -> f32 {
+        if self.sorted {
+            self.tokens.first().map_or(f32::NEG_INFINITY, |t| t.1)
+        } else {
+            self.tokens
+                .iter()
+                .map(|t| t.1)
+                .fold(f32::NEG_INFINITY, f32::max)
+        }
+    }
+
+    /// The k highest; 0 keeps all (unsorted).
+    fn top_k(&mut self, k: usize) {
+        if k == 0 {
+            return;
+        }
+        self.sort();
+        self.tokens.truncate(k);
+    }
+
+    /// The fewest highest whose probabilities (a softmax in f32, summed in the array's order
+    /// before sorting, as llama.cpp does) reach p; 1 keeps all.
+    fn top_p(&mut self, p: f32) {
+        if p >= 1.0 || self.tokens.is_empty() {
+            return;
+        }
+        let max = self.max_logit();
+        let mut probs: Vec<f32> = self.tokens.iter().map(|t| (t.1 - max).exp()).collect();
+        let sum: f32 = probs.iter().sum();
+        probs.iter_mut().for_each(|q| *q /= sum);
+        let mut order: Vec<usize> = (0..self.tokens.len()).collect();
+        if !self.sorted {
+            order.sort_by(|&a, &b| {
+                let (x, y) = (self.tokens[a], self.tokens[b]);
+                y.1.total_cmp(&x.1).then(x.0.cmp(&y.0))
+            });
+        }
+        let mut cum = 0.0f32;
+        let mut keep = order.len();
+        for (i, &j) in order.iter().enumerate() {
+            cum += probs[j];
+            if cum >= p {
+                // The fault stops before the token that reaches p.
+                keep = if faults::is(Fault::TopPOneShort) {
+                    i.max(1)
+                } else {
+                    i + 1
+                };
+                break;
+            }
+        }
+        self.tokens = order[..keep].iter().map(|&j| self.tokens[j]).collect();
+        self.sorted = true;
+    }
+
+    /// Those whose logit is at least the highest plus ln(p) (probability at least p times the
+    /// highest's), in f32 as llama.cpp compares; 0 keeps all. Unsorted candidates stay in their
+    /// order.
+    fn min_p(&mut self, p: f32) {
+        if p <= 0.0 || self.tokens.is_empty() {
+            return;
+        }
+        let floor = self.max_logit() + p.ln();
+        if self.sorted {
+            // The first always stays.
+            let keep = 1 + self.tokens[1..].iter().take_while(|t| t.1 >= floor).count();
+            self.tokens.truncate(keep);
+        } else {
+            self.tokens.retain(|t| t.1 >= floor);
+        }
+    }
+
+    /// The draw's probabilities: exp in f32, summed in f64, as llama.cpp's dist sampler.
+    fn probabilities(&self) -> Vec<f64> {
+        if self.tokens.len() == 1 {
+            return vec![1.0];
+        }
+        let max = self.max_logit();
+        let e: Vec<f64> = self
+            .tokens
+            .iter()
+            .map(|t| f64::from((t.1 - max).exp()))
+            .collect();
+        let sum: f64 = e.iter().sum();
+        e.into_iter().map(|v| v / sum).collect()
+    }
+}
+
 /// The first index of the largest value.
 pub fn argmax(x: &[f32]) -> u32 {
     let mut best = 0;
@@ -151,20 +287,6 @@ pub fn argmax(x: &[f32]) -> u32 {
         }
     }
     best as u32
-}
-
-fn softmax(cand: &[(u32, f32)], temperature: f32) -> Vec<f64> {
-    let t = f64::from(temperature);
-    let max = cand
-        .iter()
-        .map(|c| f64::from(c.1))
-        .fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = cand
-        .iter()
-        .map(|c| ((f64::from(c.1) - max) / t).exp())
-        .collect();
-    let sum: f64 = e.iter().sum();
-    e.into_iter().map(|v| v / sum).collect()
 }
 
 #[cfg(test)]
@@ -287,6 +409,35 @@ mod tests {
                 assert!(order[..allowed].contains(&t), "{cfg:?} picked {t}");
             }
         }
+    }
+
+    #[test]
+    fn the_chain_records_every_stage_and_penalizes_negative_logits_by_multiplying() {
+        let l = vec![2.0f32, -1.0, 0.5, 1.5, -3.0];
+        let mut s = Sampler::new(SamplerConfig {
+            repeat_penalty: 2.0,
+            top_k: 4,
+            top_p: 0.9,
+            min_p: 0.0,
+            temperature: 0.5,
+            ..SamplerConfig::default()
+        });
+        s.accept(0);
+        s.accept(1);
+        let (stages, probs) = s.chain(&l);
+        let names: Vec<&str> = stages.iter().map(|s| s.0).collect();
+        assert_eq!(names, STAGES);
+        // 2.0 / 2 and -1.0 * 2: both repeated tokens lose ground, in id order (unsorted).
+        assert_eq!(stages[0].1.tokens[..2], [(0, 1.0), (1, -2.0)]);
+        assert!(!stages[0].1.sorted);
+        // Top-k sorts: 1.5, 1.0, 0.5, -2.0.
+        let ids = |i: usize| stages[i].1.tokens.iter().map(|t| t.0).collect::<Vec<_>>();
+        assert_eq!(ids(1), [3, 0, 2, 1]);
+        assert!(stages[1].1.sorted);
+        // Temperature 0.5 doubles the survivors' logits; the probabilities sum to 1.
+        assert_eq!(stages[4].1.tokens[0], (3, 3.0));
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(probs.len(), stages[4].1.tokens.len());
     }
 
     #[test]

@@ -279,7 +279,9 @@ fn verify(
             .and_then(|_| std::fs::write(dir.join(json), crate::report::json(&results) + "\n"))
             .and_then(|_| std::fs::write(dir.join(junit), crate::report::junit(&results)))
             .map_err(|e| format!("writing reports to {}: {e}", dir.display()))?;
-        if !falsify {
+        // The page people read: written by both runs, so after `make contracts` (verify, then
+        // verify --falsify) it holds the falsification table too.
+        {
             // The per-op divergence of every model a trace contract checks, for the plots.
             let mut diffs = Vec::new();
             for c in &contracts {
@@ -301,7 +303,7 @@ fn verify(
             }
             std::fs::write(
                 dir.join("index.html"),
-                crate::report::html(&results, &diffs),
+                crate::report::html(&results, &diffs, &crate::report::provenance(root)),
             )
             .map_err(|e| format!("writing {}: {e}", dir.join("index.html").display()))?;
         }

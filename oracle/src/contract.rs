@@ -61,6 +61,7 @@ pub enum CheckKind {
     LoadRefuses,
     RunPath,
     GpuParity,
+    SamplingParity,
 }
 
 /// What a check runs on. Which fields a check needs is validated on load.
@@ -383,7 +384,8 @@ impl CheckKind {
             | CheckKind::DetokenizeStream
             | CheckKind::VocabParity
             | CheckKind::ParserRejects
-            | CheckKind::LoadRefuses => &[M::Mismatches],
+            | CheckKind::LoadRefuses
+            | CheckKind::SamplingParity => &[M::Mismatches],
         }
     }
 }
@@ -423,7 +425,7 @@ fn missing_param(o: &Obligation) -> Option<&'static str> {
         CheckKind::TokenizerParity | CheckKind::DetokenizeStream | CheckKind::VocabParity => {
             p.tokenizer.is_none().then_some("tokenizer")
         }
-        CheckKind::Layout | CheckKind::ParserRejects => None,
+        CheckKind::Layout | CheckKind::ParserRejects | CheckKind::SamplingParity => None,
     }
 }
 

@@ -64,6 +64,12 @@ pub struct FalsificationResult {
     /// Some(true): the contract was violated, as it must be. None: could not run.
     pub caught: Option<bool>,
     pub detail: String,
+    /// The first obligation the fault violated, and what it measured there against its
+    /// threshold (None where it violated none, or measured nothing: an engine error).
+    pub obligation: Option<String>,
+    pub metric: Option<&'static str>,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -153,7 +159,8 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, inject: Injector) -> ContractResult {
             } else {
                 Some(false)
             };
-            let detail = match violated.first() {
+            let first = violated.first();
+            let detail = match first {
                 Some(r) => format!("{} violated: {}", r.id, r.detail),
                 None => "every obligation still held".into(),
             };
@@ -161,6 +168,10 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, inject: Injector) -> ContractResult {
                 fault: case.fault,
                 caught,
                 detail,
+                obligation: first.map(|r| r.id.clone()),
+                metric: first.map(|r| r.metric),
+                value: first.and_then(|r| r.value),
+                threshold: first.map(|r| r.threshold),
             });
         }
     }

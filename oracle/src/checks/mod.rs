@@ -13,6 +13,7 @@ mod quant_error;
 mod quant_exactness;
 mod quantize_exactness;
 mod run_path;
+mod sampling_parity;
 mod tokenizer_parity;
 pub mod trace_parity;
 mod vocab_parity;
@@ -233,6 +234,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         CheckKind::ParserRejects => parser_rejects::run(o, ctx),
         CheckKind::LoadRefuses => load_refuses::run(o, ctx),
         CheckKind::RunPath => run_path::run(o, ctx),
+        CheckKind::SamplingParity => sampling_parity::run(o, ctx),
     };
     match result {
         Ok((value, detail)) => Measurement::Value { value, detail },
