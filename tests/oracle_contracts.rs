@@ -558,9 +558,13 @@ fn committed_contracts_hold_and_reports_are_written() {
         assert_eq!(c["verdict"], expected, "{}", c["id"]);
     }
     let html = std::fs::read_to_string(reports.path().join("index.html")).unwrap();
-    // TRACE-PARITY traces nine models: gqa, tied, llama3, yarn, qwen2, qwen3, gemma2, gemma3,
-    // loud.
-    assert_eq!(html.matches("<svg").count(), 9, "one plot per traced model");
+    // TRACE-PARITY traces twelve models: gqa, tied, llama3, yarn, qwen2, qwen3, gemma2, gemma3,
+    // mistral (its HF directory), phi3, phi3-long, loud.
+    assert_eq!(
+        html.matches("<svg").count(),
+        12,
+        "one plot per traced model"
+    );
     // Layer boundaries and op names on the plots, every obligation's headroom, the golden sets'
     // provenance; the falsification table comes with --falsify.
     assert!(html.contains(">layer 5</text>") && html.contains(">ffn_post_norm</text>"));

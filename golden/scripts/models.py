@@ -162,7 +162,7 @@ SPECS = [
          "llama.cpp attends to every past token and its logits differ from HF's from position 16 "
          "on (agreement: 'F32 vs HF f64' over all positions, and the same before the window and "
          "against HF with sliding_window=None)",
-         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 40, ("Q8_0",), False,
+         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 40, ("Q8_0", "Q4_K_M"), True,
          family="mistral", sliding_window=16),
     Spec("tiny-loud", "Numeric robustness: projection weights with std 0.5 (12x the others), so "
          "attention scores reach the hundreds and activations the thousands; an engine that "
@@ -172,7 +172,7 @@ SPECS = [
          weight_std=0.5),
     Spec("tiny-phi3", "Phi-3: fused QKV (qkv_proj -> attn_qkv) and fused gate/up (gate_up_proj -> "
          "ffn_up, gate first), NEOX RoPE, GQA 4/2 heads of 64, one layer, no sliding window",
-         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 40, ("Q8_0", "Q4_K_M"), False,
+         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 40, ("Q8_0", "Q4_K_M"), True,
          family="phi3"),
     Spec("tiny-gemma2", "Gemma 2: norms stored as offsets from 1 (the converter adds 1), pre- and "
          "post-norms around attention and the FFN, GeGLU with tanh GELU, embeddings scaled by "
@@ -200,7 +200,7 @@ SPECS = [
          "and long factors 1 + 7 (i / 31)^2 for the 32 pairs, original context 64 of 256 "
          "(attention factor sqrt(1 + ln 4 / ln 64)), 96 tokens so the long factors apply, fused "
          "QKV and gate/up, GQA 4/2 heads of 64",
-         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 96, ("Q8_0", "Q4_K_M"), False,
+         256, 1, 4, 2, 512, False, 256, 10000.0, 1e-5, "bfloat16", 96, ("Q8_0", "Q4_K_M"), True,
          family="phi3", original_context=64,
          rope_scaling={"type": "longrope",
                        "short_factor": [round(1.0 + 0.01 * i, 6) for i in range(32)],
@@ -532,6 +532,18 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
             out[name] = t.numpy().reshape(len(tokens), -1).copy()
         return hook
 
+    def keep_split(names, widths):
+        """A fused projection's output cut into its parts by columns (Phi-3's qkv_proj: q, k, v;
+        gate_up_proj: gate, up)."""
+        def hook(_module, _inputs, output):
+            t = output[0].detach().numpy().reshape(len(tokens), -1)
+            at = 0
+            for name, width in zip(names, widths):
+                out[name] = t[:, at:at + width].copy()
+                at += width
+            assert at == t.shape[1], (names, widths, t.shape)
+        return hook
+
     def keep_input(name):
         def hook(_module, args, kwargs):
             t = args[0] if args else kwargs["hidden_states"]
@@ -548,7 +560,18 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
         m.embed_tokens.register_forward_hook(keep("embedding"))
     for i, layer in enumerate(m.layers):
         layer.register_forward_hook(keep(f"layers.{i}.output"))
-        if spec.op_trace:
+        if spec.op_trace and spec.family == "phi3":
+            hd = spec.head_dim or spec.hidden // spec.heads
+            q_w, kv_w = spec.heads * hd, spec.kv_heads * hd
+            layer.self_attn.qkv_proj.register_forward_hook(keep_split(
+                [f"layers.{i}.{op}" for op in ("q_proj", "k_proj", "v_proj")], [q_w, kv_w, kv_w]))
+            layer.mlp.gate_up_proj.register_forward_hook(keep_split(
+                [f"layers.{i}.{op}" for op in ("ffn_gate", "ffn_up")], [spec.ffn, spec.ffn]))
+            ops = {"attn_norm": layer.input_layernorm, "attn_out": layer.self_attn.o_proj,
+                   "ffn_norm": layer.post_attention_layernorm, "ffn_out": layer.mlp.down_proj}
+            for op, module in ops.items():
+                module.register_forward_hook(keep(f"layers.{i}.{op}"))
+        elif spec.op_trace:
             ops = {"attn_norm": layer.input_layernorm, "q_proj": layer.self_attn.q_proj,
                    "k_proj": layer.self_attn.k_proj, "v_proj": layer.self_attn.v_proj,
                    "attn_out": layer.self_attn.o_proj, "ffn_norm": layer.post_attention_layernorm,
@@ -566,11 +589,11 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
                 module.register_forward_hook(keep(f"layers.{i}.{op}"))
     m.norm.register_forward_hook(keep("output_norm"))
     # Q and K after RoPE, as HF computes them: RoPE is a function, not a module, so it is
-    # wrapped for this one pass. Gemma's rows are in GGUF order already (NEOX RoPE, no
-    # permutation), so the engine's q and k compare with these directly.
+    # wrapped for this one pass. Gemma's and Phi-3's rows are in GGUF order already (NEOX RoPE,
+    # no permutation), so the engine's q and k compare with these directly.
     rope_calls: list = []
     modeling = None
-    if gemma and spec.op_trace:
+    if (gemma or spec.family == "phi3") and spec.op_trace:
         import importlib
         modeling = importlib.import_module(f"transformers.models.{spec.family}.modeling_{spec.family}")
         original = modeling.apply_rotary_pos_emb
@@ -894,6 +917,13 @@ def main() -> None:
         if spec.family in ("qwen2", "qwen3"):
             layout_extra["trace"] += f"; llama.cpp's {spec.family} graph names no attn_out-N " \
                                      "(kqv_out-N is the input of attn_output)"
+        if spec.family == "phi3" and spec.op_trace:
+            layout_extra["hf"] += "; layers.N.{q_proj, k_proj, v_proj} and {ffn_gate, ffn_up}: " \
+                                  "the column parts of qkv_proj and gate_up_proj; " \
+                                  "layers.N.{q_rope, k_rope}: Q and K after RoPE " \
+                                  "(apply_rotary_pos_emb's results), [n_tokens, heads x head_dim]"
+            layout_extra["trace"] += "; llama.cpp's phi3 graph names the RoPE results Qcur-N, " \
+                                     "Kcur-N (the fused projection's views are not contiguous)"
         if spec.family == "mistral":
             layout_extra["hf"] += "; logits_no_sliding_window: the same checkpoint loaded with " \
                                   "sliding_window=None (full causal attention, as llama.cpp " \

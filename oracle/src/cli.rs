@@ -295,7 +295,7 @@ fn verify(
                     else {
                         continue;
                     };
-                    let path = root.join(format!("golden/models/{model}/{model}-{file}.gguf"));
+                    let path = ctx.model_path(model, file);
                     if let Ok(d) = crate::diff::diff(root, &path, model, o.threshold) {
                         diffs.push((c.id.clone(), d));
                     }

@@ -100,6 +100,17 @@ impl Ctx {
         self.root.join("golden").join(rel)
     }
 
+    /// A golden model's file: `golden/models/<model>/<model>-<file>.gguf`, or its HF directory
+    /// for `file` hf.
+    pub fn model_path(&self, model: &str, file: &str) -> PathBuf {
+        let dir = self.golden(&format!("models/{model}"));
+        if file == "hf" {
+            dir.join("hf")
+        } else {
+            dir.join(format!("{model}-{file}.gguf"))
+        }
+    }
+
     /// The model an obligation names (`model`, `file`: a GGUF label or `hf`, F32 when left
     /// out), on the kernel it names (the best this CPU runs when left out). The kernel is part
     /// of the detail of every verdict that loads a model.
@@ -119,12 +130,7 @@ impl Ctx {
             };
             Failure::Unavailable(needs, e.to_string())
         })?;
-        let dir = self.golden(&format!("models/{model}"));
-        let path = if file == "hf" {
-            dir.join("hf")
-        } else {
-            dir.join(format!("{model}-{file}.gguf"))
-        };
+        let path = self.model_path(model, file);
         if !path.exists() {
             return Err(env(format!("{}: no such golden model", path.display())));
         }
