@@ -473,15 +473,8 @@ fn split_gpt2(text: &str) -> Vec<&str> {
             continue;
         }
         let (spaces, _) = c.spaces(pos);
-        // \s+(?!\S): the run but its last code point, which goes with the next word.
-        if spaces > 1 && pos + spaces < n {
-            pos += spaces - 1;
-            c.add(pos);
-            continue;
-        }
-        // \s+
-        if spaces > 0 {
-            pos += spaces;
+        if let Some(end) = whitespace_run(pos, spaces, n) {
+            pos = end;
             c.add(pos);
             continue;
         }
@@ -491,7 +484,19 @@ fn split_gpt2(text: &str) -> Vec<&str> {
     c.words
 }
 
-/// llama.cpp's `unicode_regex_split_custom_llama3` (`max_digits` 3), `..._qwen2` (1) and
+/// Where the whitespace alternatives that end both custom splitters' patterns cut, for a run of
+/// `spaces` whitespace code points at `pos` of `n`: `\s+(?!\S)` takes the run but its last code
+/// point when more text follows (that one goes with the next word), `\s+` the whole run; None
+/// where no whitespace starts.
+fn whitespace_run(pos: usize, spaces: usize, n: usize) -> Option<usize> {
+    match spaces {
+        0 => None,
+        s if s > 1 && pos + s < n => Some(pos + s - 1),
+        s => Some(pos + s),
+    }
+}
+
+/// llama.cpp's `unicode_regex_split_custom_llama3`/// llama.cpp's `unicode_regex_split_custom_llama3` (`max_digits` 3), `..._qwen2` (1) and
 /// `..._qwen35` (1, with `marks`: its letter runs and their one leading code point check
 /// "letter or mark" wherever Qwen2's check "letter").
 fn split_llama3(text: &str, max_digits: usize, marks: bool) -> Vec<&str> {
@@ -552,15 +557,8 @@ fn split_llama3(text: &str, max_digits: usize, marks: bool) -> Vec<&str> {
             c.add(pos);
             continue;
         }
-        // \s+(?!\S)
-        if spaces > 1 && pos + spaces < n {
-            pos += spaces - 1;
-            c.add(pos);
-            continue;
-        }
-        // \s+
-        if spaces > 0 {
-            pos += spaces;
+        if let Some(end) = whitespace_run(pos, spaces, n) {
+            pos = end;
             c.add(pos);
             continue;
         }
