@@ -159,7 +159,42 @@ fn load_errors_name_file_line_and_field() {
             .replace("metric: mismatches", "metric: max_abs"),
             Some(8),
             Some("obligations.params.kernel"),
-            "'neon' is not a kernel",
+            "unknown variant `neon`, expected one of `scalar`, `avx2`, `avx512`",
+        ),
+        // A parameter the check does not read is refused, not ignored.
+        (
+            GOOD.replace(
+                "check: layout",
+                "check: kv_consistency\n    params: {model: tiny-gqa, file: F32, types: [Q4_K]}",
+            )
+            .replace("metric: mismatches", "metric: max_abs"),
+            Some(8),
+            Some("obligations.params.types"),
+            "check kv_consistency does not read params.types",
+        ),
+        (
+            GOOD.replace(
+                "check: layout",
+                "check: quant_exactness\n    params: {types: []}",
+            ),
+            Some(8),
+            Some("obligations.params.types"),
+            "check quant_exactness needs at least one type",
+        ),
+        (
+            GOOD.replace("check: layout", "check: logit_parity"),
+            Some(8),
+            Some("obligations.check"),
+            "unknown variant `logit_parity`",
+        ),
+        (
+            GOOD.replace(
+                "check: layout",
+                "check: tokenizer_parity\n    params: {tokenizer: wordpiece}",
+            ),
+            Some(8),
+            Some("obligations.params.tokenizer"),
+            "unknown variant `wordpiece`, expected `spm` or `bpe`",
         ),
     ] {
         let p = write(dir.path(), "bad.yaml", &text);
@@ -315,7 +350,7 @@ fn verify_exits_3_when_an_obligation_did_not_run_for_an_undeclared_reason() {
 fn sample() -> Vec<ContractResult> {
     let ob = |id: &str, value: Option<f64>, status: Status, detail: &str| ObligationResult {
         id: id.into(),
-        check: "LogitsParity".into(),
+        check: "logits_parity".into(),
         metric: "max_abs",
         threshold: 1e-4,
         relation: "<=",

@@ -285,16 +285,11 @@ fn verify(
             // The per-op divergence of every model a trace contract checks, for the plots.
             let mut diffs = Vec::new();
             for c in &contracts {
-                for o in c
-                    .obligations
-                    .iter()
-                    .filter(|o| o.check == crate::contract::CheckKind::TraceParity)
-                {
-                    let (Some(model), Some(file)) =
-                        (o.params.model.as_deref(), o.params.file.as_deref())
-                    else {
+                for o in &c.obligations {
+                    let crate::contract::Check::TraceParity(p) = &o.check else {
                         continue;
                     };
+                    let (model, file) = (p.model.as_str(), p.file.as_str());
                     let path = ctx.model_path(model, file);
                     if let Ok(d) = crate::diff::diff(root, &path, model, o.threshold) {
                         diffs.push((c.id.clone(), d));

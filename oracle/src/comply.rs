@@ -23,11 +23,7 @@ pub fn engine_commit(root: &Path) -> String {
 pub fn provenance(root: &Path, contracts: &[Contract]) -> serde_json::Value {
     let mut models: Vec<&str> = contracts
         .iter()
-        .flat_map(|c| {
-            c.obligations
-                .iter()
-                .filter_map(|o| o.params.model.as_deref())
-        })
+        .flat_map(|c| c.obligations.iter().filter_map(|o| o.check.model()))
         .collect();
     models.sort_unstable();
     models.dedup();

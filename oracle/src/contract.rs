@@ -10,9 +10,11 @@ use serde::Deserialize;
 
 pub const SCHEMA: u32 = 1;
 
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+/// A contract. `load_file` reads it with each obligation as its YAML holds it
+/// ([`ObligationYaml`]) and returns it with each check typed ([`Obligation`]).
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Contract {
+pub struct Contract<O = Obligation> {
     pub schema: u32,
     pub id: String,
     pub title: String,
@@ -20,7 +22,7 @@ pub struct Contract {
     /// The bug the contract prevents, with a reference to where it happened.
     pub rationale: String,
     pub tickets: Vec<String>,
-    pub obligations: Vec<Obligation>,
+    pub obligations: Vec<O>,
     pub falsification: Vec<Falsification>,
     pub bindings: Bindings,
     /// Where the contract was loaded from (not in the YAML).
@@ -28,67 +30,261 @@ pub struct Contract {
     pub file: PathBuf,
 }
 
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+/// An obligation as written: `check` names the kind and `params` are read by that kind alone,
+/// so both are held untyped until [`Check`] types them together.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Obligation {
+pub struct ObligationYaml {
     pub id: String,
-    /// What the check needs from the machine. Only an obligation that declares a requirement
-    /// may be NOT RUN, and only where the machine lacks it.
     #[serde(default)]
     pub requires: Vec<Requirement>,
-    pub check: CheckKind,
+    pub check: serde_json::Value,
     #[serde(default)]
-    pub params: Params,
+    pub params: Option<serde_json::Value>,
     pub metric: Metric,
     pub threshold: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckKind {
-    LogitsParity,
-    TraceParity,
-    QuantExactness,
-    QuantizeExactness,
-    QuantError,
-    Layout,
-    KvConsistency,
-    Determinism,
-    TokenizerParity,
-    DetokenizeStream,
-    VocabParity,
-    ParserRejects,
-    LoadRefuses,
-    RunPath,
-    GpuParity,
-    SamplingParity,
+#[derive(Clone, Debug, PartialEq)]
+pub struct Obligation {
+    pub id: String,
+    /// What the check needs from the machine. Only an obligation that declares a requirement
+    /// may be NOT RUN, and only where the machine lacks it.
+    pub requires: Vec<Requirement>,
+    pub check: Check,
+    pub metric: Metric,
+    pub threshold: f64,
 }
 
-/// What a check runs on. Which fields a check needs is validated on load.
-#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+/// One check kind with exactly the parameters it reads. The YAML's `check:` is the tag and its
+/// `params:` the variant's struct, so a parameter the check needs but lacks, one it does not
+/// read, and a value it cannot use (a kernel or GGUF type that is not one) are load errors with
+/// the file and line; the checks then read typed parameters and default nothing.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "check", content = "params", rename_all = "snake_case")]
+pub enum Check {
+    LogitsParity(LogitsParams),
+    TraceParity(ModelParams),
+    QuantExactness(TypesParams),
+    QuantizeExactness(TypesParams),
+    QuantError(TypesParams),
+    Layout(LayoutParams),
+    KvConsistency(ModelParams),
+    Determinism(ModelParams),
+    TokenizerParity(TinyVocabParams),
+    DetokenizeStream(TinyVocabParams),
+    VocabParity(VocabParams),
+    ParserRejects(NoParams),
+    LoadRefuses(LoadRefusesParams),
+    RunPath(RunPathParams),
+    GpuParity(GpuParams),
+    SamplingParity(NoParams),
+}
+
+impl Check {
+    /// The name the YAML gives the check (`logits_parity`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Check::LogitsParity(_) => "logits_parity",
+            Check::TraceParity(_) => "trace_parity",
+            Check::QuantExactness(_) => "quant_exactness",
+            Check::QuantizeExactness(_) => "quantize_exactness",
+            Check::QuantError(_) => "quant_error",
+            Check::Layout(_) => "layout",
+            Check::KvConsistency(_) => "kv_consistency",
+            Check::Determinism(_) => "determinism",
+            Check::TokenizerParity(_) => "tokenizer_parity",
+            Check::DetokenizeStream(_) => "detokenize_stream",
+            Check::VocabParity(_) => "vocab_parity",
+            Check::ParserRejects(_) => "parser_rejects",
+            Check::LoadRefuses(_) => "load_refuses",
+            Check::RunPath(_) => "run_path",
+            Check::GpuParity(_) => "gpu_parity",
+            Check::SamplingParity(_) => "sampling_parity",
+        }
+    }
+
+    /// The metrics this check measures; an obligation naming any other is a load error.
+    pub fn metrics(&self) -> &'static [Metric] {
+        use Metric as M;
+        match self {
+            Check::LogitsParity(_) | Check::RunPath(_) => &[
+                M::MaxAbs,
+                M::RelL2,
+                M::KlMean,
+                M::KlMax,
+                M::CosineMin,
+                M::SameTop,
+            ],
+            Check::TraceParity(_) | Check::GpuParity(_) => &[M::RelL2],
+            Check::KvConsistency(_) => &[M::MaxAbs],
+            Check::QuantError(_) => &[M::Excess],
+            Check::QuantExactness(_)
+            | Check::QuantizeExactness(_)
+            | Check::Layout(_)
+            | Check::Determinism(_)
+            | Check::TokenizerParity(_)
+            | Check::DetokenizeStream(_)
+            | Check::VocabParity(_)
+            | Check::ParserRejects(_)
+            | Check::LoadRefuses(_)
+            | Check::SamplingParity(_) => &[M::Mismatches],
+        }
+    }
+
+    /// The golden model the check reads, if any.
+    pub fn model(&self) -> Option<&str> {
+        match self {
+            Check::LogitsParity(p) => Some(&p.model),
+            Check::TraceParity(p) | Check::KvConsistency(p) | Check::Determinism(p) => {
+                Some(&p.model)
+            }
+            Check::RunPath(p) => Some(&p.model),
+            Check::GpuParity(p) => Some(&p.model),
+            Check::LoadRefuses(p) => Some(&p.model),
+            _ => None,
+        }
+    }
+}
+
+/// A golden model's file on a CPU kernel.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Params {
+pub struct ModelParams {
     /// A reference model: golden/models/<model>.
-    pub model: Option<String>,
+    pub model: String,
     /// Which of its files: F32, Q4_K_M, ..., or hf (the HF directory).
-    pub file: Option<String>,
-    /// hf_f64 or llamacpp.
-    pub reference: Option<Reference>,
-    /// batch or incremental.
-    pub mode: Option<Mode>,
-    /// GGUF type names, for quant checks.
+    pub file: String,
+    /// The CPU kernel the model's matrix products run on (default: the best this CPU runs).
     #[serde(default)]
-    pub types: Vec<String>,
-    /// spm or bpe, for tokenizer checks.
-    pub tokenizer: Option<String>,
-    /// cpu or cuda, for GPU checks.
-    pub backend: Option<String>,
-    /// The CPU kernel the model's matrix products run on, by `Kernel::name` (scalar, avx2,
-    /// avx512; default: the best this CPU runs). Validated on load.
-    pub kernel: Option<String>,
+    pub kernel: Option<KernelName>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogitsParams {
+    pub model: String,
+    pub file: String,
+    pub reference: Reference,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub kernel: Option<KernelName>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunPathParams {
+    pub model: String,
+    pub file: String,
+    /// hf_f64 (its rows), or llamacpp (its one-token-per-call logits on the same file).
+    #[serde(default)]
+    pub reference: Reference,
+    #[serde(default)]
+    pub kernel: Option<KernelName>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuParams {
+    pub model: String,
+    pub file: String,
+    pub backend: Backend,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadRefusesParams {
+    pub model: String,
+}
+
+/// GGUF weight types; at least one.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypesParams {
+    pub types: Vec<TypeName>,
+}
+
+/// The square and non-square F32 matrices always; with `types`, every listed type too.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayoutParams {
+    #[serde(default)]
+    pub types: Vec<TypeName>,
+}
+
+/// One of the two tiny golden vocabularies (golden/tokenizer/<spm|bpe>).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TinyVocabParams {
+    pub tokenizer: TinyVocab,
+}
+
+/// A real vocabulary: a folder of golden/vocab.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VocabParams {
+    pub tokenizer: String,
+}
+
+/// A check that reads no parameters (`params` left out, or `{}`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TinyVocab {
+    Spm,
+    Bpe,
+}
+
+impl TinyVocab {
+    pub fn name(self) -> &'static str {
+        match self {
+            TinyVocab::Spm => "spm",
+            TinyVocab::Bpe => "bpe",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Cuda,
+    Wgpu,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cuda => "cuda",
+            Backend::Wgpu => "wgpu",
+        }
+    }
+}
+
+/// A GGUF type name (`Q4_K`), checked on load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TypeName(pub realizar::format::gguf::GgmlType);
+
+impl TryFrom<String> for TypeName {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        realizar::format::gguf::GgmlType::from_name(&name)
+            .map(TypeName)
+            .ok_or_else(|| format!("'{name}' is not a GGUF type name"))
+    }
+}
+
+impl TypeName {
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KernelName {
     Scalar,
@@ -128,16 +324,18 @@ impl Requirement {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reference {
+    #[default]
     HfF64,
     Llamacpp,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
+    #[default]
     Batch,
     Incremental,
 }
@@ -241,13 +439,12 @@ pub fn load_file(path: &Path) -> Result<Contract, LoadError> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(None, None, e.to_string()))?;
-    let mut c: Contract = serde_saphyr::from_str(&text).map_err(|e| {
+    let c: Contract<ObligationYaml> = serde_saphyr::from_str(&text).map_err(|e| {
         let line = e.location().map(|l| l.line());
         let message = e.to_string();
         let first = message.lines().next().unwrap_or("").to_string();
         err(line, None, first)
     })?;
-    c.file = path.to_path_buf();
     let at = |field: &str| line_of(&text, &format!("{field}:"));
     if c.schema != SCHEMA {
         return Err(err(
@@ -292,7 +489,8 @@ pub fn load_file(path: &Path) -> Result<Contract, LoadError> {
         }
     }
     let mut seen = BTreeSet::new();
-    for o in &c.obligations {
+    let mut obligations = Vec::with_capacity(c.obligations.len());
+    for o in c.obligations {
         let line = line_of(&text, &format!("id: {}", o.id));
         if !seen.insert(o.id.clone()) {
             return Err(err(
@@ -308,21 +506,27 @@ pub fn load_file(path: &Path) -> Result<Contract, LoadError> {
                 format!("{} is not a usable threshold", o.threshold),
             ));
         }
-        if let Some(missing) = missing_param(o) {
-            return Err(err(
-                line,
-                Some(&format!("obligations.params.{missing}")),
-                format!("check {:?} needs params.{missing}", o.check),
-            ));
+        let check = typed_check(o.check, o.params)
+            .map_err(|(field, message)| err(line, Some(&field), message))?;
+        if let Check::QuantExactness(p) | Check::QuantizeExactness(p) | Check::QuantError(p) =
+            &check
+        {
+            if p.types.is_empty() {
+                return Err(err(
+                    line,
+                    Some("obligations.params.types"),
+                    format!("check {} needs at least one type", check.name()),
+                ));
+            }
         }
-        let measures = o.check.metrics();
+        let measures = check.metrics();
         if !measures.contains(&o.metric) {
             return Err(err(
                 line,
                 Some("obligations.metric"),
                 format!(
-                    "check {:?} does not measure {}; it measures {}",
-                    o.check,
+                    "check {} does not measure {}; it measures {}",
+                    check.name(),
                     o.metric.name(),
                     measures
                         .iter()
@@ -332,101 +536,60 @@ pub fn load_file(path: &Path) -> Result<Contract, LoadError> {
                 ),
             ));
         }
-        if let Some(k) = o
-            .params
-            .kernel
-            .as_deref()
-            .filter(|k| realizar::quant::Kernel::from_name(k).is_none())
-        {
-            return Err(err(
-                line,
-                Some("obligations.params.kernel"),
-                format!("'{k}' is not a kernel (scalar, avx2, avx512)"),
-            ));
-        }
-        if let Some(t) = o
-            .params
-            .types
-            .iter()
-            .find(|t| realizar::format::gguf::GgmlType::from_name(t).is_none())
-        {
-            return Err(err(
-                line,
-                Some("obligations.params.types"),
-                format!("'{t}' is not a GGUF type name"),
-            ));
-        }
+        obligations.push(Obligation {
+            id: o.id,
+            requires: o.requires,
+            check,
+            metric: o.metric,
+            threshold: o.threshold,
+        });
     }
-    Ok(c)
+    Ok(Contract {
+        schema: c.schema,
+        id: c.id,
+        title: c.title,
+        description: c.description,
+        rationale: c.rationale,
+        tickets: c.tickets,
+        obligations,
+        falsification: c.falsification,
+        bindings: c.bindings,
+        file: path.to_path_buf(),
+    })
 }
 
-impl CheckKind {
-    /// The metrics this check measures; an obligation naming any other is a load error.
-    pub fn metrics(self) -> &'static [Metric] {
-        use Metric as M;
-        match self {
-            CheckKind::LogitsParity | CheckKind::RunPath => &[
-                M::MaxAbs,
-                M::RelL2,
-                M::KlMean,
-                M::KlMax,
-                M::CosineMin,
-                M::SameTop,
-            ],
-            CheckKind::TraceParity | CheckKind::GpuParity => &[M::RelL2],
-            CheckKind::KvConsistency => &[M::MaxAbs],
-            CheckKind::QuantError => &[M::Excess],
-            CheckKind::QuantExactness
-            | CheckKind::QuantizeExactness
-            | CheckKind::Layout
-            | CheckKind::Determinism
-            | CheckKind::TokenizerParity
-            | CheckKind::DetokenizeStream
-            | CheckKind::VocabParity
-            | CheckKind::ParserRejects
-            | CheckKind::LoadRefuses
-            | CheckKind::SamplingParity => &[M::Mismatches],
+/// Types an obligation's `check` and `params` together as one [`Check`]. On error: the field
+/// (`obligations.params.model`) and what is wrong with it.
+fn typed_check(
+    check: serde_json::Value,
+    params: Option<serde_json::Value>,
+) -> Result<Check, (String, String)> {
+    let name = check.as_str().unwrap_or_default().to_string();
+    let params = params.unwrap_or_else(|| serde_json::json!({}));
+    let tagged = serde_json::json!({"check": check, "params": params});
+    serde_path_to_error::deserialize(tagged).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde names a missing or an unknown field in the message, at the struct's path.
+        let quoted = inner.split('`').nth(1).unwrap_or_default();
+        if path == "check" || path == "." {
+            ("obligations.check".into(), inner)
+        } else if inner.starts_with("missing field") {
+            (
+                format!("obligations.params.{quoted}"),
+                format!("check {name} needs params.{quoted}"),
+            )
+        } else if inner.starts_with("unknown field") {
+            (
+                format!("obligations.params.{quoted}"),
+                format!("check {name} does not read params.{quoted} ({inner})"),
+            )
+        } else {
+            // `params.types[1]`: the field is the list.
+            let field = path.split('[').next().unwrap_or_default();
+            (format!("obligations.{field}"), inner)
         }
-    }
-}
-
-/// The first parameter a check kind needs that the obligation leaves out.
-fn missing_param(o: &Obligation) -> Option<&'static str> {
-    let p = &o.params;
-    match o.check {
-        CheckKind::LogitsParity => {
-            if p.model.is_none() {
-                Some("model")
-            } else if p.file.is_none() {
-                Some("file")
-            } else if p.reference.is_none() {
-                Some("reference")
-            } else {
-                None
-            }
-        }
-        CheckKind::LoadRefuses => p.model.is_none().then_some("model"),
-        CheckKind::TraceParity
-        | CheckKind::RunPath
-        | CheckKind::KvConsistency
-        | CheckKind::Determinism
-        | CheckKind::GpuParity => {
-            if p.model.is_none() {
-                Some("model")
-            } else if p.file.is_none() {
-                Some("file")
-            } else {
-                None
-            }
-        }
-        CheckKind::QuantExactness | CheckKind::QuantizeExactness | CheckKind::QuantError => {
-            p.types.is_empty().then_some("types")
-        }
-        CheckKind::TokenizerParity | CheckKind::DetokenizeStream | CheckKind::VocabParity => {
-            p.tokenizer.is_none().then_some("tokenizer")
-        }
-        CheckKind::Layout | CheckKind::ParserRejects | CheckKind::SamplingParity => None,
-    }
+    })
 }
 
 /// Every contract in `dir`, sorted by file name; ids must be unique across files.

@@ -117,7 +117,7 @@ fn check_obligation(o: &Obligation, ctx: &Ctx) -> ObligationResult {
     };
     ObligationResult {
         id: o.id.clone(),
-        check: format!("{:?}", o.check),
+        check: o.check.name().to_string(),
         metric: o.metric.name(),
         threshold: o.threshold,
         relation: if at_most { "<=" } else { ">=" },
@@ -238,7 +238,7 @@ fn level(
     let fuzzed = !c
         .obligations
         .iter()
-        .any(|o| o.check == crate::contract::CheckKind::ParserRejects)
+        .any(|o| matches!(o.check, crate::contract::Check::ParserRejects(_)))
         || FUZZ_TARGETS
             .iter()
             .all(|t| root.join(format!("fuzz/fuzz_targets/{t}.rs")).is_file());

@@ -1,13 +1,12 @@
 //! The same call twice gives the same bits: no state leaks between calls.
 
 use super::Ctx;
-use crate::contract::Obligation;
+use crate::contract::ModelParams;
 use realizar::model::Logits;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
-    let model = o.params.model.as_deref().unwrap_or("");
-    let engine = ctx.model(o)?;
-    let tokens = ctx.tokens(model)?;
+pub fn run(p: &ModelParams, ctx: &Ctx) -> super::Outcome {
+    let engine = ctx.model(&p.model, &p.file, p.kernel)?;
+    let tokens = ctx.tokens(&p.model)?;
     let call = || {
         let mut cache = engine.new_cache(tokens.len());
         engine

@@ -6,7 +6,7 @@
 //! whose streamed text differs.
 
 use super::Ctx;
-use crate::contract::Obligation;
+use crate::contract::TinyVocab;
 use realizar::tokenizer::{Tokenizer, Utf8Stream};
 
 fn streamed(tok: &Tokenizer, ids: &[u32]) -> (String, String) {
@@ -20,8 +20,7 @@ fn streamed(tok: &Tokenizer, ids: &[u32]) -> (String, String) {
     (text, String::from_utf8_lossy(&bytes).into_owned())
 }
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
-    let which = o.params.tokenizer.as_deref().unwrap_or("spm");
+pub fn run(which: TinyVocab, ctx: &Ctx) -> super::Outcome {
     let (tok, golden) = ctx.vocab(which)?;
     let mut sequences: Vec<Vec<u32>> = golden["cases"]
         .as_array()

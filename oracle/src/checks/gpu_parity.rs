@@ -2,12 +2,11 @@
 //! was lent to it), so the check reports that it did not run.
 
 use super::Measurement;
-use crate::contract::{Obligation, Requirement};
+use crate::contract::{GpuParams, Requirement};
 
-pub fn run(o: &Obligation) -> Measurement {
-    let backend = o.params.backend.as_deref().unwrap_or("cuda");
+pub fn run(p: &GpuParams) -> Measurement {
     Measurement::Unavailable(
         Requirement::Gpu,
-        format!("no {backend} backend in this build of realizar"),
+        format!("no {} backend in this build of realizar", p.backend.name()),
     )
 }

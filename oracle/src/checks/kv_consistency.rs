@@ -1,14 +1,13 @@
 //! One token per call through the KV cache against the whole sequence in one batch.
 
 use super::{widen, Ctx};
-use crate::contract::Obligation;
+use crate::contract::ModelParams;
 use crate::metrics::max_abs;
 use realizar::model::Logits;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
-    let model = o.params.model.as_deref().unwrap_or("");
-    let engine = ctx.model(o)?;
-    let tokens = ctx.tokens(model)?;
+pub fn run(p: &ModelParams, ctx: &Ctx) -> super::Outcome {
+    let engine = ctx.model(&p.model, &p.file, p.kernel)?;
+    let tokens = ctx.tokens(&p.model)?;
     let mut cache = engine.new_cache(tokens.len());
     let batch = engine
         .forward(&mut cache, &tokens, Logits::All)

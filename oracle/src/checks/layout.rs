@@ -5,8 +5,7 @@
 //! then W e_j against column j of its dequantization (within 1% of the row's largest value: the
 //! activation 1.0 itself is quantized for the integer kernels).
 
-use super::env;
-use crate::contract::Obligation;
+use crate::contract::TypeName;
 use realizar::format::gguf::GgmlType;
 use realizar::quant::{dequantize_to_vec, matvec, quantize, Kernel, QMatrix};
 
@@ -47,7 +46,7 @@ fn wrong_columns(
     Ok(wrong)
 }
 
-pub fn run(o: &Obligation) -> super::Outcome {
+pub fn run(types: &[TypeName]) -> super::Outcome {
     let mut wrong = 0usize;
     for (rows, cols) in [(64usize, 64usize), (7, 512)] {
         let w: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
@@ -57,8 +56,7 @@ pub fn run(o: &Obligation) -> super::Outcome {
     let mut cases = 2;
     let kernels = Kernel::available();
     let mut state = 0x1a_0002_u64;
-    for name in &o.params.types {
-        let ty = GgmlType::from_name(name).ok_or_else(|| env(format!("unknown type {name}")))?;
+    for &TypeName(ty) in types {
         let rows = 13;
         let cols = ty.block_size() as usize * if ty.block_size() > 32 { 3 } else { 7 };
         let x: Vec<f32> = (0..rows * cols)

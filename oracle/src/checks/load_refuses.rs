@@ -11,7 +11,6 @@ use realizar::model::Model;
 use realizar::quant::Kernel;
 
 use super::{engine, Ctx, Failure};
-use crate::contract::Obligation;
 
 /// One crafted file: what it changes, and the text the refusal must contain.
 struct Case {
@@ -93,8 +92,7 @@ fn hf_variant(
     Ok(())
 }
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
-    let model = o.params.model.as_deref().unwrap_or_default();
+pub fn run(model: &str, ctx: &Ctx) -> super::Outcome {
     let dir = ctx.golden(&format!("models/{model}"));
     let f32_path = dir.join(format!("{model}-F32.gguf"));
     let bytes = std::fs::read(&f32_path).map_err(|e| io(&f32_path, e))?;

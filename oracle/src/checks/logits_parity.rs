@@ -1,18 +1,13 @@
 //! Engine logits against a golden: HF float64, or llama.cpp on the same file and mode.
 
 use super::{logits_metric, widen, Ctx};
-use crate::contract::{Mode, Obligation, Reference};
+use crate::contract::{LogitsParams, Metric, Mode, Reference};
 use crate::metrics::compare_logits;
 use realizar::model::Logits;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
-    let p = &o.params;
-    let (model, file) = (
-        p.model.as_deref().unwrap_or(""),
-        p.file.as_deref().unwrap_or(""),
-    );
-    let mode = p.mode.unwrap_or(Mode::Batch);
-    let engine = ctx.model(o)?;
+pub fn run(p: &LogitsParams, metric: Metric, ctx: &Ctx) -> super::Outcome {
+    let (model, file, mode) = (p.model.as_str(), p.file.as_str(), p.mode);
+    let engine = ctx.model(model, file, p.kernel)?;
     let tokens = ctx.tokens(model)?;
     let mut cache = engine.new_cache(tokens.len());
     let ours = match mode {
@@ -32,11 +27,11 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
         }
     };
     let (reference, _) = match p.reference {
-        Some(Reference::HfF64) => ctx.tensor(
+        Reference::HfF64 => ctx.tensor(
             &format!("models/{model}/hf_f64.safetensors"),
             crate::golden::hf_logits_tensor(model, file),
         )?,
-        _ => {
+        Reference::Llamacpp => {
             let name = match mode {
                 Mode::Batch => "logits_batch",
                 Mode::Incremental => "logits_incremental",
@@ -45,7 +40,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
         }
     };
     let c = compare_logits(&reference, &widen(&ours), engine.config.vocab);
-    let value = logits_metric(&c, o.metric)?;
+    let value = logits_metric(&c, metric)?;
     Ok((
         value,
         format!("{:?} kernel, {}", engine.kernel, c.summary()),

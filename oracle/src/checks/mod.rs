@@ -25,7 +25,7 @@ use realizar::model::Model;
 use realizar::quant::Kernel;
 use realizar::tokenizer::Tokenizer;
 
-use crate::contract::{CheckKind, Metric, Obligation, Requirement};
+use crate::contract::{Check, KernelName, Metric, Obligation, Requirement, TinyVocab};
 use crate::metrics::LogitsComparison;
 
 /// What a check measured.
@@ -111,18 +111,16 @@ impl Ctx {
         }
     }
 
-    /// The model an obligation names (`model`, `file`: a GGUF label or `hf`, F32 when left
-    /// out), on the kernel it names (the best this CPU runs when left out). The kernel is part
-    /// of the detail of every verdict that loads a model.
-    pub fn model(&self, o: &Obligation) -> Result<Model, Failure> {
-        let model = o.params.model.as_deref().unwrap_or_default();
-        let file = o.params.file.as_deref().unwrap_or("F32");
-        let kernel = match o.params.kernel.as_deref() {
-            None => Kernel::best(),
-            Some(name) => {
-                Kernel::from_name(name).ok_or_else(|| env(format!("'{name}' is not a kernel")))?
-            }
-        };
+    /// A golden model's file (a GGUF label or `hf`), on the kernel an obligation names (the
+    /// best this CPU runs when it names none). The kernel is part of the detail of every
+    /// verdict that loads a model.
+    pub fn model(
+        &self,
+        model: &str,
+        file: &str,
+        kernel: Option<KernelName>,
+    ) -> Result<Model, Failure> {
+        let kernel = kernel.map_or_else(Kernel::best, KernelName::kernel);
         kernel.check().map_err(|e| {
             let needs = match kernel {
                 Kernel::Avx512 => Requirement::Avx512,
@@ -140,7 +138,8 @@ impl Ctx {
 
     /// A golden tokenizer (`spm`, `bpe`) read by the engine from its vocab-only GGUF, and the
     /// golden strings with llama.cpp's ids (tokenize.json).
-    pub fn vocab(&self, which: &str) -> Result<(Tokenizer, serde_json::Value), Failure> {
+    pub fn vocab(&self, which: TinyVocab) -> Result<(Tokenizer, serde_json::Value), Failure> {
+        let which = which.name();
         let vocab = self.golden(&format!("tokenizer/{which}/vocab.gguf"));
         if !vocab.is_file() {
             return Err(env(format!("{}: no such golden file", vocab.display())));
@@ -224,23 +223,23 @@ pub fn widen(x: &[f32]) -> Vec<f64> {
 
 /// Runs one obligation's check.
 pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
-    let result = match o.check {
-        CheckKind::LogitsParity => logits_parity::run(o, ctx),
-        CheckKind::TraceParity => trace_parity::run(o, ctx),
-        CheckKind::QuantExactness => quant_exactness::run(o, ctx),
-        CheckKind::QuantizeExactness => quantize_exactness::run(o, ctx),
-        CheckKind::Layout => layout::run(o),
-        CheckKind::KvConsistency => kv_consistency::run(o, ctx),
-        CheckKind::Determinism => determinism::run(o, ctx),
-        CheckKind::TokenizerParity => tokenizer_parity::run(o, ctx),
-        CheckKind::DetokenizeStream => detokenize_stream::run(o, ctx),
-        CheckKind::VocabParity => vocab_parity::run(o, ctx),
-        CheckKind::GpuParity => return gpu_parity::run(o),
-        CheckKind::QuantError => quant_error::run(o, ctx),
-        CheckKind::ParserRejects => parser_rejects::run(o, ctx),
-        CheckKind::LoadRefuses => load_refuses::run(o, ctx),
-        CheckKind::RunPath => run_path::run(o, ctx),
-        CheckKind::SamplingParity => sampling_parity::run(o, ctx),
+    let result = match &o.check {
+        Check::LogitsParity(p) => logits_parity::run(p, o.metric, ctx),
+        Check::TraceParity(p) => trace_parity::run(p, o.threshold, ctx),
+        Check::QuantExactness(p) => quant_exactness::run(&p.types, ctx),
+        Check::QuantizeExactness(p) => quantize_exactness::run(&p.types, ctx),
+        Check::Layout(p) => layout::run(&p.types),
+        Check::KvConsistency(p) => kv_consistency::run(p, ctx),
+        Check::Determinism(p) => determinism::run(p, ctx),
+        Check::TokenizerParity(p) => tokenizer_parity::run(p.tokenizer, ctx),
+        Check::DetokenizeStream(p) => detokenize_stream::run(p.tokenizer, ctx),
+        Check::VocabParity(p) => vocab_parity::run(&p.tokenizer, ctx),
+        Check::GpuParity(p) => return gpu_parity::run(p),
+        Check::QuantError(p) => quant_error::run(&p.types, ctx),
+        Check::ParserRejects(_) => parser_rejects::run(ctx),
+        Check::LoadRefuses(p) => load_refuses::run(&p.model, ctx),
+        Check::RunPath(p) => run_path::run(p, o.metric, ctx),
+        Check::SamplingParity(_) => sampling_parity::run(ctx),
     };
     match result {
         Ok((value, detail)) => Measurement::Value { value, detail },

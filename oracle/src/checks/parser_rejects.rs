@@ -8,7 +8,6 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{env, Ctx};
-use crate::contract::Obligation;
 use realizar::format::gguf::Gguf;
 use realizar::format::safetensors::Safetensors;
 use realizar::tokenizer::Tokenizer;
@@ -23,7 +22,7 @@ fn parse(kind: &str, data: &[u8]) -> Result<bool, ()> {
     .map_err(|_| ())
 }
 
-pub fn run(_o: &Obligation, ctx: &Ctx) -> super::Outcome {
+pub fn run(ctx: &Ctx) -> super::Outcome {
     let (mut panics, mut wrong, mut seeds) = (Vec::new(), Vec::new(), 0usize);
     let corpus = ctx.root.join("fuzz/corpus");
     for target in [

@@ -3,8 +3,7 @@
 //! test-quantize-fns): the largest excess of ours over ggml's, over the listed types.
 
 use super::{engine, env, Ctx};
-use crate::contract::Obligation;
-use realizar::format::gguf::GgmlType;
+use crate::contract::TypeName;
 use realizar::quant::{dequantize_to_vec, quantize};
 
 /// ggml's array_rmse: sqrt(sum of squared differences) / n.
@@ -17,7 +16,7 @@ fn array_rmse(a: &[f32], b: &[f32]) -> f64 {
     sum.sqrt() / a.len() as f64
 }
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
+pub fn run(types: &[TypeName], ctx: &Ctx) -> super::Outcome {
     let path = ctx.golden("ggml/quantize_fns.json");
     let ggml: serde_json::Value = std::fs::read(&path)
         .map_err(|e| env(format!("{}: {e}", path.display())))
@@ -28,8 +27,8 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
         .map(|i| 0.1 + 2.0 * (i as f32).cos())
         .collect();
     let (mut worst, mut parts) = (f64::NEG_INFINITY, Vec::new());
-    for name in &o.params.types {
-        let ty = GgmlType::from_name(name).ok_or_else(|| env(format!("unknown type {name}")))?;
+    for &TypeName(ty) in types {
+        let name = ty.name();
         let theirs = ggml["errors"][name.to_lowercase().replace("_k", "_K")]["quantization_error"]
             .as_f64()
             .ok_or_else(|| {

@@ -2,21 +2,20 @@
 //! in any bit (any NaN matches any NaN).
 
 use super::{env, Ctx};
-use crate::contract::Obligation;
-use realizar::format::gguf::GgmlType;
+use crate::contract::TypeName;
 use realizar::quant::dequantize_to_vec;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
+pub fn run(types: &[TypeName], ctx: &Ctx) -> super::Outcome {
     let mut total = 0usize;
     let mut parts = Vec::new();
-    for ty in &o.params.types {
+    for &TypeName(t) in types {
+        let ty = t.name();
         let path = ctx.golden(&format!("quant/dequant_{ty}.safetensors"));
         let golden_err = |e: &dyn std::fmt::Display| env(format!("{}: {e}", path.display()));
         let bytes = std::fs::read(&path).map_err(|e| golden_err(&e))?;
         let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| golden_err(&e))?;
         let blocks = st.tensor("blocks").map_err(|e| golden_err(&e))?;
         let gold = st.tensor("dequant").map_err(|e| golden_err(&e))?;
-        let t = GgmlType::from_name(ty).ok_or_else(|| env(format!("unknown type {ty}")))?;
         let ours = dequantize_to_vec(t, blocks.data()).map_err(super::engine)?;
         let mismatches = gold
             .data()

@@ -4,17 +4,16 @@
 //! the count of blocks whose bytes differ.
 
 use super::{env, Ctx};
-use crate::contract::Obligation;
-use realizar::format::gguf::GgmlType;
+use crate::contract::TypeName;
 use realizar::quant::quantize;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
+pub fn run(types: &[TypeName], ctx: &Ctx) -> super::Outcome {
     let (input, shape) = ctx.tensor("ggml/quantize/input.safetensors", "input")?;
     let input: Vec<f32> = input.iter().map(|&v| v as f32).collect();
     let blocks = shape.first().copied().unwrap_or(0);
     let (mut total, mut parts) = (0usize, Vec::new());
-    for name in &o.params.types {
-        let ty = GgmlType::from_name(name).ok_or_else(|| env(format!("unknown type {name}")))?;
+    for &TypeName(ty) in types {
+        let name = ty.name();
         let path = ctx.golden(&format!("ggml/quantize/quantize_{name}.safetensors"));
         let bytes = std::fs::read(&path).map_err(|e| env(format!("{}: {e}", path.display())))?;
         let st = safetensors::SafeTensors::deserialize(&bytes)

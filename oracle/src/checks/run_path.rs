@@ -5,27 +5,23 @@
 //! file), by the obligation's metric.
 
 use super::{logits_metric, widen, Ctx};
-use crate::contract::{Obligation, Reference};
+use crate::contract::{Metric, Reference, RunPathParams};
 use crate::metrics::compare_logits;
 use realizar::model::Logits;
 
 /// The cache `realizar run` allocates when no --ctx is given.
 const RUN_CTX: usize = 4096;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
-    let p = &o.params;
-    let (model, file) = (
-        p.model.as_deref().unwrap_or(""),
-        p.file.as_deref().unwrap_or(""),
-    );
-    let engine = ctx.model(o)?;
+pub fn run(p: &RunPathParams, metric: Metric, ctx: &Ctx) -> super::Outcome {
+    let (model, file) = (p.model.as_str(), p.file.as_str());
+    let engine = ctx.model(model, file, p.kernel)?;
     let tokens = ctx.tokens(model)?;
     let (golden, shape) = match p.reference {
-        Some(Reference::Llamacpp) => ctx.tensor(
+        Reference::Llamacpp => ctx.tensor(
             &format!("models/{model}/llamacpp_{file}.safetensors"),
             "logits_incremental",
         )?,
-        _ => ctx.tensor(
+        Reference::HfF64 => ctx.tensor(
             &format!("models/{model}/hf_f64.safetensors"),
             crate::golden::hf_logits_tensor(model, file),
         )?,
@@ -46,7 +42,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     }
     let reference = &golden[(prefill - 1) * vocab..tokens.len() * vocab];
     let c = compare_logits(reference, &widen(&ours), vocab);
-    let value = logits_metric(&c, o.metric)?;
+    let value = logits_metric(&c, metric)?;
     Ok((
         value,
         format!(

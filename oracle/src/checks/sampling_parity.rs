@@ -7,7 +7,6 @@
 use serde_json::Value;
 
 use super::{env, Ctx};
-use crate::contract::Obligation;
 use realizar::sampling::{Sampler, SamplerConfig, STAGES};
 
 /// Largest difference allowed between two probabilities of the draw (llama.cpp normalises in
@@ -22,7 +21,7 @@ fn numbers(v: &Value) -> Vec<f64> {
         .collect()
 }
 
-pub fn run(_o: &Obligation, ctx: &Ctx) -> super::Outcome {
+pub fn run(ctx: &Ctx) -> super::Outcome {
     let path = ctx.golden("sampling/cases.json");
     let text =
         std::fs::read_to_string(&path).map_err(|e| env(format!("{}: {e}", path.display())))?;

@@ -2,10 +2,9 @@
 //! special-token parsing: the number of strings that differ.
 
 use super::Ctx;
-use crate::contract::Obligation;
+use crate::contract::TinyVocab;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
-    let which = o.params.tokenizer.as_deref().unwrap_or("spm");
+pub fn run(which: TinyVocab, ctx: &Ctx) -> super::Outcome {
     let (tok, golden) = ctx.vocab(which)?;
     let ids = |v: &serde_json::Value| -> Vec<u32> {
         v.as_array()
@@ -27,6 +26,9 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
     }
     Ok((
         wrong as f64,
-        format!("{wrong} of {total} encodings differ from llama.cpp ({which})"),
+        format!(
+            "{wrong} of {total} encodings differ from llama.cpp ({})",
+            which.name()
+        ),
     ))
 }

@@ -3,7 +3,7 @@
 //! L2 error crosses the threshold.
 
 use super::{widen, Ctx};
-use crate::contract::Obligation;
+use crate::contract::ModelParams;
 use crate::metrics::rel_l2;
 use realizar::model::{Logits, Model, Trace};
 
@@ -107,9 +107,9 @@ pub fn describe(name: &str) -> String {
     }
 }
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
-    let model = o.params.model.as_deref().unwrap_or("");
-    let engine = ctx.model(o)?;
+pub fn run(p: &ModelParams, threshold: f64, ctx: &Ctx) -> super::Outcome {
+    let model = p.model.as_str();
+    let engine = ctx.model(model, &p.file, p.kernel)?;
     let (mut worst, mut worst_at, mut first) = (0.0f64, String::new(), None);
     for step in steps(&engine, ctx, model)? {
         // A NaN error (a non-finite activation) is the worst there is, not one to skip.
@@ -120,11 +120,11 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
         if err > worst {
             (worst, worst_at) = (err, step.name.clone());
         }
-        if first.is_none() && err > o.threshold {
+        if first.is_none() && err > threshold {
             first = Some(format!(
                 "first divergence: {} rel L2 {err:.3} > {}",
                 describe(&step.name),
-                o.threshold
+                threshold
             ));
         }
     }

@@ -3,12 +3,10 @@
 //! llama.cpp's test-tokenizer-0 runs them.
 
 use super::{engine, env, Ctx};
-use crate::contract::Obligation;
 use realizar::format::gguf::Gguf;
 use realizar::tokenizer::Tokenizer;
 
-pub fn run(o: &Obligation, ctx: &Ctx) -> super::Outcome {
-    let name = o.params.tokenizer.as_deref().unwrap_or_default();
+pub fn run(name: &str, ctx: &Ctx) -> super::Outcome {
     let (gguf, cases) = crate::golden::vocab_vectors(&ctx.root, name).map_err(env)?;
     if !gguf.is_file() {
         return Err(env(format!("{}: no such golden file", gguf.display())));
