@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::format::gguf::{GgmlType, Gguf};
-use crate::format::npy;
 use crate::format::safetensors::{Dtype, Safetensors, SafetensorsDir, StTensorView};
+use crate::format::{npy, FileKind};
 use crate::quant::{dequantize_to_vec, QuantError};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +14,8 @@ pub enum DumpError {
     Gguf(#[from] crate::format::gguf::GgufError),
     #[error(transparent)]
     Safetensors(#[from] crate::format::safetensors::SafetensorsError),
+    #[error(transparent)]
+    Detect(#[from] crate::format::DetectError),
     #[error("{path}: no tensor named '{name}' among its {count} tensors{hint}")]
     NoTensor {
         path: String,
@@ -40,12 +42,10 @@ pub fn run(
     out_path: &Path,
     out: &mut dyn Write,
 ) -> Result<(), DumpError> {
-    let (ty, shape, values) =
-        if model.is_dir() || model.extension().is_some_and(|e| e == "safetensors") {
-            from_safetensors(model, name)?
-        } else {
-            from_gguf(model, name)?
-        };
+    let (ty, shape, values) = match crate::format::detect(model)? {
+        FileKind::Gguf => from_gguf(model, name)?,
+        kind @ (FileKind::Safetensors | FileKind::HfDir) => from_safetensors(model, kind, name)?,
+    };
     let file = std::fs::File::create(out_path);
     file.and_then(|f| npy::write_f32(f, &shape, &values))
         .map_err(|source| DumpError::Write {
@@ -100,8 +100,12 @@ fn from_gguf(model: &Path, name: &str) -> Result<(String, Vec<usize>, Vec<f32>),
     Ok((t.info.ggml_type.name().to_owned(), shape, values))
 }
 
-fn from_safetensors(model: &Path, name: &str) -> Result<(String, Vec<usize>, Vec<f32>), DumpError> {
-    if model.is_dir() {
+fn from_safetensors(
+    model: &Path,
+    kind: FileKind,
+    name: &str,
+) -> Result<(String, Vec<usize>, Vec<f32>), DumpError> {
+    if kind == FileKind::HfDir {
         let dir = SafetensorsDir::open(model)?;
         let t = dir
             .tensor(name)

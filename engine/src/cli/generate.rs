@@ -8,7 +8,7 @@ use crate::format::npy;
 use crate::model::{Format, Logits, Model, ModelError};
 use crate::quant::Kernel;
 use crate::sampling::{Sampler, SamplerConfig};
-use crate::tokenizer::{Tokenizer, Utf8Stream};
+use crate::tokenizer::{Tokenizer, TokenizerError, Utf8Stream};
 
 fn load_model(path: &Path, threads: usize, kernel: Kernel) -> Result<Model, String> {
     let mut model = Model::load(path, kernel).map_err(|e| match e {
@@ -36,14 +36,10 @@ pub fn tokenize(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<(), String> {
-    let tok = if path.is_dir() {
-        Tokenizer::from_hf_dir(path)
-    } else {
-        let g = crate::format::gguf::Gguf::open(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Tokenizer::from_gguf(&g.header().metadata)
-    }
-    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let tok = Tokenizer::open(path).map_err(|e| match e {
+        TokenizerError::Open(why) => why,
+        e => format!("{}: {e}", path.display()),
+    })?;
     let ids = tok.encode(text, add_special, parse_special);
     let pieces: Vec<&str> = ids.iter().map(|&i| tok.piece(i).unwrap_or("")).collect();
     if json {

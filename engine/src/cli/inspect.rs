@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::format::gguf::{Gguf, MetaArray, MetaValue};
 use crate::format::safetensors::{Safetensors, SafetensorsDir, SafetensorsHeader};
+use crate::format::FileKind;
 
 /// Array elements shown before the rest is summarised as a count.
 const ARRAY_HEAD: usize = 8;
@@ -67,6 +68,8 @@ pub enum InspectError {
         path: String,
         source: crate::format::safetensors::SafetensorsError,
     },
+    #[error(transparent)]
+    Detect(#[from] crate::format::DetectError),
     #[error("writing output: {0}")]
     Output(#[from] io::Error),
 }
@@ -88,7 +91,8 @@ fn build(path: &Path) -> Result<Report, InspectError> {
         path: shown.clone(),
         source,
     };
-    if path.is_dir() {
+    let kind = crate::format::detect(path)?;
+    if kind == FileKind::HfDir {
         let dir = SafetensorsDir::open(path).map_err(st_err)?;
         let mut report = Report::new(&shown, "safetensors-dir", "row-major");
         for (shard, file) in dir.shards() {
@@ -96,7 +100,7 @@ fn build(path: &Path) -> Result<Report, InspectError> {
         }
         return Ok(report);
     }
-    if path.extension().is_some_and(|e| e == "safetensors") {
+    if kind == FileKind::Safetensors {
         let file = Safetensors::open(path).map_err(st_err)?;
         let mut report = Report::new(&shown, "safetensors", "row-major");
         report.file_bytes = Some(file.file_len());

@@ -1,5 +1,6 @@
 //! Model file formats: GGUF and safetensors, each validated in one place with one error enum.
 
+mod detect;
 pub mod gguf;
 pub mod npy;
 pub mod safetensors;
@@ -9,6 +10,8 @@ use std::fs::File;
 use std::path::Path;
 
 use memmap2::Mmap;
+
+pub use detect::{detect, DetectError, FileKind};
 
 /// Maps a whole file read-only, the way llama.cpp loads model files.
 pub(crate) fn map_file(path: &Path) -> std::io::Result<Mmap> {

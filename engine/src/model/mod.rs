@@ -16,6 +16,7 @@ pub use weights::{Layer, Linear, Weights};
 
 use crate::format::gguf::{GgufError, Metadata};
 use crate::format::safetensors::SafetensorsError;
+use crate::format::{detect, DetectError, FileKind};
 use crate::quant::{Kernel, QuantError};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,13 @@ pub enum ModelError {
     Safetensors(#[from] SafetensorsError),
     #[error(transparent)]
     Quant(#[from] QuantError),
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+    #[error(
+        "{0}: one safetensors file holds no config.json and no tokenizer; give the directory \
+         of the HuggingFace checkpoint instead"
+    )]
+    LoneSafetensors(String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -92,16 +100,22 @@ impl Model {
     /// A GGUF file, or a HuggingFace directory (config.json + safetensors).
     pub fn load(path: &Path, kernel: Kernel) -> Result<Self, ModelError> {
         kernel.check()?;
-        let (config, weights, format) = if path.is_dir() {
-            let (c, w) = weights::load_hf(path)?;
-            (c, w, Format::HfDir)
-        } else {
-            let map = crate::format::map_file(path).map_err(|source| ModelError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-            let (c, metadata, w) = weights::load_gguf(map)?;
-            (c, w, Format::Gguf { metadata })
+        let (config, weights, format) = match detect(path)? {
+            FileKind::HfDir => {
+                let (c, w) = weights::load_hf(path)?;
+                (c, w, Format::HfDir)
+            }
+            FileKind::Safetensors => {
+                return Err(ModelError::LoneSafetensors(path.display().to_string()))
+            }
+            FileKind::Gguf => {
+                let map = crate::format::map_file(path).map_err(|source| ModelError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let (c, metadata, w) = weights::load_gguf(map)?;
+                (c, w, Format::Gguf { metadata })
+            }
         };
         Ok(Model {
             config,

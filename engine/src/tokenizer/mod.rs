@@ -20,6 +20,7 @@ use crate::format::sentencepiece::SpModel;
 
 mod attrs;
 mod bpe;
+mod open;
 pub mod pre;
 mod regex;
 mod spm;
@@ -40,6 +41,9 @@ pub enum TokenizerError {
     UnsupportedPre(String, String),
     #[error("bad tokenizer metadata: {0}")]
     Bad(String),
+    /// The path holds no tokenizer realizar reads (what `format::detect` or the reader said).
+    #[error("{0}")]
+    Open(String),
 }
 
 /// llama.cpp's token types (`tokenizer.ggml.token_type`).
