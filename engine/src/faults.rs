@@ -70,6 +70,30 @@ pub enum Fault {
     /// Q8_0/Q8_1 activations are quantized by ggml's reference rule (1 / d, ties away from zero)
     /// instead of llama.cpp's x86 run-time rule: about one block in 2000 differs.
     ReferenceActivationRounding,
+    /// Bias vectors (Qwen2's Q/K/V biases) are not added.
+    DropBias,
+    /// Attention scores are scaled by 1 / sqrt(hidden / heads) instead of 1 / sqrt(head_dim):
+    /// the same where head_dim = hidden / heads, wrong where it is not (Qwen3, Gemma).
+    HeadDimFromHidden,
+    /// The matrix-product row split drops its last task when that task is shorter than the
+    /// others: rows that do not divide evenly over the tasks come out zero.
+    SplitDropsPartialTask,
+    /// The AVX2 Q8_0 row kernel drops the last block of a row with an odd number of blocks
+    /// (an unroll by two without its tail): a kernel other than the best one on AVX-512
+    /// machines, and a shape no golden model has.
+    Avx2SkipsOddBlock,
+    /// Keys and values are rounded to f16 as they enter the cache (llama.cpp's default cache
+    /// type, but HF float64 and llama.cpp's F32 goldens keep them exact): a small fault, just
+    /// over the F32 thresholds.
+    F16KvCache,
+    /// One-token calls scale attention scores by the scale rounded to f16 (a decode kernel
+    /// that takes it as a half): a small fault only the decode path has.
+    F16DecodeScale,
+    /// Detokenization prints a byte token's text (`<0x41>`) instead of its byte.
+    BytePieceAsText,
+    /// Detokenization keeps the leading space of the first token, the one the SentencePiece
+    /// encoder prefixed.
+    KeepSpacePrefix,
 }
 
 #[cfg(feature = "faults")]

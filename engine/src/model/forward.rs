@@ -70,6 +70,12 @@ impl KvCache {
         let at = (layer * self.ctx + pos) * self.kv_dim;
         self.k[at..at + self.kv_dim].copy_from_slice(k);
         self.v[at..at + self.kv_dim].copy_from_slice(v);
+        if faults::is(Fault::F16KvCache) {
+            let stored = self.k[at..at + self.kv_dim].iter_mut();
+            for x in stored.chain(self.v[at..at + self.kv_dim].iter_mut()) {
+                *x = half::f16::from_f32(*x).to_f32();
+            }
+        }
     }
 }
 
@@ -324,7 +330,7 @@ impl Model {
 
     fn linear(&self, w: &Linear, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), ModelError> {
         matmul(&self.weights.matrix(w), x, n, y, self.kernel)?;
-        if let Some(bias) = &w.bias {
+        if let Some(bias) = w.bias.as_ref().filter(|_| !faults::is(Fault::DropBias)) {
             for row in y.chunks_exact_mut(w.rows) {
                 ops::add_assign(row, bias);
             }
@@ -376,7 +382,11 @@ fn attention(
 ) {
     let (hd, heads, kvd) = (cfg.head_dim, cfg.heads, cfg.kv_dim());
     let group = cfg.heads / cfg.kv_heads;
-    let scale = cfg.attn_scale as f32;
+    let scale = match q.len() / cfg.q_dim() {
+        _ if faults::is(Fault::HeadDimFromHidden) => 1.0 / ((cfg.hidden / heads) as f32).sqrt(),
+        1 if faults::is(Fault::F16DecodeScale) => half::f16::from_f64(cfg.attn_scale).to_f32(),
+        _ => cfg.attn_scale as f32,
+    };
     let softcap = cfg
         .attn_softcap
         .filter(|_| !faults::is(Fault::ForgetSoftcap))

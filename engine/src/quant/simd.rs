@@ -128,7 +128,10 @@ pub(crate) unsafe fn q8_0_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q8_0::*;
     let t = f16_table();
     let mut acc = _mm256_setzero_ps();
-    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(SIZE)) {
+    let blocks = w.len() / SIZE;
+    let odd = blocks % 2 == 1 && crate::faults::is(crate::faults::Fault::Avx2SkipsOddBlock);
+    let pairs = w.chunks_exact(SIZE).zip(a.chunks_exact(SIZE));
+    for (wb, ab) in pairs.take(blocks - usize::from(odd)) {
         let wq = _mm256_loadu_si256(wb.as_ptr().add(QS.start) as *const __m256i);
         let aq = _mm256_loadu_si256(ab.as_ptr().add(QS.start) as *const __m256i);
         let d = _mm256_set1_ps(f16_at(t, wb, D) * f16_at(t, ab, D));

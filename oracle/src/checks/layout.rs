@@ -1,7 +1,7 @@
 //! LAYOUT-002: row-major weights. With W[i, j] = i * cols + j, multiplying by the unit vector
 //! e_j must give column j; a square and a non-square F32 matrix, through the kernels. With
 //! `types`, also every listed weight type on every kernel this CPU runs: a seeded random matrix
-//! of 13 rows (prime: no even split over threads) and an odd number of blocks per row, quantized,
+//! of 37 rows (prime, above the 16-row task minimum: tasks of 16, 16 and 5 rows) and an odd number of blocks per row, quantized,
 //! then W e_j against column j of its dequantization (within 1% of the row's largest value: the
 //! activation 1.0 itself is quantized for the integer kernels).
 
@@ -57,7 +57,7 @@ pub fn run(types: &[TypeName]) -> super::Outcome {
     let kernels = Kernel::available();
     let mut state = 0x1a_0002_u64;
     for &TypeName(ty) in types {
-        let rows = 13;
+        let rows = 37;
         let cols = ty.block_size() as usize * if ty.block_size() > 32 { 3 } else { 7 };
         let x: Vec<f32> = (0..rows * cols)
             .map(|_| {
