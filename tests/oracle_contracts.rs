@@ -753,3 +753,87 @@ fn quality_gates_read_tool_output_and_rewrite_the_readme_row() {
         "{text}"
     );
 }
+
+/// One exit code per outcome, whatever the output format: 0 holds (NOT RUN only where declared),
+/// 1 violated, 2 a contract that does not load, 3 did not run for an undeclared reason.
+#[test]
+fn every_outcome_exits_the_same_in_every_format() {
+    let root = common::repo_root();
+    let root = root.to_str().unwrap();
+    let gpu = GOOD
+        .replace(
+            "check: layout",
+            "requires: [gpu]\n    check: gpu_parity\n    params: {model: tiny-gqa, file: Q4_K_M, backend: cuda}",
+        )
+        .replace("metric: mismatches", "metric: rel_l2");
+    let missing = GOOD
+        .replace(
+            "check: layout",
+            "check: kv_consistency\n    params: {model: no-such-model, file: F32}",
+        )
+        .replace("metric: mismatches", "metric: max_abs");
+    let impossible = GOOD
+        .replace(
+            "check: layout",
+            "check: logits_parity\n    params: {model: tiny-gqa, file: F32, reference: hf_f64}",
+        )
+        .replace("metric: mismatches", "metric: same_top")
+        .replace("threshold: 0", "threshold: 1.5");
+    for (name, text, code) in [
+        ("holds", GOOD.to_string(), 0),
+        ("not run where declared", gpu.clone(), 0),
+        ("violated", impossible, 1),
+        (
+            "does not load",
+            GOOD.replace("check: layout", "check: layuot"),
+            2,
+        ),
+        ("did not run", missing, 3),
+        (
+            "undeclared requirement",
+            gpu.replace("requires: [gpu]\n    ", ""),
+            3,
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "c.yaml", &text);
+        let d = dir.path().to_str().unwrap();
+        for format in ["text", "json", "junit"] {
+            let args = [
+                "verify",
+                "--contracts",
+                d,
+                "--root",
+                root,
+                "--format",
+                format,
+            ];
+            let (got, out, err) = oracle(&args);
+            assert_eq!(got, code, "{name}, --format {format}: {out}{err}");
+            if format == "json" && code != 2 {
+                let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(v["ok"], code == 0, "{name}: {out}");
+            }
+        }
+    }
+}
+
+/// A contract whose falsification still holds is BROKEN and fails the run: here the injector
+/// injects nothing, as an engine built without hooks would, so every declared fault goes
+/// uncaught.
+#[test]
+fn a_fault_that_is_not_caught_breaks_the_contract_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load_file(&write(dir.path(), "c.yaml", GOOD)).unwrap();
+    let ctx = realizar_oracle::checks::Ctx::new(&common::repo_root());
+    let inert: &dyn Fn(Option<realizar_oracle::contract::Fault>) = &|_| {};
+    let result = realizar_oracle::verify::evaluate(&c, &ctx, Some(inert));
+    assert_eq!(result.verdict, Verdict::Broken, "{result:?}");
+    assert_eq!(result.falsification[0].caught, Some(false));
+    let results = [result];
+    assert_eq!(realizar_oracle::cli::verify_exit_code(&results), 1);
+    let json = realizar_oracle::report::json(&results);
+    assert!(json.contains("\"BROKEN\""), "{json}");
+    let junit = realizar_oracle::report::junit(&results);
+    assert!(junit.contains("<failure"), "{junit}");
+}

@@ -303,16 +303,22 @@ fn verify(
             .map_err(|e| format!("writing {}: {e}", dir.join("index.html").display()))?;
         }
     }
-    let failed = results
+    Ok(verify_exit_code(&results))
+}
+
+/// The exit code of a verify run, the same for every output format: a violation or a broken
+/// contract first, then an obligation that did not run for a reason it did not declare.
+pub fn verify_exit_code(results: &[crate::verify::ContractResult]) -> i32 {
+    if results
         .iter()
-        .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken));
-    Ok(if failed {
+        .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken))
+    {
         EXIT_VIOLATION
-    } else if !crate::report::passed(&results) {
+    } else if !crate::report::passed(results) {
         EXIT_DID_NOT_RUN
     } else {
         EXIT_OK
-    })
+    }
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, String> {
