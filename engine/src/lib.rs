@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod faults;
 pub mod format;
+pub mod generation;
 pub mod model;
 pub mod ops;
 pub mod quant;

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::format::npy;
+use crate::generation::Generation;
 use crate::model::{Format, Logits, Model, ModelError};
 use crate::quant::Kernel;
-use crate::sampling::{Sampler, SamplerConfig};
+use crate::sampling::SamplerConfig;
 use crate::tokenizer::{Tokenizer, TokenizerError, Utf8Stream};
 
 fn load_model(path: &Path, threads: usize, kernel: Kernel) -> Result<Model, String> {
@@ -129,54 +130,35 @@ pub struct RunArgs<'a> {
 pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), String> {
     let model = load_model(a.model, a.threads, a.kernel)?;
     let tok = load_tokenizer(&model, a.model)?;
-    let ctx = if a.ctx == 0 {
-        model.config.context.min(4096)
-    } else {
-        a.ctx
-    };
     let prompt = tok.encode(a.prompt, true, false);
-    if prompt.is_empty() {
-        return Err("the prompt tokenized to nothing".into());
-    }
-    if prompt.len() >= ctx {
-        return Err(ModelError::ContextFull {
-            needed: prompt.len() + 1,
-            ctx,
-        }
-        .to_string()
-            + " (raise --ctx or shorten the prompt)");
-    }
-    let mut cache = model.new_cache(ctx);
-    let mut sampler = Sampler::new(a.sampler);
-    for &t in &prompt {
-        sampler.accept(t);
-    }
     let started = Instant::now();
-    let mut logits = model
-        .forward(&mut cache, &prompt, Logits::Last)
-        .map_err(|e| e.to_string())?;
+    let mut generation =
+        Generation::start(&model, &prompt, a.ctx, a.sampler).map_err(|e| match e {
+            ModelError::NoTokens => "the prompt tokenized to nothing".to_string(),
+            e @ ModelError::ContextFull { .. } => {
+                e.to_string() + " (raise --ctx or shorten the prompt)"
+            }
+            e => e.to_string(),
+        })?;
     let prefill_secs = started.elapsed().as_secs_f64();
     let decode_start = Instant::now();
     let mut stream = Utf8Stream::default();
     let (mut generated, mut decode_calls) = (0, 0usize);
     let mut stop = "max tokens";
     while generated < a.max_tokens {
-        let next = sampler.sample(&logits);
+        let next = generation.sample();
         if Some(next) == tok.eos {
             stop = "end of text";
             break;
         }
-        sampler.accept(next);
         generated += 1;
         let _ = write!(out, "{}", stream.push(&tok.token_bytes(next)));
         let _ = out.flush();
-        if cache.len() == cache.capacity() {
+        if generation.is_full() {
             stop = "context full";
             break;
         }
-        logits = model
-            .forward(&mut cache, &[next], Logits::Last)
-            .map_err(|e| e.to_string())?;
+        generation.advance(next).map_err(|e| e.to_string())?;
         decode_calls += 1;
     }
     let _ = writeln!(out, "{}", stream.finish());

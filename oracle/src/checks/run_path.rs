@@ -1,16 +1,15 @@
-//! Logits along the path `realizar run` takes: the prompt prefilled in one call that asks only
-//! for the last position's logits (`Logits::Last`), then one token per call, each again
-//! `Logits::Last`, in a cache sized as `run` sizes it. Every step's logits against the golden's
-//! row for that position (HF float64, or llama.cpp's one-token-per-call logits on the same
-//! file), by the obligation's metric.
+//! Logits along the path `realizar run` takes, through the type it drives
+//! (`realizar::generation::Generation`): the prompt prefilled in one call that asks only for
+//! the last position's logits, then one token per call, in the cache `run` allocates by
+//! default. The golden's tokens are fed instead of sampled ones, and every step's logits are
+//! compared with the golden's row for that position (HF float64, or llama.cpp's
+//! one-token-per-call logits on the same file), by the obligation's metric.
 
 use super::{logits_metric, widen, Ctx};
 use crate::contract::{Metric, Reference, RunPathParams};
 use crate::metrics::compare_logits;
-use realizar::model::Logits;
-
-/// The cache `realizar run` allocates when no --ctx is given.
-const RUN_CTX: usize = 4096;
+use realizar::generation::Generation;
+use realizar::sampling::SamplerConfig;
 
 pub fn run(p: &RunPathParams, metric: Metric, ctx: &Ctx) -> super::Outcome {
     let (model, file) = (p.model.as_str(), p.file.as_str());
@@ -29,16 +28,13 @@ pub fn run(p: &RunPathParams, metric: Metric, ctx: &Ctx) -> super::Outcome {
     let vocab = shape.last().copied().unwrap_or(0);
     // An odd split: the prefill is not a power of two and decode crosses what follows.
     let prefill = (tokens.len() / 2) | 1;
-    let mut cache = engine.new_cache(engine.config.context.min(RUN_CTX));
-    let mut ours = engine
-        .forward(&mut cache, &tokens[..prefill], Logits::Last)
+    // ctx 0: the cache `realizar run` allocates when no --ctx is given.
+    let mut run = Generation::start(&engine, &tokens[..prefill], 0, SamplerConfig::default())
         .map_err(super::engine)?;
+    let mut ours = run.logits().to_vec();
     for &t in &tokens[prefill..] {
-        ours.extend(
-            engine
-                .forward(&mut cache, &[t], Logits::Last)
-                .map_err(super::engine)?,
-        );
+        run.advance(t).map_err(super::engine)?;
+        ours.extend_from_slice(run.logits());
     }
     let reference = &golden[(prefill - 1) * vocab..tokens.len() * vocab];
     let c = compare_logits(reference, &widen(&ours), vocab);
