@@ -357,6 +357,7 @@ fn sample() -> Vec<ContractResult> {
         value,
         status,
         detail: detail.into(),
+        ops: None,
     };
     vec![
         ContractResult {
@@ -831,7 +832,7 @@ fn a_fault_that_is_not_caught_breaks_the_contract_and_exits_1() {
     assert_eq!(result.verdict, Verdict::Broken, "{result:?}");
     assert_eq!(result.falsification[0].caught, Some(false));
     let results = [result];
-    assert_eq!(realizar_oracle::cli::verify_exit_code(&results), 1);
+    assert_eq!(realizar_oracle::verify::exit_code(&results), 1);
     let json = realizar_oracle::report::json(&results);
     assert!(json.contains("\"BROKEN\""), "{json}");
     let junit = realizar_oracle::report::junit(&results);

@@ -184,3 +184,96 @@ pub fn check_bindings(root: &Path, contracts: &[Contract]) -> Vec<String> {
     }
     problems
 }
+
+/// `oracle comply`: `--ticket T` writes the compliance report of the contracts tagged T;
+/// `check` checks that every binding names code and tests that exist. Returns the exit code.
+pub fn run(
+    check: bool,
+    ticket: Option<&str>,
+    dir: &Path,
+    root: &Path,
+    out_dir: &Path,
+    out: &mut dyn std::io::Write,
+) -> Result<i32, String> {
+    let contracts = crate::contract::load_dir(dir).map_err(|e| e.to_string())?;
+    if check {
+        let problems = check_bindings(root, &contracts);
+        for p in &problems {
+            let _ = writeln!(out, "{p}");
+        }
+        let bindings: usize = contracts
+            .iter()
+            .map(|c| c.bindings.functions.len() + c.bindings.tests.len())
+            .sum();
+        let _ = writeln!(
+            out,
+            "comply check: {} contracts, {bindings} bindings, {} problems",
+            contracts.len(),
+            problems.len()
+        );
+        return Ok(if problems.is_empty() {
+            crate::exit::EXIT_OK
+        } else {
+            crate::exit::EXIT_VIOLATION
+        });
+    }
+    let ticket = ticket.unwrap_or_default();
+    let tagged: Vec<_> = contracts
+        .into_iter()
+        .filter(|c| c.tickets.iter().any(|t| t == ticket))
+        .collect();
+    if tagged.is_empty() {
+        return Err(format!(
+            "no contract in {} is tagged {ticket}",
+            dir.display()
+        ));
+    }
+    let injector = crate::verify::injector().ok();
+    let ctx = crate::checks::Ctx::new(root);
+    let results: Vec<_> = tagged
+        .iter()
+        .map(|c| crate::verify::evaluate(c, &ctx, injector))
+        .collect();
+    let commit = engine_commit(root);
+    let provenance = provenance(root, &tagged);
+    let name: String = ticket
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let md = markdown(ticket, &commit, &results, &provenance, injector.is_some());
+    let json = serde_json::json!({
+        "ticket": ticket,
+        "engine_commit": commit,
+        "falsification_ran": injector.is_some(),
+        "contracts": results,
+        "golden_provenance": provenance,
+    });
+    std::fs::create_dir_all(out_dir)
+        .and_then(|_| std::fs::write(out_dir.join(format!("{name}.md")), &md))
+        .and_then(|_| {
+            std::fs::write(
+                out_dir.join(format!("{name}.json")),
+                json.to_string() + "\n",
+            )
+        })
+        .map_err(|e| format!("writing reports to {}: {e}", out_dir.display()))?;
+    let _ = writeln!(
+        out,
+        "{}: {} contracts for {ticket}; wrote {} and {}",
+        if failed(&results) { "FAIL" } else { "ok" },
+        results.len(),
+        out_dir.join(format!("{name}.md")).display(),
+        out_dir.join(format!("{name}.json")).display()
+    );
+    Ok(if failed(&results) {
+        crate::exit::EXIT_VIOLATION
+    } else {
+        crate::exit::EXIT_OK
+    })
+}

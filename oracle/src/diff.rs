@@ -31,12 +31,30 @@ pub struct Diff {
     pub first_divergence: Option<usize>,
 }
 
+/// `oracle diff`: the model at `model_path` (on the best kernel) against a golden set.
 pub fn diff(root: &Path, model_path: &Path, golden: &str, tolerance: f64) -> Result<Diff, String> {
     let engine = Model::load(model_path, Kernel::best())
         .map_err(|e| format!("{}: {e}", model_path.display()))?;
-    let ctx = Ctx::new(root);
-    let rows: Vec<Row> = steps(&engine, &ctx, golden)
-        .map_err(|f| f.to_string())?
+    of_model(
+        &engine,
+        &Ctx::new(root),
+        &model_path.display().to_string(),
+        golden,
+        tolerance,
+    )
+    .map_err(|f| f.to_string())
+}
+
+/// A loaded engine's traced pass against a golden set, op by op: what `oracle diff` prints and
+/// what TRACE-PARITY measures (and the report plots) in one computation.
+pub fn of_model(
+    engine: &Model,
+    ctx: &Ctx,
+    shown: &str,
+    golden: &str,
+    tolerance: f64,
+) -> Result<Diff, crate::checks::Failure> {
+    let rows: Vec<Row> = steps(engine, ctx, golden)?
         .into_iter()
         .map(|s| Row {
             rel_l2: rel_l2(&s.reference, &s.ours),
@@ -47,9 +65,10 @@ pub fn diff(root: &Path, model_path: &Path, golden: &str, tolerance: f64) -> Res
             reference: s.source,
         })
         .collect();
-    let first_divergence = rows.iter().position(|r| r.rel_l2 > tolerance);
+    // A NaN error (a non-finite activation) diverges too.
+    let first_divergence = rows.iter().position(|r| !(r.rel_l2 <= tolerance));
     Ok(Diff {
-        model: model_path.display().to_string(),
+        model: shown.to_string(),
         golden: golden.to_string(),
         tolerance,
         rows,

@@ -381,3 +381,67 @@ pub fn sha256_hex(data: &[u8]) -> String {
 fn short(hex: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
+
+/// `oracle golden check`: every golden set under `dir` against its manifest, as a table or
+/// JSON. Returns the exit code.
+pub fn check_command(dir: &Path, json: bool, out: &mut dyn std::io::Write) -> Result<i32, String> {
+    let sets =
+        find_sets(dir).map_err(|e| format!("cannot read golden folder {}: {e}", dir.display()))?;
+    if sets.is_empty() {
+        return Err(format!("no manifest.json under {}", dir.display()));
+    }
+    let root = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let reports: Vec<_> = sets.iter().map(|s| check_set(root, s)).collect();
+    let problems: usize = reports.iter().map(|r| r.problems.len()).sum();
+    if json {
+        let sets: Vec<_> = reports
+            .iter()
+            .map(|r| {
+                let problems: Vec<_> = r
+                    .problems
+                    .iter()
+                    .map(|p| serde_json::json!({"path": p.path, "problem": p.what}))
+                    .collect();
+                serde_json::json!({"set": r.set, "files_ok": r.files, "bytes": r.bytes, "problems": problems})
+            })
+            .collect();
+        let summary = serde_json::json!({"ok": problems == 0, "problems": problems, "sets": sets});
+        let _ = writeln!(out, "{summary}");
+    } else {
+        for r in &reports {
+            let verdict = if r.problems.is_empty() {
+                "ok  "
+            } else {
+                "FAIL"
+            };
+            let mb = r.bytes as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "{verdict}  {:<32} {:>3} files  {mb:>6.1} MB",
+                r.set, r.files
+            );
+            for p in &r.problems {
+                let _ = writeln!(out, "      {p}");
+            }
+        }
+        let files: usize = reports.iter().map(|r| r.files).sum();
+        let mb = reports.iter().map(|r| r.bytes).sum::<u64>() as f64 / 1e6;
+        let _ = if problems == 0 {
+            let n = reports.len();
+            writeln!(
+                out,
+                "golden check: {n} sets, {files} files ({mb:.1} MB) match their manifests"
+            )
+        } else {
+            writeln!(out, "golden check: {problems} problems; see above")
+        };
+    }
+    Ok(if problems == 0 {
+        crate::exit::EXIT_OK
+    } else {
+        crate::exit::EXIT_VIOLATION
+    })
+}

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod comply;
 pub mod contract;
 pub mod diff;
+pub mod exit;
 pub mod golden;
 pub mod metrics;
 pub mod quality;

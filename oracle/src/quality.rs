@@ -2,6 +2,7 @@
 //! mutation score from cargo-mutants' `outcomes.json`, and the README's
 //! quality table rewritten from them (between two marker comments), never by hand.
 
+use std::io::Write;
 use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -331,4 +332,127 @@ mod tests {
         assert_eq!((m.viable(), m.tested()), (10, 15));
         assert!((m.score() - 80.0).abs() < 1e-9);
     }
+}
+
+/// `oracle quality coverage|mutants`: a gate on the tool's output, its figure written into the
+/// README's quality table. Returns the exit code.
+pub fn command(command: crate::cli::QualityCommand, out: &mut dyn Write) -> Result<i32, String> {
+    let head = crate::comply::engine_commit(Path::new("."));
+    let commit = &head[..head.len().min(9)];
+    match command {
+        crate::cli::QualityCommand::Coverage {
+            lcov,
+            min,
+            root,
+            readme,
+        } => {
+            let root = root
+                .canonicalize()
+                .map_err(|e| format!("{}: {e}", root.display()))?;
+            let text =
+                std::fs::read_to_string(&lcov).map_err(|e| format!("{}: {e}", lcov.display()))?;
+            let cov = coverage(&text, &root, &["engine", "oracle"]);
+            let cells: Vec<String> = cov
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {:.1}% ({}/{} lines)",
+                        c.krate,
+                        c.percent(),
+                        c.covered,
+                        c.lines
+                    )
+                })
+                .collect();
+            let pass = cov.iter().all(|c| c.lines > 0 && c.percent() >= min);
+            let verdict = if pass { "pass" } else { "FAIL" };
+            write_row(
+                &readme,
+                "line coverage",
+                &format!(
+                    "| line coverage | {} | at least {min}% per crate | {verdict} | {commit} |",
+                    cells.join(", ")
+                ),
+            )?;
+            let _ = writeln!(
+                out,
+                "coverage: {}; gate {min}%: {verdict}",
+                cells.join(", ")
+            );
+            Ok(if pass {
+                crate::exit::EXIT_OK
+            } else {
+                crate::exit::EXIT_VIOLATION
+            })
+        }
+        crate::cli::QualityCommand::Mutants {
+            outcomes,
+            min,
+            accepted,
+            root,
+            report,
+            readme,
+        } => {
+            let runs = outcomes
+                .iter()
+                .map(|p| read_json(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let m = mutants(&runs);
+            let accepted = load_accepted(&accepted)?;
+            let reasons = reasons(&m, &accepted, &root);
+            let unexplained = reasons.iter().filter(|r| r.1.is_none()).count();
+            let pass = m.viable() > 0 && m.score() >= min && unexplained == 0;
+            let verdict = if pass { "pass" } else { "FAIL" };
+            let md = mutants_report(
+                &m,
+                &accepted,
+                &reasons,
+                &format!("gate {min}%, every missed mutant explained: {verdict}"),
+            );
+            let figure = format!(
+                "{:.1}% ({} caught, {} timeouts, {} missed of {} viable; {} unviable; {} of {} mutants tested)",
+                m.score(),
+                m.caught,
+                m.timeout,
+                m.missed,
+                m.viable(),
+                m.unviable,
+                m.tested(),
+                m.found
+            );
+            if let Some(dir) = report.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            }
+            std::fs::write(&report, md).map_err(|e| format!("{}: {e}", report.display()))?;
+            write_row(
+                &readme,
+                "mutation score",
+                &format!(
+                    "| mutation score | {figure} | at least {min}%, every missed mutant explained | {verdict} | {commit} |"
+                ),
+            )?;
+            let _ = writeln!(
+                out,
+                "mutants: {figure}; {unexplained} missed without a reason; gate {min}%: {verdict}; report {}",
+                report.display()
+            );
+            Ok(if pass {
+                crate::exit::EXIT_OK
+            } else {
+                crate::exit::EXIT_VIOLATION
+            })
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, String> {
+    std::fs::read(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display())))
+}
+
+fn write_row(readme: &Path, key: &str, row: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(readme).map_err(|e| format!("{}: {e}", readme.display()))?;
+    let updated = crate::quality::update_readme(&text, key, row)?;
+    std::fs::write(readme, updated).map_err(|e| format!("{}: {e}", readme.display()))
 }

@@ -3,6 +3,14 @@
 
 use std::fmt::Write;
 
+/// How `oracle verify` prints its verdicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Junit,
+}
+
 use crate::verify::{ContractResult, Status, Verdict};
 
 fn value_text(v: Option<f64>) -> String {
@@ -337,11 +345,17 @@ pub fn provenance(root: &std::path::Path) -> Vec<Provenance> {
 /// reports/index.html: the verdicts with each obligation's measurement, threshold and headroom,
 /// the falsification table (after `--falsify`), the per-op divergence plot of each traced model,
 /// and the provenance of every golden set.
-pub fn html(
-    results: &[ContractResult],
-    diffs: &[(String, crate::diff::Diff)],
-    provenance: &[Provenance],
-) -> String {
+pub fn html(results: &[ContractResult], provenance: &[Provenance]) -> String {
+    // The plots are the trace checks' own measurements, not a second traced pass.
+    let diffs: Vec<(&str, &crate::diff::Diff)> = results
+        .iter()
+        .flat_map(|r| {
+            r.obligations
+                .iter()
+                .filter_map(|o| o.ops.as_ref())
+                .map(|d| (r.id.as_str(), d))
+        })
+        .collect();
     let mut s = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>realizar contracts</title><style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin-bottom:2em}td,th{padding:4px 10px;text-align:left;border-bottom:1px solid #ddd;vertical-align:top}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.HOLDS,.caught{color:#070}.VIOLATED,.BROKEN,.ERROR,.missed{color:#c00;font-weight:bold}.NOT_RUN{color:#a60}.plot{overflow-x:auto}small{color:#666}</style></head><body><h1>realizar contracts</h1>");
     let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
     let _ = write!(
@@ -423,7 +437,7 @@ pub fn html(
     if !diffs.is_empty() {
         s.push_str("<h2>Divergence per op</h2>");
     }
-    for (contract, d) in diffs {
+    for &(contract, d) in &diffs {
         let _ = write!(s, "<h3>{}: {}</h3><p>relative L2 error of each op against the golden set {} (hover a point for the reference tensor); dashed: tolerance {:e}{}</p><div class=\"plot\">{}</div>", xml(contract), xml(&d.model), xml(&d.golden), d.tolerance, d.first_divergence.map_or(String::new(), |i| format!("; first divergence: {}", xml(&d.rows[i].op))), divergence_svg(d));
     }
     s.push_str("<h2>Golden provenance</h2><table id=\"provenance\"><tr><th>set</th><th>generated</th><th>command</th><th>tool</th><th>versions</th><th>files</th></tr>");

@@ -56,6 +56,10 @@ pub struct ObligationResult {
     pub value: Option<f64>,
     pub status: Status,
     pub detail: String,
+    /// A trace check's per-op rows, for the report's plot (not in the JSON: `oracle diff
+    /// --json` prints them).
+    #[serde(skip)]
+    pub ops: Option<crate::diff::Diff>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -86,7 +90,8 @@ pub struct ContractResult {
 
 fn check_obligation(o: &Obligation, ctx: &Ctx) -> ObligationResult {
     let at_most = o.metric.at_most();
-    let (value, status, detail) = match checks::run(o, ctx) {
+    let (measured, ops) = checks::run(o, ctx);
+    let (value, status, detail) = match measured {
         Measurement::Value { value, detail } => {
             let holds = if at_most {
                 value <= o.threshold
@@ -124,6 +129,7 @@ fn check_obligation(o: &Obligation, ctx: &Ctx) -> ObligationResult {
         value,
         status,
         detail,
+        ops,
     }
 }
 
@@ -246,4 +252,76 @@ fn level(
         level = 4;
     }
     level
+}
+
+/// `oracle verify`: every contract in `dir` against the goldens under `root`, printed in
+/// `format`; with `reports`, also the JSON, JUnit and HTML files. Returns the exit code.
+pub fn run(
+    dir: &Path,
+    root: &Path,
+    format: crate::report::Format,
+    falsify: bool,
+    reports: Option<&Path>,
+    out: &mut dyn std::io::Write,
+) -> Result<i32, String> {
+    let contracts = crate::contract::load_dir(dir).map_err(|e| e.to_string())?;
+    if contracts.is_empty() {
+        return Err(format!("{} holds no contracts", dir.display()));
+    }
+    let injector = if falsify { Some(injector()?) } else { None };
+    let ctx = crate::checks::Ctx::new(root);
+    let results: Vec<_> = contracts
+        .iter()
+        .map(|c| crate::verify::evaluate(c, &ctx, injector))
+        .collect();
+    let _ = match format {
+        crate::report::Format::Text => write!(out, "{}", crate::report::table(&results, falsify)),
+        crate::report::Format::Json => writeln!(out, "{}", crate::report::json(&results)),
+        crate::report::Format::Junit => write!(out, "{}", crate::report::junit(&results)),
+    };
+    if let Some(dir) = reports {
+        let (json, junit) = if falsify {
+            ("falsify.json", "falsify-junit.xml")
+        } else {
+            ("verify.json", "junit.xml")
+        };
+        std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(dir.join(json), crate::report::json(&results) + "\n"))
+            .and_then(|_| std::fs::write(dir.join(junit), crate::report::junit(&results)))
+            .map_err(|e| format!("writing reports to {}: {e}", dir.display()))?;
+        // The page people read: written by both runs, so after `make contracts` (verify, then
+        // verify --falsify) it holds the falsification table too.
+        std::fs::write(
+            dir.join("index.html"),
+            crate::report::html(&results, &crate::report::provenance(root)),
+        )
+        .map_err(|e| format!("writing {}: {e}", dir.join("index.html").display()))?;
+    }
+    Ok(exit_code(&results))
+}
+
+/// The exit code of a verify run, the same for every output format: a violation or a broken
+/// contract first, then an obligation that did not run for a reason it did not declare.
+pub fn exit_code(results: &[ContractResult]) -> i32 {
+    if results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Violated | Verdict::Broken))
+    {
+        crate::exit::EXIT_VIOLATION
+    } else if !crate::report::passed(results) {
+        crate::exit::EXIT_DID_NOT_RUN
+    } else {
+        crate::exit::EXIT_OK
+    }
+}
+
+/// The engine's fault injector, where the oracle was built with the `falsify` feature.
+#[cfg(feature = "falsify")]
+pub fn injector() -> Result<&'static dyn Fn(Option<crate::contract::Fault>), String> {
+    Ok(&realizar::faults::inject)
+}
+
+#[cfg(not(feature = "falsify"))]
+pub fn injector() -> Result<&'static dyn Fn(Option<crate::contract::Fault>), String> {
+    Err("--falsify needs the engine's fault hooks: build the oracle with --features falsify".into())
 }

@@ -221,11 +221,16 @@ pub fn widen(x: &[f32]) -> Vec<f64> {
     x.iter().map(|&v| f64::from(v)).collect()
 }
 
-/// Runs one obligation's check.
-pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
+/// Runs one obligation's check; a trace check also returns its per-op rows, which the report
+/// plots instead of tracing the model again.
+pub fn run(o: &Obligation, ctx: &Ctx) -> (Measurement, Option<crate::diff::Diff>) {
+    let mut ops = None;
     let result = match &o.check {
         Check::LogitsParity(p) => logits_parity::run(p, o.metric, ctx),
-        Check::TraceParity(p) => trace_parity::run(p, o.threshold, ctx),
+        Check::TraceParity(p) => trace_parity::run(p, o.threshold, ctx).map(|(v, detail, d)| {
+            ops = Some(d);
+            (v, detail)
+        }),
         Check::QuantExactness(p) => quant_exactness::run(&p.types, ctx),
         Check::QuantizeExactness(p) => quantize_exactness::run(&p.types, ctx),
         Check::Layout(p) => layout::run(&p.types),
@@ -234,17 +239,18 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> Measurement {
         Check::TokenizerParity(p) => tokenizer_parity::run(p.tokenizer, ctx),
         Check::DetokenizeStream(p) => detokenize_stream::run(p.tokenizer, ctx),
         Check::VocabParity(p) => vocab_parity::run(&p.tokenizer, ctx),
-        Check::GpuParity(p) => return gpu_parity::run(p),
+        Check::GpuParity(p) => return (gpu_parity::run(p), None),
         Check::QuantError(p) => quant_error::run(&p.types, ctx),
         Check::ParserRejects(_) => parser_rejects::run(ctx),
         Check::LoadRefuses(p) => load_refuses::run(&p.model, ctx),
         Check::RunPath(p) => run_path::run(p, o.metric, ctx),
         Check::SamplingParity(_) => sampling_parity::run(ctx),
     };
-    match result {
+    let measured = match result {
         Ok((value, detail)) => Measurement::Value { value, detail },
         Err(f @ Failure::Engine(_)) => Measurement::EngineError(f.to_string()),
         Err(Failure::Env(why)) => Measurement::EnvError(why),
         Err(Failure::Unavailable(needs, why)) => Measurement::Unavailable(needs, why),
-    }
+    };
+    (measured, ops)
 }

@@ -4,7 +4,6 @@
 
 use super::{widen, Ctx};
 use crate::contract::ModelParams;
-use crate::metrics::rel_l2;
 use realizar::model::{Logits, Model, Trace};
 
 const OPS: [(&str, &str); 10] = [
@@ -107,34 +106,40 @@ pub fn describe(name: &str) -> String {
     }
 }
 
-pub fn run(p: &ModelParams, threshold: f64, ctx: &Ctx) -> super::Outcome {
-    let model = p.model.as_str();
-    let engine = ctx.model(model, &p.file, p.kernel)?;
-    let (mut worst, mut worst_at, mut first) = (0.0f64, String::new(), None);
-    for step in steps(&engine, ctx, model)? {
-        // A NaN error (a non-finite activation) is the worst there is, not one to skip.
-        let err = match rel_l2(&step.reference, &step.ours) {
-            e if e.is_nan() => f64::INFINITY,
-            e => e,
-        };
-        if err > worst {
-            (worst, worst_at) = (err, step.name.clone());
+/// The worst op's relative L2 error (a NaN, from a non-finite activation, is the worst there
+/// is), the first op above the threshold, and the per-op rows for the report's plot.
+pub fn run(
+    p: &ModelParams,
+    threshold: f64,
+    ctx: &Ctx,
+) -> Result<(f64, String, crate::diff::Diff), super::Failure> {
+    let engine = ctx.model(&p.model, &p.file, p.kernel)?;
+    let shown = ctx.model_path(&p.model, &p.file).display().to_string();
+    let d = crate::diff::of_model(&engine, ctx, &shown, &p.model, threshold)?;
+    let err = |r: &crate::diff::Row| {
+        if r.rel_l2.is_nan() {
+            f64::INFINITY
+        } else {
+            r.rel_l2
         }
-        if first.is_none() && err > threshold {
-            first = Some(format!(
-                "first divergence: {} rel L2 {err:.3} > {}",
-                describe(&step.name),
-                threshold
-            ));
+    };
+    let mut worst: Option<&crate::diff::Row> = None;
+    for r in &d.rows {
+        if worst.is_none_or(|w| err(r) > err(w)) {
+            worst = Some(r);
         }
     }
-    Ok((
-        worst,
-        first.unwrap_or_else(|| {
-            format!(
-                "all ops within; worst {} rel L2 {worst:.2e}",
-                describe(&worst_at)
-            )
-        }),
-    ))
+    let value = worst.map_or(0.0, err);
+    let detail = match d.first_divergence.map(|i| &d.rows[i]) {
+        Some(r) => format!(
+            "first divergence: {} rel L2 {:.3} > {threshold}",
+            describe(&r.op),
+            err(r)
+        ),
+        None => format!(
+            "all ops within; worst {} rel L2 {value:.2e}",
+            worst.map_or(String::new(), |r| describe(&r.op))
+        ),
+    };
+    Ok((value, detail, d))
 }
