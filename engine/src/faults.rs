@@ -89,6 +89,9 @@ pub enum Fault {
     /// One-token calls scale attention scores by the scale rounded to f16 (a decode kernel
     /// that takes it as a half): a small fault only the decode path has.
     F16DecodeScale,
+    /// Kernel selection takes AVX-512 F for all of AVX-512: a CPU with F but without VNNI or BW
+    /// is offered the AVX-512 kernel, which faults there with an illegal instruction.
+    Avx512ChecksOnlyF,
     /// Detokenization prints a byte token's text (`<0x41>`) instead of its byte.
     BytePieceAsText,
     /// Detokenization keeps the leading space of the first token, the one the SentencePiece

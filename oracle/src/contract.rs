@@ -79,6 +79,7 @@ pub enum Check {
     RunPath(RunPathParams),
     GpuParity(GpuParams),
     SamplingParity(NoParams),
+    KernelSelection(NoParams),
 }
 
 impl Check {
@@ -101,6 +102,7 @@ impl Check {
             Check::RunPath(_) => "run_path",
             Check::GpuParity(_) => "gpu_parity",
             Check::SamplingParity(_) => "sampling_parity",
+            Check::KernelSelection(_) => "kernel_selection",
         }
     }
 
@@ -128,7 +130,8 @@ impl Check {
             | Check::VocabParity(_)
             | Check::ParserRejects(_)
             | Check::LoadRefuses(_)
-            | Check::SamplingParity(_) => &[M::Mismatches],
+            | Check::SamplingParity(_)
+            | Check::KernelSelection(_) => &[M::Mismatches],
         }
     }
 

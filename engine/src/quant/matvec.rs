@@ -54,16 +54,31 @@ impl CpuFeatures {
         CpuFeatures { present }
     }
 
+    /// A simulated CPU with exactly the features `names`; a name that is not a feature is an
+    /// error.
+    pub fn only(names: &[&str]) -> Result<Self, QuantError> {
+        let mut cpu = CpuFeatures {
+            present: [false; FEATURES.len()],
+        };
+        for name in names {
+            cpu.present[Self::index(name)?] = true;
+        }
+        Ok(cpu)
+    }
+
     /// The same features with `names` masked off; a name that is not a feature is an error.
     pub fn without(mut self, names: &[&str]) -> Result<Self, QuantError> {
         for name in names {
-            let i = FEATURES
-                .iter()
-                .position(|f| f == name)
-                .ok_or_else(|| QuantError::UnknownFeature(name.to_string()))?;
-            self.present[i] = false;
+            self.present[Self::index(name)?] = false;
         }
         Ok(self)
+    }
+
+    fn index(name: &str) -> Result<usize, QuantError> {
+        FEATURES
+            .iter()
+            .position(|f| *f == name)
+            .ok_or_else(|| QuantError::UnknownFeature(name.to_string()))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -129,7 +144,13 @@ impl Kernel {
 
     /// Ok if a CPU with `features` can run the kernel; the error names the first missing one.
     pub fn check_for(self, features: CpuFeatures) -> Result<(), QuantError> {
-        match self.needs().iter().find(|f| !features.has(f)) {
+        let needs = match self {
+            Kernel::Avx512 if crate::faults::is(crate::faults::Fault::Avx512ChecksOnlyF) => {
+                &FEATURES[3..4]
+            }
+            _ => self.needs(),
+        };
+        match needs.iter().find(|f| !features.has(f)) {
             Some(missing) => Err(QuantError::KernelUnavailable {
                 kernel: self,
                 missing,

@@ -4,6 +4,7 @@
 mod determinism;
 mod detokenize_stream;
 mod gpu_parity;
+mod kernel_selection;
 mod kv_consistency;
 mod layout;
 mod load_refuses;
@@ -245,6 +246,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> (Measurement, Option<crate::diff::Diff>
         Check::LoadRefuses(p) => load_refuses::run(&p.model, ctx),
         Check::RunPath(p) => run_path::run(p, o.metric, ctx),
         Check::SamplingParity(_) => sampling_parity::run(ctx),
+        Check::KernelSelection(_) => kernel_selection::run(),
     };
     let measured = match result {
         Ok((value, detail)) => Measurement::Value { value, detail },
