@@ -66,7 +66,9 @@ pub fn of_model(
         })
         .collect();
     // A NaN error (a non-finite activation) diverges too.
-    let first_divergence = rows.iter().position(|r| !(r.rel_l2 <= tolerance));
+    let first_divergence = rows
+        .iter()
+        .position(|r| r.rel_l2.is_nan() || r.rel_l2 > tolerance);
     Ok(Diff {
         model: shown.to_string(),
         golden: golden.to_string(),
