@@ -269,71 +269,6 @@ pub fn update_readme(readme: &str, key: &str, row: &str) -> Result<String, Strin
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_row_is_replaced_or_added_and_the_rest_kept() {
-        let readme = format!(
-            "intro\n{BEGIN}\n| gate | figure |\n|---|---|\n| coverage | 80% |\n{END}\nafter\n"
-        );
-        let once = update_readme(&readme, "coverage", "| coverage | 90% |").unwrap();
-        assert!(once.contains("| coverage | 90% |") && !once.contains("80%"));
-        let twice = update_readme(&once, "mutants", "| mutants | 85% |").unwrap();
-        assert!(twice.contains("| coverage | 90% |\n| mutants | 85% |\n<!-- quality:end"));
-        assert!(twice.starts_with("intro\n") && twice.ends_with(&format!("{END}\nafter\n")));
-        assert_eq!(
-            update_readme(&twice, "mutants", "| mutants | 85% |").unwrap(),
-            twice
-        );
-    }
-
-    #[test]
-    fn a_later_run_overrides_an_earlier_one_for_the_same_mutant() {
-        let run = |pairs: &[(&str, &str)]| {
-            let outcomes: Vec<serde_json::Value> = pairs
-                .iter()
-                .map(
-                    |(n, s)| serde_json::json!({"summary": s, "scenario": {"Mutant": {"name": n}}}),
-                )
-                .collect();
-            serde_json::json!({"total_mutants": 3, "outcomes": outcomes})
-        };
-        let first = run(&[("a:1:1: x", "MissedMutant"), ("a:2:1: y", "CaughtMutant")]);
-        let rerun = run(&[("a:1:1: x", "CaughtMutant"), ("a:3:1: z", "MissedMutant")]);
-        let m = mutants(&[first, rerun]);
-        assert_eq!((m.caught, m.missed, m.found), (2, 1, 3));
-        assert_eq!(m.missed_list, ["a:3:1: z"]);
-    }
-
-    #[test]
-    fn a_mutant_name_splits_into_key_file_and_line() {
-        assert_eq!(
-            split_name("engine/src/ops.rs:14:13: replace / with % in rms_norm"),
-            (
-                "engine/src/ops.rs: replace / with % in rms_norm".to_string(),
-                Some(("engine/src/ops.rs", 14))
-            )
-        );
-        assert_eq!(split_name("a.rs: x"), ("a.rs: x".to_string(), None));
-    }
-
-    #[test]
-    fn mutation_score_counts_timeouts_as_caught_and_skips_unviable() {
-        let m = Mutants {
-            found: 20,
-            caught: 7,
-            missed: 2,
-            timeout: 1,
-            unviable: 5,
-            missed_list: vec![],
-        };
-        assert_eq!((m.viable(), m.tested()), (10, 15));
-        assert!((m.score() - 80.0).abs() < 1e-9);
-    }
-}
-
 /// `oracle quality coverage|mutants`: a gate on the tool's output, its figure written into the
 /// README's quality table. Returns the exit code.
 pub fn command(command: crate::cli::QualityCommand, out: &mut dyn Write) -> Result<i32, String> {
@@ -455,4 +390,69 @@ fn write_row(readme: &Path, key: &str, row: &str) -> Result<(), String> {
     let text = std::fs::read_to_string(readme).map_err(|e| format!("{}: {e}", readme.display()))?;
     let updated = crate::quality::update_readme(&text, key, row)?;
     std::fs::write(readme, updated).map_err(|e| format!("{}: {e}", readme.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_is_replaced_or_added_and_the_rest_kept() {
+        let readme = format!(
+            "intro\n{BEGIN}\n| gate | figure |\n|---|---|\n| coverage | 80% |\n{END}\nafter\n"
+        );
+        let once = update_readme(&readme, "coverage", "| coverage | 90% |").unwrap();
+        assert!(once.contains("| coverage | 90% |") && !once.contains("80%"));
+        let twice = update_readme(&once, "mutants", "| mutants | 85% |").unwrap();
+        assert!(twice.contains("| coverage | 90% |\n| mutants | 85% |\n<!-- quality:end"));
+        assert!(twice.starts_with("intro\n") && twice.ends_with(&format!("{END}\nafter\n")));
+        assert_eq!(
+            update_readme(&twice, "mutants", "| mutants | 85% |").unwrap(),
+            twice
+        );
+    }
+
+    #[test]
+    fn a_later_run_overrides_an_earlier_one_for_the_same_mutant() {
+        let run = |pairs: &[(&str, &str)]| {
+            let outcomes: Vec<serde_json::Value> = pairs
+                .iter()
+                .map(
+                    |(n, s)| serde_json::json!({"summary": s, "scenario": {"Mutant": {"name": n}}}),
+                )
+                .collect();
+            serde_json::json!({"total_mutants": 3, "outcomes": outcomes})
+        };
+        let first = run(&[("a:1:1: x", "MissedMutant"), ("a:2:1: y", "CaughtMutant")]);
+        let rerun = run(&[("a:1:1: x", "CaughtMutant"), ("a:3:1: z", "MissedMutant")]);
+        let m = mutants(&[first, rerun]);
+        assert_eq!((m.caught, m.missed, m.found), (2, 1, 3));
+        assert_eq!(m.missed_list, ["a:3:1: z"]);
+    }
+
+    #[test]
+    fn a_mutant_name_splits_into_key_file_and_line() {
+        assert_eq!(
+            split_name("engine/src/ops.rs:14:13: replace / with % in rms_norm"),
+            (
+                "engine/src/ops.rs: replace / with % in rms_norm".to_string(),
+                Some(("engine/src/ops.rs", 14))
+            )
+        );
+        assert_eq!(split_name("a.rs: x"), ("a.rs: x".to_string(), None));
+    }
+
+    #[test]
+    fn mutation_score_counts_timeouts_as_caught_and_skips_unviable() {
+        let m = Mutants {
+            found: 20,
+            caught: 7,
+            missed: 2,
+            timeout: 1,
+            unviable: 5,
+            missed_list: vec![],
+        };
+        assert_eq!((m.viable(), m.tested()), (10, 15));
+        assert!((m.score() - 80.0).abs() < 1e-9);
+    }
 }
