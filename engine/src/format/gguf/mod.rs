@@ -12,6 +12,7 @@ mod ggml_type;
 mod header;
 mod source;
 mod value;
+#[cfg(feature = "writer")]
 mod writer;
 
 pub use error::GgufError;
@@ -22,4 +23,5 @@ pub use header::{
     MAX_ARRAY_DEPTH, MAX_DIMS, MAX_TENSOR_NAME_LEN,
 };
 pub use value::{MetaArray, MetaValue, ValueType};
+#[cfg(feature = "writer")]
 pub use writer::{encode, GgufWriteError, GgufWriter};
