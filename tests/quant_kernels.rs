@@ -379,20 +379,8 @@ fn kernels_compute_the_exact_dot_of_what_they_were_given() {
     let mut rng = Rng::new(9);
     for ty in KERNEL_TYPES {
         let bytes = quantized(ty, &weights(&mut rng, rows * cols));
-        let wq = dequantize_to_vec(ty, &bytes).unwrap();
         let x: Vec<f32> = (0..cols).map(|_| rng.unit()).collect();
-        let act = activation_type(ty);
-        let xbytes = act.map(|act| quantized(act, &x));
-        let xq = match (act, &xbytes) {
-            (Some(act), Some(xb)) => dequantize_to_vec(act, xb).unwrap(),
-            _ => x.clone(),
-        };
-        let mut exact = dense(&wq, rows, cols, &xq);
-        if let (Some(GgmlType::Q8_1), Some(xb)) = (act, &xbytes) {
-            for (e, o) in exact.iter_mut().zip(q8_1_sum_offsets(ty, &bytes, rows, xb)) {
-                *e += o;
-            }
-        }
+        let (exact, wq, xq) = exact_dot(ty, &bytes, rows, &x);
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
         for kernel in Kernel::available() {
             let mut y = vec![0.0; rows];
@@ -401,6 +389,26 @@ fn kernels_compute_the_exact_dot_of_what_they_were_given() {
                 .unwrap_or_else(|e| panic!("{ty} {kernel:?}: {e}"));
         }
     }
+}
+
+/// The exact dot of the dequantized weights and the activations as the kernel for `ty` sees
+/// them (quantized to its activation type and dequantized, with Q8_1's stored sums for the
+/// min terms), and those weights and activations.
+fn exact_dot(ty: GgmlType, bytes: &[u8], rows: usize, x: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let wq = dequantize_to_vec(ty, bytes).unwrap();
+    let act = activation_type(ty);
+    let xbytes = act.map(|act| quantized(act, x));
+    let xq = match (act, &xbytes) {
+        (Some(act), Some(xb)) => dequantize_to_vec(act, xb).unwrap(),
+        _ => x.to_vec(),
+    };
+    let mut exact = dense(&wq, rows, x.len(), &xq);
+    if let (Some(GgmlType::Q8_1), Some(xb)) = (act, &xbytes) {
+        for (e, o) in exact.iter_mut().zip(q8_1_sum_offsets(ty, bytes, rows, xb)) {
+            *e += o;
+        }
+    }
+    (exact, wq, xq)
 }
 
 /// One block of ggml's generic legacy dots (ggml-cpu/quants.c: ggml_vec_dot_q4_1_q8_1_generic,
@@ -584,9 +592,12 @@ fn q8_1_activations_are_ggml_ref_blocks_carrying_d_times_their_quant_sum() {
     }
 }
 
+/// Several tokens in one call, on every kernel: each column against the exact dot of what the
+/// kernel was given (not against matvec alone, which is matmul with one column and shares its
+/// row split), and equal to matvec bit for bit. 37 rows: tasks of 16, 16 and 5.
 #[test]
-fn matmul_equals_matvec_per_column() {
-    let (rows, cols, n) = (21, 512, 5);
+fn matmul_columns_equal_the_exact_dot_and_matvec() {
+    let (rows, cols, n) = (37, 512, 5);
     let mut rng = Rng::new(5);
     for ty in KERNEL_TYPES
         .into_iter()
@@ -595,16 +606,19 @@ fn matmul_equals_matvec_per_column() {
         let bytes = quantized(ty, &weights(&mut rng, rows * cols));
         let m = QMatrix::new(ty, rows, cols, &bytes).unwrap();
         let x: Vec<f32> = (0..n * cols).map(|_| rng.unit()).collect();
-        let mut y = vec![0.0; n * rows];
-        matmul(&m, &x, n, &mut y, Kernel::best()).unwrap();
-        for t in 0..n {
-            let mut yt = vec![0.0; rows];
-            matvec(&m, &x[t * cols..(t + 1) * cols], &mut yt, Kernel::best()).unwrap();
-            assert_eq!(
-                &y[t * rows..(t + 1) * rows],
-                yt.as_slice(),
-                "{ty} column {t}"
-            );
+        for kernel in Kernel::available() {
+            let mut y = vec![0.0; n * rows];
+            matmul(&m, &x, n, &mut y, kernel).unwrap();
+            for t in 0..n {
+                let xt = &x[t * cols..(t + 1) * cols];
+                let yt = &y[t * rows..(t + 1) * rows];
+                let (exact, wq, xq) = exact_dot(ty, &bytes, rows, xt);
+                check_close(yt, &exact, &wq, &xq, 1e-5)
+                    .unwrap_or_else(|e| panic!("{ty} {kernel:?} column {t}: {e}"));
+                let mut single = vec![0.0; rows];
+                matvec(&m, xt, &mut single, kernel).unwrap();
+                assert_eq!(yt, single.as_slice(), "{ty} {kernel:?} column {t}");
+            }
         }
     }
 }
