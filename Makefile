@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-check contracts report-check bench bench-e2e coverage coverage-tools mutants mutants-tools mutants-gate verify
+.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-check contracts report-check bench bench-e2e bench-tokenize coverage coverage-tools mutants mutants-tools mutants-gate verify
 
 help:
 	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
@@ -30,6 +30,7 @@ help:
 	@echo "make report-check  headless Chromium renders reports/index.html (after make contracts)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
 	@echo "make bench-e2e   realizar vs llama-bench on a TinyLlama-shaped model (Q4_K_M, Q8_0; 1 and 2 threads)"
+	@echo "make bench-tokenize  realizar's tokenizer vs llama-tokenize on every real vocabulary (load, encode, ratio)"
 
 build:
 	cargo build --workspace --all-targets
@@ -183,6 +184,12 @@ mutants-gate:
 bench-e2e: uv
 	uv run --locked golden/scripts/bench_model.py
 	cargo bench -p realizar --bench e2e
+
+# Builds llama-tokenize from the pinned sdist (cached), then times both tokenizers on every
+# vocabulary of golden/vocab.
+bench-tokenize: uv
+	uv run --locked golden/scripts/llama_tools.py llama-tokenize
+	cargo bench -p realizar --bench tokenize
 
 verify: lint test golden-check contracts fuzz-smoke
 	@echo "make verify: lint, tests, golden check, contracts (with falsification) and fuzz smoke passed"
