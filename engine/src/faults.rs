@@ -92,6 +92,9 @@ pub enum Fault {
     /// Kernel selection takes AVX-512 F for all of AVX-512: a CPU with F but without VNNI or BW
     /// is offered the AVX-512 kernel, which faults there with an illegal instruction.
     Avx512ChecksOnlyF,
+    /// BPE merges the rightmost of several places one merge applies to first, not the leftmost
+    /// ("aaa" becomes "a aa" instead of "aa a").
+    BpeTiesRightmost,
     /// Detokenization prints a byte token's text (`<0x41>`) instead of its byte.
     BytePieceAsText,
     /// Detokenization keeps the leading space of the first token, the one the SentencePiece

@@ -160,8 +160,13 @@ impl Tokenizer {
         }
         impl Ord for Bigram {
             fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-                // Lowest rank first; on ties the leftmost pair.
-                o.rank.cmp(&self.rank).then_with(|| o.left.cmp(&self.left))
+                // Lowest rank first; on ties (one merge at several places) the leftmost pair.
+                let left = o.left.cmp(&self.left);
+                let left = match crate::faults::is(crate::faults::Fault::BpeTiesRightmost) {
+                    true => left.reverse(),
+                    false => left,
+                };
+                o.rank.cmp(&self.rank).then(left)
             }
         }
         impl PartialOrd for Bigram {
