@@ -95,6 +95,8 @@ pub enum Fault {
     /// BPE merges the rightmost of several places one merge applies to first, not the leftmost
     /// ("aaa" becomes "a aa" instead of "aa a").
     BpeTiesRightmost,
+    /// The small form of the uncleared buffer: only the first logit keeps the previous call's.
+    LeakOneLogit,
     /// Detokenization prints a byte token's text (`<0x41>`) instead of its byte.
     BytePieceAsText,
     /// Detokenization keeps the leading space of the first token, the one the SentencePiece
@@ -140,12 +142,18 @@ pub fn is(fault: Fault) -> bool {
     }
 }
 
-/// The uncleared-buffer fault: adds the previous call's logits into these, then keeps these.
+/// The uncleared-buffer faults: add the previous call's logits (or only its first) into
+/// these, then keep these.
 pub(crate) fn leak_previous(out: &mut [f32]) {
     #[cfg(feature = "faults")]
-    if is(Fault::UnclearedOutputBuffer) {
+    if is(Fault::UnclearedOutputBuffer) || is(Fault::LeakOneLogit) {
+        let leaked = if is(Fault::LeakOneLogit) {
+            1
+        } else {
+            out.len()
+        };
         let mut prev = active::PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
-        for (o, p) in out.iter_mut().zip(prev.iter()) {
+        for (o, p) in out.iter_mut().zip(prev.iter()).take(leaked) {
             *o += p;
         }
         *prev = out.to_vec();
