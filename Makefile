@@ -2,18 +2,19 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-FUZZ_TARGETS := gguf_header gguf_file gguf_differential safetensors_header tokenizer_model
+FUZZ_TARGETS := gguf_header gguf_file gguf_differential safetensors_header tokenizer_model tokenizer_wpm tokenizer_ugm
 # Seconds per target in the smoke run (make verify); long runs use `make fuzz`.
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-check contracts report-check bench bench-e2e bench-tokenize coverage coverage-tools mutants mutants-tools mutants-gate verify
+.PHONY: help gpu-check build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-detokenize golden-check contracts report-check bench bench-e2e bench-tokenize coverage coverage-tools mutants mutants-tools mutants-gate verify
 
 help:
 	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
 	@echo "make contracts   oracle verify, then oracle verify --falsify; reports in reports/"
+	@echo "make gpu-check   the GPU adapter the GPU backend would open (lavapipe in CI); fails without one"
 	@echo "make coverage    line coverage (cargo-llvm-cov), gate 85% per crate; README quality table"
 	@echo "make mutants     mutation testing of quant, ops and forward (cargo-mutants), gate 80%"
 	@echo "make test        every unit, integration, property and snapshot test"
@@ -26,6 +27,7 @@ help:
 	@echo "make golden-models tokenizer, reference models, HF f64 and llama.cpp goldens"
 	@echo "make golden-vocab  llama.cpp's tokenizer test vectors (vocab GGUFs, .inp, .out)"
 	@echo "make golden-sampling  llama.cpp's sampler chain, stage by stage, on seeded logits"
+	@echo "make golden-detokenize  llama.cpp's detokenizer's bytes for test-vector and seeded ids on every golden/vocab vocabulary"
 	@echo "make golden-check  every golden file against its manifest (sha256, tensors, script hashes)"
 	@echo "make report-check  headless Chromium renders reports/index.html (after make contracts)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
@@ -95,7 +97,12 @@ golden-vocab: uv
 golden-sampling: uv
 	uv run --locked golden/scripts/sampling.py
 
-golden: golden-quant golden-ggml golden-models golden-vocab golden-sampling
+# llama.cpp's detokenizer (llama_detokenize as common_detokenize calls it) on every vocabulary of
+# golden/vocab: it reads golden-vocab's files, so `golden` lists it after that target.
+golden-detokenize: uv
+	uv run --locked golden/scripts/detokenize.py
+
+golden: golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-detokenize
 	@git status --short golden || true
 
 golden-check:
@@ -191,6 +198,19 @@ bench-tokenize: uv
 	uv run --locked golden/scripts/llama_tools.py llama-tokenize
 	cargo bench -p realizar --bench tokenize
 
-verify: lint test golden-check contracts fuzz-smoke
+# The GPU backend's tests and GPU-PARITY need an adapter: Mesa's lavapipe where there is no GPU
+# (.ci/run installs it). Without one, verify stops here rather than reporting GPU-PARITY NOT RUN
+# and failing later in the tests' GPU variants; REALIZAR_NO_GPU=1 skips both knowingly.
+gpu-check:
+	@mkdir -p target
+	@if [ "$${REALIZAR_NO_GPU:-}" = 1 ]; then \
+	  echo "gpu-check: REALIZAR_NO_GPU=1: without an adapter the tests skip their GPU variants and GPU-PARITY is NOT RUN"; \
+	else \
+	  cargo run --release --quiet --bin realizar -- backends | tee target/backends.txt; \
+	  grep -q '^gpu  available' target/backends.txt \
+	    || { echo "gpu-check: no GPU adapter (install mesa-vulkan-drivers, or set REALIZAR_NO_GPU=1)"; exit 1; }; \
+	fi
+
+verify: gpu-check lint test golden-check contracts fuzz-smoke
 	@echo "make verify: lint, tests, golden check, contracts (with falsification) and fuzz smoke passed"
 	@echo "verify: $$($(TOTALS))"

@@ -430,3 +430,88 @@ fn every_kernel_can_be_asked_for_and_is_named() {
         2
     );
 }
+
+/// `--backend gpu` gives the CPU's logits (to ~1e-6 on the F32 file, in one batch and one token
+/// per call), `realizar backends` names the adapter it opens, and a GPU backend that cannot start
+/// is an error naming why, never a run on the CPU. Without an adapter the test fails unless
+/// REALIZAR_NO_GPU=1 (tests/common/backends.rs).
+#[test]
+fn the_gpu_backend_gives_the_cpus_logits_or_says_why_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model("tiny-gqa/tiny-gqa-F32.gguf");
+    if common::backends::gpu_or_skip() {
+        let r = realizar(&["backends", "--json"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let gpu = &v["backends"][1];
+        assert_eq!(
+            (&gpu["backend"], &gpu["available"]),
+            (&"gpu".into(), &true.into())
+        );
+        assert_eq!(
+            v["adapters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["chosen"] == true)
+                .count(),
+            1
+        );
+        for mode in [None, Some("--incremental")] {
+            let mut logits = Vec::new();
+            for backend in ["cpu", "gpu"] {
+                let out = dir.path().join(format!("{backend}.npy"));
+                let mut args = vec!["logits", &m, "--tokens", "1,5,9,200,7", "--out"];
+                let out_s = out.to_str().unwrap().to_string();
+                args.push(&out_s);
+                args.extend(["--backend", backend]);
+                args.extend(mode);
+                let r = realizar(&args);
+                assert_eq!(r.code, 0, "{}", r.stderr);
+                logits.push(read_npy(&out));
+            }
+            assert_eq!(logits[0].0, logits[1].0);
+            let err = logits[0]
+                .1
+                .iter()
+                .zip(&logits[1].1)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(err < 1e-5, "{mode:?}: max abs {err:e}");
+        }
+    }
+    // No adapter by that name: the GPU was asked for and cannot start.
+    std::env::set_var("REALIZAR_GPU_ADAPTER", "no-such-adapter");
+    let out = dir.path().join("none.npy");
+    let r = realizar(&[
+        "logits",
+        &m,
+        "--tokens",
+        "1,2",
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "gpu",
+    ]);
+    std::env::remove_var("REALIZAR_GPU_ADAPTER");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--backend gpu") && r.stderr.contains("no GPU adapter"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists(), "nothing was computed elsewhere");
+    // A model the GPU kernels do not run is refused by name at load.
+    let r = realizar(&[
+        "logits",
+        &model("tiny-gemma2/tiny-gemma2-F32.gguf"),
+        "--tokens",
+        "1,2",
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "gpu",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("architecture 'gemma2'"), "{}", r.stderr);
+}

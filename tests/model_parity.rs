@@ -1,11 +1,14 @@
 //! The forward pass against the committed goldens (golden/models): HF float64 for f32 weights,
 //! llama.cpp for each quantized file, llama.cpp's own batch/incremental split, and per-op traces.
+//! The logits tests run on every backend (`backend_tests!`: a `cpu` and a `gpu` test each); the
+//! trace and the perturbation tests read the CPU pass's internals and run there only.
 //! Goldens are read with the `safetensors` crate, independent of the engine's reader.
 
 mod common;
 
 use std::path::PathBuf;
 
+use realizar::backend::{BackendKind, Forward, Runtime};
 use realizar::model::{KvCache, Logits, Model, Trace};
 use realizar::quant::Kernel;
 use realizar_oracle::checks::trace_parity::steps;
@@ -41,13 +44,13 @@ fn gguf(model: &str, label: &str) -> Model {
     load(dir(model).join(format!("{model}-{label}.gguf")))
 }
 
-fn batch_logits(m: &Model, tokens: &[u32]) -> Vec<f32> {
-    let mut cache = m.new_cache(tokens.len());
+fn batch_logits<M: Forward>(m: &M, tokens: &[u32]) -> Vec<f32> {
+    let mut cache = m.new_cache(tokens.len()).unwrap();
     m.forward(&mut cache, tokens, Logits::All).unwrap()
 }
 
-fn incremental_logits(m: &Model, tokens: &[u32]) -> Vec<f32> {
-    let mut cache = m.new_cache(tokens.len());
+fn incremental_logits<M: Forward>(m: &M, tokens: &[u32]) -> Vec<f32> {
+    let mut cache = m.new_cache(tokens.len()).unwrap();
     tokens
         .iter()
         .flat_map(|&t| m.forward(&mut cache, &[t], Logits::All).unwrap())
@@ -72,70 +75,118 @@ fn assert_f32_parity(model: &str, what: &str, ours: &[f32], hf: &[f64]) {
     }
 }
 
-#[test]
-fn f32_gguf_matches_hf_f64_within_1e_4() {
-    for model in MODELS {
-        let (hf, _) = golden(model, "hf_f64.safetensors", hf_logits_tensor(model, "F32"));
-        let ours = batch_logits(&gguf(model, "F32"), &tokens(model));
-        assert_f32_parity(model, "F32 GGUF", &ours, &hf);
+/// The families the GPU backend refuses at load, by name (Phi-3's fused matrices and LongRoPE,
+/// Gemma's soft-caps, post-norms and windows); every other reference model runs on it.
+const GPU_REFUSES: [&str; 4] = ["tiny-phi3", "tiny-gemma2", "tiny-gemma3", "tiny-phi3-long"];
+
+/// The models `backend` refuses in `file`: on the GPU, those families, and Mistral's HF
+/// directory, whose config.json has a sliding window (its GGUF files carry none).
+fn refused(backend: BackendKind, file: &str) -> Vec<&'static str> {
+    match backend {
+        BackendKind::Cpu => vec![],
+        BackendKind::Gpu => MODELS
+            .into_iter()
+            .filter(|m| GPU_REFUSES.contains(m) || (file == "hf" && *m == "tiny-mistral"))
+            .collect(),
     }
 }
 
-#[test]
-fn hf_directory_matches_hf_f64_within_1e_4() {
-    for model in MODELS {
-        let (hf, _) = golden(model, "hf_f64.safetensors", "logits");
-        let ours = batch_logits(&load(dir(model).join("hf")), &tokens(model));
-        assert_f32_parity(model, "HF dir", &ours, &hf);
-    }
+/// `model`'s `file` (a GGUF label or `hf`) on `backend`, or None where the GPU refuses it.
+fn on(backend: BackendKind, model: &str, file: &str) -> Option<Runtime> {
+    let path = match file {
+        "hf" => dir(model).join("hf"),
+        label => dir(model).join(format!("{model}-{label}.gguf")),
+    };
+    common::backends::load(&path, backend)
 }
 
-#[test]
-fn incremental_decode_equals_batch_prefill_for_f32() {
+/// Runs `check` on each reference model's `file` that loads on `backend`, and holds the models
+/// refused to exactly the backend's declared list.
+fn each_model(backend: BackendKind, file: &str, mut check: impl FnMut(&str, Runtime)) {
+    let mut refused = Vec::new();
     for model in MODELS {
-        let m = gguf(model, "F32");
-        let t = tokens(model);
-        let batch = batch_logits(&m, &t);
-        let inc = incremental_logits(&m, &t);
-        let err = max_abs(&inc, &batch.iter().map(|&v| v as f64).collect::<Vec<_>>());
-        eprintln!("{model} incremental vs batch: max abs {err:.2e}");
-        assert!(err <= 1e-5, "{model}: {err:e}");
+        match on(backend, model, file) {
+            Some(m) => check(model, m),
+            None => refused.push(model),
+        }
     }
+    assert_eq!(
+        refused,
+        self::refused(backend, file),
+        "models {} refuses",
+        backend.name()
+    );
 }
 
-#[test]
-fn quantized_files_match_llama_cpp() {
-    for model in MODELS {
-        let m = manifest(model);
-        let files = m["files"].as_object().unwrap();
-        let t = tokens(model);
-        for file in files.keys().filter(|f| f.ends_with(".gguf")) {
-            let label = file
-                .trim_start_matches(&format!("{model}-"))
-                .trim_end_matches(".gguf");
-            if label == "F32" {
-                continue;
-            }
-            let engine = gguf(model, label);
-            let vocab = engine.config.vocab;
-            let golden_file = format!("llamacpp_{label}.safetensors");
-            for (mode, ours) in [
-                ("logits_batch", batch_logits(&engine, &t)),
-                ("logits_incremental", incremental_logits(&engine, &t)),
-            ] {
-                let (reference, _) = golden(model, &golden_file, mode);
-                let c = metrics::compare_logits(&reference, &widen(&ours), vocab);
-                let (kl_mean, kl_max, top1) = (c.kl.mean, c.kl.max, c.same_top);
-                eprintln!(
-                    "{model} {label} {mode}: KL mean {kl_mean:.2e} max {kl_max:.2e} top-1 {:.1}%",
-                    top1 * 100.0
-                );
-                assert!(
-                    kl_mean < 1e-4,
-                    "{model} {label} {mode}: KL mean {kl_mean:e}"
-                );
+backend_tests! {
+    fn f32_gguf_matches_hf_f64_within_1e_4(backend) {
+        each_model(backend, "F32", |model, m| {
+            let (hf, _) = golden(model, "hf_f64.safetensors", hf_logits_tensor(model, "F32"));
+            let ours = batch_logits(&m, &tokens(model));
+            assert_f32_parity(model, "F32 GGUF", &ours, &hf);
+        });
+    }
+
+    fn hf_directory_matches_hf_f64_within_1e_4(backend) {
+        each_model(backend, "hf", |model, m| {
+            let (hf, _) = golden(model, "hf_f64.safetensors", "logits");
+            let ours = batch_logits(&m, &tokens(model));
+            assert_f32_parity(model, "HF dir", &ours, &hf);
+        });
+    }
+
+    fn incremental_decode_equals_batch_prefill_for_f32(backend) {
+        each_model(backend, "F32", |model, m| {
+            let t = tokens(model);
+            let batch = batch_logits(&m, &t);
+            let inc = incremental_logits(&m, &t);
+            let err = max_abs(&inc, &batch.iter().map(|&v| v as f64).collect::<Vec<_>>());
+            eprintln!("{model} incremental vs batch: max abs {err:.2e}");
+            assert!(err <= 1e-5, "{model}: {err:e}");
+        });
+    }
+
+    fn quantized_files_match_llama_cpp(backend) {
+        let mut refused = Vec::new();
+        for model in MODELS {
+            let m = manifest(model);
+            let files = m["files"].as_object().unwrap();
+            let t = tokens(model);
+            for file in files.keys().filter(|f| f.ends_with(".gguf")) {
+                let label = file
+                    .trim_start_matches(&format!("{model}-"))
+                    .trim_end_matches(".gguf");
+                if label == "F32" {
+                    continue;
+                }
+                let Some(engine) = on(backend, model, label) else {
+                    refused.push(model);
+                    continue;
+                };
+                let vocab = engine.config().vocab;
+                let golden_file = format!("llamacpp_{label}.safetensors");
+                for (mode, ours) in [
+                    ("logits_batch", batch_logits(&engine, &t)),
+                    ("logits_incremental", incremental_logits(&engine, &t)),
+                ] {
+                    let (reference, _) = golden(model, &golden_file, mode);
+                    let c = metrics::compare_logits(&reference, &widen(&ours), vocab);
+                    let (kl_mean, kl_max, top1) = (c.kl.mean, c.kl.max, c.same_top);
+                    eprintln!(
+                        "{model} {label} {mode} on {}: KL mean {kl_mean:.2e} max {kl_max:.2e} top-1 {:.1}%",
+                        backend.name(),
+                        top1 * 100.0
+                    );
+                    assert!(
+                        kl_mean < 1e-4,
+                        "{model} {label} {mode} on {}: KL mean {kl_mean:e}",
+                        backend.name()
+                    );
+                }
             }
         }
+        refused.dedup();
+        assert_eq!(refused, self::refused(backend, "gguf"));
     }
 }
 

@@ -99,6 +99,9 @@ pub enum Fault {
     LeakOneLogit,
     /// Detokenization prints a byte token's text (`<0x41>`) instead of its byte.
     BytePieceAsText,
+    /// The GPU matmul's workgroups stop one pass of their 64 threads short: the last 64
+    /// columns of every weight row are never read.
+    GpuSkipsLastTile,
     /// Detokenization keeps the leading space of the first token, the one the SentencePiece
     /// encoder prefixed.
     KeepSpacePrefix,

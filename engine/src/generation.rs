@@ -4,31 +4,34 @@
 //! oracle's RUN-PATH contract both drive this one type, so the contract checks the path users
 //! run rather than a copy of it.
 
-use crate::model::{KvCache, Logits, Model, ModelError};
+use crate::backend::{CacheState, Forward};
+use crate::model::{Logits, Model, ModelError};
 use crate::sampling::{Sampler, SamplerConfig};
 
 /// The cache `realizar run` allocates when no `--ctx` is given: the model's trained context,
 /// at most this many positions.
 pub const DEFAULT_CTX: usize = 4096;
 
-pub struct Generation<'m> {
-    model: &'m Model,
-    cache: KvCache,
+/// Over any backend's model ([`Forward`]): the CPU's `Model` by default, a
+/// [`crate::backend::Runtime`] for the backend a user chose.
+pub struct Generation<'m, M: Forward = Model> {
+    model: &'m M,
+    cache: M::Cache,
     sampler: Sampler,
     logits: Vec<f32>,
 }
 
-impl<'m> Generation<'m> {
+impl<'m, M: Forward> Generation<'m, M> {
     /// Prefills `prompt` into a cache of `ctx` positions (0: the model's context, at most
     /// [`DEFAULT_CTX`]); the prompt's tokens enter the sampler's history.
     pub fn start(
-        model: &'m Model,
+        model: &'m M,
         prompt: &[u32],
         ctx: usize,
         sampler: SamplerConfig,
     ) -> Result<Self, ModelError> {
         let ctx = match ctx {
-            0 => model.config.context.min(DEFAULT_CTX),
+            0 => model.config().context.min(DEFAULT_CTX),
             n => n,
         };
         if prompt.is_empty() {
@@ -40,7 +43,7 @@ impl<'m> Generation<'m> {
                 ctx,
             });
         }
-        let mut cache = model.new_cache(ctx);
+        let mut cache = model.new_cache(ctx)?;
         let mut sampler = Sampler::new(sampler);
         for &t in prompt {
             sampler.accept(t);

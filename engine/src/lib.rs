@@ -3,6 +3,7 @@
 //! Every invariant the engine relies on is a contract checked against outside references
 //! (llama.cpp, HuggingFace transformers, gguf-py) by the `realizar-oracle` crate.
 
+pub mod backend;
 pub mod cli;
 pub mod faults;
 pub mod format;

@@ -17,7 +17,11 @@ llama.cpp's test-tokenizer-0 expects them with add_special=false, parse_special=
 
 Copies them, byte for byte, to golden/vocab/<name>/ and writes golden/vocab/manifest.json with
 the sdist's version and sha256 and every file's sha256 and size. Those ids are llama.cpp's
-(generated upstream from the HF tokenizers and checked by its CI). The test vectors hold no
+(generated upstream from the HF tokenizers and checked by its CI). Four vocabularies come
+without test vectors (GENERATED): they get the test strings the others share as their .inp and,
+as their .out, the ids the pinned llama.cpp's llama-tokenize gives each string with the flags
+of test-tokenizer-0 (no special tokens added, none parsed); the manifest records the command,
+the llama.cpp version and the sha256 of its inputs. The test vectors hold no
 special-token text, so golden/vocab/special.json adds, per vocabulary, strings around its
 special tokens and the ids the same llama.cpp's llama-tokenize (built from the sdist, cached in
 golden/.cache) gives them without a BOS, with and without special-token parsing. pip, cmake and
@@ -44,8 +48,20 @@ OUT = ROOT / "golden" / "vocab"
 # The byte-level BPE vocabularies (Llama 3, Qwen2, GPT-2, MPT, Falcon, StarCoder, Refact,
 # DeepSeek LLM and Coder, Command-R, Qwen3.5), Gemma 4's SentencePiece-style BPE, and the
 # SentencePiece ones (Llama, Phi-3).
+# BERT's WordPiece (bert-bge).
 VOCABS = ["llama-bpe", "qwen2", "gpt-2", "llama-spm", "phi-3", "mpt", "falcon", "starcoder",
-          "refact", "deepseek-llm", "deepseek-coder", "command-r", "qwen35", "gemma-4"]
+          "refact", "deepseek-llm", "deepseek-coder", "command-r", "qwen35", "gemma-4", "bert-bge"]
+# Vocabularies without upstream test vectors: nomic-bert-moe's Unigram (XLM-R's, with its
+# precompiled charsmap), GPT-NeoX and Aquila (byte-level BPE naming no pre-tokenizer, so
+# llama.cpp's "default" one) and Baichuan (SentencePiece-style).
+GENERATED = ["nomic-bert-moe", "gpt-neox", "aquila", "baichuan"]
+# The test strings of convert_hf_to_gguf_update.py, which every vocabulary's .inp above but
+# Qwen3.5's and Gemma 4's holds byte for byte (checked).
+SHARED_INP = "ggml-vocab-llama-bpe.gguf.inp"
+TOKENIZE_FLAGS = ["--ids", "--log-disable", "--no-escape", "--no-bos", "--no-parse-special"]
+# Vocabularies with upstream ids that the same llama-tokenize run must reproduce exactly (one
+# per tokenizer model), so the generated .out files stand for what test-tokenizer-0 checks.
+CROSS_CHECK = ["bert-bge", "llama-spm", "gpt-2"]
 SEPARATOR = "\n__ggml_vocab_test__\n"
 # Strings around each vocabulary's special tokens: control tokens, user-defined ones (MPT's runs
 # of spaces, DeepSeek's single letters such as "ø"), the texts llama.cpp turns into control
@@ -124,6 +140,36 @@ SPECIAL = {
         "<|im_start|>हिन्दी'T Z\u0301<s>±<|im_end|>",
         "<|im_start|>a\u1c89's<|im_end|>",
     ],
+    "bert-bge": [
+        "[CLS] Hello [SEP] [MASK]. [UNK]",
+        # Accents (stripped), a ligature, Greek final sigma, Hangul (its leading jamo), CJK,
+        # controls, a zero-width space, a word longer than any token, non-ASCII symbols kept in
+        # words, and U+1C89, which llama.cpp's Unicode 15.1 tables do not lowercase.
+        "Ça VA? ÉLÈVE ﬁnal ΣΑΣ 한국 日本語\u0007x\u200by aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+        "€5 a©b \u1c89 İ",
+    ],
+    "nomic-bert-moe": [
+        "<s>Hello</s> <mask> x <pad><unk>",
+        "a   <mask>   b",
+        # Unused tokens are segments too (their text wins over its pieces).
+        "x [PAD250001]y",
+        # Full-width letters, a ligature, circled digits, NBSP, tabs and line feeds, a
+        # decomposed accent, an emoji, CJK, and U+FFFD.
+        "ＡＢＣ ﬁ ①② a\u00a0b\t\tc\n\nd e\u0301 🦀 日本語 \ufffd  ",
+    ],
+    "gpt-neox": [
+        "a<|endoftext|>b",
+        "x  <|padding|>   y",
+        "f(x)= 1234567 ¹²³`a ١٢٣٤",
+    ],
+    "aquila": [
+        "<|endoftext|>Hi",
+        "f(x)= 1234567 ¹²³`a 中文，标点。",
+    ],
+    "baichuan": [
+        "<s>Hello</s>",
+        "<unk> x </s>  y 中文",
+    ],
     "gemma-4": [
         "<|turn>user\nHi<turn|>\n<|turn>model\n",
         "a</s>b<eos> <|tool_call>x<tool_call|><|\"|>",
@@ -151,6 +197,33 @@ def special_cases(bin_dir: Path) -> dict:
     return out
 
 
+def tokenize_strings(bin_dir: Path, vocab: Path, strings: list[str]) -> str:
+    """llama-tokenize's ids for each string, as an .out file: one line per string, each id
+    preceded by a space (as convert_hf_to_gguf_update.py writes them)."""
+    scratch = ROOT / "golden" / ".cache" / "vocab-input.txt"
+    lines = []
+    for text in strings:
+        scratch.write_bytes(text.encode())
+        printed = run([bin_dir / "llama-tokenize", "-m", vocab, "-f", scratch, *TOKENIZE_FLAGS])
+        ids = json.loads(printed.strip().splitlines()[-1])
+        lines.append("".join(f" {i}" for i in ids) + "\n")
+    return "".join(lines)
+
+
+def split_inp(raw: str) -> list[str]:
+    """The strings of an .inp file, as test-tokenizer-0 reads them."""
+    strings = []
+    pos = 0
+    while pos < len(raw):
+        nxt = raw.find(SEPARATOR, pos)
+        if nxt < 0:
+            strings.append(raw[pos:])
+            break
+        strings.append(raw[pos:nxt])
+        pos = nxt + len(SEPARATOR)
+    return strings
+
+
 def today() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     when = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch else \
@@ -161,16 +234,7 @@ def today() -> str:
 def count_cases(inp: Path, out: Path) -> int:
     """The number of test strings, checked against the number of id lines as test-tokenizer-0
     reads them."""
-    raw = inp.read_bytes().decode("utf-8")
-    strings = []
-    pos = 0
-    while pos < len(raw):
-        nxt = raw.find(SEPARATOR, pos)
-        if nxt < 0:
-            strings.append(raw[pos:])
-            break
-        strings.append(raw[pos:nxt])
-        pos = nxt + len(SEPARATOR)
+    strings = split_inp(inp.read_bytes().decode("utf-8"))
     lines = out.read_bytes().decode("utf-8").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -200,8 +264,45 @@ def main() -> None:
                 "sha256": sha256(dst),
                 "bytes": dst.stat().st_size,
             }
-        vocabs[name] = {"cases": count_cases(folder / (base + ".inp"), folder / (base + ".out"))}
+        vocabs[name] = {"cases": count_cases(folder / (base + ".inp"), folder / (base + ".out")),
+                        "ids": "upstream .out"}
         print(f"{name}: {vocabs[name]['cases']} strings", flush=True)
+    shared = models / SHARED_INP
+    for inp in sorted(models.glob("ggml-vocab-*.gguf.inp")):
+        if inp.name not in ("ggml-vocab-qwen35.gguf.inp", "ggml-vocab-gemma-4.gguf.inp") and \
+                inp.read_bytes() != shared.read_bytes():
+            sys.exit(f"{inp.name} differs from {SHARED_INP}: which strings are shared?")
+    strings = split_inp(shared.read_bytes().decode("utf-8"))
+    tokenize = f"llama-tokenize -m VOCAB -f STRING {' '.join(TOKENIZE_FLAGS)}"
+    for name in CROSS_CHECK:
+        base = OUT / name / f"ggml-vocab-{name}.gguf"
+        if tokenize_strings(bin_dir, base, strings) != Path(f"{base}.out").read_text():
+            sys.exit(f"{name}: llama-tokenize's ids differ from the upstream .out")
+        print(f"{name}: llama-tokenize reproduces the upstream .out", flush=True)
+    for name in GENERATED:
+        folder = OUT / name
+        folder.mkdir(parents=True)
+        base = f"ggml-vocab-{name}.gguf"
+        if (models / (base + ".out")).exists():
+            sys.exit(f"{base}.out now exists upstream: move {name} to VOCABS")
+        for src, dst in ((models / base, folder / base), (shared, folder / (base + ".inp"))):
+            shutil.copyfile(src, dst)
+            files[f"{name}/{dst.name}"] = {
+                "from": f"vendor/llama.cpp/models/{src.name}",
+                "sha256": sha256(dst),
+                "bytes": dst.stat().st_size,
+            }
+        out = folder / (base + ".out")
+        out.write_text(tokenize_strings(bin_dir, folder / base, strings))
+        files[f"{name}/{out.name}"] = {
+            "generated_by": tokenize,
+            "inputs_sha256": {base: sha256(folder / base), base + ".inp": sha256(shared)},
+            "sha256": sha256(out),
+            "bytes": out.stat().st_size,
+        }
+        vocabs[name] = {"cases": count_cases(folder / (base + ".inp"), out),
+                        "ids": "llama-tokenize"}
+        print(f"{name}: {vocabs[name]['cases']} strings (ids from llama-tokenize)", flush=True)
     special = OUT / "special.json"
     special.write_text(json.dumps({
         "command": "llama-tokenize -m VOCAB -f TEXT --ids --log-disable --no-escape --no-bos "
@@ -215,7 +316,15 @@ def main() -> None:
         "helper_sha256": sha256(Path(__file__).with_name("llamacpp.py")),
         "generated": today(),
         "tool": "llama.cpp test vectors (models/ggml-vocab-*.gguf, .inp, .out), copied unchanged; "
-                "llama.cpp llama-tokenize (special.json)",
+                "llama.cpp llama-tokenize (special.json, and the .out of "
+                + ", ".join(GENERATED) + ")",
+        "generated_out": {
+            "tool": "llama-tokenize (tools/tokenize), built from the sdist's llama.cpp",
+            "command": tokenize + " (one run per string; each id line is the printed list)",
+            "strings": f"vendor/llama.cpp/models/{SHARED_INP}",
+            "cross_checked": "the same runs reproduce the upstream .out of "
+                             + ", ".join(CROSS_CHECK) + " byte for byte",
+        },
         "test": "tests/test-tokenizer-0.cpp: add_special=false, parse_special=false",
         "sdist": {
             "name": sdist.name,

@@ -74,6 +74,7 @@ pub enum Check {
     TokenizerParity(TinyVocabParams),
     DetokenizeStream(TinyVocabParams),
     VocabParity(VocabParams),
+    DetokenizeParity(DetokenizeParams),
     ParserRejects(NoParams),
     LoadRefuses(LoadRefusesParams),
     RunPath(RunPathParams),
@@ -97,6 +98,7 @@ impl Check {
             Check::TokenizerParity(_) => "tokenizer_parity",
             Check::DetokenizeStream(_) => "detokenize_stream",
             Check::VocabParity(_) => "vocab_parity",
+            Check::DetokenizeParity(_) => "detokenize_parity",
             Check::ParserRejects(_) => "parser_rejects",
             Check::LoadRefuses(_) => "load_refuses",
             Check::RunPath(_) => "run_path",
@@ -128,6 +130,7 @@ impl Check {
             | Check::TokenizerParity(_)
             | Check::DetokenizeStream(_)
             | Check::VocabParity(_)
+            | Check::DetokenizeParity(_)
             | Check::ParserRejects(_)
             | Check::LoadRefuses(_)
             | Check::SamplingParity(_)
@@ -193,6 +196,9 @@ pub struct GpuParams {
     pub model: String,
     pub file: String,
     pub backend: Backend,
+    /// The golden tokens in one batch (default) or one per call.
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -228,6 +234,15 @@ pub struct TinyVocabParams {
 #[serde(deny_unknown_fields)]
 pub struct VocabParams {
     pub tokenizer: String,
+}
+
+/// A real vocabulary (a folder of golden/vocab with its golden/detokenize/<name>.json) and the
+/// `unparse_special` flag of llama.cpp's detokenizer (common_detokenize's `special`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetokenizeParams {
+    pub tokenizer: String,
+    pub unparse_special: bool,
 }
 
 /// A check that reads no parameters (`params` left out, or `{}`).

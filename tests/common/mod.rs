@@ -3,6 +3,7 @@
 //! same bytes are the committed fuzz seed (`tests/corpus_sync.rs` keeps the two identical).
 #![allow(dead_code)]
 
+pub mod backends;
 pub mod gguf_cases;
 pub mod safetensors_cases;
 

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::backend::{BackendKind, Forward, Runtime};
 use crate::format::npy;
 use crate::generation::Generation;
 use crate::model::{Format, Logits, Model, ModelError};
@@ -11,9 +12,16 @@ use crate::quant::Kernel;
 use crate::sampling::SamplerConfig;
 use crate::tokenizer::{Tokenizer, TokenizerError, Utf8Stream};
 
-fn load_model(path: &Path, threads: usize, kernel: Kernel) -> Result<Model, String> {
-    let mut model = Model::load(path, kernel).map_err(|e| match e {
+/// The model on the backend asked for: a GPU that cannot start or cannot run it is an error.
+fn load_model(
+    path: &Path,
+    threads: usize,
+    kernel: Kernel,
+    backend: BackendKind,
+) -> Result<Runtime, String> {
+    let mut model = Runtime::load(path, kernel, backend).map_err(|e| match e {
         ModelError::Io { .. } => e.to_string(),
+        ModelError::Gpu(e) => format!("{}: --backend gpu: {e}", path.display()),
         _ => format!("{}: {e}", path.display()),
     })?;
     model.set_threads(threads).map_err(|e| e.to_string())?;
@@ -63,11 +71,12 @@ pub struct LogitsArgs<'a> {
     pub incremental: bool,
     pub threads: usize,
     pub kernel: Kernel,
+    pub backend: BackendKind,
 }
 
 /// `realizar logits`: per-position f32 logits `[n_tokens, n_vocab]` as .npy.
 pub fn logits(a: LogitsArgs, out: &mut dyn Write) -> Result<(), String> {
-    let model = load_model(a.model, a.threads, a.kernel)?;
+    let model = load_model(a.model, a.threads, a.kernel, a.backend)?;
     let tokens: Vec<u32> = match (a.tokens, a.prompt) {
         (Some(list), _) => list
             .split(',')
@@ -77,14 +86,14 @@ pub fn logits(a: LogitsArgs, out: &mut dyn Write) -> Result<(), String> {
                     .map_err(|_| format!("--tokens: '{t}' is not a token id"))
             })
             .collect::<Result<_, _>>()?,
-        (None, Some(text)) => load_tokenizer(&model, a.model)?.encode(text, true, false),
+        (None, Some(text)) => load_tokenizer(model.model(), a.model)?.encode(text, true, false),
         (None, None) => return Err("give --tokens or --prompt".into()),
     };
     let n = tokens.len();
-    let mut cache = model.new_cache(n.max(1));
+    let mut cache = model.new_cache(n.max(1)).map_err(|e| e.to_string())?;
     let started = Instant::now();
     let values = if a.incremental {
-        let mut all = Vec::with_capacity(n * model.config.vocab);
+        let mut all = Vec::with_capacity(n * model.config().vocab);
         for &t in &tokens {
             all.extend(
                 model
@@ -99,7 +108,7 @@ pub fn logits(a: LogitsArgs, out: &mut dyn Write) -> Result<(), String> {
             .map_err(|e| e.to_string())?
     };
     let secs = started.elapsed().as_secs_f64();
-    let shape = [n, model.config.vocab];
+    let shape = [n, model.config().vocab];
     std::fs::File::create(a.out_path)
         .and_then(|f| npy::write_f32(f, &shape, &values))
         .map_err(|e| format!("writing {}: {e}", a.out_path.display()))?;
@@ -123,13 +132,14 @@ pub struct RunArgs<'a> {
     pub ctx: usize,
     pub threads: usize,
     pub kernel: Kernel,
+    pub backend: BackendKind,
     pub sampler: SamplerConfig,
 }
 
 /// `realizar run`: prefill the prompt in one batch, then decode token by token, streaming text.
 pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), String> {
-    let model = load_model(a.model, a.threads, a.kernel)?;
-    let tok = load_tokenizer(&model, a.model)?;
+    let model = load_model(a.model, a.threads, a.kernel, a.backend)?;
+    let tok = load_tokenizer(model.model(), a.model)?;
     let prompt = tok.encode(a.prompt, true, false);
     let started = Instant::now();
     let mut generation =
@@ -165,11 +175,11 @@ pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), S
     let decode_secs = decode_start.elapsed().as_secs_f64();
     let _ = writeln!(
         err,
-        "prompt: {} tokens, {:.1} tok/s | decode: {generated} tokens, {:.1} tok/s | stop: {stop} | kernel: {}",
+        "prompt: {} tokens, {:.1} tok/s | decode: {generated} tokens, {:.1} tok/s | stop: {stop} | {}",
         prompt.len(),
         prompt.len() as f64 / prefill_secs,
         decode_calls as f64 / decode_secs.max(1e-9),
-        model.kernel.name(),
+        model.device(),
     );
     Ok(())
 }

@@ -91,6 +91,10 @@ enum Command {
         /// The CPU kernel for matrix products; one this CPU lacks is an error, never a fallback.
         #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
         kernel: KernelArg,
+        /// Where the forward pass runs; a GPU that cannot run the model is an error, never a
+        /// fallback to the CPU (`realizar backends` lists this machine's adapters).
+        #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+        backend: BackendArg,
     },
     /// Token ids of TEXT under the model's tokenizer, with each token's piece.
     Tokenize {
@@ -145,6 +149,20 @@ enum Command {
         /// The CPU kernel for matrix products; one this CPU lacks is an error, never a fallback.
         #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
         kernel: KernelArg,
+        /// Where the forward pass runs; a GPU that cannot run the model is an error, never a
+        /// fallback to the CPU (`realizar backends` lists this machine's adapters).
+        #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+        backend: BackendArg,
+    },
+    /// The backends (cpu, gpu) and the GPU adapters wgpu finds on this machine.
+    ///
+    /// `--backend gpu` opens the adapter marked as chosen: the best with compute shaders
+    /// (discrete, integrated, virtual, then software such as Mesa's lavapipe), or the first whose
+    /// name contains the value of REALIZAR_GPU_ADAPTER.
+    Backends {
+        /// Print JSON for machines instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// The CPU kernels, the features each needs, and which this CPU runs.
     ///
@@ -181,6 +199,22 @@ impl KernelArg {
     }
 }
 
+/// `--backend`: where the forward pass runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    Cpu,
+    Gpu,
+}
+
+impl BackendArg {
+    pub fn kind(self) -> crate::backend::BackendKind {
+        match self {
+            BackendArg::Cpu => crate::backend::BackendKind::Cpu,
+            BackendArg::Gpu => crate::backend::BackendKind::Gpu,
+        }
+    }
+}
+
 /// Parses `args` for a clap command line, or renders clap's message and returns the exit code:
 /// --help and --version go to `out` with 0, usage errors to `err` with 2. Shared with the oracle.
 pub fn parse<C, I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> Result<C, i32>
@@ -208,6 +242,7 @@ where
     };
     let result = match cli.command {
         Command::Kernels { json, without } => kernels(json, &without, out),
+        Command::Backends { json } => backends(json, out),
         Command::Inspect { path, json } => {
             inspect::run(&path, json, out).map_err(|e| e.to_string())
         }
@@ -224,6 +259,7 @@ where
             incremental,
             threads,
             kernel,
+            backend,
         } => generate::logits(
             generate::LogitsArgs {
                 model: &model,
@@ -233,6 +269,7 @@ where
                 incremental,
                 threads,
                 kernel: kernel.kernel(),
+                backend: backend.kind(),
             },
             out,
         ),
@@ -256,6 +293,7 @@ where
             threads,
             ctx,
             kernel,
+            backend,
         } => {
             let sampler = crate::sampling::SamplerConfig {
                 temperature,
@@ -273,6 +311,7 @@ where
                 ctx,
                 threads,
                 kernel: kernel.kernel(),
+                backend: backend.kind(),
                 sampler,
             };
             generate::run(args, out, err)
@@ -338,6 +377,54 @@ fn kernels(json: bool, without: &[String], out: &mut dyn Write) -> Result<(), St
                 "{:<8} needs [{}]: {status}\n",
                 k.name(),
                 k.needs().join(" ")
+            );
+        }
+        out.write_all(text.as_bytes())
+    };
+    written.map_err(|e| e.to_string())
+}
+
+/// `realizar backends`: cpu always; gpu with the adapter it would open, or why it cannot.
+fn backends(json: bool, out: &mut dyn Write) -> Result<(), String> {
+    use crate::backend::{adapters, gpu_adapter};
+    let listed = adapters();
+    let gpu = gpu_adapter();
+    let written = if json {
+        let v = serde_json::json!({
+            "backends": [
+                {"backend": "cpu", "available": true},
+                {
+                    "backend": "gpu",
+                    "available": gpu.is_ok(),
+                    "adapter": gpu.as_ref().ok().map(|a| &a.name),
+                    "why_not": gpu.as_ref().err().map(|e| e.to_string()),
+                },
+            ],
+            "adapters": listed.as_ref().ok(),
+        });
+        writeln!(out, "{v}")
+    } else {
+        let mut text = String::from("cpu  available\n");
+        text += &match &gpu {
+            Ok(a) => format!(
+                "gpu  available: {} ({}, {})\n",
+                a.name, a.backend, a.device_type
+            ),
+            Err(e) => format!("gpu  unavailable: {e}\n"),
+        };
+        for a in listed.iter().flatten() {
+            text += &format!(
+                "  adapter {:<40} {:<7} {:<14} {}{}{}\n",
+                a.name,
+                a.backend,
+                a.device_type,
+                a.driver,
+                if a.compute {
+                    ""
+                } else {
+                    " (no compute shaders)"
+                },
+                if a.chosen { " <- --backend gpu" } else { "" },
             );
         }
         out.write_all(text.as_bytes())

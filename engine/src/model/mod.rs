@@ -76,6 +76,8 @@ pub enum ModelError {
     ContextFull { needed: usize, ctx: usize },
     #[error("no tokens to run")]
     NoTokens,
+    #[error(transparent)]
+    Gpu(#[from] crate::backend::GpuError),
 }
 
 /// Where a model came from.

@@ -163,14 +163,24 @@ pub(super) struct Strip {
 }
 
 /// The strip attributes of `specials` (llama.cpp's special-token cache) and of the named tokens,
-/// as llama.cpp sets them from `general.name`: Phi-3 strips the spaces after every special token
-/// but `<unk>`, `<s>` and `<|endoftext|>`; ModernBERT those before `[MASK]`. (Its Jina and
-/// nomic-bert rules concern vocabularies this engine does not load.)
-pub(super) fn strips(model_name: &str, pieces: &[String], specials: &[u32]) -> HashMap<u32, Strip> {
+/// as llama.cpp sets them from `general.architecture` and `general.name`: nomic-bert-moe and
+/// jina-bert-v3 strip the spaces before `<mask>`; Phi-3 those after every special token but
+/// `<unk>`, `<s>` and `<|endoftext|>`; ModernBERT those before `[MASK]`. (Its rule for the
+/// jina-v2-de, -es and -code pre-tokenizers concerns vocabularies this engine does not load.)
+pub(super) fn strips(
+    model_name: &str,
+    architecture: &str,
+    pieces: &[String],
+    specials: &[u32],
+) -> HashMap<u32, Strip> {
     let mut out = HashMap::new();
     let name = model_name.to_ascii_lowercase();
     let id = |text: &str| pieces.iter().position(|p| p == text).map(|i| i as u32);
-    if name.contains("phi-3") || name.contains("phi3") {
+    if architecture.contains("nomic-bert-moe") || architecture.contains("jina-bert-v3") {
+        if let Some(i) = id("<mask>") {
+            out.entry(i).or_insert(Strip::default()).lstrip = true;
+        }
+    } else if name.contains("phi-3") || name.contains("phi3") {
         for &s in specials {
             out.entry(s).or_insert(Strip::default()).rstrip = true;
         }

@@ -20,22 +20,28 @@ use crate::format::sentencepiece::SpModel;
 
 mod attrs;
 mod bpe;
+mod detok;
+mod keys;
 mod open;
 pub mod pre;
 mod regex;
 mod spm;
 mod stream;
+mod ugm;
+mod wpm;
 
 pub use stream::Utf8Stream;
 
 use attrs::Strip;
 use bpe::Bpe;
+use ugm::Ugm;
+use wpm::Wpm;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TokenizerError {
     #[error("missing tokenizer metadata: {0}")]
     Missing(&'static str),
-    #[error("tokenizer model '{0}' is not supported (supported: llama, gpt2, gemma4)")]
+    #[error("tokenizer model '{0}' is not supported (supported: llama, gpt2, gemma4, bert, t5)")]
     Unsupported(String),
     #[error("gpt2 vocabulary with pre-tokenizer '{0}' is not supported (supported: {1})")]
     UnsupportedPre(String, String),
@@ -101,6 +107,11 @@ enum Kind {
     Spm { add_space_prefix: bool },
     /// Byte-level BPE: a pre-tokenizer, then merges by rank; bytes as GPT-2's alphabet.
     Bpe(Bpe),
+    /// WordPiece (BERT): normalised words covered by their longest tokens (wpm.rs).
+    Wpm(Wpm),
+    /// Unigram (T5, XLM-R): charsmap normalisation, then the best-scoring segmentation
+    /// (ugm.rs).
+    Ugm(Ugm),
 }
 
 const SPACE: &str = "\u{2581}";
@@ -116,8 +127,10 @@ struct Parts {
     add_bos: bool,
     add_eos: bool,
     kind: Kind,
-    /// `general.name`, from which llama.cpp sets some tokens' strip attributes.
+    /// `general.name` and `general.architecture`, from which llama.cpp sets some tokens'
+    /// strip attributes.
     model_name: String,
+    architecture: String,
 }
 
 enum Fragment<'a> {
@@ -127,48 +140,12 @@ enum Fragment<'a> {
 
 impl Tokenizer {
     pub fn from_gguf(meta: &Metadata) -> Result<Self, TokenizerError> {
-        let flag = |key: &str, default: bool| match meta.get(key) {
-            Some(crate::format::gguf::MetaValue::Bool(b)) => *b,
-            _ => default,
-        };
+        keys::check(meta)?;
+        let flag = |key: &str, default: bool| keys::flag(meta, key, default);
         let model = meta
             .get("tokenizer.ggml.model")
             .and_then(|v| v.as_str())
             .ok_or(TokenizerError::Missing("tokenizer.ggml.model"))?;
-        let kind = match model {
-            "llama" => Kind::Spm {
-                add_space_prefix: flag("tokenizer.ggml.add_space_prefix", true),
-            },
-            "gpt2" | "gemma4" => {
-                // llama.cpp gives a "gemma4" vocabulary Gemma 4's pre-tokenizer whatever the
-                // file names. "default" is its name for a missing value; it has no row, so it
-                // is refused.
-                let name = match model {
-                    "gemma4" => "gemma4",
-                    _ => meta
-                        .get("tokenizer.ggml.pre")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("default"),
-                };
-                let Some(pre) = pre::lookup(name) else {
-                    return Err(TokenizerError::UnsupportedPre(
-                        name.to_string(),
-                        pre::supported().join(", "),
-                    ));
-                };
-                let merges = match meta.get("tokenizer.ggml.merges").and_then(|v| v.as_array()) {
-                    Some(MetaArray::String(m)) => m.clone(),
-                    _ => return Err(TokenizerError::Missing("tokenizer.ggml.merges")),
-                };
-                Kind::Bpe(Bpe::new(merges, pre).map_err(TokenizerError::Bad)?)
-            }
-            other => return Err(TokenizerError::Unsupported(other.to_string())),
-        };
-        let spm = matches!(kind, Kind::Spm { .. });
-        let bos_rule = match &kind {
-            Kind::Bpe(bpe) => bpe.splitter.pre.add_bos,
-            Kind::Spm { .. } => pre::AddBos::AsFileSays,
-        };
         let pieces: Vec<String> = match meta.get("tokenizer.ggml.tokens").and_then(|v| v.as_array())
         {
             Some(MetaArray::String(v)) => v.clone(),
@@ -198,31 +175,149 @@ impl Tokenizer {
                 )))
             }
         };
-        // (A count mismatch is refused by `build`.)
-        if types.len() == n {
-            attrs::llama_cpp_types(meta, &pieces, &mut types);
+        if scores.len() != n || types.len() != n {
+            return Err(TokenizerError::Bad(format!(
+                "{n} tokens but {} scores and {} types",
+                scores.len(),
+                types.len()
+            )));
         }
-        let id = |key: &'static str| meta.get(key).and_then(|v| v.as_u64()).map(|v| v as i64);
+        let stored = types.clone();
+        attrs::llama_cpp_types(meta, &pieces, &mut types);
+        // A special token the file names, else llama.cpp's default for the model when the
+        // vocabulary has that id (as its loader, which drops an out-of-range default).
+        let id = |key: &'static str, default: Option<i64>| {
+            meta.get(key)
+                .and_then(|v| v.as_u64())
+                .map(|v| v as i64)
+                .or(default.filter(|&d| d < n as i64))
+        };
+        let (bos, eos, unk) = match model {
+            "llama" => (Some(1), Some(2), Some(0)),
+            "bert" => (Some(101), None, Some(100)),
+            "gpt2" => (Some(11), Some(11), None),
+            "t5" => (None, Some(1), Some(2)),
+            _ => (None, None, None),
+        };
+        let (bos, eos, unk) = (
+            id("tokenizer.ggml.bos_token_id", bos),
+            id("tokenizer.ggml.eos_token_id", eos),
+            id("tokenizer.ggml.unknown_token_id", unk),
+        );
+        let checked = |what: &str, v: Option<i64>| match v {
+            Some(v) if (0..n as i64).contains(&v) => Ok(v as u32),
+            Some(v) => Err(TokenizerError::Bad(format!(
+                "{what} id {v} but there are {n} tokens"
+            ))),
+            None => Err(TokenizerError::Bad(format!(
+                "a {model} vocabulary needs an unknown token (tokenizer.ggml.unknown_token_id)"
+            ))),
+        };
+        // The add_bos/add_eos defaults by model, as llama.cpp's loader sets them before it
+        // reads the file's keys.
+        let (mut add_bos, mut add_eos) = (false, false);
+        let kind = match model {
+            "llama" => {
+                add_bos = true;
+                Kind::Spm {
+                    add_space_prefix: flag("tokenizer.ggml.add_space_prefix", true)?,
+                }
+            }
+            "gpt2" | "gemma4" => {
+                // llama.cpp gives a "gemma4" vocabulary Gemma 4's pre-tokenizer whatever the
+                // file names, and a missing value its "default" one.
+                let name = match model {
+                    "gemma4" => "gemma4",
+                    _ => meta
+                        .get("tokenizer.ggml.pre")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("default"),
+                };
+                let Some(pre) = pre::lookup(name) else {
+                    return Err(TokenizerError::UnsupportedPre(
+                        name.to_string(),
+                        pre::supported().join(", "),
+                    ));
+                };
+                let merges = match meta.get("tokenizer.ggml.merges").and_then(|v| v.as_array()) {
+                    Some(MetaArray::String(m)) => m.clone(),
+                    _ => return Err(TokenizerError::Missing("tokenizer.ggml.merges")),
+                };
+                add_bos = pre.add_bos != pre::AddBos::AsFileSays;
+                Kind::Bpe(Bpe::new(merges, pre).map_err(TokenizerError::Bad)?)
+            }
+            "bert" => {
+                checked("UNK", unk)?;
+                add_bos = true;
+                let lowercase = flag("tokenizer.ggml.normalizer.lowercase", true)?;
+                let sep = id("tokenizer.ggml.seperator_token_id", Some(102))
+                    .map(|v| checked("SEP", Some(v)))
+                    .transpose()?;
+                Kind::Wpm(Wpm::new(
+                    &pieces,
+                    lowercase,
+                    flag("tokenizer.ggml.normalizer.strip_accents", lowercase)?,
+                    sep,
+                ))
+            }
+            "t5" => {
+                checked("UNK", unk)?;
+                add_eos = true;
+                let charsmap = match meta.get("tokenizer.ggml.precompiled_charsmap") {
+                    None => None,
+                    Some(v) => match v.as_array() {
+                        Some(MetaArray::U8(b)) => Some(b.clone()),
+                        Some(MetaArray::I8(b)) => Some(b.iter().map(|&x| x as u8).collect()),
+                        _ => {
+                            return Err(TokenizerError::Bad(format!(
+                                "tokenizer.ggml.precompiled_charsmap is {:?}, not bytes",
+                                v.value_type()
+                            )))
+                        }
+                    },
+                };
+                Kind::Ugm(
+                    Ugm::new(
+                        &pieces,
+                        &scores,
+                        &stored,
+                        &types,
+                        charsmap.as_deref(),
+                        flag("tokenizer.ggml.add_space_prefix", false)?,
+                        flag("tokenizer.ggml.remove_extra_whitespaces", false)?,
+                    )
+                    .map_err(TokenizerError::Bad)?,
+                )
+            }
+            other => return Err(TokenizerError::Unsupported(other.to_string())),
+        };
+        // Gemma 4's BOS whatever the file says; WordPiece adds CLS and SEP with add_special
+        // whatever these flags say (see `encode`).
+        let bos_always =
+            matches!(&kind, Kind::Bpe(b) if b.splitter.pre.add_bos == pre::AddBos::Always);
+        if !bos_always {
+            add_bos = flag("tokenizer.ggml.add_bos_token", add_bos)?;
+        }
+        add_eos = flag("tokenizer.ggml.add_eos_token", add_eos)?;
         Self::build(Parts {
             model_name: meta
                 .get("general.name")
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_string(),
+            architecture: meta
+                .get("general.architecture")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
             pieces,
             scores,
             types,
-            bos: id("tokenizer.ggml.bos_token_id"),
-            eos: id("tokenizer.ggml.eos_token_id"),
-            unk: id("tokenizer.ggml.unknown_token_id"),
-            // llama.cpp's defaults: BOS for SentencePiece vocabularies, none for BPE but with
-            // the pre-tokenizers that say otherwise.
-            add_bos: match bos_rule {
-                pre::AddBos::AsFileSays => flag("tokenizer.ggml.add_bos_token", spm),
-                pre::AddBos::UnlessFileSaysNo => flag("tokenizer.ggml.add_bos_token", true),
-                pre::AddBos::Always => true,
-            },
-            add_eos: flag("tokenizer.ggml.add_eos_token", false),
+            bos,
+            eos,
+            unk,
+            add_bos,
+            add_eos,
             kind,
         })
     }
@@ -340,6 +435,7 @@ impl Tokenizer {
         };
         Self::build(Parts {
             model_name: String::new(),
+            architecture: String::new(),
             scores: vec![0.0; pieces.len()],
             bos: special_id("bos_token"),
             eos: special_id("eos_token"),
@@ -362,6 +458,7 @@ impl Tokenizer {
         let sp = SpModel::parse(bytes).map_err(|e| TokenizerError::Bad(e.to_string()))?;
         Self::build(Parts {
             model_name: String::new(),
+            architecture: String::new(),
             scores: sp.pieces.iter().map(|p| p.1).collect(),
             types: sp
                 .pieces
@@ -418,7 +515,7 @@ impl Tokenizer {
             })
             .collect();
         specials.sort_by_key(|&i| std::cmp::Reverse(p.pieces[i as usize].len()));
-        let strips = attrs::strips(&p.model_name, &p.pieces, &specials);
+        let strips = attrs::strips(&p.model_name, &p.architecture, &p.pieces, &specials);
         Ok(Tokenizer {
             bos: id("BOS", p.bos)?,
             eos: id("EOS", p.eos)?,
@@ -457,7 +554,7 @@ impl Tokenizer {
     pub fn pre_tokenizer(&self) -> Option<&'static pre::PreTokenizer> {
         match &self.kind {
             Kind::Bpe(bpe) => Some(bpe.splitter.pre),
-            Kind::Spm { .. } => None,
+            _ => None,
         }
     }
 
@@ -466,15 +563,20 @@ impl Tokenizer {
     pub fn merge_rank(&self, left: &str, right: &str) -> Option<u32> {
         match &self.kind {
             Kind::Bpe(bpe) => bpe.ranks.get(&format!("{left} {right}")).copied(),
-            Kind::Spm { .. } => None,
+            _ => None,
         }
     }
 
-    /// Token ids for `text`. `add_special` adds BOS/EOS as the vocabulary asks; `parse_special`
-    /// turns special-token text such as `<s>` into its token instead of tokenizing the characters.
+    /// Token ids for `text`. `add_special` adds BOS/EOS as the vocabulary asks (WordPiece:
+    /// BOS, BERT's CLS, and SEP, whatever the flags say, as llama.cpp); `parse_special` turns
+    /// special-token text such as `<s>` into its token instead of tokenizing the characters.
     pub fn encode(&self, text: &str, add_special: bool, parse_special: bool) -> Vec<u32> {
         let mut out = Vec::new();
-        if add_special && self.add_bos {
+        let wpm = match &self.kind {
+            Kind::Wpm(wpm) => Some(wpm),
+            _ => None,
+        };
+        if add_special && (self.add_bos || wpm.is_some()) {
             out.extend(self.bos);
         }
         let mut prev_special = true;
@@ -492,6 +594,8 @@ impl Tokenizer {
                             self.encode_spm(&s.replace(' ', SPACE), &mut out);
                         }
                         Kind::Bpe(bpe) => self.encode_bpe(t, bpe, &mut out),
+                        Kind::Wpm(wpm) => self.encode_wpm(t, wpm, &mut out),
+                        Kind::Ugm(ugm) => self.encode_ugm(t, ugm, &mut out),
                     }
                     prev_special = false;
                 }
@@ -501,8 +605,10 @@ impl Tokenizer {
                 }
             }
         }
-        if add_special && self.add_eos {
-            out.extend(self.eos);
+        match wpm {
+            Some(wpm) if add_special => out.extend(wpm.sep),
+            _ if add_special && self.add_eos => out.extend(self.eos),
+            _ => {}
         }
         out
     }
@@ -551,44 +657,12 @@ impl Tokenizer {
         fragments
     }
 
-    /// The bytes a token stands for in generated text, as llama.cpp's `token_to_piece` gives
-    /// them without `special`: a normal token's text (U+2581 as a space, or the byte-level
-    /// alphabet as its bytes), a user-defined token's text as it is, a byte token's byte, and
-    /// nothing for control, unknown, unused and undefined tokens.
+    /// The bytes a token stands for in generated text: llama.cpp's `token_to_piece` without
+    /// `special` ([`Tokenizer::token_to_piece`]): a normal token's text (U+2581 as a space, or
+    /// the byte-level alphabet as its bytes), a user-defined token's text as it is, a byte
+    /// token's byte, and nothing for control, unknown, unused and undefined tokens.
     pub fn token_bytes(&self, id: u32) -> Vec<u8> {
-        let Some(piece) = self.pieces.get(id as usize) else {
-            return Vec::new();
-        };
-        match self.types[id as usize] {
-            TokenType::Control | TokenType::Unknown | TokenType::Unused | TokenType::Undefined => {
-                Vec::new()
-            }
-            TokenType::UserDefined => piece.clone().into_bytes(),
-            TokenType::Byte => parse_byte_piece(piece).map(|b| vec![b]).unwrap_or_default(),
-            TokenType::Normal => match &self.kind {
-                Kind::Spm { .. } => piece.replace(SPACE, " ").into_bytes(),
-                Kind::Bpe(bpe) if bpe.splitter.pre.escape_whitespaces => {
-                    piece.replace(SPACE, " ").into_bytes()
-                }
-                Kind::Bpe(_) => bpe::decode_piece(piece),
-            },
-        }
-    }
-
-    /// The text of a token sequence (invalid UTF-8 replaced), without the space prefix the
-    /// encoder adds at the start.
-    pub fn decode(&self, ids: &[u32]) -> String {
-        let bytes: Vec<u8> = ids.iter().flat_map(|&id| self.token_bytes(id)).collect();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        match (&self.kind, text.strip_prefix(' ')) {
-            (
-                Kind::Spm {
-                    add_space_prefix: true,
-                },
-                Some(rest),
-            ) => rest.to_string(),
-            _ => text,
-        }
+        self.token_to_piece(id, false)
     }
 }
 

@@ -32,6 +32,10 @@ pub struct PreTokenizer {
     pub whole_newlines: bool,
     /// Whether llama.cpp adds BOS when asked to add special tokens.
     pub add_bos: AddBos,
+    /// llama.cpp's `clean_spaces` (clean_up_tokenization_spaces): detokenization drops the
+    /// space before `?!.,` and some apostrophes (detok.rs). On for byte-level BPE unless the
+    /// pre-tokenizer's name turns it off, so names that differ only in it have rows of their own.
+    pub clean_spaces: bool,
 }
 
 /// Whether llama.cpp adds BOS (with add_special) to a byte-level BPE vocabulary's text.
@@ -55,6 +59,7 @@ const BYTE_LEVEL: PreTokenizer = PreTokenizer {
     byte_encode: true,
     whole_newlines: false,
     add_bos: AddBos::AsFileSays,
+    clean_spaces: true,
 };
 
 /// One of llama.cpp's splits.
@@ -98,6 +103,15 @@ const FALCON: &[Split] = &[
     Split::Gpt2,
     Split::Regex("[0-9][0-9][0-9]"),
 ];
+/// llama.cpp's "default", for a vocabulary that names no pre-tokenizer (GPT-NeoX, Aquila):
+/// Falcon's first split without the backtick, GPT-2's, then runs of number code points, then
+/// ASCII digits in threes.
+const DEFAULT: &[Split] = &[
+    Split::Regex("[\\p{P}\\$\\+<=>\\^~\\|]+"),
+    Split::Gpt2,
+    Split::Regex("\\p{N}+"),
+    Split::Regex("[0-9][0-9][0-9]"),
+];
 /// StarCoder and its kin: every number code point alone, then GPT-2's split.
 const STARCODER: &[Split] = &[Split::Regex("\\p{N}"), Split::Gpt2];
 /// DeepSeek LLM: line breaks alone; a whitespace and a run of Latin, Greek, Cyrillic and other
@@ -129,23 +143,19 @@ const DEEPSEEK_CODER: &[Split] = &[
 /// a pre-tokenizer that splits differently gives different ids. Rows hold only names whose
 /// vocabulary llama.cpp loads with no other special treatment than the row's fields (no SEP
 /// token, no per-token strip attributes).
-pub const PRE_TOKENIZERS: [PreTokenizer; 10] = [
+pub const PRE_TOKENIZERS: [PreTokenizer; 14] = [
     PreTokenizer {
         names: &[
-            "gpt-2",
-            "phi-2",
-            "gigachat",
-            "a.x-4.0",
-            "mellum",
-            "exaone4",
-            "mpt",
-            "olmo",
-            "jais",
-            "trillion",
-            "granite-docling",
+            "gpt-2", "phi-2", "gigachat", "a.x-4.0", "mellum", "exaone4", "mpt", "olmo", "jais",
         ],
         splits: GPT2,
         ignore_merges: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
+        names: &["trillion", "granite-docling"],
+        splits: GPT2,
+        clean_spaces: false,
         ..BYTE_LEVEL
     },
     PreTokenizer {
@@ -172,23 +182,22 @@ pub const PRE_TOKENIZERS: [PreTokenizer; 10] = [
         ..BYTE_LEVEL
     },
     PreTokenizer {
-        names: &[
-            "qwen2",
-            "deepseek-r1-qwen",
-            "kormo",
-            "f2llmv2",
-            "megrez",
-            "stablelm2",
-            "grok-2",
-        ],
+        names: &["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "grok-2"],
         splits: QWEN2,
         ignore_merges: false,
+        clean_spaces: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
+        names: &["megrez", "stablelm2"],
+        splits: QWEN2,
         ..BYTE_LEVEL
     },
     PreTokenizer {
         names: &["qwen35"],
         splits: QWEN35,
         ignore_merges: false,
+        clean_spaces: false,
         ..BYTE_LEVEL
     },
     PreTokenizer {
@@ -201,8 +210,6 @@ pub const PRE_TOKENIZERS: [PreTokenizer; 10] = [
         names: &[
             "starcoder",
             "refact",
-            "command-r",
-            "smollm",
             "codeshell",
             "exaone",
             "minerva-7b",
@@ -213,14 +220,29 @@ pub const PRE_TOKENIZERS: [PreTokenizer; 10] = [
         ..BYTE_LEVEL
     },
     PreTokenizer {
+        names: &["command-r", "smollm"],
+        splits: STARCODER,
+        clean_spaces: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
         names: &["deepseek-llm"],
         splits: DEEPSEEK_LLM,
         ignore_merges: false,
+        clean_spaces: false,
         ..BYTE_LEVEL
     },
     PreTokenizer {
         names: &["deepseek-coder"],
         splits: DEEPSEEK_CODER,
+        ignore_merges: false,
+        clean_spaces: false,
+        ..BYTE_LEVEL
+    },
+    PreTokenizer {
+        // Also what llama.cpp runs when `tokenizer.ggml.pre` is missing.
+        names: &["default"],
+        splits: DEFAULT,
         ignore_merges: false,
         ..BYTE_LEVEL
     },
@@ -595,7 +617,9 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), names.len());
-        assert!(lookup("default").is_none());
+        // llama.cpp's "default" is a row; a name it does not know is none.
+        assert_eq!(lookup("default").unwrap().splits, DEFAULT);
+        assert!(lookup("jina-v2-de").is_none());
         assert!(lookup("llama-bpe").unwrap().ignore_merges);
         assert!(!lookup("qwen2").unwrap().ignore_merges);
     }
@@ -693,6 +717,16 @@ mod tests {
         assert_eq!(falcon("x 1234567"), ["x", " ", "123", "456", "7"]);
         // Only ASCII digits make triples; € is a symbol, not punctuation.
         assert_eq!(falcon("€١٢٣"), ["€", "١٢٣"]);
+    }
+
+    /// The default pre-tokenizer: punctuation runs first, GPT-2's split, number runs, then
+    /// ASCII digits in threes.
+    #[test]
+    fn default_cuts_punctuation_gpt2_numbers_then_digit_triples() {
+        assert_eq!(
+            split("default", "f(x)= 1234567 ¹²³`a"),
+            ["f", "(", "x", ")=", " ", "123", "456", "7", " ", "¹²³", "`", "a"]
+        );
     }
 
     #[test]

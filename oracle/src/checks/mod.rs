@@ -2,6 +2,7 @@
 //! is the threshold's business. A check that cannot run says why and is never a pass.
 
 mod determinism;
+mod detokenize_parity;
 mod detokenize_stream;
 mod gpu_parity;
 mod kernel_selection;
@@ -240,7 +241,8 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> (Measurement, Option<crate::diff::Diff>
         Check::TokenizerParity(p) => tokenizer_parity::run(p.tokenizer, ctx),
         Check::DetokenizeStream(p) => detokenize_stream::run(p.tokenizer, ctx),
         Check::VocabParity(p) => vocab_parity::run(&p.tokenizer, ctx),
-        Check::GpuParity(p) => return (gpu_parity::run(p), None),
+        Check::DetokenizeParity(p) => detokenize_parity::run(p, ctx),
+        Check::GpuParity(p) => gpu_parity::run(p, ctx),
         Check::QuantError(p) => quant_error::run(&p.types, ctx),
         Check::ParserRejects(_) => parser_rejects::run(ctx),
         Check::LoadRefuses(p) => load_refuses::run(&p.model, ctx),

@@ -1,0 +1,570 @@
+//! The GPU backend on wgpu (Vulkan, Metal, DX12): the forward pass of engine/src/model/forward.rs
+//! for the llama family (Llama 2/3, Mistral without a window, Qwen2, Qwen3) as WGSL compute
+//! kernels. Weights are uploaded once, at load, in their GGUF block layout; the KV cache lives
+//! on the device; a forward call uploads only its token ids and RoPE angles and reads back only
+//! the logits. What these kernels do not implement is refused at load by name.
+
+mod device;
+mod plan;
+mod shaders;
+
+use std::collections::BTreeMap;
+
+use crate::backend::{AdapterReport, GpuError};
+use crate::faults::{self, Fault};
+use crate::format::gguf::GgmlType;
+use crate::model::{Activation, Arch, Config, Linear, Logits, Model, ModelError};
+use crate::ops::{self, RopeStyle, RopeTable};
+
+use device::Gpu;
+pub use device::ADAPTER_ENV;
+use plan::{grid_1d, grid_rows, params, Plan};
+
+/// Every adapter wgpu finds on this machine, the one a GPU model would open marked.
+pub fn adapters() -> Vec<AdapterReport> {
+    device::adapters()
+}
+
+/// A weight matrix on the device: its raw GGUF blocks, row-major.
+#[derive(Debug)]
+struct GpuLinear {
+    buf: wgpu::Buffer,
+    ty: GgmlType,
+    rows: usize,
+    cols: usize,
+    row_bytes: usize,
+    bias: Option<wgpu::Buffer>,
+}
+
+#[derive(Debug)]
+struct GpuLayer {
+    attn_norm: wgpu::Buffer,
+    qk_norm: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    q: GpuLinear,
+    k: GpuLinear,
+    v: GpuLinear,
+    o: GpuLinear,
+    ffn_norm: wgpu::Buffer,
+    gate: GpuLinear,
+    up: GpuLinear,
+    down: GpuLinear,
+}
+
+#[derive(Debug)]
+struct Kernels {
+    matmul: BTreeMap<GgmlType, wgpu::ComputePipeline>,
+    get_rows: wgpu::ComputePipeline,
+    rms_norm: wgpu::ComputePipeline,
+    rope: wgpu::ComputePipeline,
+    attention: wgpu::ComputePipeline,
+    swiglu: wgpu::ComputePipeline,
+    add: wgpu::ComputePipeline,
+    quant_act: wgpu::ComputePipeline,
+}
+
+/// A model whose forward pass runs on a GPU. It keeps the CPU model it was made from for its
+/// config, metadata and tokenizer (GGUF weights stay in the file's map, not copied).
+#[derive(Debug)]
+pub struct GpuModel {
+    model: Model,
+    gpu: Gpu,
+    kernels: Kernels,
+    embed: GpuLinear,
+    layers: Vec<GpuLayer>,
+    output_norm: wgpu::Buffer,
+    /// None: the LM head is the embedding (tied).
+    output: Option<GpuLinear>,
+    /// Bound where a matmul has no bias (a binding cannot be left out).
+    no_bias: wgpu::Buffer,
+    /// RoPE frequencies of every pair, computed once as the CPU computes them.
+    rope_freqs: Vec<f32>,
+}
+
+/// Keys and values of every layer for up to `ctx` positions, on the device.
+#[derive(Debug)]
+pub struct GpuCache {
+    k: Vec<wgpu::Buffer>,
+    v: Vec<wgpu::Buffer>,
+    ctx: usize,
+    len: usize,
+}
+
+impl GpuCache {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.ctx
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+/// What of a model these kernels do not run, if anything: the first thing found, by name.
+fn unsupported(cfg: &Config, model: &Model) -> Option<String> {
+    if !matches!(cfg.arch, Arch::Llama | Arch::Qwen2 | Arch::Qwen3) {
+        return Some(format!(
+            "architecture '{}' (it runs llama, qwen2 and qwen3)",
+            cfg.arch.name()
+        ));
+    }
+    let features = [
+        (
+            cfg.sliding_window.is_some() && cfg.swa_layers.iter().any(|&s| s),
+            "sliding-window attention",
+        ),
+        (cfg.attn_softcap.is_some(), "soft-capped attention scores"),
+        (cfg.final_softcap.is_some(), "soft-capped logits"),
+        (cfg.embed_scale.is_some(), "scaled embeddings"),
+        (cfg.rope_longrope.is_some(), "LongRoPE"),
+        (
+            cfg.rope_theta_swa.is_some(),
+            "a RoPE base of its own for sliding layers",
+        ),
+        (
+            cfg.activation != Activation::Silu,
+            "an FFN activation other than SiLU",
+        ),
+    ];
+    if let Some((_, what)) = features.iter().find(|(has, _)| *has) {
+        return Some(what.to_string());
+    }
+    let w = &model.weights;
+    if w.layers
+        .iter()
+        .any(|l| l.attn_post_norm.is_some() || l.ffn_post_norm.is_some())
+    {
+        return Some("norms after attention and the FFN".into());
+    }
+    let mut linears: Vec<&Linear> = vec![&w.embed, w.output()];
+    for l in &w.layers {
+        linears.extend([&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]);
+    }
+    linears
+        .into_iter()
+        .find(|l| !shaders::supports(l.ty))
+        .map(|l| {
+            format!(
+                "weight type {} (tensor {}; it reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, \
+                 Q8_0, Q4_K, Q5_K and Q6_K)",
+                l.ty.name(),
+                l.name
+            )
+        })
+}
+
+impl GpuModel {
+    /// Opens a device (see [`crate::backend`] for how it is chosen) and uploads `model`'s
+    /// weights to it. A model these kernels do not run entirely is refused, naming what.
+    pub fn new(model: Model) -> Result<Self, GpuError> {
+        if let Some(what) = unsupported(&model.config, &model) {
+            return Err(GpuError::Unsupported(what));
+        }
+        let gpu = Gpu::open()?;
+        let cfg = &model.config;
+        let w = &model.weights;
+        let linear = |l: &Linear| -> Result<GpuLinear, GpuError> {
+            let m = w.matrix(l);
+            Ok(GpuLinear {
+                buf: gpu.upload(&l.name, m.bytes())?,
+                ty: l.ty,
+                rows: l.rows,
+                cols: l.cols,
+                row_bytes: m.bytes().len() / l.rows.max(1),
+                bias: l
+                    .bias
+                    .as_ref()
+                    .map(|b| gpu.upload_f32(&l.name, b))
+                    .transpose()?,
+            })
+        };
+        let mut layers = Vec::with_capacity(w.layers.len());
+        for (i, l) in w.layers.iter().enumerate() {
+            let norm = |name: &str, v: &[f32]| gpu.upload_f32(&format!("blk.{i}.{name}"), v);
+            let qk_norm = match (&l.q_norm, &l.k_norm) {
+                (Some(q), Some(k)) => Some((norm("attn_q_norm", q)?, norm("attn_k_norm", k)?)),
+                _ => None,
+            };
+            layers.push(GpuLayer {
+                attn_norm: norm("attn_norm", &l.attn_norm)?,
+                qk_norm,
+                q: linear(&l.q)?,
+                k: linear(&l.k)?,
+                v: linear(&l.v)?,
+                o: linear(&l.o)?,
+                ffn_norm: norm("ffn_norm", &l.ffn_norm)?,
+                gate: linear(&l.gate)?,
+                up: linear(&l.up)?,
+                down: linear(&l.down)?,
+            });
+        }
+        let embed = linear(&w.embed)?;
+        let output = if w.tied() {
+            None
+        } else {
+            Some(linear(w.output())?)
+        };
+        let output_norm = gpu.upload_f32("output_norm.weight", &w.output_norm)?;
+        let no_bias = gpu.scratch("no bias", 1)?;
+
+        let compile = |name: &str, src: &str| {
+            let module = gpu
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(name),
+                    source: wgpu::ShaderSource::Wgsl(src.into()),
+                });
+            gpu.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(name),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some("main"),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+        };
+        let mut types: Vec<GgmlType> = layers
+            .iter()
+            .flat_map(|l| [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down])
+            .chain(output.iter())
+            .chain([&embed])
+            .map(|l| l.ty)
+            .collect();
+        types.sort();
+        types.dedup();
+        let mut matmul = BTreeMap::new();
+        for ty in types {
+            let src = shaders::matmul(ty).ok_or_else(|| {
+                GpuError::Unsupported(format!("weight type {} in a matmul", ty.name()))
+            })?;
+            matmul.insert(ty, compile(&format!("matmul {}", ty.name()), &src));
+        }
+        let get_rows = shaders::get_rows(embed.ty).ok_or_else(|| {
+            GpuError::Unsupported(format!("embedding of type {}", embed.ty.name()))
+        })?;
+        let kernels = Kernels {
+            matmul,
+            get_rows: compile("get_rows", &get_rows),
+            rms_norm: if gpu.f64 {
+                compile("rms_norm f64", &shaders::plain(shaders::RMS_NORM_F64))
+            } else {
+                compile("rms_norm", &shaders::plain(shaders::RMS_NORM))
+            },
+            rope: compile("rope", &shaders::plain(shaders::ROPE)),
+            attention: compile("attention", &shaders::attention(gpu.f64)),
+            swiglu: compile("swiglu", &shaders::plain(shaders::SWIGLU)),
+            add: compile("add", &shaders::plain(shaders::ADD)),
+            quant_act: compile("quant_act", &shaders::quant_act(gpu.f64)),
+        };
+        // Shader compilation and uploads report failures (an adapter limit, a WGSL feature the
+        // driver lacks) here, at load, not on the first token.
+        gpu.check("loading the model onto the GPU")?;
+        let rope_freqs = ops::rope_freqs(
+            cfg.rope_theta,
+            cfg.rope_dim,
+            cfg.rope_freq_scale,
+            cfg.rope_factors.as_deref(),
+            cfg.rope_yarn.as_ref(),
+        );
+        Ok(GpuModel {
+            kernels,
+            embed,
+            layers,
+            output_norm,
+            output,
+            no_bias,
+            rope_freqs,
+            gpu,
+            model,
+        })
+    }
+
+    /// The CPU model this was made from (config, metadata, tokenizer source).
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The adapter the model runs on: name, backend, device type, driver.
+    pub fn adapter(&self) -> String {
+        let i = &self.gpu.info;
+        format!(
+            "{} ({:?}, {:?}, {} {})",
+            i.name, i.backend, i.device_type, i.driver, i.driver_info
+        )
+    }
+
+    /// A KV cache on the device for `ctx` positions (the model's trained context for 0).
+    pub fn new_cache(&self, ctx: usize) -> Result<GpuCache, GpuError> {
+        let cfg = &self.model.config;
+        let ctx = if ctx == 0 { cfg.context } else { ctx };
+        let size = ctx * cfg.kv_dim();
+        let mut k = Vec::with_capacity(cfg.layers);
+        let mut v = Vec::with_capacity(cfg.layers);
+        for l in 0..cfg.layers {
+            k.push(self.gpu.scratch(&format!("cache k {l}"), size)?);
+            v.push(self.gpu.scratch(&format!("cache v {l}"), size)?);
+        }
+        self.gpu.check("allocating the KV cache")?;
+        Ok(GpuCache { k, v, ctx, len: 0 })
+    }
+
+    /// `Model::forward` on the GPU: `tokens` at the cache's next positions; logits `[n, vocab]`
+    /// for `Logits::All`, `[vocab]` for `Logits::Last`.
+    pub fn forward(
+        &self,
+        cache: &mut GpuCache,
+        tokens: &[u32],
+        logits: Logits,
+    ) -> Result<Vec<f32>, ModelError> {
+        let cfg = &self.model.config;
+        let n = tokens.len();
+        if n == 0 {
+            return Err(ModelError::NoTokens);
+        }
+        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= cfg.vocab) {
+            return Err(ModelError::TokenOutOfRange {
+                token,
+                vocab: cfg.vocab,
+            });
+        }
+        let start = cache.len;
+        if start + n > cache.ctx {
+            return Err(ModelError::ContextFull {
+                needed: start + n,
+                ctx: cache.ctx,
+            });
+        }
+        if n > 65535 {
+            return Err(GpuError::Unsupported(format!(
+                "{n} tokens in one call (at most 65535: one grid dimension)"
+            ))
+            .into());
+        }
+        let out = self.run(cache, tokens, logits)?;
+        cache.len = start + n;
+        Ok(out)
+    }
+
+    fn run(&self, cache: &GpuCache, tokens: &[u32], logits: Logits) -> Result<Vec<f32>, GpuError> {
+        let cfg = &self.model.config;
+        let g = &self.gpu;
+        let k = &self.kernels;
+        let n = tokens.len();
+        let start = cache.len;
+        let (h, qd, kvd, hd, ffn) = (cfg.hidden, cfg.q_dim(), cfg.kv_dim(), cfg.head_dim, cfg.ffn);
+
+        let tok = g.upload("tokens", bytemuck::cast_slice(tokens))?;
+        let table = RopeTable::new(&self.rope_freqs, start..start + n, cfg.rope_mscale);
+        let cs = g.upload_f32("rope", &[table.cos, table.sin].concat())?;
+        let x = g.scratch("x", n * h)?;
+        let xn = g.scratch("xn", n * h)?;
+        let (q, qn) = (g.scratch("q", n * qd)?, g.scratch("q normed", n * qd)?);
+        let (kb, kn) = (g.scratch("k", n * kvd)?, g.scratch("k normed", n * kvd)?);
+        let v = g.scratch("v", n * kvd)?;
+        let attn = g.scratch("attn", n * qd)?;
+        let proj = g.scratch("proj", n * h)?;
+        let (gate, up) = (g.scratch("gate", n * ffn)?, g.scratch("up", n * ffn)?);
+        let scores = g.scratch("scores", n * cfg.heads * (start + n))?;
+        let widest = n * h.max(qd).max(ffn);
+        let xq = (
+            g.scratch("activation quants", widest)?,
+            g.scratch("activation scales", 2 * widest / 32)?,
+        );
+        let m = match logits {
+            Logits::All => n,
+            Logits::Last => 1,
+        };
+        let last = g.scratch("last row", h)?;
+        let normed = g.scratch("output_norm", m * h)?;
+        let out = g.scratch("logits", m * cfg.vocab)?;
+
+        let mut p = Plan::default();
+        p.dispatch(
+            &k.get_rows,
+            params(&[h as u32, self.embed.row_bytes as u32, n as u32]),
+            &[&self.embed.buf, &tok, &x],
+            [h.div_ceil(64) as u32, n as u32, 1],
+        );
+        for (l, layer) in self.layers.iter().enumerate() {
+            self.rms(&mut p, &x, &layer.attn_norm, &xn, n, h);
+            self.matmul(&mut p, &layer.q, &xn, &q, n, &xq);
+            self.matmul(&mut p, &layer.k, &xn, &kb, n, &xq);
+            self.matmul(&mut p, &layer.v, &xn, &v, n, &xq);
+            let (qr, kr) = match &layer.qk_norm {
+                Some((qw, kw)) => {
+                    // Every head of every token is one row of head_dim values.
+                    self.rms(&mut p, &q, qw, &qn, n * cfg.heads, hd);
+                    self.rms(&mut p, &kb, kw, &kn, n * cfg.kv_heads, hd);
+                    (&qn, &kn)
+                }
+                None => (&q, &kb),
+            };
+            self.rope(&mut p, qr, &cs, n, cfg.heads);
+            self.rope(&mut p, kr, &cs, n, cfg.kv_heads);
+            let (at, size) = ((start * kvd * 4) as u64, (n * kvd * 4) as u64);
+            p.copy(kr, 0, &cache.k[l], at, size);
+            p.copy(&v, 0, &cache.v[l], at, size);
+            p.dispatch(
+                &k.attention,
+                params(&[
+                    start as u32,
+                    hd as u32,
+                    cfg.heads as u32,
+                    kvd as u32,
+                    (cfg.heads / cfg.kv_heads) as u32,
+                    (start + n) as u32,
+                    0,
+                    (cfg.attn_scale as f32).to_bits(),
+                ]),
+                &[qr, &cache.k[l], &cache.v[l], &scores, &attn],
+                [cfg.heads as u32, n as u32, 1],
+            );
+            self.matmul(&mut p, &layer.o, &attn, &proj, n, &xq);
+            elementwise(&mut p, &k.add, &x, &proj, n * h);
+            self.rms(&mut p, &x, &layer.ffn_norm, &xn, n, h);
+            self.matmul(&mut p, &layer.gate, &xn, &gate, n, &xq);
+            self.matmul(&mut p, &layer.up, &xn, &up, n, &xq);
+            elementwise(&mut p, &k.swiglu, &gate, &up, n * ffn);
+            self.matmul(&mut p, &layer.down, &gate, &proj, n, &xq);
+            elementwise(&mut p, &k.add, &x, &proj, n * h);
+        }
+        let rows = match logits {
+            Logits::All => &x,
+            Logits::Last => {
+                p.copy(&x, ((n - 1) * h * 4) as u64, &last, 0, (h * 4) as u64);
+                &last
+            }
+        };
+        self.rms(&mut p, rows, &self.output_norm, &normed, m, h);
+        let head = self.output.as_ref().unwrap_or(&self.embed);
+        self.matmul(&mut p, head, &normed, &out, m, &xq);
+        let encoder = p.encode(g);
+        g.read_f32(encoder, &out, m * cfg.vocab)
+    }
+
+    /// RMSNorm of `rows` rows of `cols` values.
+    #[allow(clippy::too_many_arguments)]
+    fn rms<'a>(
+        &'a self,
+        p: &mut Plan<'a>,
+        src: &'a wgpu::Buffer,
+        weight: &'a wgpu::Buffer,
+        dst: &'a wgpu::Buffer,
+        rows: usize,
+        cols: usize,
+    ) {
+        let (gx, gy) = grid_rows(rows);
+        let eps = self.model.config.norm_eps;
+        let hi = eps as f32;
+        let lo = (eps - f64::from(hi)) as f32;
+        p.dispatch(
+            &self.kernels.rms_norm,
+            params(&[cols as u32, rows as u32, gx, hi.to_bits(), lo.to_bits()]),
+            &[src, weight, dst],
+            [gx, gy, 1],
+        );
+    }
+
+    /// RoPE in place on `n` tokens of `heads` heads, by the angles in `cs`.
+    fn rope<'a>(
+        &'a self,
+        p: &mut Plan<'a>,
+        buf: &'a wgpu::Buffer,
+        cs: &'a wgpu::Buffer,
+        n: usize,
+        heads: usize,
+    ) {
+        let cfg = &self.model.config;
+        let half = self.rope_freqs.len();
+        let style = match cfg.rope_style {
+            RopeStyle::Adjacent => 0,
+            RopeStyle::NeoX => 1,
+        };
+        p.dispatch(
+            &self.kernels.rope,
+            params(&[
+                n as u32,
+                heads as u32,
+                cfg.head_dim as u32,
+                half as u32,
+                style,
+            ]),
+            &[buf, cs],
+            grid_1d(n * heads * half),
+        );
+    }
+
+    /// `y[t] = W x[t] (+ bias)` for `n` rows of `x`; for a block-quantized `W`, `x` first
+    /// goes through the CPU's activation quantization (into `xq`: quants, scales).
+    #[allow(clippy::too_many_arguments)]
+    fn matmul<'a>(
+        &'a self,
+        p: &mut Plan<'a>,
+        w: &'a GpuLinear,
+        x: &'a wgpu::Buffer,
+        y: &'a wgpu::Buffer,
+        n: usize,
+        xq: &'a (wgpu::Buffer, wgpu::Buffer),
+    ) {
+        // Quantized weights meet quantized activations (the CPU's integer dots): ints to `xq`,
+        // scales to `xd`, then the matmul reads those instead of `x`.
+        let quant = shaders::activation_quant(w.ty);
+        if let Some((block, kind)) = quant {
+            let blocks = n * w.cols / block as usize;
+            p.dispatch(
+                &self.kernels.quant_act,
+                params(&[blocks as u32, block, kind]),
+                &[x, &xq.0, &xq.1],
+                grid_1d(blocks),
+            );
+        }
+        let block = quant.map_or(1, |(b, _)| b as usize);
+        let items = w.cols / block;
+        let (gx, gy) = grid_rows(w.rows);
+        // The fault: every workgroup skips the row's last tile (32 elements of a float matrix,
+        // the last block of a quantized one).
+        let len = match (faults::is(Fault::GpuSkipsLastTile), quant) {
+            (false, _) => items,
+            (true, None) => items.saturating_sub(32),
+            (true, Some(_)) => items.saturating_sub(1),
+        };
+        let bias = w.bias.as_ref().unwrap_or(&self.no_bias);
+        let mut buffers = vec![&w.buf, if quant.is_some() { &xq.0 } else { x }, y, bias];
+        if quant.is_some() {
+            buffers.push(&xq.1);
+        }
+        p.dispatch(
+            &self.kernels.matmul[&w.ty],
+            params(&[
+                w.rows as u32,
+                w.cols as u32,
+                w.row_bytes as u32,
+                len as u32,
+                u32::from(w.bias.is_some()),
+                gx,
+                block as u32,
+            ]),
+            &buffers,
+            [gx, gy, n as u32],
+        );
+    }
+}
+
+/// A kernel over `len` elements of `a` and `b` (the residual add, SwiGLU).
+fn elementwise<'a>(
+    p: &mut Plan<'a>,
+    pipeline: &'a wgpu::ComputePipeline,
+    a: &'a wgpu::Buffer,
+    b: &'a wgpu::Buffer,
+    len: usize,
+) {
+    p.dispatch(pipeline, params(&[len as u32]), &[a, b], grid_1d(len));
+}

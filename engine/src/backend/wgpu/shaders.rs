@@ -1,0 +1,726 @@
+//! The WGSL compute kernels of the forward pass, as source text.
+//!
+//! Weights stay in their GGUF block layout on the device (engine/src/quant/layout.rs is the one
+//! place the offsets are defined; the functions here read the same offsets) and are dequantized
+//! element by element as a kernel reads them. Every computation is f32: f16 scales are widened
+//! with `unpack2x16float`, so no kernel needs the shader-f16 feature that lavapipe and many
+//! other adapters lack. Sums run in a fixed order (one partial per thread, then a tree), so a
+//! kernel gives the same bits on every run.
+
+use crate::format::gguf::GgmlType;
+
+/// Threads per workgroup of every kernel: lavapipe runs subgroups of 8, real GPUs 32 or 64;
+/// 64 is a whole number of both.
+pub const WG: u32 = 64;
+
+/// Every kernel reads its parameters from one uniform block of 16 words (`P.a.x` ..), written
+/// per dispatch; floats travel as their bits.
+const PARAMS: &str = r#"
+struct Params { a: vec4<u32>, b: vec4<u32>, c: vec4<u32>, d: vec4<u32> }
+@group(0) @binding(0) var<uniform> P: Params;
+// x, through a select the compiler cannot resolve (P.d.w is never set): a product passed
+// through it is rounded on its own instead of fused into the next addition as an FMA, as the
+// CPU's Rust rounds it (SPIR-V lets drivers contract a*b + c unless told otherwise).
+fn opaque(x: f32) -> f32 { return select(x, 0.0, P.d.w == 0xffffffffu); }
+"#;
+
+/// Byte, signed byte and f16 reads from a weight buffer `W` of u32 words (little-endian). Block
+/// sizes such as Q8_0's 34 bytes put fields at any byte offset; f16 fields always sit at even
+/// offsets.
+const BYTES: &str = r#"
+fn byte_at(o: u32) -> u32 { return (W[o >> 2u] >> ((o & 3u) * 8u)) & 0xffu; }
+fn i8_at(o: u32) -> i32 { return (i32(byte_at(o)) << 24u) >> 24u; }
+fn u16_at(o: u32) -> u32 { return (W[o >> 2u] >> ((o & 2u) * 8u)) & 0xffffu; }
+fn f16_at(o: u32) -> f32 { return unpack2x16float(u16_at(o)).x; }
+fn u32_at(o: u32) -> u32 { return u16_at(o) | (u16_at(o + 2u) << 16u); }
+"#;
+
+/// `deq(row, i)`: element `i` of the row whose bytes start at `row`, as engine/src/quant/
+/// dequant.rs computes it (the same f32 operations in the same order). None for a type the GPU
+/// backend does not read; loading a model that has one is an error naming it.
+fn deq(ty: GgmlType) -> Option<&'static str> {
+    use GgmlType as T;
+    Some(match ty {
+        T::F32 => "fn deq(row: u32, i: u32) -> f32 { return bitcast<f32>(W[(row >> 2u) + i]); }",
+        T::F16 => "fn deq(row: u32, i: u32) -> f32 { return f16_at(row + 2u * i); }",
+        T::BF16 => {
+            "fn deq(row: u32, i: u32) -> f32 { return bitcast<f32>(u16_at(row + 2u * i) << 16u); }"
+        }
+        T::Q8_0 => {
+            r#"fn deq(row: u32, i: u32) -> f32 {
+    let b = row + (i / 32u) * 34u;
+    return f32(i8_at(b + 2u + i % 32u)) * f16_at(b);
+}"#
+        }
+        T::Q4_0 => {
+            r#"fn deq(row: u32, i: u32) -> f32 {
+    let b = row + (i / 32u) * 18u;
+    let j = i % 32u;
+    let q = (byte_at(b + 2u + j % 16u) >> (4u * (j / 16u))) & 0xfu;
+    return f16_at(b) * f32(i32(q) - 8);
+}"#
+        }
+        T::Q4_1 => {
+            r#"fn deq(row: u32, i: u32) -> f32 {
+    let b = row + (i / 32u) * 20u;
+    let j = i % 32u;
+    let q = (byte_at(b + 4u + j % 16u) >> (4u * (j / 16u))) & 0xfu;
+    return opaque(f16_at(b) * f32(q)) + f16_at(b + 2u);
+}"#
+        }
+        T::Q5_0 => {
+            r#"fn deq(row: u32, i: u32) -> f32 {
+    let b = row + (i / 32u) * 22u;
+    let j = i % 32u;
+    let q = ((byte_at(b + 6u + j % 16u) >> (4u * (j / 16u))) & 0xfu)
+        | (((u32_at(b + 2u) >> j) & 1u) << 4u);
+    return f16_at(b) * f32(i32(q) - 16);
+}"#
+        }
+        T::Q5_1 => {
+            r#"fn deq(row: u32, i: u32) -> f32 {
+    let b = row + (i / 32u) * 24u;
+    let j = i % 32u;
+    let q = ((byte_at(b + 8u + j % 16u) >> (4u * (j / 16u))) & 0xfu)
+        | (((u32_at(b + 4u) >> j) & 1u) << 4u);
+    return opaque(f16_at(b) * f32(q)) + f16_at(b + 2u);
+}"#
+        }
+        T::Q4_K => {
+            r#"fn deq(row: u32, i: u32) -> f32 {
+    let b = row + (i / 256u) * 144u;
+    let j = i % 256u;
+    let g = j / 32u;
+    let sm = scale_min_k4(g, b + 4u);
+    let dl = f16_at(b) * f32(sm.x);
+    let ml = f16_at(b + 2u) * f32(sm.y);
+    let q = (byte_at(b + 16u + 32u * (g / 2u) + j % 32u) >> (4u * (g % 2u))) & 0xfu;
+    return opaque(dl * f32(q)) - ml;
+}"#
+        }
+        T::Q5_K => {
+            r#"fn deq(row: u32, i: u32) -> f32 {
+    let b = row + (i / 256u) * 176u;
+    let j = i % 256u;
+    let g = j / 32u;
+    let l = j % 32u;
+    let sm = scale_min_k4(g, b + 4u);
+    let dl = f16_at(b) * f32(sm.x);
+    let ml = f16_at(b + 2u) * f32(sm.y);
+    let q = ((byte_at(b + 48u + 32u * (g / 2u) + l) >> (4u * (g % 2u))) & 0xfu)
+        | (((byte_at(b + 16u + l) >> g) & 1u) << 4u);
+    return opaque(dl * f32(q)) - ml;
+}"#
+        }
+        T::Q6_K => {
+            r#"fn deq(row: u32, i: u32) -> f32 {
+    let b = row + (i / 256u) * 210u;
+    let j = i % 256u;
+    let h = j / 128u;
+    let s = (j / 32u) % 4u;
+    let l = j % 32u;
+    let low = (byte_at(b + 64u * h + 32u * (s % 2u) + l) >> (4u * (s / 2u))) & 0xfu;
+    let high = (byte_at(b + 128u + 32u * h + l) >> (2u * s)) & 3u;
+    let q = i32(low | (high << 4u)) - 32;
+    let dl = f16_at(b + 208u) * f32(i8_at(b + 192u + j / 16u));
+    return dl * f32(q);
+}"#
+        }
+        _ => return None,
+    })
+}
+
+/// `bdot(row, blk, xo, ab)`: block `blk` of the row at byte `row` against the quantized
+/// activations from `A[xo]` (integer quants as f32) with scale `AD[2 ab]` (and Q8_1's stored sum
+/// `AD[2 ab + 1]`), as engine/src/quant/dot.rs computes a block: an exact integer sum, then the
+/// same few f32 operations in the same order.
+fn bdot(ty: GgmlType) -> Option<&'static str> {
+    use GgmlType as T;
+    Some(match ty {
+        T::Q8_0 => {
+            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
+    let b = row + blk * 34u;
+    var sumi = 0;
+    for (var j = 0u; j < 32u; j++) { sumi += i8_at(b + 2u + j) * i32(A[xo + j]); }
+    return f32(sumi) * (f16_at(b) * AD[2u * ab]);
+}"#
+        }
+        T::Q4_0 => {
+            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
+    let b = row + blk * 18u;
+    var sumi = 0;
+    for (var j = 0u; j < 16u; j++) {
+        let q = byte_at(b + 2u + j);
+        sumi += (i32(q & 0xfu) - 8) * i32(A[xo + j]) + (i32(q >> 4u) - 8) * i32(A[xo + j + 16u]);
+    }
+    return f32(sumi) * (f16_at(b) * AD[2u * ab]);
+}"#
+        }
+        T::Q5_0 => {
+            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
+    let b = row + blk * 22u;
+    let qh = u32_at(b + 2u);
+    var sumi = 0;
+    for (var j = 0u; j < 16u; j++) {
+        let q = byte_at(b + 6u + j);
+        let x0 = i32((q & 0xfu) | (((qh >> j) << 4u) & 0x10u)) - 16;
+        let x1 = i32((q >> 4u) | ((qh >> (j + 12u)) & 0x10u)) - 16;
+        sumi += x0 * i32(A[xo + j]) + x1 * i32(A[xo + j + 16u]);
+    }
+    return f32(sumi) * (f16_at(b) * AD[2u * ab]);
+}"#
+        }
+        T::Q4_1 => {
+            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
+    let b = row + blk * 20u;
+    var sumi = 0;
+    for (var j = 0u; j < 16u; j++) {
+        let q = byte_at(b + 4u + j);
+        sumi += i32(q & 0xfu) * i32(A[xo + j]) + i32(q >> 4u) * i32(A[xo + j + 16u]);
+    }
+    return opaque(f16_at(b) * AD[2u * ab] * f32(sumi)) + opaque(f16_at(b + 2u) * AD[2u * ab + 1u]);
+}"#
+        }
+        T::Q5_1 => {
+            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
+    let b = row + blk * 24u;
+    let qh = u32_at(b + 4u);
+    var sumi = 0;
+    for (var j = 0u; j < 16u; j++) {
+        let q = byte_at(b + 8u + j);
+        let x0 = i32((q & 0xfu) | (((qh >> j) << 4u) & 0x10u));
+        let x1 = i32((q >> 4u) | ((qh >> (j + 12u)) & 0x10u));
+        sumi += x0 * i32(A[xo + j]) + x1 * i32(A[xo + j + 16u]);
+    }
+    return opaque(f16_at(b) * AD[2u * ab] * f32(sumi)) + opaque(f16_at(b + 2u) * AD[2u * ab + 1u]);
+}"#
+        }
+        T::Q4_K | T::Q5_K => {
+            if ty == T::Q4_K {
+                r#"fn level(b: u32, g: u32, l: u32) -> i32 {
+    return i32((byte_at(b + 16u + 32u * (g / 2u) + l) >> (4u * (g % 2u))) & 0xfu);
+}
+const KSIZE: u32 = 144u;
+fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 { return kx_bdot(row + blk * KSIZE, xo, ab); }"#
+            } else {
+                r#"fn level(b: u32, g: u32, l: u32) -> i32 {
+    let low = (byte_at(b + 48u + 32u * (g / 2u) + l) >> (4u * (g % 2u))) & 0xfu;
+    return i32(low | (((byte_at(b + 16u + l) >> g) & 1u) << 4u));
+}
+const KSIZE: u32 = 176u;
+fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 { return kx_bdot(row + blk * KSIZE, xo, ab); }"#
+            }
+        }
+        T::Q6_K => {
+            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
+    let b = row + blk * 210u;
+    var isum = 0;
+    for (var sub = 0u; sub < 16u; sub++) {
+        var dot = 0;
+        for (var i = 16u * sub; i < 16u * sub + 16u; i++) {
+            let h = i / 128u;
+            let s = (i / 32u) % 4u;
+            let l = i % 32u;
+            let low = (byte_at(b + 64u * h + 32u * (s % 2u) + l) >> (4u * (s / 2u))) & 0xfu;
+            let high = (byte_at(b + 128u + 32u * h + l) >> (2u * s)) & 3u;
+            dot += (i32(low | (high << 4u)) - 32) * i32(A[xo + i]);
+        }
+        isum += i8_at(b + 192u + sub) * dot;
+    }
+    return f16_at(b + 208u) * AD[2u * ab] * f32(isum);
+}"#
+        }
+        _ => return None,
+    })
+}
+
+/// Q4_K and Q5_K against Q8_K (dot.rs's kx_row): per sub-block the scale times the integer dot,
+/// the min times the activations' sum, then d and dmin.
+const KX_BDOT: &str = r#"
+fn kx_bdot(b: u32, xo: u32, ab: u32) -> f32 {
+    var isum = 0;
+    var msum = 0;
+    for (var g = 0u; g < 8u; g++) {
+        let sm = scale_min_k4(g, b + 4u);
+        var dot = 0;
+        var asum = 0;
+        for (var l = 0u; l < 32u; l++) {
+            let a = i32(A[xo + 32u * g + l]);
+            dot += level(b, g, l) * a;
+            asum += a;
+        }
+        isum += i32(sm.x) * dot;
+        msum += i32(sm.y) * asum;
+    }
+    let da = AD[2u * ab];
+    return opaque(f16_at(b) * da * f32(isum)) - opaque(f16_at(b + 2u) * da * f32(msum));
+}
+"#;
+
+/// ggml's get_scale_min_k4: the 6-bit scale and min of sub-block `j` of the 12 scale bytes at
+/// byte offset `q`.
+const SCALE_MIN_K4: &str = r#"
+fn scale_min_k4(j: u32, q: u32) -> vec2<u32> {
+    if (j < 4u) {
+        return vec2<u32>(byte_at(q + j) & 63u, byte_at(q + j + 4u) & 63u);
+    }
+    return vec2<u32>(
+        (byte_at(q + j + 4u) & 0xfu) | ((byte_at(q + j - 4u) >> 6u) << 4u),
+        (byte_at(q + j + 4u) >> 4u) | ((byte_at(q + j) >> 6u) << 4u));
+}
+"#;
+
+/// Whether the GPU kernels read weights of this type.
+pub fn supports(ty: GgmlType) -> bool {
+    deq(ty).is_some()
+}
+
+fn weight_prelude(ty: GgmlType) -> Option<String> {
+    Some(format!("{PARAMS}{BYTES}{SCALE_MIN_K4}{}\n", deq(ty)?))
+}
+
+/// `Y[t, r] = sum_i W[r, i] * X[t, i] (+ B[r])`: one workgroup per output row and token; its
+/// threads take every 64th item of the row (an element of a float matrix, a block of a
+/// quantized one against the activations QUANT_ACT quantized), then add their partial sums as
+/// a tree. P.a = (rows, cols, row bytes, items read per row), P.b = (bias?, rows per grid line,
+/// elements per block). The items read are all of the row's but for the GPU-skips-last-tile
+/// fault.
+pub fn matmul(ty: GgmlType) -> Option<String> {
+    let (bindings, item) = match bdot(ty) {
+        None => (
+            "@group(0) @binding(2) var<storage, read> X: array<f32>;\n",
+            "deq(base, i) * X[t * cols + i]",
+        ),
+        Some(_) => (
+            "@group(0) @binding(2) var<storage, read> A: array<f32>;\n\
+             @group(0) @binding(5) var<storage, read> AD: array<f32>;\n",
+            "bdot(base, i, t * cols + i * P.b.z, t * (cols / P.b.z) + i)",
+        ),
+    };
+    let extra = match ty {
+        GgmlType::Q4_K | GgmlType::Q5_K => KX_BDOT,
+        _ => "",
+    };
+    // A quantized row's blocks are added in order by one thread, as the CPU's scalar kernel
+    // adds them (rows of up to 1024 blocks; longer ones by the tree): a different order moves
+    // activations by an ulp, enough to round one of them differently in the next quantization.
+    let body = match bdot(ty) {
+        None => MATMUL_TREE,
+        Some(_) => MATMUL_IN_ORDER,
+    };
+    Some(format!(
+        "{}{}{}\n{}{MATMUL_HEAD}{}",
+        weight_prelude(ty)?,
+        bindings,
+        bdot(ty).unwrap_or(""),
+        extra,
+        body.replace("ITEM", item)
+    ))
+}
+
+const MATMUL_HEAD: &str = r#"
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<storage, read> B: array<f32>;
+var<workgroup> part: array<f32, 64>;
+"#;
+
+/// Partial sums per thread, then a tree.
+const MATMUL_TREE: &str = r#"
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let rows = P.a.x;
+    let cols = P.a.y;
+    let r = wg.y * P.b.y + wg.x;
+    let t = wg.z;
+    var acc = 0.0;
+    if (r < rows) {
+        let base = r * P.a.z;
+        for (var i = lid; i < P.a.w; i += 64u) {
+            acc += ITEM;
+        }
+    }
+    part[lid] = acc;
+    workgroupBarrier();
+    for (var s = 32u; s > 0u; s >>= 1u) {
+        if (lid < s) { part[lid] += part[lid + s]; }
+        workgroupBarrier();
+    }
+    if (lid == 0u && r < rows) {
+        var y = part[0];
+        if (P.b.x != 0u) { y += B[r]; }
+        Y[t * rows + r] = y;
+    }
+}
+"#;
+
+/// Each block's value to workgroup memory, then one thread adds them in order.
+const MATMUL_IN_ORDER: &str = r#"
+var<workgroup> vals: array<f32, 1024>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let rows = P.a.x;
+    let cols = P.a.y;
+    let r = wg.y * P.b.y + wg.x;
+    let t = wg.z;
+    let n = P.a.w;
+    var acc = 0.0;
+    if (r < rows) {
+        let base = r * P.a.z;
+        for (var i = lid; i < n; i += 64u) {
+            let v = ITEM;
+            if (n <= 1024u) { vals[i] = v; } else { acc += v; }
+        }
+    }
+    part[lid] = acc;
+    workgroupBarrier();
+    if (n <= 1024u) {
+        if (lid == 0u) {
+            var sum = 0.0;
+            for (var i = 0u; i < n; i++) { sum += vals[i]; }
+            part[0] = sum;
+        }
+    } else {
+        for (var s = 32u; s > 0u; s >>= 1u) {
+            if (lid < s) { part[lid] += part[lid + s]; }
+            workgroupBarrier();
+        }
+    }
+    workgroupBarrier();
+    if (lid == 0u && r < rows) {
+        var y = part[0];
+        if (P.b.x != 0u) { y += B[r]; }
+        Y[t * rows + r] = y;
+    }
+}
+"#;
+
+/// The embedding rows of the call's tokens: `Y[t, i] = W[TOK[t], i]`.
+/// P.a = (cols, row bytes, tokens).
+pub fn get_rows(ty: GgmlType) -> Option<String> {
+    Some(
+        weight_prelude(ty)?
+            + r#"
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+@group(0) @binding(2) var<storage, read> TOK: array<u32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let cols = P.a.x;
+    let i = id.x;
+    let t = id.y;
+    if (i < cols && t < P.a.z) {
+        Y[t * cols + i] = deq(TOK[t] * P.a.y, i);
+    }
+}
+"#,
+    )
+}
+
+/// RMSNorm of every row: `Y = X / sqrt(mean(X^2) + eps) * N`, one workgroup per row.
+/// P.a = (cols, rows, rows per grid line, eps bits).
+pub const RMS_NORM: &str = r#"
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> N: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+var<workgroup> part: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let cols = P.a.x;
+    let row = wg.y * P.a.z + wg.x;
+    if (row >= P.a.y) { return; }
+    let o = row * cols;
+    var acc = 0.0;
+    for (var i = lid; i < cols; i += 64u) {
+        acc += X[o + i] * X[o + i];
+    }
+    part[lid] = acc;
+    workgroupBarrier();
+    for (var s = 32u; s > 0u; s >>= 1u) {
+        if (lid < s) { part[lid] += part[lid + s]; }
+        workgroupBarrier();
+    }
+    let scale = 1.0 / sqrt(part[0] / f32(cols) + bitcast<f32>(P.a.w));
+    for (var i = lid; i < cols; i += 64u) {
+        Y[o + i] = X[o + i] * scale * N[i];
+    }
+}
+"#;
+
+/// RoPE in place on `[tokens, heads, head_dim]` rows, one thread per rotated pair, with the
+/// host's table of cos (then sin) per token and pair, so the angles are the CPU's to the bit.
+/// P.a = (tokens, heads, head_dim, pairs), P.b.x = 0 adjacent pairs (2i, 2i+1), 1 NeoX (i, i + d/2).
+pub const ROPE: &str = r#"
+@group(0) @binding(1) var<storage, read_write> X: array<f32>;
+@group(0) @binding(2) var<storage, read> CS: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let n = P.a.x;
+    let heads = P.a.y;
+    let hd = P.a.z;
+    let half = P.a.w;
+    let idx = id.y * 65535u * 64u + id.x;
+    if (idx >= n * heads * half) { return; }
+    let i = idx % half;
+    let head = (idx / half) % heads;
+    let t = idx / (half * heads);
+    let base = (t * heads + head) * hd;
+    var a = base + 2u * i;
+    var b = a + 1u;
+    if (P.b.x == 1u) {
+        a = base + i;
+        b = base + i + half;
+    }
+    let c = CS[t * half + i];
+    let s = CS[n * half + t * half + i];
+    let x0 = X[a];
+    let x1 = X[b];
+    X[a] = opaque(x0 * c) - opaque(x1 * s);
+    X[b] = opaque(x0 * s) + opaque(x1 * c);
+}
+"#;
+
+/// Causal GQA attention for the call's query rows over one layer's KV cache: one workgroup per
+/// (query head, token). Scores go to a scratch row, then the max, the exponentials and their
+/// sum, then each thread sums `p * V` for its dimensions in position order, as the CPU does.
+/// P.a = (start, head_dim, heads, kv_dim), P.b = (group, scratch row length, -, scale bits).
+/// The exponentials are summed in f64 where the adapter has it, as the CPU's softmax sums them:
+/// a reciprocal of the sum off by an ulp moves every output of the head.
+pub fn attention(f64: bool) -> String {
+    let (ty, zero) = if f64 {
+        ("f64", "f64(0.0)")
+    } else {
+        ("f32", "0.0")
+    };
+    format!(
+        "{PARAMS}var<workgroup> psum: array<{ty}, 64>;\n{}",
+        ATTENTION.replace("SUM_TYPE", ty).replace("SUM_ZERO", zero)
+    )
+}
+
+const ATTENTION: &str = r#"
+@group(0) @binding(1) var<storage, read> Q: array<f32>;
+@group(0) @binding(2) var<storage, read> K: array<f32>;
+@group(0) @binding(3) var<storage, read> V: array<f32>;
+@group(0) @binding(4) var<storage, read_write> S: array<f32>;
+@group(0) @binding(5) var<storage, read_write> O: array<f32>;
+var<workgroup> part: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let start = P.a.x;
+    let hd = P.a.y;
+    let heads = P.a.z;
+    let kvd = P.a.w;
+    let scale = bitcast<f32>(P.b.w);
+    let head = wg.x;
+    let t = wg.y;
+    let len = start + t + 1u;
+    let qo = (t * heads + head) * hd;
+    let ko = (head / P.b.x) * hd;
+    let so = (t * heads + head) * P.b.y;
+    var m = -3.40282347e38;
+    for (var p = lid; p < len; p += 64u) {
+        var s = 0.0;
+        for (var d = 0u; d < hd; d++) {
+            s += Q[qo + d] * K[p * kvd + ko + d];
+        }
+        s *= scale;
+        S[so + p] = s;
+        m = max(m, s);
+    }
+    part[lid] = m;
+    workgroupBarrier();
+    for (var w = 32u; w > 0u; w >>= 1u) {
+        if (lid < w) { part[lid] = max(part[lid], part[lid + w]); }
+        workgroupBarrier();
+    }
+    let mx = part[0];
+    workgroupBarrier();
+    var sum = SUM_ZERO;
+    for (var p = lid; p < len; p += 64u) {
+        let e = exp(S[so + p] - mx);
+        S[so + p] = e;
+        sum += SUM_TYPE(e);
+    }
+    psum[lid] = sum;
+    workgroupBarrier();
+    for (var w = 32u; w > 0u; w >>= 1u) {
+        if (lid < w) { psum[lid] += psum[lid + w]; }
+        workgroupBarrier();
+    }
+    let inv = f32(SUM_TYPE(1.0) / psum[0]);
+    storageBarrier();
+    workgroupBarrier();
+    for (var d = lid; d < hd; d += 64u) {
+        var acc = 0.0;
+        for (var p = 0u; p < len; p++) {
+            acc += (S[so + p] * inv) * V[p * kvd + ko + d];
+        }
+        O[qo + d] = acc;
+    }
+}
+"#;
+
+/// SwiGLU in place: `G = silu(G) * U`. P.a.x = elements.
+pub const SWIGLU: &str = r#"
+@group(0) @binding(1) var<storage, read_write> G: array<f32>;
+@group(0) @binding(2) var<storage, read> U: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.y * 65535u * 64u + id.x;
+    if (i < P.a.x) {
+        let g = G[i];
+        G[i] = g / (1.0 + exp(-g)) * U[i];
+    }
+}
+"#;
+
+/// The residual: `X += Y`. P.a.x = elements.
+pub const ADD: &str = r#"
+@group(0) @binding(1) var<storage, read_write> X: array<f32>;
+@group(0) @binding(2) var<storage, read> Y: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.y * 65535u * 64u + id.x;
+    if (i < P.a.x) {
+        X[i] = X[i] + Y[i];
+    }
+}
+"#;
+
+/// A kernel without weights: the uniform block, then its own source.
+pub fn plain(body: &str) -> String {
+    format!("{PARAMS}{body}")
+}
+
+/// Activations quantized, one thread per block, exactly as the CPU kernels quantize them before
+/// their integer dot products (engine/src/quant/quantize.rs): the quants (as f32) to `Q`, the
+/// block's scale and, for Q8_1, its stored sum to `QD`. Without this, GPU and CPU logits of a
+/// quantized file would differ by the activations' quantization error (about 2% relative L2 on
+/// the tiny models). P.a = (blocks, block size, kind): kind 0 is Q8_0/Q8_1 by llama.cpp's x86 rule (d = amax/127
+/// stored as f16, q = round-half-even(x * 127/amax)); 1 is Q8_K (ggml's reference: the signed
+/// element of largest magnitude, first on ties, iscale = -127/max, q = min(round(iscale x), 127),
+/// d = 1/iscale in f32).
+const QUANT_ACT: &str = r#"
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Q: array<f32>;
+@group(0) @binding(3) var<storage, read_write> QD: array<f32>;
+
+// f32 to the nearest f16 (ties to even), as a float: half's from_f32 on the CPU.
+fn f16_round(x: f32) -> f32 {
+    let a = abs(x);
+    if (a < 6.103515625e-05) {
+        // f16 subnormals are multiples of 2^-24.
+        return round(x * 16777216.0) / 16777216.0;
+    }
+    let b = bitcast<u32>(x);
+    let r = (b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u;
+    return bitcast<f32>(r);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let blk = id.y * 65535u * 64u + id.x;
+    if (blk >= P.a.x) { return; }
+    let bs = P.a.y;
+    let o = blk * bs;
+    if (P.a.z == 0u) {
+        var amax = 0.0;
+        for (var i = 0u; i < bs; i++) { amax = max(amax, abs(X[o + i])); }
+        let d = div(amax, 127.0);
+        var inv = 0.0;
+        if (amax != 0.0) { inv = div(127.0, amax); }
+        var sum = 0.0;
+        for (var i = 0u; i < bs; i++) {
+            let q = round(X[o + i] * inv);
+            Q[o + i] = q;
+            sum += q;
+        }
+        QD[2u * blk] = f16_round(d);
+        QD[2u * blk + 1u] = f16_round(d * sum);
+        return;
+    }
+    var amax = 0.0;
+    var mx = 0.0;
+    for (var i = 0u; i < bs; i++) {
+        let v = X[o + i];
+        if (abs(v) > amax) { amax = abs(v); mx = v; }
+    }
+    if (amax == 0.0) {
+        for (var i = 0u; i < bs; i++) { Q[o + i] = 0.0; }
+        QD[2u * blk] = 0.0;
+        return;
+    }
+    let iscale = div(-127.0, mx);
+    for (var i = 0u; i < bs; i++) { Q[o + i] = min(round(iscale * X[o + i]), 127.0); }
+    QD[2u * blk] = div(1.0, iscale);
+}
+"#;
+
+/// QUANT_ACT with its divisions rounded as IEEE divides: through f64 where the adapter has it (a
+/// quotient of f32s rounded from f64 is the correctly rounded f32), else the driver's f32
+/// division, which Vulkan lets be 2.5 ulp off (a scale off by an ulp puts some activation on
+/// the other side of a rounding boundary now and then).
+pub fn quant_act(f64: bool) -> String {
+    let div = if f64 {
+        "fn div(a: f32, b: f32) -> f32 { return f32(f64(a) / f64(b)); }\n"
+    } else {
+        "fn div(a: f32, b: f32) -> f32 { return a / b; }\n"
+    };
+    format!("{PARAMS}{div}{QUANT_ACT}")
+}
+
+/// How the CPU quantizes the activations a weight type meets (None: float weights meet f32
+/// activations): (block size, QUANT_ACT kind).
+pub fn activation_quant(ty: GgmlType) -> Option<(u32, u32)> {
+    use GgmlType as T;
+    match ty {
+        T::Q8_0 | T::Q4_0 | T::Q5_0 | T::Q4_1 | T::Q5_1 => Some((32, 0)),
+        T::Q4_K | T::Q5_K | T::Q6_K => Some((256, 1)),
+        _ => None,
+    }
+}
+
+/// RMSNorm as the CPU computes it (engine/src/ops.rs): the mean square summed in f64 and the
+/// scale taken in f64, then rounded to f32, for adapters with 64-bit floats (lavapipe, most
+/// desktop GPUs; not Metal). Activations that agree with the CPU's to the bit quantize to the
+/// same integers; an f32 mean square puts an element on the other side of a rounding boundary
+/// now and then, which moves a tiny model's logits by about 1%.
+/// P.a = (cols, rows, rows per grid line, eps as f32), P.b.x = eps - f32(eps) as f32.
+pub const RMS_NORM_F64: &str = r#"
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> N: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+var<workgroup> part: array<f64, 64>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let cols = P.a.x;
+    let row = wg.y * P.a.z + wg.x;
+    if (row >= P.a.y) { return; }
+    let o = row * cols;
+    var acc = f64(0.0);
+    for (var i = lid; i < cols; i += 64u) {
+        let v = f64(X[o + i]);
+        acc += v * v;
+    }
+    part[lid] = acc;
+    workgroupBarrier();
+    for (var s = 32u; s > 0u; s >>= 1u) {
+        if (lid < s) { part[lid] += part[lid + s]; }
+        workgroupBarrier();
+    }
+    let eps = f64(bitcast<f32>(P.a.w)) + f64(bitcast<f32>(P.b.x));
+    let scale = f32(f64(1.0) / sqrt(part[0] / f64(cols) + eps));
+    for (var i = lid; i < cols; i += 64u) {
+        Y[o + i] = X[o + i] * scale * N[i];
+    }
+}
+"#;
