@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-FUZZ_TARGETS := gguf_header gguf_file gguf_differential safetensors_header tokenizer_model tokenizer_wpm tokenizer_ugm
+FUZZ_TARGETS := gguf_header gguf_file gguf_differential safetensors_header tokenizer_model tokenizer_wpm tokenizer_ugm tokenizer_text
 # Seconds per target in the smoke run (make verify); long runs use `make fuzz`.
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
