@@ -97,6 +97,9 @@ pub enum Fault {
     BpeTiesRightmost,
     /// The small form of the uncleared buffer: only the first logit keeps the previous call's.
     LeakOneLogit,
+    /// Control tokens in the text are recognised without parse_special, as only user-defined
+    /// tokens are in llama.cpp.
+    ControlWithoutParseSpecial,
     /// Detokenization prints a byte token's text (`<0x41>`) instead of its byte.
     BytePieceAsText,
     /// The GPU matmul's workgroups stop one pass of their 64 threads short: the last 64

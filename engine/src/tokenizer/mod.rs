@@ -623,7 +623,12 @@ impl Tokenizer {
             vec![Fragment::Text(text)]
         };
         for &id in &self.specials {
-            if !parse_special && self.types[id as usize] != TokenType::UserDefined {
+            let control_anyway =
+                crate::faults::is(crate::faults::Fault::ControlWithoutParseSpecial);
+            if !parse_special
+                && !control_anyway
+                && self.types[id as usize] != TokenType::UserDefined
+            {
                 continue;
             }
             let needle = self.pieces[id as usize].as_str();

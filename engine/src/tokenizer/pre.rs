@@ -518,7 +518,7 @@ fn whitespace_run(pos: usize, spaces: usize, n: usize) -> Option<usize> {
     }
 }
 
-/// llama.cpp's `unicode_regex_split_custom_llama3`/// llama.cpp's `unicode_regex_split_custom_llama3` (`max_digits` 3), `..._qwen2` (1) and
+/// llama.cpp's `unicode_regex_split_custom_llama3` (`max_digits` 3), `..._qwen2` (1) and
 /// `..._qwen35` (1, with `marks`: its letter runs and their one leading code point check
 /// "letter or mark" wherever Qwen2's check "letter").
 fn split_llama3(text: &str, max_digits: usize, marks: bool) -> Vec<&str> {
