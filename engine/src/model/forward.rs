@@ -148,22 +148,8 @@ impl Model {
         let cfg = &self.config;
         let w = &self.weights;
         let n = tokens.len();
-        if n == 0 {
-            return Err(ModelError::NoTokens);
-        }
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= cfg.vocab) {
-            return Err(ModelError::TokenOutOfRange {
-                token,
-                vocab: cfg.vocab,
-            });
-        }
         let start = cache.len;
-        if start + n > cache.ctx {
-            return Err(ModelError::ContextFull {
-                needed: start + n,
-                ctx: cache.ctx,
-            });
-        }
+        cfg.check_call(tokens, start, cache.ctx)?;
         let mut emit = |layer: Option<usize>, name: &'static str, data: &[f32], cols: usize| {
             if let Some(obs) = observer.as_deref_mut() {
                 obs.observe(TracePoint {

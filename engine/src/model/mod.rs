@@ -98,6 +98,34 @@ pub struct Model {
     pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 }
 
+impl Config {
+    /// What every backend's forward call checks first: some tokens, each in the vocabulary, and
+    /// room for them in a cache of `ctx` positions already holding `start`.
+    pub(crate) fn check_call(
+        &self,
+        tokens: &[u32],
+        start: usize,
+        ctx: usize,
+    ) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            return Err(ModelError::NoTokens);
+        }
+        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= self.vocab) {
+            return Err(ModelError::TokenOutOfRange {
+                token,
+                vocab: self.vocab,
+            });
+        }
+        if start + tokens.len() > ctx {
+            return Err(ModelError::ContextFull {
+                needed: start + tokens.len(),
+                ctx,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Model {
     /// A GGUF file, or a HuggingFace directory (config.json + safetensors).
     pub fn load(path: &Path, kernel: Kernel) -> Result<Self, ModelError> {

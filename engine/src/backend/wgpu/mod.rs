@@ -326,22 +326,8 @@ impl GpuModel {
     ) -> Result<Vec<f32>, ModelError> {
         let cfg = &self.model.config;
         let n = tokens.len();
-        if n == 0 {
-            return Err(ModelError::NoTokens);
-        }
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= cfg.vocab) {
-            return Err(ModelError::TokenOutOfRange {
-                token,
-                vocab: cfg.vocab,
-            });
-        }
         let start = cache.len;
-        if start + n > cache.ctx {
-            return Err(ModelError::ContextFull {
-                needed: start + n,
-                ctx: cache.ctx,
-            });
-        }
+        cfg.check_call(tokens, start, cache.ctx)?;
         if n > 65535 {
             return Err(GpuError::Unsupported(format!(
                 "{n} tokens in one call (at most 65535: one grid dimension)"
