@@ -108,6 +108,9 @@ pub enum Fault {
     /// Detokenization keeps the leading space of the first token, the one the SentencePiece
     /// encoder prefixed.
     KeepSpacePrefix,
+    /// Llama 3-style splits match `'s|'t|'re|'ve|'m|'ll|'d` case-sensitively, as GPT-2 does,
+    /// not with `(?i:...)`: "'The" stays one word instead of "'T" + "he".
+    ContractionsCaseSensitive,
 }
 
 #[cfg(feature = "faults")]

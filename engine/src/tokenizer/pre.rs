@@ -414,6 +414,7 @@ impl<'t> Cursor<'t> {
     /// `fold` compares case-insensitively: llama.cpp's `unicode_tolower`, which maps no code
     /// point outside ASCII onto these letters, so ASCII folding is the same.
     fn contraction(&self, pos: usize, fold: bool) -> Option<usize> {
+        let fold = fold && !crate::faults::is(crate::faults::Fault::ContractionsCaseSensitive);
         if self.cpt(pos) != Some('\'') || pos + 1 >= self.len() {
             return None;
         }
