@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-FUZZ_TARGETS := gguf_header gguf_file gguf_differential safetensors_header tokenizer_model tokenizer_wpm tokenizer_ugm tokenizer_text
+# The one list of fuzz targets is fuzz/Cargo.toml's [[bin]] sections (cargo-fuzz needs it).
+FUZZ_TARGETS := $(shell awk '/^\[\[bin\]\]/ {b = 1; next} /^\[/ {b = 0} b && $$1 == "name" {gsub(/"/, "", $$3); print $$3}' fuzz/Cargo.toml)
 # Seconds per target in the smoke run (make verify); long runs use `make fuzz`.
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SECONDS ?= 600

@@ -21,19 +21,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ctx = Ctx::new(root);
     // 1. The golden set's token ids, recorded in its manifest.
-    let tokens = ctx.tokens("tiny-gqa")?;
+    let tokens = ctx.goldens.tokens("tiny-gqa")?;
     println!("tokens ({}): {:?}...", tokens.len(), &tokens[..8]);
     // 2. The engine on the f32 GGUF, traced.
-    let model = Model::load(
-        &root.join("golden/models/tiny-gqa/tiny-gqa-F32.gguf"),
-        Kernel::best(),
-    )?;
+    let model = Model::load(&ctx.goldens.model_file("tiny-gqa", "F32"), Kernel::best())?;
     let mut cache = model.new_cache(tokens.len());
     let mut trace = Trace::default();
     model.forward_traced(&mut cache, &tokens, Logits::All, Some(&mut trace))?;
     let (shape, ours) = &trace.tensors["embedding"];
     // 3. The golden, read with the safetensors crate (not the engine's reader).
-    let (golden, golden_shape) = ctx.tensor("models/tiny-gqa/hf_f64.safetensors", "embedding")?;
+    let (golden, golden_shape) = ctx
+        .goldens
+        .tensor(&ctx.goldens.hf_f64("tiny-gqa"), "embedding")?;
     println!("engine embedding {shape:?}, golden {golden_shape:?}");
     // 4. Compare. The HF checkpoint is bf16, so every value is exactly representable in f32.
     let ours: Vec<f64> = ours.iter().map(|&v| f64::from(v)).collect();

@@ -14,11 +14,12 @@
 use std::path::Path;
 
 use realizar_oracle::diff::{diff, table};
+use realizar_oracle::goldens::Goldens;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = std::env::args().nth(1).unwrap_or_else(|| "F32".into());
-    let model = root.join(format!("golden/models/tiny-gqa/tiny-gqa-{file}.gguf"));
+    let model = Goldens::of_repo(root).model_file("tiny-gqa", &file);
     let d = diff(root, &model, "tiny-gqa", 1e-4)?;
     print!("{}", table(&d));
     match d.first_divergence {

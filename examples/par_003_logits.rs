@@ -19,15 +19,17 @@ use realizar_oracle::metrics::compare_logits;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let ctx = Ctx::new(root);
-    let tokens = ctx.tokens("tiny-gqa")?;
+    let tokens = ctx.goldens.tokens("tiny-gqa")?;
     let run = |file: &str| -> Result<Vec<f64>, Box<dyn std::error::Error>> {
-        let path = root.join(format!("golden/models/tiny-gqa/tiny-gqa-{file}.gguf"));
+        let path = ctx.goldens.model_file("tiny-gqa", file);
         let model = Model::load(&path, Kernel::best())?;
         let mut cache = model.new_cache(tokens.len());
         let logits = model.forward(&mut cache, &tokens, Logits::All)?;
         Ok(logits.iter().map(|&v| f64::from(v)).collect())
     };
-    let (hf, shape) = ctx.tensor("models/tiny-gqa/hf_f64.safetensors", "logits")?;
+    let (hf, shape) = ctx
+        .goldens
+        .tensor(&ctx.goldens.hf_f64("tiny-gqa"), "logits")?;
     let vocab = shape[1];
     let f32 = compare_logits(&hf, &run("F32")?, vocab);
     println!(
@@ -35,8 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         f32.max_abs, f32.kl.mean
     );
     for file in ["Q8_0", "Q4_K_M"] {
-        let (llama, _) = ctx.tensor(
-            &format!("models/tiny-gqa/llamacpp_{file}.safetensors"),
+        let (llama, _) = ctx.goldens.tensor(
+            &ctx.goldens.llamacpp_logits("tiny-gqa", file),
             "logits_batch",
         )?;
         let c = compare_logits(&llama, &run(file)?, vocab);

@@ -20,7 +20,7 @@ const TENSORS: [&str; 7] = [
 
 #[test]
 fn dump_equals_gguf_py_and_numpy_byte_for_byte() {
-    let golden = common::repo_root().join("golden/quant");
+    let golden = common::goldens().quant_dir();
     let model = golden.join("dump.gguf");
     let dir = tempfile::tempdir().unwrap();
     for name in TENSORS {
@@ -46,7 +46,7 @@ fn dump_equals_gguf_py_and_numpy_byte_for_byte() {
 #[test]
 fn npy_header_matches_numpy_for_every_rank() {
     // np.save's headers for these shapes, as numpy 2.3 writes them.
-    let golden = common::repo_root().join("golden/quant");
+    let golden = common::goldens().quant_dir();
     for (name, shape) in [
         ("blk.0.attn_norm.weight", vec![16]),
         ("blk.0.ffn_gate.weight", vec![2, 3, 4]),
@@ -60,7 +60,7 @@ fn npy_header_matches_numpy_for_every_rank() {
 
 #[test]
 fn dump_errors_name_the_problem() {
-    let model = common::repo_root().join("golden/quant/dump.gguf");
+    let model = common::goldens().dump_gguf();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.npy");
     let (code, _, err) = realizar(&[

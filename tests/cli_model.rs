@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use common::realizar;
 
 fn model(path: &str) -> String {
-    common::repo_root()
-        .join("golden/models")
+    common::goldens()
+        .models()
         .join(path)
         .to_string_lossy()
         .into_owned()
@@ -51,8 +51,10 @@ fn golden_tokens(name: &str) -> String {
 }
 
 fn golden_logits(name: &str) -> Vec<f64> {
-    let path = format!("models/{name}/hf_f64.safetensors");
-    common::goldens().tensor(&path, "logits").unwrap().0
+    common::goldens()
+        .tensor(&common::goldens().hf_f64(name), "logits")
+        .unwrap()
+        .0
 }
 
 #[test]
@@ -110,10 +112,9 @@ fn tokenize_command_prints_llama_cpp_ids_as_json() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let golden: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(common::repo_root().join("golden/tokenizer/spm/tokenize.json")).unwrap(),
-    )
-    .unwrap();
+    let golden: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(common::goldens().tiny_tokenize("spm")).unwrap())
+            .unwrap();
     let case = golden["cases"]
         .as_array()
         .unwrap()
@@ -190,8 +191,8 @@ fn run_is_reproducible_per_seed_and_reports_speeds() {
 #[test]
 fn bad_input_exits_1_with_a_message() {
     let f32 = model("tiny-gqa/tiny-gqa-F32.gguf");
-    let vocab = common::repo_root()
-        .join("golden/tokenizer/spm/vocab.gguf")
+    let vocab = common::goldens()
+        .tiny_vocab("spm")
         .to_string_lossy()
         .into_owned();
     let long = "word ".repeat(400);
@@ -329,7 +330,7 @@ fn unsupported_or_malformed_models_exit_1_naming_the_problem() {
 #[test]
 fn run_works_on_every_golden_model() {
     for name in realizar_oracle::golden::REFERENCE_MODELS {
-        let dir = common::repo_root().join("golden/models").join(name);
+        let dir = common::goldens().model_dir(name);
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())

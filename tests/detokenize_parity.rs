@@ -20,18 +20,18 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn tokenizer(gguf: &str) -> Tokenizer {
-    let g = Gguf::open(common::repo_root().join(gguf)).unwrap();
+fn tokenizer(gguf: &std::path::Path) -> Tokenizer {
+    let g = Gguf::open(gguf).unwrap();
     Tokenizer::from_gguf(&g.header().metadata).unwrap()
 }
 
 fn vocab(name: &str) -> Tokenizer {
-    tokenizer(&format!("golden/vocab/{name}/ggml-vocab-{name}.gguf"))
+    tokenizer(&common::goldens().vocab_gguf(name))
 }
 
 #[test]
 fn bytes_equal_llama_cpp_on_every_vocabulary() {
-    let dir = common::repo_root().join("golden/detokenize");
+    let dir = common::goldens().detokenizations();
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -43,7 +43,7 @@ fn bytes_equal_llama_cpp_on_every_vocabulary() {
     for name in &names {
         let golden: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap();
-        let tok = tokenizer(golden["gguf"].as_str().unwrap());
+        let tok = tokenizer(&common::repo_root().join(golden["gguf"].as_str().unwrap()));
         let remove_special = golden["remove_special"].as_bool().unwrap();
         let cases = golden["cases"].as_array().unwrap();
         assert!(cases.len() >= 150, "{name}: {} cases", cases.len());

@@ -18,7 +18,7 @@ const MODELS: [&str; 3] = ["tiny-gqa", "tiny-long", "tiny-mha-tied"];
 const VOCAB: usize = 384;
 
 fn model_dir(name: &str) -> PathBuf {
-    common::repo_root().join("golden/models").join(name)
+    common::goldens().model_dir(name)
 }
 
 fn manifest(name: &str) -> Value {
@@ -73,13 +73,15 @@ fn f32_tensor(g: &Gguf<impl AsRef<[u8]>>, name: &str) -> Vec<f32> {
 
 /// A golden tensor of a model's set, widened to f64, with its shape.
 fn golden_f64(model: &str, file: &str, tensor: &str) -> (Vec<f64>, Vec<usize>) {
-    let path = format!("models/{model}/{file}");
-    common::goldens().tensor(&path, tensor).unwrap()
+    let goldens = common::goldens();
+    goldens
+        .tensor(&goldens.model_dir(model).join(file), tensor)
+        .unwrap()
 }
 
 #[test]
 fn every_reference_model_is_committed_with_its_manifest() {
-    let mut found: Vec<String> = std::fs::read_dir(common::repo_root().join("golden/models"))
+    let mut found: Vec<String> = std::fs::read_dir(common::goldens().models())
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("manifest.json").is_file())
@@ -269,7 +271,7 @@ fn llama_cpp_f32_logits_agree_with_hf_f64() {
 
 #[test]
 fn tokenizer_goldens_cover_every_tricky_string_and_agree_where_expected() {
-    let path = common::repo_root().join("golden/tokenizer/spm/tokenize.json");
+    let path = common::goldens().tiny_tokenize("spm");
     let golden: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let cases = golden["cases"].as_array().unwrap();
     assert!(cases.len() >= 40);
@@ -286,7 +288,7 @@ fn tokenizer_goldens_cover_every_tricky_string_and_agree_where_expected() {
         };
         assert_eq!(&case["hf"], hf_ref, "{text:?}");
     }
-    let vocab = Gguf::open(common::repo_root().join("golden/tokenizer/spm/vocab.gguf")).unwrap();
+    let vocab = Gguf::open(common::goldens().tiny_vocab("spm")).unwrap();
     assert_eq!(vocab.tensors().count(), 0, "vocab-only");
     let model = vocab.header().metadata.get("tokenizer.ggml.model");
     assert_eq!(model.and_then(|v| v.as_str()), Some("llama"));

@@ -11,7 +11,7 @@ use realizar::model::{Logits, Model, ModelError};
 use realizar::quant::Kernel;
 
 fn golden(rel: &str) -> PathBuf {
-    common::repo_root().join("golden/models").join(rel)
+    common::goldens().models().join(rel)
 }
 
 /// A copy of a golden GGUF with keys added or replaced and tensors added (each a copy of an

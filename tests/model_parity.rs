@@ -19,7 +19,7 @@ use serde_json::Value;
 use realizar_oracle::golden::{hf_logits_tensor, REFERENCE_MODELS as MODELS};
 
 fn dir(model: &str) -> PathBuf {
-    common::repo_root().join("golden/models").join(model)
+    common::goldens().model_dir(model)
 }
 
 fn manifest(model: &str) -> Value {
@@ -32,8 +32,10 @@ fn tokens(model: &str) -> Vec<u32> {
 
 /// A golden tensor widened to f64, with its shape.
 fn golden(model: &str, file: &str, tensor: &str) -> (Vec<f64>, Vec<usize>) {
-    let path = format!("models/{model}/{file}");
-    common::goldens().tensor(&path, tensor).unwrap()
+    let goldens = common::goldens();
+    goldens
+        .tensor(&goldens.model_dir(model).join(file), tensor)
+        .unwrap()
 }
 
 fn load(path: PathBuf) -> Model {
@@ -201,7 +203,7 @@ fn trace_matches_hf_and_llama_cpp_op_by_op() {
             .unwrap();
         // The oracle's op-by-op plan (HF float64 for every op, llama.cpp for Q and K after RoPE),
         // then two cross-checks against llama.cpp's own trace.
-        let ctx = common::goldens();
+        let ctx = realizar_oracle::checks::Ctx::new(&common::repo_root());
         let mut pairs: Vec<(String, Vec<f64>)> = steps(&m, &ctx, model)
             .unwrap()
             .into_iter()

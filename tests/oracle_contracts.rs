@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 
 use realizar_oracle::contract::{load_dir, load_file};
+use realizar_oracle::goldens::Goldens;
 use realizar_oracle::verify::{
     ContractResult, FalsificationResult, ObligationResult, Status, Verdict,
 };
@@ -369,7 +370,9 @@ fn sample() -> Vec<ContractResult> {
             level: 4,
             obligations: vec![ob("gqa", Some(1.02e-6), Status::Holds, "32 positions")],
             falsification: vec![FalsificationResult {
-                fault: realizar_oracle::contract::Fault::SwapRope,
+                fault: realizar_oracle::contract::Case::Fault(
+                    realizar_oracle::contract::Fault::SwapRope,
+                ),
                 caught: Some(true),
                 detail: "gqa violated".into(),
                 obligation: Some("gqa".into()),
@@ -440,7 +443,7 @@ fn output_formats_snapshot() {
 fn diff_names_the_first_divergent_op() {
     let root = common::repo_root();
     let r = root.to_str().unwrap();
-    let f32 = root.join("golden/models/tiny-gqa/tiny-gqa-F32.gguf");
+    let f32 = Goldens::of_repo(&root).model_file("tiny-gqa", "F32");
     let (code, out, _) = oracle(&[
         "diff",
         f32.to_str().unwrap(),
@@ -455,7 +458,7 @@ fn diff_names_the_first_divergent_op() {
         "{out}"
     );
     // A quantized file against the f32 goldens diverges from the first op that reads a weight.
-    let q8 = root.join("golden/models/tiny-gqa/tiny-gqa-Q8_0.gguf");
+    let q8 = Goldens::of_repo(&root).model_file("tiny-gqa", "Q8_0");
     let (code, out, _) = oracle(&[
         "diff",
         q8.to_str().unwrap(),
@@ -533,7 +536,7 @@ fn comply_writes_both_reports_and_checks_bindings() {
 fn an_engine_that_cannot_load_the_model_violates_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    let model = root.join("golden/models/broken");
+    let model = Goldens::of_repo(&root).model_dir("broken");
     std::fs::create_dir_all(&model).unwrap();
     // A GGUF header that promises more than the file holds.
     let mut bytes = b"GGUF".to_vec();
@@ -831,7 +834,10 @@ fn a_fault_that_is_not_caught_breaks_the_contract_and_exits_1() {
     let c = load_file(&write(dir.path(), "c.yaml", GOOD)).unwrap();
     let ctx = realizar_oracle::checks::Ctx::new(&common::repo_root());
     let inert: &dyn Fn(Option<realizar_oracle::contract::Fault>) = &|_| {};
-    let result = realizar_oracle::verify::evaluate(&c, &ctx, Some(inert));
+    let falsify = realizar_oracle::verify::Falsify {
+        inject: Some(inert),
+    };
+    let result = realizar_oracle::verify::evaluate(&c, &ctx, Some(falsify));
     assert_eq!(result.verdict, Verdict::Broken, "{result:?}");
     assert_eq!(result.falsification[0].caught, Some(false));
     let results = [result];

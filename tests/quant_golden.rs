@@ -15,7 +15,7 @@ const DEQUANT_TYPES: [&str; 13] = [
 ];
 
 fn golden(name: &str) -> Vec<u8> {
-    let path = common::repo_root().join("golden/quant").join(name);
+    let path = common::goldens().quant_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -73,7 +73,7 @@ fn manifest_lists_every_golden_with_its_sha256() {
     assert_eq!(kind("quantize"), 2);
     assert_eq!(kind("dump"), 7);
     // Every committed golden file is in the manifest.
-    let on_disk = std::fs::read_dir(common::repo_root().join("golden/quant"))
+    let on_disk = std::fs::read_dir(common::goldens().quant_dir())
         .unwrap()
         .count();
     assert_eq!(
@@ -202,7 +202,7 @@ fn goldens_catch_decoders_that_all_zero_blocks_cannot() {
 #[test]
 fn quantizers_reproduce_llama_quantize_on_every_model_tensor() {
     use realizar::format::gguf::Gguf;
-    let dir = common::repo_root().join("golden/models/tiny-gqa");
+    let dir = common::goldens().model_dir("tiny-gqa");
     let source = Gguf::open(dir.join("tiny-gqa-F32.gguf")).unwrap();
     let mut blocks_per_type = std::collections::BTreeMap::<String, usize>::new();
     let mut ours_by_tensor = std::collections::HashMap::new();
@@ -284,7 +284,7 @@ fn bf16_quantization_rounds_to_nearest_even_like_ggml() {
 /// sub-blocks, zeros, values below ggml's epsilon, rounding ties and lone spikes.
 #[test]
 fn k_quant_quantizers_are_byte_exact_with_ggml_on_every_kind_of_block() {
-    let dir = common::repo_root().join("golden/ggml/quantize");
+    let dir = common::goldens().quantize_dir();
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -286,7 +286,7 @@ fn quantization_error(ty: GgmlType, x: &[f32]) -> f32 {
 /// ggml's own figures for its test data, measured by its test-quantize-fns
 /// (golden/ggml/quantize_fns.json, written by golden/scripts/ggml_quantize_fns.py).
 fn ggml_measured(ty: GgmlType) -> (f32, f32) {
-    let path = common::repo_root().join("golden/ggml/quantize_fns.json");
+    let path = common::goldens().quantize_fns();
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let e = &json["errors"][ty.name().to_lowercase().replace("_k", "_K")];
     let get = |k: &str| {

@@ -8,13 +8,13 @@ use realizar::format::gguf::Gguf;
 use realizar::tokenizer::Tokenizer;
 use serde_json::Value;
 
-fn tokenizer(path: &str) -> Tokenizer {
-    let g = Gguf::open(common::repo_root().join(path)).unwrap();
+fn tokenizer(path: &std::path::Path) -> Tokenizer {
+    let g = Gguf::open(path).unwrap();
     Tokenizer::from_gguf(&g.header().metadata).unwrap()
 }
 
 fn cases() -> Vec<Value> {
-    let path = common::repo_root().join("golden/tokenizer/spm/tokenize.json");
+    let path = common::goldens().tiny_tokenize("spm");
     let golden: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     golden["cases"].as_array().unwrap().clone()
 }
@@ -29,25 +29,28 @@ fn ids(v: &Value) -> Vec<u32> {
 
 #[test]
 fn ids_equal_llama_cpp_on_every_golden_string() {
+    let goldens = common::goldens();
     for path in [
-        "golden/tokenizer/spm/vocab.gguf",
-        "golden/models/tiny-gqa/tiny-gqa-Q4_K_M.gguf",
-        "golden/models/tiny-long/tiny-long-F32.gguf",
+        goldens.tiny_vocab("spm"),
+        goldens.model_file("tiny-gqa", "Q4_K_M"),
+        goldens.model_file("tiny-long", "F32"),
     ] {
-        let tok = tokenizer(path);
+        let tok = tokenizer(&path);
         let mut checked = 0;
         for case in cases() {
             let text = case["text"].as_str().unwrap();
             assert_eq!(
                 tok.encode(text, true, false),
                 ids(&case["llama_cpp"]),
-                "{path}: {text:?}"
+                "{}: {text:?}",
+                path.display()
             );
             if let Some(special) = case.get("llama_cpp_parse_special") {
                 assert_eq!(
                     tok.encode(text, true, true),
                     ids(special),
-                    "{path}: {text:?} (special)"
+                    "{}: {text:?} (special)",
+                    path.display()
                 );
                 checked += 1;
             }
@@ -58,7 +61,7 @@ fn ids_equal_llama_cpp_on_every_golden_string() {
 
 #[test]
 fn decode_inverts_encode_on_every_golden_string() {
-    let tok = tokenizer("golden/tokenizer/spm/vocab.gguf");
+    let tok = tokenizer(&common::goldens().tiny_vocab("spm"));
     for case in cases() {
         let text = case["text"].as_str().unwrap();
         let ids = tok.encode(text, true, false);
@@ -70,7 +73,7 @@ fn decode_inverts_encode_on_every_golden_string() {
 /// prefixes twice, or never strips, would produce) no longer equals llama.cpp's ids.
 #[test]
 fn the_golden_tells_apart_a_tokenizer_that_skips_the_space_prefix() {
-    let tok = tokenizer("golden/tokenizer/spm/vocab.gguf");
+    let tok = tokenizer(&common::goldens().tiny_vocab("spm"));
     let case = cases()
         .into_iter()
         .find(|c| c["text"] == "Hello World")
@@ -86,7 +89,7 @@ fn the_golden_tells_apart_a_tokenizer_that_skips_the_space_prefix() {
 }
 
 fn bpe_cases() -> Vec<Value> {
-    let path = common::repo_root().join("golden/tokenizer/bpe/tokenize.json");
+    let path = common::goldens().tiny_tokenize("bpe");
     let golden: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     golden["cases"].as_array().unwrap().clone()
 }
@@ -95,8 +98,8 @@ fn bpe_cases() -> Vec<Value> {
 /// llama.cpp, and from the HF tokenizer.json against HF tokenizers.
 #[test]
 fn byte_level_bpe_equals_llama_cpp_and_hf_tokenizers() {
-    let gguf = tokenizer("golden/tokenizer/bpe/vocab.gguf");
-    let hf = Tokenizer::from_hf_dir(&common::repo_root().join("golden/tokenizer/bpe")).unwrap();
+    let gguf = tokenizer(&common::goldens().tiny_vocab("bpe"));
+    let hf = Tokenizer::from_hf_dir(&common::goldens().tiny_vocab_dir("bpe")).unwrap();
     let mut special = 0;
     for case in bpe_cases() {
         let text = case["text"].as_str().unwrap();
@@ -125,7 +128,9 @@ fn byte_level_bpe_equals_llama_cpp_and_hf_tokenizers() {
 /// way.
 #[test]
 fn a_tokenizer_json_with_another_split_or_a_normalizer_is_refused() {
-    let src = common::repo_root().join("golden/tokenizer/bpe/tokenizer.json");
+    let src = common::goldens()
+        .tiny_vocab_dir("bpe")
+        .join("tokenizer.json");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&src).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let write = |j: &serde_json::Value| {

@@ -319,7 +319,7 @@ fn nomic_bert_moe_equals_llama_cpp() {
 
 /// A golden vocabulary's GGUF with keys replaced or added, loaded.
 fn load_with(name: &str, edits: &[(&str, MetaValue)]) -> Result<Tokenizer, TokenizerError> {
-    let path = common::repo_root().join(format!("golden/vocab/{name}/ggml-vocab-{name}.gguf"));
+    let path = common::goldens().vocab_gguf(name);
     let g = Gguf::open(path).unwrap();
     let mut w = GgufWriter::copy_of(&g).unwrap();
     for (k, v) in edits {
@@ -355,10 +355,7 @@ fn unknown_keys_bad_flags_and_bad_charsmaps_are_refused() {
     let charsmap = |b: Vec<u8>| MetaValue::Array(MetaArray::U8(b));
     let key = "tokenizer.ggml.precompiled_charsmap";
     let golden = load_with("nomic-bert-moe", &[]).unwrap();
-    let g = Gguf::open(
-        common::repo_root().join("golden/vocab/nomic-bert-moe/ggml-vocab-nomic-bert-moe.gguf"),
-    )
-    .unwrap();
+    let g = Gguf::open(common::goldens().vocab_gguf("nomic-bert-moe")).unwrap();
     let Some(MetaArray::U8(blob)) = g.header().metadata.get(key).and_then(|v| v.as_array()) else {
         panic!("no charsmap");
     };
@@ -442,7 +439,7 @@ fn phi3_equals_llama_cpp_and_keeps_control_text_as_text() {
 /// special-token parsing; without it, the ids also decode back to the string.
 #[test]
 fn special_token_text_equals_llama_cpp() {
-    let path = common::repo_root().join("golden/vocab/special.json");
+    let path = common::goldens().vocab_special();
     let golden: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let ids = |v: &serde_json::Value| -> Vec<u32> {
         v.as_array()

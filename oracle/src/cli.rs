@@ -50,6 +50,12 @@ enum Command {
         /// into this folder.
         #[arg(long, value_name = "DIR")]
         reports: Option<PathBuf>,
+        /// The engine under test: `realizar` (built in), or `cmd:PROGRAM [ARGS...]`, a program
+        /// that answers docs/engine-protocol.md's requests (for example `cmd:realizar
+        /// protocol`). For another engine only the obligations that ask for logits or token ids
+        /// apply, and --falsify runs the contracts' perturbation cases around it.
+        #[arg(long, value_name = "SPEC", default_value = "realizar")]
+        engine: String,
     },
     /// An engine's forward pass against a golden set, op by op, with the first divergence.
     ///
@@ -182,7 +188,18 @@ where
             format,
             falsify,
             reports,
-        } => crate::verify::run(&contracts, &root, format, falsify, reports.as_deref(), out),
+            engine,
+        } => crate::engine::from_spec(&engine).and_then(|engine| {
+            let options = crate::verify::Options {
+                dir: &contracts,
+                root: &root,
+                engine,
+                format,
+                falsify,
+                reports: reports.as_deref(),
+            };
+            crate::verify::run(options, out, err)
+        }),
         Command::Golden {
             command: GoldenCommand::Check { dir, json },
         } => crate::golden::check_command(&dir, json, out),

@@ -27,16 +27,17 @@ pub fn provenance(root: &Path, contracts: &[Contract]) -> serde_json::Value {
         .collect();
     models.sort_unstable();
     models.dedup();
+    let goldens = crate::goldens::Goldens::of_repo(root);
     let sets: serde_json::Map<String, serde_json::Value> = models
         .into_iter()
         .map(|m| {
-            let path = root.join(format!("golden/models/{m}/manifest.json"));
+            let path = goldens.model_manifest(m);
             let manifest: serde_json::Value = std::fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default();
             let entry = serde_json::json!({
-                "manifest": format!("golden/models/{m}/manifest.json"),
+                "manifest": path.strip_prefix(root).unwrap_or(&path),
                 "generated": manifest["generated"],
                 "command": manifest["command"],
                 "versions": manifest["versions"],
@@ -230,9 +231,10 @@ pub fn run(
     }
     let injector = crate::verify::injector().ok();
     let ctx = crate::checks::Ctx::new(root);
+    let falsify = injector.map(|i| crate::verify::Falsify { inject: Some(i) });
     let results: Vec<_> = tagged
         .iter()
-        .map(|c| crate::verify::evaluate(c, &ctx, injector))
+        .map(|c| crate::verify::evaluate(c, &ctx, falsify))
         .collect();
     let commit = engine_commit(root);
     let provenance = provenance(root, &tagged);

@@ -393,12 +393,56 @@ impl Metric {
     }
 }
 
+/// One falsification case: `fault:` (one of realizar's hooks) or `perturb:` (what a wrapper
+/// does to any engine's answers), and the verdict the contract must reach with it.
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawFalsification")]
 pub struct Falsification {
-    pub fault: Fault,
-    /// The verdict the contract must reach with the fault injected.
+    pub case: Case,
     pub expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFalsification {
+    fault: Option<Fault>,
+    perturb: Option<crate::engine::Perturbation>,
+    expect: Expect,
+}
+
+impl TryFrom<RawFalsification> for Falsification {
+    type Error = String;
+
+    fn try_from(r: RawFalsification) -> Result<Self, String> {
+        let case = match (r.fault, r.perturb) {
+            (Some(f), None) => Case::Fault(f),
+            (None, Some(p)) => Case::Perturb(p),
+            _ => return Err("a falsification case names exactly one of fault: or perturb:".into()),
+        };
+        Ok(Falsification {
+            case,
+            expect: r.expect,
+        })
+    }
+}
+
+/// What a falsification case does. Serialized as its name (`drop_space_prefix`).
+#[derive(Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Case {
+    /// Injected into realizar by its hooks (the built-in engine only).
+    Fault(Fault),
+    /// Wrapped around any engine's answers.
+    Perturb(crate::engine::Perturbation),
+}
+
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Case::Fault(x) => write!(f, "{x:?}"),
+            Case::Perturb(x) => write!(f, "{x:?}"),
+        }
+    }
 }
 
 /// The faults a contract may declare are exactly those the engine's hooks inject.

@@ -65,10 +65,10 @@ pub type VocabCase = (String, Vec<u32>);
 /// as llama.cpp's test-tokenizer-0 reads them (strings end at each separator; a last piece
 /// without one counts too).
 pub fn vocab_vectors(root: &Path, name: &str) -> Result<(PathBuf, Vec<VocabCase>), String> {
-    let dir = root.join("golden/vocab").join(name);
-    let gguf = dir.join(format!("ggml-vocab-{name}.gguf"));
+    let goldens = crate::goldens::Goldens::of_repo(root);
+    let gguf = goldens.vocab_gguf(name);
     let read = |ext: &str| {
-        let path = dir.join(format!("ggml-vocab-{name}.gguf.{ext}"));
+        let path = goldens.vocab_vectors(name, ext);
         std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
     };
     let (inp, out) = (read("inp")?, read("out")?);

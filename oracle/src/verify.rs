@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use crate::checks::{self, Ctx, Measurement};
-use crate::contract::{Contract, Fault, Obligation};
+use crate::contract::{Case, Contract, Fault, Obligation};
+use crate::engine::Perturbed;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -64,7 +65,7 @@ pub struct ObligationResult {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FalsificationResult {
-    pub fault: Fault,
+    pub fault: crate::contract::Case,
     /// Some(true): the contract was violated, as it must be. None: could not run.
     pub caught: Option<bool>,
     pub detail: String,
@@ -133,53 +134,90 @@ fn check_obligation(o: &Obligation, ctx: &Ctx) -> ObligationResult {
     }
 }
 
-/// Injects faults into the engine; `None` where the oracle was built without the `falsify`
-/// feature (then falsification cannot run, and says so).
+/// Injects faults into realizar; `None` where the oracle was built without the `falsify` feature
+/// (then falsification cannot run, and says so).
 pub type Injector<'a> = Option<&'a dyn Fn(Option<Fault>)>;
 
-/// Checks every obligation, then (with an injector) every falsification case.
-pub fn evaluate(c: &Contract, ctx: &Ctx, inject: Injector) -> ContractResult {
+/// How the falsification cases run: realizar's fault cases through `inject` (built-in engine
+/// only; an external engine cannot be patched, so they are left out), perturbation cases by
+/// wrapping the engine under test.
+#[derive(Clone, Copy)]
+pub struct Falsify<'a> {
+    pub inject: Injector<'a>,
+}
+
+/// Checks every obligation, then (with `falsify`) every falsification case that applies.
+pub fn evaluate(c: &Contract, ctx: &Ctx, falsify: Option<Falsify>) -> ContractResult {
     let obligations: Vec<_> = c
         .obligations
         .iter()
         .map(|o| check_obligation(o, ctx))
         .collect();
     let mut falsification = Vec::new();
-    if let Some(inject) = inject {
-        for case in &c.falsification {
-            inject(Some(case.fault));
-            let results: Vec<_> = c
-                .obligations
-                .iter()
-                .map(|o| check_obligation(o, ctx))
-                .collect();
-            inject(None);
-            let violated: Vec<_> = results
-                .iter()
-                .filter(|r| r.status == Status::Violated)
-                .collect();
-            let caught = if !violated.is_empty() {
-                Some(true)
-            } else if results.iter().any(|r| r.status != Status::Holds) {
-                None
-            } else {
-                Some(false)
-            };
-            let first = violated.first();
-            let detail = match first {
-                Some(r) => format!("{} violated: {}", r.id, r.detail),
-                None => "every obligation still held".into(),
-            };
-            falsification.push(FalsificationResult {
-                fault: case.fault,
-                caught,
-                detail,
-                obligation: first.map(|r| r.id.clone()),
-                metric: first.map(|r| r.metric),
-                value: first.and_then(|r| r.value),
-                threshold: first.map(|r| r.threshold),
-            });
-        }
+    for case in falsify.iter().flat_map(|_| &c.falsification) {
+        let inject = falsify.and_then(|f| f.inject);
+        let results: Vec<_> = match (case.case, inject) {
+            (Case::Fault(fault), Some(inject)) if ctx.engine.is_builtin() => {
+                inject(Some(fault));
+                let r = c
+                    .obligations
+                    .iter()
+                    .map(|o| check_obligation(o, ctx))
+                    .collect();
+                inject(None);
+                r
+            }
+            // An engine that is not realizar cannot be patched: its hooks' cases do not apply.
+            (Case::Fault(_), _) if !ctx.engine.is_builtin() => continue,
+            (Case::Fault(_), _) => {
+                falsification.push(FalsificationResult {
+                    fault: case.case,
+                    caught: None,
+                    detail: "realizar's fault hooks need the oracle built with --features falsify"
+                        .into(),
+                    obligation: None,
+                    metric: None,
+                    value: None,
+                    threshold: None,
+                });
+                continue;
+            }
+            (Case::Perturb(p), _) => {
+                let wrapped = Ctx {
+                    engine: std::sync::Arc::new(Perturbed::new(ctx.engine.clone(), p)),
+                    ..ctx.clone()
+                };
+                c.obligations
+                    .iter()
+                    .map(|o| check_obligation(o, &wrapped))
+                    .collect()
+            }
+        };
+        let violated: Vec<_> = results
+            .iter()
+            .filter(|r| r.status == Status::Violated)
+            .collect();
+        let caught = if !violated.is_empty() {
+            Some(true)
+        } else if results.iter().any(|r| r.status != Status::Holds) {
+            None
+        } else {
+            Some(false)
+        };
+        let first = violated.first();
+        let detail = match first {
+            Some(r) => format!("{} violated: {}", r.id, r.detail),
+            None => "every obligation still held".into(),
+        };
+        falsification.push(FalsificationResult {
+            fault: case.case,
+            caught,
+            detail,
+            obligation: first.map(|r| r.id.clone()),
+            metric: first.map(|r| r.metric),
+            value: first.and_then(|r| r.value),
+            threshold: first.map(|r| r.threshold),
+        });
     }
     let any = |s: Status| obligations.iter().any(|o| o.status == s);
     // A falsification case that could not run although every obligation ran is an error too.
@@ -208,14 +246,6 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, inject: Injector) -> ContractResult {
     }
 }
 
-/// The fuzz targets of the readers a parser contract covers.
-const FUZZ_TARGETS: [&str; 4] = [
-    "gguf_header",
-    "gguf_file",
-    "safetensors_header",
-    "tokenizer_model",
-];
-
 /// L1 documented with obligations; L2 every obligation checked against goldens and holding; L3
 /// plus a property test among its bound tests; L4 plus every falsification case caught and, for
 /// parser contracts, a fuzz target for every reader.
@@ -240,39 +270,86 @@ fn level(
     } else {
         return level;
     }
-    // Where fuzzing applies (a parser contract), L4 also needs every parser's fuzz target.
+    // Where fuzzing applies (a parser contract), L4 also needs every reader's fuzz target, listed
+    // in the fuzz manifest and with its source.
     let fuzzed = !c
         .obligations
         .iter()
         .any(|o| matches!(o.check, crate::contract::Check::ParserRejects(_)))
-        || FUZZ_TARGETS
-            .iter()
-            .all(|t| root.join(format!("fuzz/fuzz_targets/{t}.rs")).is_file());
+        || crate::fuzz::targets(root).is_ok_and(|listed| {
+            crate::checks::parser_rejects::READERS.iter().all(|(t, _)| {
+                listed.iter().any(|l| l == t) && crate::fuzz::source(root, t).is_file()
+            })
+        });
     if fuzzed && !falsification.is_empty() && falsification.iter().all(|f| f.caught == Some(true)) {
         level = 4;
     }
     level
 }
 
-/// `oracle verify`: every contract in `dir` against the goldens under `root`, printed in
-/// `format`; with `reports`, also the JSON, JUnit and HTML files. Returns the exit code.
+/// What `oracle verify` runs.
+pub struct Options<'a> {
+    /// The folder of contract files.
+    pub dir: &'a Path,
+    /// The repository root holding golden/.
+    pub root: &'a Path,
+    /// The engine under test.
+    pub engine: std::sync::Arc<dyn crate::engine::Engine>,
+    pub format: crate::report::Format,
+    /// Also run the falsification cases.
+    pub falsify: bool,
+    /// Where to write the JSON, JUnit and HTML reports too.
+    pub reports: Option<&'a Path>,
+}
+
+/// `oracle verify`: every contract in `dir` against the goldens under `root`, `engine` under
+/// test, printed in `format` on `out` (notes on `err`); with `reports`, also the JSON, JUnit and
+/// HTML files. Returns the exit code.
 pub fn run(
-    dir: &Path,
-    root: &Path,
-    format: crate::report::Format,
-    falsify: bool,
-    reports: Option<&Path>,
+    o: Options,
     out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
 ) -> Result<i32, String> {
-    let contracts = crate::contract::load_dir(dir).map_err(|e| e.to_string())?;
+    let Options {
+        dir,
+        root,
+        engine,
+        format,
+        falsify,
+        reports,
+    } = o;
+    let mut contracts = crate::contract::load_dir(dir).map_err(|e| e.to_string())?;
     if contracts.is_empty() {
         return Err(format!("{} holds no contracts", dir.display()));
     }
-    let injector = if falsify { Some(injector()?) } else { None };
-    let ctx = crate::checks::Ctx::new(root);
+    let falsify_cases = match (falsify, engine.is_builtin()) {
+        (false, _) => None,
+        (true, true) => Some(Falsify {
+            inject: Some(injector()?),
+        }),
+        // Another engine's cases are perturbations: they need no hooks.
+        (true, false) => Some(Falsify { inject: None }),
+    };
+    if !engine.is_builtin() {
+        let before: usize = contracts.iter().map(|c| c.obligations.len()).sum();
+        contracts = for_external_engine(contracts);
+        let after: usize = contracts.iter().map(|c| c.obligations.len()).sum();
+        // On stderr, so --format json and junit stay machine-readable.
+        let _ = writeln!(
+            err,
+            "engine {}: {after} of {before} obligations apply, in {} contracts (the others \
+             check realizar's internals: its kernels, quantizers, layout, GPU backend)",
+            engine.name(),
+            contracts.len()
+        );
+        if contracts.is_empty() {
+            return Err("no obligation applies to an external engine".into());
+        }
+    }
+    let ctx = crate::checks::Ctx::with_engine(root, engine);
     let results: Vec<_> = contracts
         .iter()
-        .map(|c| crate::verify::evaluate(c, &ctx, injector))
+        .map(|c| crate::verify::evaluate(c, &ctx, falsify_cases))
         .collect();
     let _ = match format {
         crate::report::Format::Text => write!(out, "{}", crate::report::table(&results, falsify)),
@@ -298,6 +375,28 @@ pub fn run(
         .map_err(|e| format!("writing {}: {e}", dir.join("index.html").display()))?;
     }
     Ok(exit_code(&results))
+}
+
+/// What of `contracts` applies to an engine other than realizar: the obligations whose check
+/// asks the engine only for logits or token ids, with no realizar kernel pinned, and the
+/// perturbation cases (realizar's hooks cannot patch another engine). Contracts left with no
+/// obligation are dropped.
+pub fn for_external_engine(contracts: Vec<Contract>) -> Vec<Contract> {
+    use crate::contract::Check;
+    contracts
+        .into_iter()
+        .filter_map(|mut c| {
+            c.obligations.retain(|o| match &o.check {
+                Check::LogitsParity(p) => p.kernel.is_none(),
+                Check::KvConsistency(p) | Check::Determinism(p) => p.kernel.is_none(),
+                Check::TokenizerParity(_) => true,
+                _ => false,
+            });
+            c.falsification
+                .retain(|f| matches!(f.case, Case::Perturb(_)));
+            (!c.obligations.is_empty()).then_some(c)
+        })
+        .collect()
 }
 
 /// The exit code of a verify run, the same for every output format: a violation or a broken

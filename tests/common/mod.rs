@@ -61,10 +61,10 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The committed goldens, read as the oracle reads them (the `safetensors` crate, not the
-/// engine's reader): manifests, token ids, tensors widened to f64.
-pub fn goldens() -> realizar_oracle::checks::Ctx {
-    realizar_oracle::checks::Ctx::new(&repo_root())
+/// The committed goldens, found and read as the oracle finds and reads them (the `safetensors`
+/// crate, not the engine's reader): paths, manifests, token ids, tensors widened to f64.
+pub fn goldens() -> realizar_oracle::goldens::Goldens {
+    realizar_oracle::goldens::Goldens::of_repo(&repo_root())
 }
 
 /// What the `realizar` CLI did when run in-process.
@@ -87,7 +87,7 @@ pub fn realizar(args: &[&str]) -> CliOutput {
 }
 
 pub fn corpus_dir(target: &str) -> PathBuf {
-    repo_root().join("fuzz").join("corpus").join(target)
+    realizar_oracle::fuzz::corpus(&repo_root(), target)
 }
 
 fn f32_bytes(values: impl IntoIterator<Item = f32>) -> Vec<u8> {

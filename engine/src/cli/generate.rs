@@ -13,7 +13,7 @@ use crate::sampling::SamplerConfig;
 use crate::tokenizer::{Tokenizer, TokenizerError, Utf8Stream};
 
 /// The model on the backend asked for: a GPU that cannot start or cannot run it is an error.
-fn load_model(
+pub fn load_model(
     path: &Path,
     threads: usize,
     kernel: Kernel,
@@ -74,6 +74,28 @@ pub struct LogitsArgs<'a> {
     pub backend: BackendKind,
 }
 
+/// Every position's logits, `[tokens.len(), vocab]` row-major: the sequence as one batch, or
+/// with `incremental` one token per call through the KV cache.
+pub fn logits_of(model: &Runtime, tokens: &[u32], incremental: bool) -> Result<Vec<f32>, String> {
+    let mut cache = model
+        .new_cache(tokens.len().max(1))
+        .map_err(|e| e.to_string())?;
+    if !incremental {
+        return model
+            .forward(&mut cache, tokens, Logits::All)
+            .map_err(|e| e.to_string());
+    }
+    let mut all = Vec::with_capacity(tokens.len() * model.config().vocab);
+    for &t in tokens {
+        all.extend(
+            model
+                .forward(&mut cache, &[t], Logits::All)
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(all)
+}
+
 /// `realizar logits`: per-position f32 logits `[n_tokens, n_vocab]` as .npy.
 pub fn logits(a: LogitsArgs, out: &mut dyn Write) -> Result<(), String> {
     let model = load_model(a.model, a.threads, a.kernel, a.backend)?;
@@ -90,23 +112,8 @@ pub fn logits(a: LogitsArgs, out: &mut dyn Write) -> Result<(), String> {
         (None, None) => return Err("give --tokens or --prompt".into()),
     };
     let n = tokens.len();
-    let mut cache = model.new_cache(n.max(1)).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let values = if a.incremental {
-        let mut all = Vec::with_capacity(n * model.config().vocab);
-        for &t in &tokens {
-            all.extend(
-                model
-                    .forward(&mut cache, &[t], Logits::All)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        all
-    } else {
-        model
-            .forward(&mut cache, &tokens, Logits::All)
-            .map_err(|e| e.to_string())?
-    };
+    let values = logits_of(&model, &tokens, a.incremental)?;
     let secs = started.elapsed().as_secs_f64();
     let shape = [n, model.config().vocab];
     std::fs::File::create(a.out_path)

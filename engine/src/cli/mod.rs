@@ -4,6 +4,7 @@
 mod dump;
 mod generate;
 mod inspect;
+mod protocol;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -95,6 +96,17 @@ enum Command {
         /// fallback to the CPU (`realizar backends` lists this machine's adapters).
         #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
         backend: BackendArg,
+    },
+    /// Answer one request of the oracle's engine protocol (docs/engine-protocol.md).
+    ///
+    /// REQUEST is a JSON file: `{"protocol": 1, "op": "logits", "model": PATH, "tokens": [..],
+    /// "mode": "batch"|"incremental", "output": FILE.npy}` or `{"protocol": 1, "op": "tokenize",
+    /// "vocab": PATH, "texts": [..], "add_special": bool, "parse_special": bool, "output":
+    /// FILE.json}`. This is how `oracle verify --engine 'cmd:realizar protocol'` runs realizar
+    /// as an external engine; any engine that answers the same requests can be checked alike.
+    Protocol {
+        #[arg(value_name = "REQUEST.json")]
+        request: PathBuf,
     },
     /// Token ids of TEXT under the model's tokenizer, with each token's piece.
     Tokenize {
@@ -273,6 +285,7 @@ where
             },
             out,
         ),
+        Command::Protocol { request } => protocol::run(&request),
         Command::Tokenize {
             model,
             text,

@@ -1,19 +1,13 @@
 //! The same call twice gives the same bits: no state leaks between calls.
 
 use super::Ctx;
-use crate::contract::ModelParams;
-use realizar::model::Logits;
+use crate::contract::{Mode, ModelParams};
 
 pub fn run(p: &ModelParams, ctx: &Ctx) -> super::Outcome {
-    let engine = ctx.model(&p.model, &p.file, p.kernel)?;
-    let tokens = ctx.tokens(&p.model)?;
-    let call = || {
-        let mut cache = engine.new_cache(tokens.len());
-        engine
-            .forward(&mut cache, &tokens, Logits::All)
-            .map_err(super::engine)
-    };
-    let (a, b) = (call()?, call()?);
+    let tokens = ctx.goldens.tokens(&p.model)?;
+    let path = ctx.goldens.model_file(&p.model, &p.file);
+    let call = || ctx.engine.logits(&path, &tokens, Mode::Batch, p.kernel);
+    let (a, b) = (call()?.values, call()?.values);
     let differ = a
         .iter()
         .zip(&b)

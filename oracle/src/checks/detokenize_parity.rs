@@ -43,7 +43,7 @@ fn shown(bytes: &[u8]) -> String {
 
 pub fn run(p: &DetokenizeParams, ctx: &Ctx) -> super::Outcome {
     let name = p.tokenizer.as_str();
-    let path = ctx.golden(&format!("detokenize/{name}.json"));
+    let path = ctx.goldens.detokenize(name);
     let golden: serde_json::Value = std::fs::read(&path)
         .map_err(|e| env(format!("{}: {e}", path.display())))
         .and_then(|b| {

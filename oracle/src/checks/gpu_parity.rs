@@ -41,7 +41,7 @@ pub fn run(p: &GpuParams, ctx: &Ctx) -> super::Outcome {
     // requires. Anything after this point that fails is the engine's failure.
     let adapter =
         gpu_adapter().map_err(|e| Failure::Unavailable(Requirement::Gpu, e.to_string()))?;
-    let tokens = ctx.tokens(&p.model)?;
+    let tokens = ctx.goldens.tokens(&p.model)?;
     let cpu = ctx.model(&p.model, &p.file, Some(KernelName::Scalar))?;
     let gpu =
         Runtime::on(ctx.model(&p.model, &p.file, None)?, BackendKind::Gpu).map_err(

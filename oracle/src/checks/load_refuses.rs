@@ -93,7 +93,7 @@ fn hf_variant(
 }
 
 pub fn run(model: &str, ctx: &Ctx) -> super::Outcome {
-    let dir = ctx.golden(&format!("models/{model}"));
+    let dir = ctx.goldens.model_dir(model);
     let f32_path = dir.join(format!("{model}-F32.gguf"));
     let bytes = std::fs::read(&f32_path).map_err(|e| io(&f32_path, e))?;
     let src = Gguf::parse(bytes).map_err(|e| engine(format!("{}: {e}", f32_path.display())))?;

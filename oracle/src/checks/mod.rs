@@ -10,7 +10,7 @@ mod kv_consistency;
 mod layout;
 mod load_refuses;
 mod logits_parity;
-mod parser_rejects;
+pub(crate) mod parser_rejects;
 mod quant_error;
 mod quant_exactness;
 mod quantize_exactness;
@@ -21,13 +21,15 @@ pub mod trace_parity;
 mod vocab_parity;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use realizar::format::gguf::Gguf;
 use realizar::model::Model;
-use realizar::quant::Kernel;
 use realizar::tokenizer::Tokenizer;
 
 use crate::contract::{Check, KernelName, Metric, Obligation, Requirement, TinyVocab};
+use crate::engine::Engine;
+use crate::goldens::Goldens;
 use crate::metrics::LogitsComparison;
 
 /// What a check measured.
@@ -87,120 +89,60 @@ pub fn engine(e: impl std::fmt::Display) -> Failure {
 }
 
 /// Shared by every check of one run: where the goldens are.
+#[derive(Clone)]
 pub struct Ctx {
     pub root: PathBuf,
+    /// Where every golden is.
+    pub goldens: Goldens,
+    /// The engine the parity checks ask for logits and token ids.
+    pub engine: Arc<dyn Engine>,
 }
 
 impl Ctx {
+    /// The goldens under `root`, checking realizar in-process.
     pub fn new(root: &Path) -> Self {
+        Self::with_engine(root, Arc::new(crate::engine::Builtin))
+    }
+
+    /// The goldens under `root`, checking `engine`.
+    pub fn with_engine(root: &Path, engine: Arc<dyn Engine>) -> Self {
         Ctx {
             root: root.to_path_buf(),
+            goldens: Goldens::of_repo(root),
+            engine,
         }
     }
 
-    pub fn golden(&self, rel: &str) -> PathBuf {
-        self.root.join("golden").join(rel)
-    }
-
-    /// A golden model's file: `golden/models/<model>/<model>-<file>.gguf`, or its HF directory
-    /// for `file` hf.
-    pub fn model_path(&self, model: &str, file: &str) -> PathBuf {
-        let dir = self.golden(&format!("models/{model}"));
-        if file == "hf" {
-            dir.join("hf")
-        } else {
-            dir.join(format!("{model}-{file}.gguf"))
-        }
-    }
-
-    /// A golden model's file (a GGUF label or `hf`), on the kernel an obligation names (the
-    /// best this CPU runs when it names none). The kernel is part of the detail of every
-    /// verdict that loads a model.
+    /// A golden model's file (a GGUF label or `hf`), loaded by realizar in-process on the kernel
+    /// an obligation names (the best this CPU runs when it names none). The kernel is part of
+    /// the detail of every verdict that loads a model.
     pub fn model(
         &self,
         model: &str,
         file: &str,
         kernel: Option<KernelName>,
     ) -> Result<Model, Failure> {
-        let kernel = kernel.map_or_else(Kernel::best, KernelName::kernel);
-        kernel.check().map_err(|e| {
-            let needs = match kernel {
-                Kernel::Avx512 => Requirement::Avx512,
-                _ => Requirement::Avx2,
-            };
-            Failure::Unavailable(needs, e.to_string())
-        })?;
-        let path = self.model_path(model, file);
-        if !path.exists() {
-            return Err(env(format!("{}: no such golden model", path.display())));
-        }
-        // The file is there: whatever the loader says about it is the engine's failure.
-        Model::load(&path, kernel).map_err(|e| engine(format!("{}: {e}", path.display())))
+        crate::engine::Builtin::load(&self.goldens.model_file(model, file), kernel)
     }
 
     /// A golden tokenizer (`spm`, `bpe`) read by the engine from its vocab-only GGUF, and the
     /// golden strings with llama.cpp's ids (tokenize.json).
     pub fn vocab(&self, which: TinyVocab) -> Result<(Tokenizer, serde_json::Value), Failure> {
         let which = which.name();
-        let vocab = self.golden(&format!("tokenizer/{which}/vocab.gguf"));
+        let vocab = self.goldens.tiny_vocab(which);
         if !vocab.is_file() {
             return Err(env(format!("{}: no such golden file", vocab.display())));
         }
         // The file is there: a reader that rejects it is the engine's failure.
         let g = Gguf::open(&vocab).map_err(|e| engine(format!("{}: {e}", vocab.display())))?;
         let tok = Tokenizer::from_gguf(&g.header().metadata).map_err(engine)?;
-        let path = self.golden(&format!("tokenizer/{which}/tokenize.json"));
+        let path = self.goldens.tiny_tokenize(which);
         let golden = std::fs::read(&path)
             .map_err(|e| env(format!("{}: {e}", path.display())))
             .and_then(|b| {
                 serde_json::from_slice(&b).map_err(|e| env(format!("{}: {e}", path.display())))
             })?;
         Ok((tok, golden))
-    }
-
-    pub fn manifest(&self, model: &str) -> Result<serde_json::Value, Failure> {
-        let path = self.golden(&format!("models/{model}/manifest.json"));
-        let bytes = std::fs::read(&path).map_err(|e| env(format!("{}: {e}", path.display())))?;
-        serde_json::from_slice(&bytes).map_err(|e| env(format!("{}: {e}", path.display())))
-    }
-
-    pub fn tokens(&self, model: &str) -> Result<Vec<u32>, Failure> {
-        let m = self.manifest(model)?;
-        m["tokens"]
-            .as_array()
-            .ok_or_else(|| env(format!("{model}: manifest has no tokens")))?
-            .iter()
-            .map(|t| {
-                t.as_u64()
-                    .and_then(|t| u32::try_from(t).ok())
-                    .ok_or_else(|| env(format!("{model}: bad token id {t}")))
-            })
-            .collect()
-    }
-
-    /// A golden tensor (f64 or f32), widened to f64, with its shape.
-    pub fn tensor(&self, rel: &str, name: &str) -> Result<(Vec<f64>, Vec<usize>), Failure> {
-        let path = self.golden(rel);
-        let bytes = std::fs::read(&path).map_err(|e| env(format!("{}: {e}", path.display())))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| env(format!("{}: {e}", path.display())))?;
-        let t = st
-            .tensor(name)
-            .map_err(|e| env(format!("{}: {name}: {e}", path.display())))?;
-        let values = match t.dtype() {
-            safetensors::Dtype::F64 => t
-                .data()
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-                .collect(),
-            safetensors::Dtype::F32 => t
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64)
-                .collect(),
-            other => return Err(env(format!("{}: {name} is {other:?}", path.display()))),
-        };
-        Ok((values, t.shape().to_vec()))
     }
 }
 

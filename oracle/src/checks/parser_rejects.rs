@@ -12,26 +12,33 @@ use realizar::format::gguf::Gguf;
 use realizar::format::safetensors::Safetensors;
 use realizar::tokenizer::Tokenizer;
 
+/// Whether a reader accepts some bytes.
+type Reader = fn(&[u8]) -> bool;
+
+/// The fuzz targets whose seeds are one reader's input, and that reader. The other targets
+/// (differential runs, tokenizers over text) have seeds that are not files to accept or reject.
+pub const READERS: [(&str, Reader); 4] = [
+    ("gguf_header", gguf),
+    ("gguf_file", gguf),
+    ("safetensors_header", |d| Safetensors::parse(d).is_ok()),
+    ("tokenizer_model", |d| {
+        Tokenizer::from_sentencepiece(d, true, false).is_ok()
+    }),
+];
+
+fn gguf(data: &[u8]) -> bool {
+    Gguf::parse(data).is_ok()
+}
+
 /// Ok(accepted) or Err(()) for a panic.
-fn parse(kind: &str, data: &[u8]) -> Result<bool, ()> {
-    catch_unwind(AssertUnwindSafe(|| match kind {
-        "safetensors_header" => Safetensors::parse(data).is_ok(),
-        "tokenizer_model" => Tokenizer::from_sentencepiece(data, true, false).is_ok(),
-        _ => Gguf::parse(data).is_ok(),
-    }))
-    .map_err(|_| ())
+fn parse(reader: Reader, data: &[u8]) -> Result<bool, ()> {
+    catch_unwind(AssertUnwindSafe(|| reader(data))).map_err(|_| ())
 }
 
 pub fn run(ctx: &Ctx) -> super::Outcome {
     let (mut panics, mut wrong, mut seeds) = (Vec::new(), Vec::new(), 0usize);
-    let corpus = ctx.root.join("fuzz/corpus");
-    for target in [
-        "gguf_header",
-        "gguf_file",
-        "safetensors_header",
-        "tokenizer_model",
-    ] {
-        let dir = corpus.join(target);
+    for (target, reader) in READERS {
+        let dir = crate::fuzz::corpus(&ctx.root, target);
         let entries =
             std::fs::read_dir(&dir).map_err(|e| env(format!("{}: {e}", dir.display())))?;
         for entry in entries.flatten() {
@@ -40,7 +47,7 @@ pub fn run(ctx: &Ctx) -> super::Outcome {
             let name = entry.file_name().to_string_lossy().into_owned();
             let valid = name.starts_with("valid-") || name.starts_with("golden_");
             let either = target == "tokenizer_model" && name.starts_with("truncated_");
-            match parse(target, &data) {
+            match parse(reader, &data) {
                 Err(()) => panics.push(entry.path().display().to_string()),
                 Ok(accepted) if accepted != valid && !either => wrong.push(format!(
                     "{} {}",
@@ -53,7 +60,7 @@ pub fn run(ctx: &Ctx) -> super::Outcome {
     }
     let (mut rejected_whole, mut accepted_cut, mut files) = (Vec::new(), Vec::new(), 0usize);
     for model in crate::golden::REFERENCE_MODELS {
-        let dir = ctx.golden(&format!("models/{model}"));
+        let dir = ctx.goldens.model_dir(model);
         let mut paths: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| env(format!("{}: {e}", dir.display())))?
             .flatten()
@@ -64,12 +71,12 @@ pub fn run(ctx: &Ctx) -> super::Outcome {
         for p in paths {
             let data = std::fs::read(&p).map_err(env)?;
             files += 1;
-            if parse("gguf", &data) != Ok(true) {
+            if parse(gguf, &data) != Ok(true) {
                 rejected_whole.push(p.display().to_string());
             }
             for k in 1..16 {
                 let cut = data.len() * k / 16;
-                match parse("gguf", &data[..cut]) {
+                match parse(gguf, &data[..cut]) {
                     Ok(false) => {}
                     _ => accepted_cut.push(format!("{} cut at {cut}", p.display())),
                 }

@@ -17,7 +17,7 @@ fn array_rmse(a: &[f32], b: &[f32]) -> f64 {
 }
 
 pub fn run(types: &[TypeName], ctx: &Ctx) -> super::Outcome {
-    let path = ctx.golden("ggml/quantize_fns.json");
+    let path = ctx.goldens.quantize_fns();
     let ggml: serde_json::Value = std::fs::read(&path)
         .map_err(|e| env(format!("{}: {e}", path.display())))
         .and_then(|b| {

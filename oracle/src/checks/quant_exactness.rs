@@ -10,7 +10,7 @@ pub fn run(types: &[TypeName], ctx: &Ctx) -> super::Outcome {
     let mut parts = Vec::new();
     for &TypeName(t) in types {
         let ty = t.name();
-        let path = ctx.golden(&format!("quant/dequant_{ty}.safetensors"));
+        let path = ctx.goldens.dequant(ty);
         let golden_err = |e: &dyn std::fmt::Display| env(format!("{}: {e}", path.display()));
         let bytes = std::fs::read(&path).map_err(|e| golden_err(&e))?;
         let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| golden_err(&e))?;

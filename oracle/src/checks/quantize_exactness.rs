@@ -8,13 +8,13 @@ use crate::contract::TypeName;
 use realizar::quant::quantize;
 
 pub fn run(types: &[TypeName], ctx: &Ctx) -> super::Outcome {
-    let (input, shape) = ctx.tensor("ggml/quantize/input.safetensors", "input")?;
+    let (input, shape) = ctx.goldens.tensor(&ctx.goldens.quantize_input(), "input")?;
     let input: Vec<f32> = input.iter().map(|&v| v as f32).collect();
     let blocks = shape.first().copied().unwrap_or(0);
     let (mut total, mut parts) = (0usize, Vec::new());
     for &TypeName(ty) in types {
         let name = ty.name();
-        let path = ctx.golden(&format!("ggml/quantize/quantize_{name}.safetensors"));
+        let path = ctx.goldens.quantize(name);
         let bytes = std::fs::read(&path).map_err(|e| env(format!("{}: {e}", path.display())))?;
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| env(format!("{}: {e}", path.display())))?;

@@ -14,14 +14,14 @@ use realizar::sampling::SamplerConfig;
 pub fn run(p: &RunPathParams, metric: Metric, ctx: &Ctx) -> super::Outcome {
     let (model, file) = (p.model.as_str(), p.file.as_str());
     let engine = ctx.model(model, file, p.kernel)?;
-    let tokens = ctx.tokens(model)?;
+    let tokens = ctx.goldens.tokens(model)?;
     let (golden, shape) = match p.reference {
-        Reference::Llamacpp => ctx.tensor(
-            &format!("models/{model}/llamacpp_{file}.safetensors"),
+        Reference::Llamacpp => ctx.goldens.tensor(
+            &ctx.goldens.llamacpp_logits(model, file),
             "logits_incremental",
         )?,
-        Reference::HfF64 => ctx.tensor(
-            &format!("models/{model}/hf_f64.safetensors"),
+        Reference::HfF64 => ctx.goldens.tensor(
+            &ctx.goldens.hf_f64(model),
             crate::golden::hf_logits_tensor(model, file),
         )?,
     };

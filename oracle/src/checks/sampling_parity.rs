@@ -22,12 +22,14 @@ fn numbers(v: &Value) -> Vec<f64> {
 }
 
 pub fn run(ctx: &Ctx) -> super::Outcome {
-    let path = ctx.golden("sampling/cases.json");
+    let path = ctx.goldens.sampling_cases();
     let text =
         std::fs::read_to_string(&path).map_err(|e| env(format!("{}: {e}", path.display())))?;
     let golden: Value =
         serde_json::from_str(&text).map_err(|e| env(format!("{}: {e}", path.display())))?;
-    let (logits, shape) = ctx.tensor("sampling/logits.safetensors", "logits")?;
+    let (logits, shape) = ctx
+        .goldens
+        .tensor(&ctx.goldens.sampling_logits(), "logits")?;
     let cases = golden["cases"].as_array().cloned().unwrap_or_default();
     if cases.is_empty() || shape.len() != 2 || shape[0] != cases.len() {
         return Err(env(format!(

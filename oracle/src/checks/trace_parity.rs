@@ -34,23 +34,23 @@ pub struct Step {
 /// Runs `engine` traced on the golden set's tokens and pairs every op with its reference, in
 /// forward order.
 pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super::Failure> {
-    let tokens = ctx.tokens(model)?;
+    let tokens = ctx.goldens.tokens(model)?;
     let mut cache = engine.new_cache(tokens.len());
     let mut trace = Trace::default();
     engine
         .forward_traced(&mut cache, &tokens, Logits::All, Some(&mut trace))
         .map_err(super::engine)?;
-    let hf = format!("models/{model}/hf_f64.safetensors");
-    let llama = format!("models/{model}/llamacpp_trace_F32.safetensors");
+    let hf = ctx.goldens.hf_f64(model);
+    let llama = ctx.goldens.llamacpp_trace(model, "F32");
     // Sets whose HF golden holds Q and K after RoPE (Gemma's) compare them with HF: llama.cpp's
     // own activations drift from HF's after its first GELU, which runs through an f16 table.
-    let manifest = ctx.manifest(model)?;
+    let manifest = ctx.goldens.manifest(model)?;
     let hf_has = |name: &str| {
         manifest["files"]["hf_f64.safetensors"]["tensors"]
             .get(name)
             .is_some()
     };
-    let mut plan: Vec<(String, String, String)> =
+    let mut plan: Vec<(String, std::path::PathBuf, String)> =
         vec![("embedding".into(), hf.clone(), "embedding".into())];
     for l in 0..engine.config.layers {
         for (ours, theirs) in OPS {
@@ -86,9 +86,15 @@ pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super:
                 .tensors
                 .get(&ours)
                 .ok_or_else(|| super::engine(format!("the engine traced no {ours}")))?;
-            let (reference, _) = ctx.tensor(&file, &theirs)?;
+            let (reference, _) = ctx.goldens.tensor(&file, &theirs)?;
             Ok(Step {
-                source: format!("{file}:{theirs}"),
+                // Named as in golden/ (models/<model>/<file>), wherever the goldens are.
+                source: format!(
+                    "{}:{theirs}",
+                    file.strip_prefix(ctx.goldens.dir())
+                        .unwrap_or(&file)
+                        .display()
+                ),
                 name: ours,
                 ours: widen(data),
                 reference,
@@ -114,7 +120,11 @@ pub fn run(
     ctx: &Ctx,
 ) -> Result<(f64, String, crate::diff::Diff), super::Failure> {
     let engine = ctx.model(&p.model, &p.file, p.kernel)?;
-    let shown = ctx.model_path(&p.model, &p.file).display().to_string();
+    let shown = ctx
+        .goldens
+        .model_file(&p.model, &p.file)
+        .display()
+        .to_string();
     let d = crate::diff::of_model(&engine, ctx, &shown, &p.model, threshold)?;
     let err = |r: &crate::diff::Row| {
         if r.rel_l2.is_nan() {

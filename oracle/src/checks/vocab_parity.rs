@@ -41,7 +41,7 @@ pub fn run(name: &str, ctx: &Ctx) -> super::Outcome {
 
 /// golden/vocab/special.json's cases for `name`: (text, parse_special, llama-tokenize's ids).
 fn special_cases(ctx: &Ctx, name: &str) -> Result<Vec<(String, bool, Vec<u32>)>, super::Failure> {
-    let path = ctx.golden("vocab/special.json");
+    let path = ctx.goldens.vocab_special();
     let text = std::fs::read(&path).map_err(|e| env(format!("{}: {e}", path.display())))?;
     let json: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| env(format!("{}: {e}", path.display())))?;

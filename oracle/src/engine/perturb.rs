@@ -1,0 +1,186 @@
+//! Falsification for engines that cannot be patched: a wrapper that perturbs what any engine
+//! returns with one fault class each. Every contract that claims to guard that class must then
+//! be violated for that engine, exactly as realizar's own fault hooks must violate it.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::{Engine, Logits};
+use crate::checks::Failure;
+use crate::contract::{KernelName, Mode};
+
+/// What the wrapper does to the engine's answers (named in snake_case in contracts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Perturbation {
+    /// Two neighbouring positions' logits trade places (positions 1 and 2): an engine that
+    /// mixes up the order of its outputs.
+    SwapPositions,
+    /// One token per call returns the previous position's logits from position 1 on (the first
+    /// repeated): a KV cache read one position off.
+    ShiftPosition,
+    /// The last position's logits move by 2e-4 on every other entry: a small error in one row,
+    /// just over the f32 thresholds (1e-4).
+    PerturbRow,
+    /// Every second call moves one logit by one ulp: an answer that depends on the call before
+    /// it (state leaking between calls), so two identical calls differ.
+    LeakBetweenCalls,
+    /// The ids of each text lose their last token: a tokenizer that drops the tail.
+    DropLastToken,
+}
+
+pub struct Perturbed {
+    inner: Arc<dyn Engine>,
+    what: Perturbation,
+    calls: AtomicUsize,
+}
+
+impl Perturbed {
+    pub fn new(inner: Arc<dyn Engine>, what: Perturbation) -> Self {
+        Perturbed {
+            inner,
+            what,
+            calls: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Engine for Perturbed {
+    fn name(&self) -> String {
+        format!("{} perturbed by {:?}", self.inner.name(), self.what)
+    }
+
+    fn is_builtin(&self) -> bool {
+        self.inner.is_builtin()
+    }
+
+    fn logits(
+        &self,
+        model: &Path,
+        tokens: &[u32],
+        mode: Mode,
+        kernel: Option<KernelName>,
+    ) -> Result<Logits, Failure> {
+        let mut out = self.inner.logits(model, tokens, mode, kernel)?;
+        let vocab = out.vocab;
+        let rows = out.values.len() / vocab.max(1);
+        let call = self.calls.fetch_add(1, Ordering::Relaxed);
+        let v = &mut out.values;
+        match self.what {
+            Perturbation::SwapPositions if rows >= 3 => {
+                let (a, b) = v.split_at_mut(2 * vocab);
+                a[vocab..].swap_with_slice(&mut b[..vocab]);
+            }
+            Perturbation::ShiftPosition if mode == Mode::Incremental => {
+                v.copy_within(..(rows.saturating_sub(1)) * vocab, vocab);
+            }
+            Perturbation::PerturbRow if rows > 0 => {
+                for x in v[(rows - 1) * vocab..].iter_mut().step_by(2) {
+                    *x += 2e-4;
+                }
+            }
+            Perturbation::LeakBetweenCalls if call % 2 == 1 && !v.is_empty() => {
+                v[0] = f32::from_bits(v[0].to_bits() ^ 1);
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    fn tokenize(
+        &self,
+        vocab: &Path,
+        texts: &[String],
+        add_special: bool,
+        parse_special: bool,
+    ) -> Result<Vec<Vec<u32>>, Failure> {
+        let mut ids = self
+            .inner
+            .tokenize(vocab, texts, add_special, parse_special)?;
+        if self.what == Perturbation::DropLastToken {
+            for i in &mut ids {
+                i.pop();
+            }
+        }
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine that returns position p's logits as p * 10 + j.
+    struct Ramp;
+
+    impl Engine for Ramp {
+        fn name(&self) -> String {
+            "ramp".into()
+        }
+
+        fn logits(
+            &self,
+            _: &Path,
+            tokens: &[u32],
+            _: Mode,
+            _: Option<KernelName>,
+        ) -> Result<Logits, Failure> {
+            let values = (0..tokens.len())
+                .flat_map(|p| (0..3).map(move |j| (p * 10 + j) as f32))
+                .collect();
+            Ok(Logits {
+                values,
+                vocab: 3,
+                detail: String::new(),
+            })
+        }
+
+        fn tokenize(
+            &self,
+            _: &Path,
+            texts: &[String],
+            _: bool,
+            _: bool,
+        ) -> Result<Vec<Vec<u32>>, Failure> {
+            Ok(texts.iter().map(|_| vec![1, 2, 3]).collect())
+        }
+    }
+
+    fn run(what: Perturbation, mode: Mode, calls: usize) -> Vec<f32> {
+        let e = Perturbed::new(Arc::new(Ramp), what);
+        let mut last = Vec::new();
+        for _ in 0..calls {
+            last = e
+                .logits(Path::new("m"), &[0; 4], mode, None)
+                .unwrap()
+                .values;
+        }
+        last
+    }
+
+    #[test]
+    fn each_perturbation_changes_only_what_it_names() {
+        let clean: Vec<f32> = run(Perturbation::DropLastToken, Mode::Batch, 1);
+        let swapped = run(Perturbation::SwapPositions, Mode::Batch, 1);
+        assert_eq!(swapped[3..9], [20.0, 21.0, 22.0, 10.0, 11.0, 12.0]);
+        assert_eq!((&swapped[..3], &swapped[9..]), (&clean[..3], &clean[9..]));
+        assert_eq!(run(Perturbation::ShiftPosition, Mode::Batch, 1), clean);
+        let shifted = run(Perturbation::ShiftPosition, Mode::Incremental, 1);
+        assert_eq!(shifted[..6], [0.0, 1.0, 2.0, 0.0, 1.0, 2.0]);
+        assert_eq!(shifted[9..], [20.0, 21.0, 22.0]);
+        let row = run(Perturbation::PerturbRow, Mode::Batch, 1);
+        assert_eq!(row[..9], clean[..9]);
+        assert_eq!(row[9..], [30.0 + 2e-4, 31.0, 32.0 + 2e-4]);
+        assert_eq!(run(Perturbation::LeakBetweenCalls, Mode::Batch, 1), clean);
+        let leaked = run(Perturbation::LeakBetweenCalls, Mode::Batch, 2);
+        assert_ne!(leaked[0].to_bits(), clean[0].to_bits());
+        assert_eq!(leaked[1..], clean[1..]);
+        assert_eq!(run(Perturbation::LeakBetweenCalls, Mode::Batch, 3), clean);
+        let e = Perturbed::new(Arc::new(Ramp), Perturbation::DropLastToken);
+        let ids = e
+            .tokenize(Path::new("v"), &["a".into()], false, false)
+            .unwrap();
+        assert_eq!(ids, [vec![1, 2]]);
+    }
+}

@@ -1,0 +1,172 @@
+//! The engine protocol end to end (docs/engine-protocol.md): `oracle verify --engine
+//! 'cmd:realizar protocol'` runs realizar as a separate process, the way any other engine runs,
+//! holds it to the logits, KV, determinism and tokenizer contracts, and with --falsify wraps it
+//! in the perturbing engine, whose every case must be caught.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The `realizar` binary of this build, rebuilt if stale (with the features the tests' build of
+/// the engine has, so nothing else is rebuilt).
+fn realizar_bin() -> PathBuf {
+    let mut build = Command::new(env!("CARGO"));
+    build.current_dir(common::repo_root()).args([
+        "build",
+        "-q",
+        "-p",
+        "realizar",
+        "--features",
+        "writer",
+        "--bin",
+        "realizar",
+    ]);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().unwrap().success(),
+        "cargo build --bin realizar"
+    );
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<this test> -> target/<profile>/realizar
+    let bin = exe.parent().unwrap().parent().unwrap().join("realizar");
+    assert!(bin.is_file(), "{}", bin.display());
+    bin
+}
+
+/// One obligation of each check that applies to another engine, with the perturbations that
+/// must break each, and one obligation that pins a realizar kernel (it must be left out).
+const CONTRACTS: &str = r#"
+schema: 1
+id: ENGINE-LOGITS
+title: logits of any engine against HF float64 and llama.cpp
+description: The checks that ask an engine only for logits and token ids.
+rationale: They are what another engine can be held to through the protocol.
+tickets: [T-19]
+obligations:
+  - {id: f32-batch, check: logits_parity, params: {model: tiny-gqa, file: F32, reference: hf_f64, mode: batch}, metric: max_abs, threshold: 1.0e-4}
+  - {id: q8-incremental, check: logits_parity, params: {model: tiny-long, file: Q8_0, reference: llamacpp, mode: incremental}, metric: kl_mean, threshold: 1.0e-6}
+  - {id: pinned, check: logits_parity, params: {model: tiny-gqa, file: F32, reference: hf_f64, mode: batch, kernel: scalar}, metric: max_abs, threshold: 1.0e-4}
+  - {id: kv, check: kv_consistency, params: {model: tiny-gqa, file: F32}, metric: max_abs, threshold: 0}
+  - {id: same-twice, check: determinism, params: {model: tiny-gqa, file: Q8_0}, metric: mismatches, threshold: 0}
+  - {id: spm, check: tokenizer_parity, params: {tokenizer: spm}, metric: mismatches, threshold: 0}
+falsification:
+  - {fault: swap_rope, expect: violated}
+  - {perturb: swap_positions, expect: violated}
+  - {perturb: shift_position, expect: violated}
+  - {perturb: perturb_row, expect: violated}
+  - {perturb: leak_between_calls, expect: violated}
+  - {perturb: drop_last_token, expect: violated}
+bindings:
+  functions: ["realizar::model::Model::forward"]
+  tests: ["tests/engine_protocol.rs::realizar_as_an_external_engine_holds_and_every_perturbation_is_caught"]
+"#;
+
+fn verify(engine: &str, falsify: bool) -> (i32, serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("engine.yaml"), CONTRACTS).unwrap();
+    let root = common::repo_root();
+    let (contracts, root) = (dir.path().to_str().unwrap(), root.to_str().unwrap());
+    let mut args = vec![
+        "oracle",
+        "verify",
+        "--contracts",
+        contracts,
+        "--root",
+        root,
+        "--engine",
+        engine,
+        "--format",
+        "json",
+    ];
+    if falsify {
+        args.push("--falsify");
+    }
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = realizar_oracle::cli::run(args, &mut out, &mut err);
+    let err = String::from_utf8(err).unwrap();
+    let json = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    (code, json, err)
+}
+
+#[test]
+fn realizar_as_an_external_engine_holds_and_every_perturbation_is_caught() {
+    let engine = format!("cmd:{} protocol", realizar_bin().display());
+    let (code, v, err) = verify(&engine, true);
+    let c = &v["contracts"][0];
+    assert_eq!(code, 0, "{v:#}\n{err}");
+    assert_eq!(c["verdict"], "HOLDS", "{c:#}");
+    // The obligation that pins realizar's scalar kernel does not apply to another engine.
+    let ids: Vec<&str> = c["obligations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["f32-batch", "q8-incremental", "kv", "same-twice", "spm"]
+    );
+    // realizar's hooks cannot patch another process: only the five perturbations ran, each
+    // caught by the obligation that guards its class.
+    let cases: Vec<(String, String)> = c["falsification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["caught"], true, "{f:#}");
+            (
+                f["fault"].as_str().unwrap().to_string(),
+                f["obligation"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("swap_positions", "f32-batch"),
+        ("shift_position", "q8-incremental"),
+        ("perturb_row", "f32-batch"),
+        // The KV obligation's two calls come first: one of them is the odd one.
+        ("leak_between_calls", "kv"),
+        ("drop_last_token", "spm"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(cases, want);
+    assert!(err.contains("5 of 6 obligations apply"), "{err}");
+}
+
+#[test]
+fn an_engine_that_fails_violates_and_one_that_cannot_start_fails_the_run() {
+    // `false` answers nothing and exits 1: every obligation is the engine's failure.
+    let (code, v, _) = verify("cmd:false", false);
+    assert_eq!(code, 1, "{v:#}");
+    let c = &v["contracts"][0];
+    assert_eq!(c["verdict"], "VIOLATED");
+    for o in c["obligations"].as_array().unwrap() {
+        assert_eq!(o["status"], "violated", "{o:#}");
+        assert!(
+            o["detail"].as_str().unwrap().contains("false exited with"),
+            "{o:#}"
+        );
+    }
+    // A program that is not there is this machine's problem: the run did not happen (exit 3).
+    let (code, v, _) = verify("cmd:/nonexistent/engine", false);
+    assert_eq!(code, 3, "{v:#}");
+}
+
+#[test]
+fn an_engine_spec_that_is_neither_builtin_nor_a_command_is_a_usage_error() {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = realizar_oracle::cli::run(
+        ["oracle", "verify", "--engine", "llama.cpp"],
+        &mut out,
+        &mut err,
+    );
+    assert_ne!(code, 0);
+    let err = String::from_utf8(err).unwrap();
+    assert!(err.contains("cmd:PROGRAM"), "{err}");
+}
