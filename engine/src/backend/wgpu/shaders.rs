@@ -235,8 +235,8 @@ fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 { return kx_bdot(row + blk 
     })
 }
 
-/// Q4_K and Q5_K against Q8_K (types/q4_k.rs's kx_row): per sub-block the scale times the integer dot,
-/// the min times the activations' sum, then d and dmin.
+/// Q4_K and Q5_K against Q8_K (kx_row in quant/types/q4_k.rs): per sub-block the scale times the
+/// integer dot, the min times the activations' sum, then d and dmin.
 const KX_BDOT: &str = r#"
 fn kx_bdot(b: u32, xo: u32, ab: u32) -> f32 {
     var isum = 0;
@@ -602,13 +602,13 @@ pub fn plain(body: &str) -> String {
 }
 
 /// Activations quantized, one thread per block, exactly as the CPU kernels quantize them before
-/// their integer dot products (quantize_activations in engine/src/quant/matmul.rs): the quants
-/// (as f32) to `Q`, the block's scale and, for Q8_1, its stored sum to `QD`. Without this, GPU and CPU logits of a
-/// quantized file would differ by the activations' quantization error (about 2% relative L2 on
-/// the tiny models). P.a = (blocks, block size, kind): kind 0 is Q8_0/Q8_1 by llama.cpp's x86 rule (d = amax/127
-/// stored as f16, q = round-half-even(x * 127/amax)); 1 is Q8_K (ggml's reference: the signed
-/// element of largest magnitude, first on ties, iscale = -127/max, q = min(round(iscale x), 127),
-/// d = 1/iscale in f32).
+/// their integer dot products (quantize_activations in engine/src/quant/matmul.rs): the quants (as
+/// f32) to `Q`, the block's scale and, for Q8_1, its stored sum to `QD`. Without this, GPU and CPU
+/// logits of a quantized file would differ by the activations' quantization error (about 2%
+/// relative L2 on the tiny models). P.a = (blocks, block size, kind): kind 0 is Q8_0/Q8_1 by
+/// llama.cpp's x86 rule (d = amax/127 stored as f16, q = round-half-even(x * 127/amax)); 1 is Q8_K
+/// (ggml's reference: the signed element of largest magnitude, first on ties, iscale = -127/max,
+/// q = min(round(iscale x), 127), d = 1/iscale in f32).
 const QUANT_ACT: &str = r#"
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Q: array<f32>;
