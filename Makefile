@@ -164,7 +164,7 @@ mutants-tools:
 # Without its baseline it cannot derive timeouts, so they are set: a hung mutant counts as caught.
 # cargo-mutants exits 2 for missed and 3 for timed-out mutants (the gate below judges those);
 # anything else is an error.
-MUTANT_FILES := -f 'engine/src/quant/*.rs' -f engine/src/ops.rs -f engine/src/model/forward.rs
+MUTANT_FILES := -f 'engine/src/quant/**/*.rs' -f engine/src/ops.rs -f engine/src/model/forward.rs
 MUTANT_TESTS := quant_golden quant_kernels model_parity tokenizer_parity oracle_contracts
 MUTANT_CARGO_ARGS := --exclude=realizar-oracle --lib $(addprefix --test=,$(MUTANT_TESTS))
 MUTANT_JOBS ?= 2

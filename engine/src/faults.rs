@@ -1,6 +1,9 @@
 //! Deliberate faults for the oracle's falsification runs: each contract must fail with its fault
 //! injected. Injection exists only with the `faults` feature; without it `is` is a constant
-//! false and the hooks compile away.
+//! false and the hooks compile away. Each hook is one call at its site; what a fault does beyond
+//! a yes or no lives here, so the engine's code reads as it runs without faults.
+
+use crate::quant::{GgmlType, QMatrix, QuantError};
 
 /// Every fault a hook in the engine can inject (named in snake_case in the oracle's contracts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -169,4 +172,71 @@ pub(crate) fn leak_previous(out: &mut [f32]) {
     }
     #[cfg(not(feature = "faults"))]
     let _ = out;
+}
+
+/// The transpose-weight fault: a square F32 matrix read column-major. `Some` with the product's
+/// result when the fault takes the product over.
+pub(crate) fn transpose_weight(
+    w: &QMatrix,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+) -> Option<Result<(), QuantError>> {
+    if !(w.ty == GgmlType::F32 && w.rows == w.cols && is(Fault::TransposeWeight)) {
+        return None;
+    }
+    let m = match crate::quant::dequantize_to_vec(GgmlType::F32, w.bytes()) {
+        Ok(m) => m,
+        Err(e) => return Some(Err(e)),
+    };
+    for t in 0..n {
+        for i in 0..w.rows {
+            y[t * w.rows + i] = (0..w.cols)
+                .map(|j| m[j * w.cols + i] * x[t * w.cols + j])
+                .sum();
+        }
+    }
+    Some(Ok(()))
+}
+
+/// The split-drops-partial-task fault: whether a matmul task skips its rows, given whether it is
+/// the short last one.
+pub(crate) fn split_drops_partial_task(partial: bool) -> bool {
+    partial && is(Fault::SplitDropsPartialTask)
+}
+
+/// The avx512-checks-only-F fault: the features an AVX-512 kernel (`avx512`) is checked for,
+/// cut to AVX-512 F alone from `needs`.
+pub(crate) fn avx512_checks_only_f(
+    avx512: bool,
+    needs: &'static [&'static str],
+) -> &'static [&'static str] {
+    if avx512 && is(Fault::Avx512ChecksOnlyF) {
+        let f = needs.iter().position(|f| *f == "avx512f").unwrap_or(0);
+        &needs[f..f + 1]
+    } else {
+        needs
+    }
+}
+
+/// The avx2-skips-odd-block fault: how many of a row's `blocks` the AVX2 Q8_0 row reads (the
+/// last one dropped from an odd count).
+pub(crate) fn avx2_blocks(blocks: usize) -> usize {
+    blocks - usize::from(blocks % 2 == 1 && is(Fault::Avx2SkipsOddBlock))
+}
+
+/// The corrupt-subblock-scale fault: Q4_K values dequantized into `out` get the second sub-block
+/// of every block scaled by 1.5.
+pub(crate) fn corrupt_subblock_scale(ty: GgmlType, out: &mut [f32]) {
+    if ty == GgmlType::Q4_K && is(Fault::CorruptSubblockScale) {
+        for y in out.chunks_exact_mut(crate::quant::QK_K) {
+            y[32..64].iter_mut().for_each(|v| *v *= 1.5);
+        }
+    }
+}
+
+/// The swap-subblock-scale-index fault: what a K-quant quantizer XORs its sub-block index with
+/// to pick the scale it requantizes by (1: the neighbour's; 0 without the fault).
+pub(crate) fn swap_subblock_scale_index() -> usize {
+    usize::from(is(Fault::SwapSubblockScaleIndex))
 }

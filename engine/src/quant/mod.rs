@@ -1,18 +1,47 @@
-//! Quantization: block layouts, dequantization bit-exact with gguf-py, quantizers, and the
-//! row-major quantized matvec/matmul kernels.
+//! Quantization: the ggml type table, every block type's layout, dequantization (bit-exact with
+//! gguf-py), quantization and row dots, and the row-major quantized matvec/matmul.
+//!
+//! - `ggml_type.rs`: the type table (block sizes, bytes per block, `QK_K`), which the GGUF reader
+//!   re-exports.
+//! - `types/`: one file per block type behind `BlockType`, and the one dispatch table.
+//! - `avx2.rs`, `avx512.rs`: the SIMD row dots, per instruction set.
+//! - `kernel.rs`: which instruction set runs, from the CPU's features.
+//! - `qmatrix.rs`: a borrowed row-major matrix of blocks.
+//! - `matmul.rs`: `y = W x` and `Y = W X`, split across threads.
 
-mod dequant;
-mod dot;
-pub mod layout;
-mod matvec;
-mod quantize;
-mod simd;
-mod simd512;
+mod avx2;
+mod avx512;
+mod ggml_type;
+mod kernel;
+mod matmul;
+mod qmatrix;
+mod types;
 
-use crate::format::gguf::GgmlType;
+pub use ggml_type::{GgmlType, TypeIdError, QK, QK_K};
+pub use kernel::{CpuFeatures, Kernel, FEATURES};
+pub use matmul::{matmul, matvec};
+pub use qmatrix::QMatrix;
+pub use types::nearest_int;
 
-pub use matvec::{matmul, matvec, CpuFeatures, Kernel, QMatrix, FEATURES};
-pub use quantize::{nearest_int, quantize};
+/// Byte layout of every block format (ggml-common.h), for code outside the engine that reads
+/// blocks field by field (tests decoding independently of the dequantizers, benchmarks building
+/// blocks): each type's `layout` from its file in `types/`, and the packed-field readers.
+pub mod layout {
+    pub use super::types::bits::{f16_at, five_bit, nibble, scale_min_k4, scale_q3_k, u32_at};
+    pub use super::types::q2_k::layout as q2_k;
+    pub use super::types::q3_k::layout as q3_k;
+    pub use super::types::q4_0::layout as q4_0;
+    pub use super::types::q4_1::layout as q4_1;
+    pub use super::types::q4_k::layout as q4_k;
+    pub use super::types::q5_0::layout as q5_0;
+    pub use super::types::q5_1::layout as q5_1;
+    pub use super::types::q5_k::layout as q5_k;
+    pub use super::types::q6_k::layout as q6_k;
+    pub use super::types::q8_0::layout as q8_0;
+    pub use super::types::q8_1::layout as q8_1;
+    pub use super::types::q8_k::layout as q8_k;
+    pub use super::{QK, QK_K};
+}
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QuantError {
@@ -52,40 +81,18 @@ pub enum QuantError {
     UnknownFeature(String),
 }
 
-fn block_fn(ty: GgmlType) -> Option<dequant::BlockFn> {
-    use GgmlType as T;
-    Some(match ty {
-        T::F32 => dequant::f32_block,
-        T::F16 => dequant::f16_block,
-        T::BF16 => dequant::bf16_block,
-        T::Q4_0 => dequant::q4_0,
-        T::Q4_1 => dequant::q4_1,
-        T::Q5_0 => dequant::q5_0,
-        T::Q5_1 => dequant::q5_1,
-        T::Q8_0 => dequant::q8_0,
-        T::Q8_1 => dequant::q8_1,
-        T::Q2_K => dequant::q2_k,
-        T::Q3_K => dequant::q3_k,
-        T::Q4_K => dequant::q4_k,
-        T::Q5_K => dequant::q5_k,
-        T::Q6_K => dequant::q6_k,
-        T::Q8_K => dequant::q8_k,
-        _ => return None,
-    })
-}
-
 /// Whether `dequantize` (and so `matvec`) accepts this type.
 pub fn can_dequantize(ty: GgmlType) -> bool {
-    block_fn(ty).is_some()
+    types::entry(ty).is_some()
 }
 
 /// Dequantizes `bytes` of type `ty` into `out`, which must hold exactly the encoded elements.
 pub fn dequantize(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), QuantError> {
-    let f = block_fn(ty).ok_or(QuantError::Unsupported {
+    let e = types::entry(ty).ok_or(QuantError::Unsupported {
         ty,
         op: "dequantize",
     })?;
-    let (bs, ts) = (ty.block_size() as usize, ty.type_size() as usize);
+    let (bs, ts) = (e.block_elems, e.block_bytes);
     if !bytes.len().is_multiple_of(ts) {
         return Err(QuantError::RaggedBytes {
             ty,
@@ -101,14 +108,10 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), Qua
             got: out.len(),
         });
     }
-    let corrupt =
-        ty == GgmlType::Q4_K && crate::faults::is(crate::faults::Fault::CorruptSubblockScale);
     for (b, y) in bytes.chunks_exact(ts).zip(out.chunks_exact_mut(bs)) {
-        f(b, y);
-        if corrupt {
-            y[32..64].iter_mut().for_each(|v| *v *= 1.5);
-        }
+        (e.dequantize)(b, y);
     }
+    crate::faults::corrupt_subblock_scale(ty, out);
     Ok(())
 }
 
@@ -118,4 +121,33 @@ pub fn dequantize_to_vec(ty: GgmlType, bytes: &[u8]) -> Result<Vec<f32>, QuantEr
     let mut out = vec![0.0; bytes.len() / ts * ty.block_size() as usize];
     dequantize(ty, bytes, &mut out)?;
     Ok(out)
+}
+
+/// Quantizes `x` into `out` as type `ty`. Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 follow ggml's
+/// `quantize_row_*_ref` (Q8_0 and Q4_0 are checked bit-exact with gguf-py's
+/// `gguf.quants.quantize`); Q8_1 and Q8_K follow `quantize_row_q8_1_ref` and
+/// `quantize_row_q8_K_ref`; Q2_K..Q6_K follow ggml's reference K-quant quantizers, the ones its
+/// quantization error thresholds were measured on.
+pub fn quantize(ty: GgmlType, x: &[f32], out: &mut [u8]) -> Result<(), QuantError> {
+    let e = types::entry(ty).ok_or(QuantError::Unsupported { ty, op: "quantize" })?;
+    let (bs, ts) = (e.block_elems, e.block_bytes);
+    if !x.len().is_multiple_of(bs) {
+        return Err(QuantError::RaggedValues {
+            ty,
+            len: x.len(),
+            block_size: bs as u64,
+        });
+    }
+    let expected = x.len() / bs * ts;
+    if out.len() != expected {
+        return Err(QuantError::Length {
+            what: "quantize output bytes",
+            expected,
+            got: out.len(),
+        });
+    }
+    for (x, b) in x.chunks_exact(bs).zip(out.chunks_exact_mut(ts)) {
+        (e.quantize)(x, b);
+    }
+    Ok(())
 }

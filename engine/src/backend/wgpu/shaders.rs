@@ -1,7 +1,8 @@
 //! The WGSL compute kernels of the forward pass, as source text.
 //!
-//! Weights stay in their GGUF block layout on the device (engine/src/quant/layout.rs is the one
-//! place the offsets are defined; the functions here read the same offsets) and are dequantized
+//! Weights stay in their GGUF block layout on the device (each type's file in
+//! engine/src/quant/types/ is the one place its offsets are defined; the functions here read the
+//! same offsets) and are dequantized
 //! element by element as a kernel reads them. Every computation is f32: f16 scales are widened
 //! with `unpack2x16float`, so no kernel needs the shader-f16 feature that lavapipe and many
 //! other adapters lack. Sums run in a fixed order (one partial per thread, then a tree), so a
@@ -35,9 +36,9 @@ fn f16_at(o: u32) -> f32 { return unpack2x16float(u16_at(o)).x; }
 fn u32_at(o: u32) -> u32 { return u16_at(o) | (u16_at(o + 2u) << 16u); }
 "#;
 
-/// `deq(row, i)`: element `i` of the row whose bytes start at `row`, as engine/src/quant/
-/// dequant.rs computes it (the same f32 operations in the same order). None for a type the GPU
-/// backend does not read; loading a model that has one is an error naming it.
+/// `deq(row, i)`: element `i` of the row whose bytes start at `row`, as the type's file in
+/// engine/src/quant/types/ dequantizes it (the same f32 operations in the same order). None for a
+/// type the GPU backend does not read; loading a model that has one is an error naming it.
 fn deq(ty: GgmlType) -> Option<&'static str> {
     use GgmlType as T;
     Some(match ty {
@@ -132,8 +133,8 @@ fn deq(ty: GgmlType) -> Option<&'static str> {
 
 /// `bdot(row, blk, xo, ab)`: block `blk` of the row at byte `row` against the quantized
 /// activations from `A[xo]` (integer quants as f32) with scale `AD[2 ab]` (and Q8_1's stored sum
-/// `AD[2 ab + 1]`), as engine/src/quant/dot.rs computes a block: an exact integer sum, then the
-/// same few f32 operations in the same order.
+/// `AD[2 ab + 1]`), as the type's scalar dot in engine/src/quant/types/ computes a block: an
+/// exact integer sum, then the same few f32 operations in the same order.
 fn bdot(ty: GgmlType) -> Option<&'static str> {
     use GgmlType as T;
     Some(match ty {
@@ -234,8 +235,8 @@ fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 { return kx_bdot(row + blk 
     })
 }
 
-/// Q4_K and Q5_K against Q8_K (dot.rs's kx_row): per sub-block the scale times the integer dot,
-/// the min times the activations' sum, then d and dmin.
+/// Q4_K and Q5_K against Q8_K (kx_row in quant/types/q4_k.rs): per sub-block the scale times the
+/// integer dot, the min times the activations' sum, then d and dmin.
 const KX_BDOT: &str = r#"
 fn kx_bdot(b: u32, xo: u32, ab: u32) -> f32 {
     var isum = 0;
@@ -601,13 +602,13 @@ pub fn plain(body: &str) -> String {
 }
 
 /// Activations quantized, one thread per block, exactly as the CPU kernels quantize them before
-/// their integer dot products (engine/src/quant/quantize.rs): the quants (as f32) to `Q`, the
-/// block's scale and, for Q8_1, its stored sum to `QD`. Without this, GPU and CPU logits of a
-/// quantized file would differ by the activations' quantization error (about 2% relative L2 on
-/// the tiny models). P.a = (blocks, block size, kind): kind 0 is Q8_0/Q8_1 by llama.cpp's x86 rule (d = amax/127
-/// stored as f16, q = round-half-even(x * 127/amax)); 1 is Q8_K (ggml's reference: the signed
-/// element of largest magnitude, first on ties, iscale = -127/max, q = min(round(iscale x), 127),
-/// d = 1/iscale in f32).
+/// their integer dot products (quantize_activations in engine/src/quant/matmul.rs): the quants (as
+/// f32) to `Q`, the block's scale and, for Q8_1, its stored sum to `QD`. Without this, GPU and CPU
+/// logits of a quantized file would differ by the activations' quantization error (about 2%
+/// relative L2 on the tiny models). P.a = (blocks, block size, kind): kind 0 is Q8_0/Q8_1 by
+/// llama.cpp's x86 rule (d = amax/127 stored as f16, q = round-half-even(x * 127/amax)); 1 is Q8_K
+/// (ggml's reference: the signed element of largest magnitude, first on ties, iscale = -127/max,
+/// q = min(round(iscale x), 127), d = 1/iscale in f32).
 const QUANT_ACT: &str = r#"
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Q: array<f32>;

@@ -6,6 +6,7 @@ use std::path::Path;
 use memmap2::Mmap;
 
 use super::{GgufError, GgufHeader, TensorInfo};
+use crate::quant::{QMatrix, QuantError};
 
 /// A validated GGUF file whose bytes live in `B`.
 #[derive(Debug)]
@@ -76,5 +77,24 @@ impl Gguf<Mmap> {
             source,
         })?;
         Gguf::parse(map)
+    }
+}
+
+/// Reading a quantized matrix from a tensor belongs to the file format (quant knows nothing of
+/// GGUF), so the constructor is defined here.
+impl<'a> QMatrix<'a> {
+    /// A 2-D GGUF tensor: ggml dims [ne0, ne1] are [cols, rows].
+    pub fn from_gguf(t: TensorView<'a>) -> Result<Self, QuantError> {
+        let ty = t.info.ggml_type;
+        match t.info.dims[..] {
+            [cols, rows] => Self::new(ty, rows as usize, cols as usize, t.data),
+            [cols] => Self::new(ty, 1, cols as usize, t.data),
+            ref dims => Err(QuantError::Shape {
+                ty,
+                rows: 0,
+                cols: 0,
+                detail: format!("'{}' has dims {dims:?}; a matrix has 1 or 2", t.info.name),
+            }),
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! GGUF v2 and v3: strict reader, writer, and the ggml type table.
+//! GGUF v2 and v3: strict reader and writer. The ggml type table they read block geometry from
+//! lives in `quant` (`quant::GgmlType`), re-exported here because every tensor info names one.
 //!
 //! The reader accepts exactly what it can prove sound: every count is checked against the bytes
 //! that remain before anything is allocated, all arithmetic on sizes and offsets is checked, and
@@ -8,16 +9,15 @@
 
 mod error;
 mod file;
-mod ggml_type;
 mod header;
 mod source;
 mod value;
 #[cfg(feature = "writer")]
 mod writer;
 
+pub use crate::quant::{GgmlType, TypeIdError};
 pub use error::GgufError;
 pub use file::{Gguf, TensorView};
-pub use ggml_type::{GgmlType, TypeIdError};
 pub use header::{
     GgufHeader, Metadata, Preamble, TensorInfo, ALIGNMENT_KEY, DEFAULT_ALIGNMENT, GGUF_MAGIC,
     MAX_ARRAY_DEPTH, MAX_DIMS, MAX_TENSOR_NAME_LEN,

@@ -1,5 +1,6 @@
-//! AVX2 + FMA + F16C row dots, chosen at run time. Each equals its scalar reference in
-//! `dot.rs` up to float summation order; `tests/quant_kernels.rs` holds them to 1e-5.
+//! AVX2 + FMA + F16C row dots for every type with a direct kernel, chosen at run time through the
+//! table in `types/`. Each equals its type's scalar reference (`types/<type>.rs`) up to float
+//! summation order; `tests/quant_kernels.rs` holds them to 1e-5.
 //!
 //! The integer kernels use ggml's idiom: `maddubs` multiplies unsigned weight bytes by signed
 //! activation bytes into i16 pairs. The bounds that keep it from saturating: Q8_0 |w| <= 128 with
@@ -10,8 +11,8 @@
 
 use std::arch::x86_64::*;
 
-use super::dot::q8_k_parts;
 use super::layout;
+use super::types::{float, q8_k::q8_k_parts};
 
 /// Every f16 bit pattern widened to f32, as ggml's `ggml_table_f32_f16` (256 KiB, built once).
 /// A table load has no register dependencies; widening with F16C inside these loops made LLVM
@@ -97,7 +98,7 @@ pub(crate) unsafe fn f32_row(w: &[u8], x: &[f32]) -> f32 {
     for i in (0..n).step_by(8) {
         acc = _mm256_fmadd_ps(_mm256_loadu_ps(wp.add(i)), _mm256_loadu_ps(xp.add(i)), acc);
     }
-    hsum(acc) + super::dot::f32_row(&w[4 * n..], &x[n..])
+    hsum(acc) + float::f32_row(&w[4 * n..], &x[n..])
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -108,7 +109,7 @@ pub(crate) unsafe fn f16_row(w: &[u8], x: &[f32]) -> f32 {
         let h = _mm_loadu_si128(w.as_ptr().add(2 * i) as *const __m128i);
         acc = _mm256_fmadd_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(x.as_ptr().add(i)), acc);
     }
-    hsum(acc) + super::dot::f16_row(&w[2 * n..], &x[n..])
+    hsum(acc) + float::f16_row(&w[2 * n..], &x[n..])
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -120,7 +121,7 @@ pub(crate) unsafe fn bf16_row(w: &[u8], x: &[f32]) -> f32 {
         let f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
         acc = _mm256_fmadd_ps(f, _mm256_loadu_ps(x.as_ptr().add(i)), acc);
     }
-    hsum(acc) + super::dot::bf16_row(&w[2 * n..], &x[n..])
+    hsum(acc) + float::bf16_row(&w[2 * n..], &x[n..])
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -128,10 +129,9 @@ pub(crate) unsafe fn q8_0_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q8_0::*;
     let t = f16_table();
     let mut acc = _mm256_setzero_ps();
-    let blocks = w.len() / SIZE;
-    let odd = blocks % 2 == 1 && crate::faults::is(crate::faults::Fault::Avx2SkipsOddBlock);
+    let blocks = crate::faults::avx2_blocks(w.len() / SIZE);
     let pairs = w.chunks_exact(SIZE).zip(a.chunks_exact(SIZE));
-    for (wb, ab) in pairs.take(blocks - usize::from(odd)) {
+    for (wb, ab) in pairs.take(blocks) {
         let wq = _mm256_loadu_si256(wb.as_ptr().add(QS.start) as *const __m256i);
         let aq = _mm256_loadu_si256(ab.as_ptr().add(QS.start) as *const __m256i);
         let d = _mm256_set1_ps(f16_at(t, wb, D) * f16_at(t, ab, D));

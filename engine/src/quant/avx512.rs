@@ -1,7 +1,7 @@
 //! AVX-512 (F, BW, VL, VNNI) row dots for the integer formats. `vpdpbusd` multiplies unsigned
 //! weight bytes by signed activation bytes and sums each four into an i32 lane without saturation;
 //! a 512-bit register holds two 32-element blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) or one pair of
-//! K-quant sub-blocks. K-quant levels are extracted by the AVX2 helpers in `simd.rs`, so both
+//! K-quant sub-blocks. K-quant levels are extracted by the AVX2 helpers in `avx2.rs`, so both
 //! paths decode those blocks one way; a row with an odd number of 32-element blocks ends on the
 //! AVX2 row for its last block.
 
@@ -9,11 +9,11 @@
 
 use std::arch::x86_64::*;
 
-use super::layout;
-use super::simd::{
+use super::avx2::{
     f16_at, f16_table, hsum128, kx_min_term, q4_k_levels, q5_k_levels, q6_k_levels, q8_k_scale,
     scales_mins_k4,
 };
+use super::layout;
 
 /// Two 256-bit halves as one 512-bit register (`lo` in lanes 0..8 of i32).
 #[inline(always)]
@@ -70,7 +70,7 @@ macro_rules! pairs_then_tail {
 pub(crate) unsafe fn q8_0_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q8_0::*;
     let t = f16_table();
-    pairs_then_tail!(w, a, SIZE, SIZE, super::simd::q8_0_row, |w2, a2| {
+    pairs_then_tail!(w, a, SIZE, SIZE, super::avx2::q8_0_row, |w2, a2| {
         |acc| {
             let wq = bytes_pair(w2, QS.start, SIZE);
             let aq = bytes_pair(a2, QS.start, SIZE);
@@ -137,7 +137,7 @@ pub(crate) unsafe fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q4_0::*;
     use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
     let t = f16_table();
-    pairs_then_tail!(w, a, SIZE, ASIZE, super::simd::q4_0_row, |w2, a2| {
+    pairs_then_tail!(w, a, SIZE, ASIZE, super::avx2::q4_0_row, |w2, a2| {
         |acc| {
             let q = nibbles_pair(w2, QS.start, SIZE);
             let aq = bytes_pair(a2, AQS.start, ASIZE);
@@ -155,7 +155,7 @@ pub(crate) unsafe fn q5_0_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q5_0::*;
     use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
     let t = f16_table();
-    pairs_then_tail!(w, a, SIZE, ASIZE, super::simd::q5_0_row, |w2, a2| {
+    pairs_then_tail!(w, a, SIZE, ASIZE, super::avx2::q5_0_row, |w2, a2| {
         |acc| {
             let q = five_bit_pair(w2, QH.start, QS.start, SIZE);
             let aq = bytes_pair(a2, AQS.start, ASIZE);
@@ -187,9 +187,9 @@ unsafe fn legacy_min_row<const Q5: bool>(w: &[u8], a: &[u8]) -> f32 {
         (layout::q4_1::SIZE, layout::q4_1::QS.start)
     };
     let tail = if Q5 {
-        super::simd::q5_1_row
+        super::avx2::q5_1_row
     } else {
-        super::simd::q4_1_row
+        super::avx2::q4_1_row
     };
     let word = |b: &[u8]| i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     // Lanes 0..8 take product 0 (block 0's scale), lanes 8..16 product 2 (block 1's).

@@ -1,4 +1,7 @@
-//! The ggml tensor types a GGUF file may name, with their block geometry.
+//! The ggml tensor types a GGUF file may name, with their block geometry: the one definition of
+//! block sizes and bytes per block (and of `QK_K` and `QK`). The GGUF reader reads this table to
+//! size tensors (and re-exports it as `format::gguf::GgmlType`); the quant code builds each block
+//! layout on it.
 //!
 //! The table mirrors `GGML_QUANT_SIZES` of gguf-py 0.19.0 (the version llama.cpp vendors), which is
 //! the outside truth for these numbers. Ids 4, 5 (Q4_2, Q4_3), 31-33 (Q4_0_4_4, Q4_0_4_8, Q4_0_8_8)
@@ -37,31 +40,34 @@ macro_rules! ggml_types {
             /// Elements per block (1 for plain types).
             pub const fn block_size(self) -> u64 {
                 match self {
-                    $(GgmlType::$variant => $block,)*
+                    $(GgmlType::$variant => ($block) as u64,)*
                 }
             }
 
             /// Bytes per block.
             pub const fn type_size(self) -> u64 {
                 match self {
-                    $(GgmlType::$variant => $bytes,)*
+                    $(GgmlType::$variant => ($bytes) as u64,)*
                 }
             }
         }
     };
 }
 
-const QK_K: u64 = 256;
+/// Elements per K-quant super-block.
+pub const QK_K: usize = 256;
+/// Elements per legacy block.
+pub const QK: usize = 32;
 
 ggml_types! {
     F32 = 0, "F32", 1, 4;
     F16 = 1, "F16", 1, 2;
-    Q4_0 = 2, "Q4_0", 32, 2 + 16;
-    Q4_1 = 3, "Q4_1", 32, 2 + 2 + 16;
-    Q5_0 = 6, "Q5_0", 32, 2 + 4 + 16;
-    Q5_1 = 7, "Q5_1", 32, 2 + 2 + 4 + 16;
-    Q8_0 = 8, "Q8_0", 32, 2 + 32;
-    Q8_1 = 9, "Q8_1", 32, 2 + 2 + 32;
+    Q4_0 = 2, "Q4_0", QK, 2 + 16;
+    Q4_1 = 3, "Q4_1", QK, 2 + 2 + 16;
+    Q5_0 = 6, "Q5_0", QK, 2 + 4 + 16;
+    Q5_1 = 7, "Q5_1", QK, 2 + 2 + 4 + 16;
+    Q8_0 = 8, "Q8_0", QK, 2 + 32;
+    Q8_1 = 9, "Q8_1", QK, 2 + 2 + 32;
     Q2_K = 10, "Q2_K", QK_K, 2 + 2 + QK_K / 16 + QK_K / 4;
     Q3_K = 11, "Q3_K", QK_K, 2 + QK_K / 4 + QK_K / 8 + 12;
     Q4_K = 12, "Q4_K", QK_K, 2 + 2 + QK_K / 2 + 12;

@@ -1,0 +1,119 @@
+//! `y = W x` and `Y = W X` for a row-major quantized `W` (rows = output features, each row `cols`
+//! inputs long: `W[i, j]` is element `j` of row `i`). Activations are quantized once per call to
+//! the format the weight type's integer kernel expects; rows are split across rayon's threads.
+//! Which row dot runs comes from the dispatch table in `types/`.
+
+use rayon::prelude::*;
+
+use super::types::{self, q8_0, Row};
+use super::{GgmlType, Kernel, QMatrix, QuantError};
+use crate::faults::{self, Fault};
+
+/// Rows per rayon task: a few tasks per thread, so scheduling costs little and the threads
+/// still balance; never fewer than 16 rows.
+fn rows_per_task(rows: usize) -> usize {
+    rows.div_ceil(4 * rayon::current_num_threads()).max(16)
+}
+
+/// `y = W x`.
+pub fn matvec(w: &QMatrix, x: &[f32], y: &mut [f32], kernel: Kernel) -> Result<(), QuantError> {
+    matmul(w, x, 1, y, kernel)
+}
+
+/// `Y = W X` for `n` activation vectors: `x` is `[n, cols]` and `y` is `[n, rows]`, both
+/// row-major (one vector per token). Each weight row is streamed from memory once per call and
+/// reused from cache for every vector.
+pub fn matmul(
+    w: &QMatrix,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+    kernel: Kernel,
+) -> Result<(), QuantError> {
+    kernel.check()?;
+    if x.len() != n * w.cols {
+        return Err(QuantError::Length {
+            what: "matmul input",
+            expected: n * w.cols,
+            got: x.len(),
+        });
+    }
+    if y.len() != n * w.rows {
+        return Err(QuantError::Length {
+            what: "matmul output",
+            expected: n * w.rows,
+            got: y.len(),
+        });
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    if let Some(done) = faults::transpose_weight(w, x, n, y) {
+        return done;
+    }
+    // No entry (a type QMatrix::new refused) or no row dot: rows are dequantized, which reports
+    // a type it cannot decode.
+    let entry = types::entry(w.ty);
+    let dot = entry.and_then(|e| e.row(kernel));
+    let acts = match (entry, dot) {
+        (Some(e), Some(Row::Quant(_))) => quantize_activations(e.vec_dot_type, x, w.cols)?,
+        _ => Vec::new(),
+    };
+    let act_len = acts.len() / n;
+    let Some(Row::Float(f32_dot)) = types::entry(GgmlType::F32).and_then(|e| e.row(kernel)) else {
+        unreachable!("F32 weights always have a float kernel")
+    };
+    // Computed transposed ([rows, n]) so each task owns contiguous output, then scattered.
+    let mut yt = vec![0.0f32; w.rows * n];
+    let per_task = rows_per_task(w.rows);
+    yt.par_chunks_mut(per_task * n)
+        .enumerate()
+        .try_for_each(|(task, out)| {
+            if faults::split_drops_partial_task(out.len() < per_task * n) {
+                return Ok(());
+            }
+            let mut scratch = Vec::new();
+            for (i, out_row) in out.chunks_exact_mut(n).enumerate() {
+                let row = w.row(task * per_task + i);
+                if dot.is_none() {
+                    scratch.resize(w.cols, 0.0);
+                    super::dequantize(w.ty, row, &mut scratch)?;
+                }
+                for (t, o) in out_row.iter_mut().enumerate() {
+                    let xv = &x[t * w.cols..(t + 1) * w.cols];
+                    *o = match dot {
+                        Some(Row::Float(f)) => f(row, xv),
+                        Some(Row::Quant(f)) => f(row, &acts[t * act_len..(t + 1) * act_len]),
+                        None => f32_dot(bytemuck::cast_slice(&scratch), xv),
+                    };
+                }
+            }
+            Ok::<(), QuantError>(())
+        })?;
+    for (r, vals) in yt.chunks_exact(n).enumerate() {
+        for (t, &v) in vals.iter().enumerate() {
+            y[t * w.rows + r] = v;
+        }
+    }
+    Ok(())
+}
+
+/// Each of the `x.len() / cols` vectors quantized once to `act`, as llama.cpp's x86 backend
+/// quantizes activations (Q8_0 and Q8_1 by its SIMD rule, Q8_K by ggml's reference).
+fn quantize_activations(act: GgmlType, x: &[f32], cols: usize) -> Result<Vec<u8>, QuantError> {
+    let per = cols / act.block_size() as usize * act.type_size() as usize;
+    let mut q = vec![0u8; x.len() / cols * per];
+    for (xv, qv) in x.chunks_exact(cols).zip(q.chunks_exact_mut(per)) {
+        match act {
+            GgmlType::Q8_0 | GgmlType::Q8_1 if !faults::is(Fault::ReferenceActivationRounding) => {
+                let bs = act.block_size() as usize;
+                let ts = act.type_size() as usize;
+                for (xb, qb) in xv.chunks_exact(bs).zip(qv.chunks_exact_mut(ts)) {
+                    q8_0::quantize_x86(xb, qb, act == GgmlType::Q8_1);
+                }
+            }
+            _ => super::quantize(act, xv, qv)?,
+        }
+    }
+    Ok(q)
+}

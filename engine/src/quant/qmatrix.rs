@@ -1,0 +1,57 @@
+//! A row-major matrix of any dequantizable type, borrowing its bytes: the weights `matmul` reads.
+//! (`QMatrix::from_gguf`, which reads one from a GGUF tensor, lives with the GGUF reader so that
+//! quant does not depend on the file format.)
+
+use super::{GgmlType, QuantError};
+
+/// A row-major matrix of any dequantizable type, borrowing its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct QMatrix<'a> {
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    data: &'a [u8],
+    row_bytes: usize,
+}
+
+impl<'a> QMatrix<'a> {
+    pub fn new(ty: GgmlType, rows: usize, cols: usize, data: &'a [u8]) -> Result<Self, QuantError> {
+        let shape = |detail: String| QuantError::Shape {
+            ty,
+            rows,
+            cols,
+            detail,
+        };
+        if !super::can_dequantize(ty) {
+            return Err(QuantError::Unsupported { ty, op: "matvec" });
+        }
+        if !(cols as u64).is_multiple_of(ty.block_size()) {
+            return Err(shape(format!(
+                "cols must be a multiple of the block size {}",
+                ty.block_size()
+            )));
+        }
+        let row_bytes = cols / ty.block_size() as usize * ty.type_size() as usize;
+        if row_bytes.checked_mul(rows) != Some(data.len()) {
+            return Err(shape(format!(
+                "{} bytes given, {row_bytes} per row",
+                data.len()
+            )));
+        }
+        Ok(QMatrix {
+            ty,
+            rows,
+            cols,
+            data,
+            row_bytes,
+        })
+    }
+
+    pub fn row(&self, r: usize) -> &'a [u8] {
+        &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.data
+    }
+}
