@@ -2,9 +2,12 @@
 //! binary is a one-line wrapper.
 
 mod dump;
-mod generate;
 mod inspect;
+mod load;
+mod logits;
 mod protocol;
+mod run;
+mod tokenize;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -272,8 +275,8 @@ where
             threads,
             kernel,
             backend,
-        } => generate::logits(
-            generate::LogitsArgs {
+        } => logits::logits(
+            logits::LogitsArgs {
                 model: &model,
                 tokens: tokens.as_deref(),
                 prompt: prompt.as_deref(),
@@ -292,7 +295,7 @@ where
             json,
             no_special,
             parse_special,
-        } => generate::tokenize(&model, &text, !no_special, parse_special, json, out),
+        } => tokenize::tokenize(&model, &text, !no_special, parse_special, json, out),
         Command::Run {
             model,
             prompt,
@@ -317,7 +320,7 @@ where
                 repeat_last_n: 64,
                 seed,
             };
-            let args = generate::RunArgs {
+            let args = run::RunArgs {
                 model: &model,
                 prompt: &prompt,
                 max_tokens,
@@ -327,7 +330,7 @@ where
                 backend: backend.kind(),
                 sampler,
             };
-            generate::run(args, out, err)
+            run::run(args, out, err)
         }
     };
     match result {

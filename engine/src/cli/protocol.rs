@@ -72,9 +72,9 @@ pub fn run(path: &Path) -> Result<(), String> {
             output,
         } => {
             version(protocol)?;
-            let model = super::generate::load_model(&model, 0, Kernel::best(), BackendKind::Cpu)?;
+            let model = super::load::load_model(&model, 0, Kernel::best(), BackendKind::Cpu)?;
             let values =
-                super::generate::logits_of(&model, &tokens, matches!(mode, Mode::Incremental))?;
+                super::logits::logits_of(&model, &tokens, matches!(mode, Mode::Incremental))?;
             let shape = [tokens.len(), model.config().vocab];
             std::fs::File::create(&output)
                 .and_then(|f| npy::write_f32(f, &shape, &values))

@@ -369,14 +369,24 @@ impl Config {
         1.0 / (scalar as f64).sqrt()
     }
 
-    /// From GGUF metadata. `vocab` comes from the embedding's shape; the RoPE factors, if the
-    /// file has them, from its `rope_freqs.weight` tensor (set by the weight loader).
-    pub fn from_gguf(meta: &Metadata, vocab: usize) -> Result<Self, ModelError> {
-        let arch_name = meta
+    /// A GGUF file's `general.architecture`, parsed: the name its keys are prefixed with, and
+    /// the architecture (one the forward pass runs, or an error naming it).
+    pub fn gguf_arch(meta: &Metadata) -> Result<(&str, Arch), ModelError> {
+        let name = meta
             .get("general.architecture")
             .and_then(|v| v.as_str())
             .ok_or_else(|| ModelError::MissingKey("general.architecture".into()))?;
-        let arch = Arch::from_gguf(arch_name)?;
+        Ok((name, Arch::from_gguf(name)?))
+    }
+
+    /// From GGUF metadata and its architecture (`gguf_arch`). `vocab` comes from the embedding's
+    /// shape; the RoPE factors, if the file has them, from its `rope_freqs.weight` tensor (set
+    /// by the weight loader).
+    pub fn from_gguf(
+        meta: &Metadata,
+        (arch_name, arch): (&str, Arch),
+        vocab: usize,
+    ) -> Result<Self, ModelError> {
         let keys = GgufKeys {
             meta,
             arch: arch_name,

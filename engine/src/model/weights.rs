@@ -77,7 +77,8 @@ impl Weights {
             }
             Bytes::Owned(v) => v,
         };
-        QMatrix::new(w.ty, w.rows, w.cols, data).expect("shape checked at load")
+        // Every Linear is a matrix QMatrix::new accepted at load (or rows of one).
+        QMatrix::validated(w.ty, w.rows, w.cols, data)
     }
 
     pub fn output(&self) -> &Linear {
@@ -510,11 +511,10 @@ fn permute_rows<T: Copy + Default>(data: &[T], rows: usize, heads: usize) -> Vec
 /// A GGUF file's config, metadata and weights; the weights keep the file's map.
 pub fn load_gguf(map: Mmap) -> Result<(Config, Metadata, Weights), ModelError> {
     let file = Gguf::parse(&map[..])?;
-    // An architecture the forward pass does not run is the first thing to say.
+    // An architecture the forward pass does not run is the first thing to say; it is parsed
+    // here once.
     let meta = &file.header().metadata;
-    if let Some(arch) = meta.get("general.architecture").and_then(|v| v.as_str()) {
-        Arch::from_gguf(arch)?;
-    }
+    let arch = Config::gguf_arch(meta)?;
     let vocab = match file.tensor("token_embd.weight") {
         Some(t) if t.info.dims.len() == 2 => t.info.dims[1] as usize,
         Some(t) => {
@@ -526,7 +526,7 @@ pub fn load_gguf(map: Mmap) -> Result<(Config, Metadata, Weights), ModelError> {
         }
         None => return Err(ModelError::MissingTensor("token_embd.weight".into())),
     };
-    let mut cfg = Config::from_gguf(meta, vocab)?;
+    let mut cfg = Config::from_gguf(meta, arch, vocab)?;
     let mut weights = load(&GgufSource { file: &file }, &cfg)?;
     cfg.rope_factors = weights.rope_factors.take();
     let key = |k: &str| meta.get(&format!("{}.{k}", cfg.arch.name()));

@@ -47,6 +47,23 @@ impl<'a> QMatrix<'a> {
         })
     }
 
+    /// A matrix whose shape `new` accepted once already (a model's weights, validated at load):
+    /// no second check on every product.
+    pub(crate) fn validated(ty: GgmlType, rows: usize, cols: usize, data: &'a [u8]) -> Self {
+        let row_bytes = cols / ty.block_size() as usize * ty.type_size() as usize;
+        debug_assert_eq!(
+            Self::new(ty, rows, cols, data).map(|m| m.row_bytes),
+            Ok(row_bytes)
+        );
+        QMatrix {
+            ty,
+            rows,
+            cols,
+            data,
+            row_bytes,
+        }
+    }
+
     pub fn row(&self, r: usize) -> &'a [u8] {
         &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
     }
