@@ -33,7 +33,7 @@ help:
 	@echo "make report-check  headless Chromium renders reports/index.html (after make contracts)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
 	@echo "make bench-e2e   realizar vs llama-bench on a TinyLlama-shaped model (Q4_K_M, Q8_0; 1 and 2 threads)"
-	@echo "make bench-tokenize  realizar's tokenizer vs llama-tokenize on every real vocabulary (load, encode, ratio)"
+	@echo "make bench-tokenize  realizar's tokenizer vs llama.cpp's (llama_tokenize in process) on every real vocabulary, 1 MiB each"
 
 build:
 	cargo build --workspace --all-targets
@@ -196,7 +196,7 @@ bench-e2e: uv
 # Builds llama-tokenize from the pinned sdist (cached), then times both tokenizers on every
 # vocabulary of golden/vocab.
 bench-tokenize: uv
-	uv run --locked golden/scripts/llama_tools.py llama-tokenize
+	uv run --locked golden/scripts/llama_tools.py --program llama_tokenize_bench
 	cargo bench -p realizar --bench tokenize
 
 # The GPU backend's tests and GPU-PARITY need an adapter: Mesa's lavapipe where there is no GPU

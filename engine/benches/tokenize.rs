@@ -3,14 +3,15 @@
 //! of each, with the ratio, and whether the ids agree.
 //!
 //! ```sh
-//! make bench-tokenize   # builds llama.cpp's llama-tokenize from the pinned sdist if needed
+//! make bench-tokenize   # builds llama-tokenize-bench against the pinned libllama if needed
 //! ```
 //!
-//! The text is the vocabulary's own test strings (llama.cpp's .inp), joined by newlines and
-//! repeated to about 256 KB. llama.cpp is timed as a process (`llama-tokenize -f TEXT --ids
-//! --no-bos`, special tokens not parsed): its encode time is the run on the text minus a run
-//! on one character, which is its load time. realizar is timed in process:
-//! `Tokenizer::open`, then `encode(text, false, false)`. Each figure is the median of three.
+//! The text is the vocabulary's own test strings (llama.cpp's .inp: many languages, code,
+//! emoji, whitespace runs), joined by newlines and repeated to at least 1 MiB. Both sides are
+//! timed in process, special tokens neither added nor parsed: llama.cpp by
+//! golden/scripts/llama_tokenize_bench.cpp (vocab-only load, then `llama_tokenize` on the whole
+//! text), realizar by `Tokenizer::open`, then `encode(text, false, false)`. Each encode figure is
+//! the median of three.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +20,7 @@ use std::time::Instant;
 use realizar::tokenizer::Tokenizer;
 
 const REPS: usize = 3;
-const TEXT_BYTES: usize = 256 * 1024;
+const TEXT_BYTES: usize = 1024 * 1024;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -55,35 +56,38 @@ fn text(inp: &Path) -> Option<String> {
     Some(once.repeat(TEXT_BYTES.div_ceil(once.len())))
 }
 
-/// llama-tokenize's ids for the file at `text` (its `--ids` output is a Python list).
-fn llama_ids(exe: &Path, vocab: &Path, text: &Path) -> Option<Vec<u32>> {
+/// llama.cpp's load and median encode seconds and its ids, from llama-tokenize-bench.
+fn llama(exe: &Path, vocab: &Path, text: &Path, ids: &Path) -> Result<(f64, f64, Vec<u32>), String> {
     let out = Command::new(exe)
-        .args(["-m"])
         .arg(vocab)
-        .arg("-f")
         .arg(text)
-        .args(["--ids", "--log-disable", "--no-bos"])
+        .arg(REPS.to_string())
+        .arg(ids)
         .output()
-        .ok()?;
+        .map_err(|e| format!("{}: {e}", exe.display()))?;
     if !out.status.success() {
-        return None;
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
-    let s = String::from_utf8_lossy(&out.stdout);
-    let list = s.trim().trim_start_matches('[').trim_end_matches(']');
-    list.split(',')
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| t.trim().parse().ok())
-        .collect()
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("its output: {e}"))?;
+    let secs = |k: &str| v[k].as_f64().ok_or(format!("no {k} in its output"));
+    let ids = std::fs::read_to_string(ids)
+        .map_err(|e| e.to_string())?
+        .split_whitespace()
+        .map(|t| t.parse().map_err(|e| format!("id {t:?}: {e}")))
+        .collect::<Result<_, String>>()?;
+    Ok((secs("load_s")?, secs("encode_s")?, ids))
 }
 
 fn main() {
-    let exe = std::env::var_os("REALIZAR_LLAMA_TOKENIZE").map_or_else(
-        || root().join("golden/.cache/llama-build/bin/llama-tokenize"),
+    let exe = std::env::var_os("REALIZAR_LLAMA_TOKENIZE_BENCH").map_or_else(
+        || root().join("golden/.cache/llama-build/bin/llama-tokenize-bench"),
         PathBuf::from,
     );
     if !exe.is_file() {
         eprintln!(
-            "no {}: run `make bench-tokenize` (it builds llama.cpp's tools) or set REALIZAR_LLAMA_TOKENIZE",
+            "no {}: run `make bench-tokenize` (it builds it against the pinned libllama) or set \
+             REALIZAR_LLAMA_TOKENIZE_BENCH",
             exe.display()
         );
         std::process::exit(1);
@@ -91,8 +95,6 @@ fn main() {
     let scratch =
         std::env::temp_dir().join(format!("realizar-bench-tokenize-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("a scratch folder");
-    let tiny = scratch.join("tiny.txt");
-    std::fs::write(&tiny, "a").expect("scratch file");
     let mut names: Vec<String> = std::fs::read_dir(root().join("golden/vocab"))
         .expect("golden/vocab")
         .filter_map(|e| e.ok())
@@ -124,21 +126,22 @@ fn main() {
             }
         };
         let (encode, ours) = time(|| tok.encode(&text, false, false));
-        let (their_load, _) = time(|| llama_ids(&exe, &vocab, &tiny));
-        let (their_total, theirs) = time(|| llama_ids(&exe, &vocab, &file));
+        let (their_load, their_encode, theirs) =
+            match llama(&exe, &vocab, &file, &scratch.join("ids.txt")) {
+                Ok(r) => r,
+                Err(e) => {
+                    println!("| {name} | llama.cpp failed: {e} | | | | |");
+                    failed = true;
+                    continue;
+                }
+            };
         let mb = text.len() as f64 / 1e6;
-        let same = theirs.as_ref() == Some(&ours);
+        let same = theirs == ours;
         failed |= !same;
-        // Where llama.cpp's encode time is lost in the noise of its load, say so.
-        let their_encode = their_total - their_load;
-        let (theirs_mbs, ratio) = if their_encode > 0.1 * their_load {
-            (
-                format!("{:.2}", mb / their_encode),
-                format!("{:.2}x", their_encode / encode),
-            )
-        } else {
-            ("below load noise".into(), "-".into())
-        };
+        let (theirs_mbs, ratio) = (
+            format!("{:.2}", mb / their_encode),
+            format!("{:.2}x", their_encode / encode),
+        );
         println!(
             "| {name} | {} | {:.0} / {:.0} | {:.2} / {theirs_mbs} | {ratio} | {} |",
             text.len() / 1024,
@@ -149,7 +152,7 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    println!("ratio: llama.cpp's encode time over realizar's (above 1: realizar is faster); llama.cpp's load time is its run on one character");
+    println!("ratio: llama.cpp's encode time over realizar's (above 1: realizar is faster)");
     if failed {
         std::process::exit(1);
     }

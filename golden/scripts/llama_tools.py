@@ -12,6 +12,9 @@
 the benchmarks that time realizar against them, and prints where they are:
 
     uv run --locked golden/scripts/llama_tools.py llama-tokenize [more targets]
+    uv run --locked golden/scripts/llama_tools.py --program llama_tokenize_bench
+
+(--program builds one of our programs in golden/scripts, linked against the built libllama.)
 """
 
 from __future__ import annotations
@@ -20,14 +23,30 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llamacpp import build_tools  # noqa: E402
+from llamacpp import build_tools, fetch_source, run  # noqa: E402
+
+
+def build_program(source: str) -> Path:
+    """One of our programs (golden/scripts/<source>.cpp) linked against the built libllama, as
+    bin/<source with dashes>. (llamacpp.build_logits_tool links llama-logits the same way; this
+    lives here because llamacpp.py's sha256 is recorded in the golden manifests it helps make.)"""
+    _, llama = fetch_source()
+    bin_dir = build_tools([])
+    exe = bin_dir / source.replace("_", "-")
+    run(["g++", "-O2", "-std=c++17", f"-I{llama / 'include'}", f"-I{llama / 'ggml' / 'include'}",
+         Path(__file__).parent / f"{source}.cpp", "-o", exe, f"-L{bin_dir}", "-lllama", "-lggml",
+         "-lggml-base", f"-Wl,-rpath,{bin_dir}"])
+    return exe
 
 
 def main() -> None:
-    targets = sys.argv[1:]
-    if not targets:
-        sys.exit("usage: llama_tools.py TARGET [TARGET ...] (e.g. llama-tokenize)")
-    print(build_tools(targets))
+    args = sys.argv[1:]
+    if len(args) == 2 and args[0] == "--program":
+        print(build_program(args[1]))
+        return
+    if not args:
+        sys.exit("usage: llama_tools.py TARGET [TARGET ...] | --program SOURCE")
+    print(build_tools(args))
 
 
 if __name__ == "__main__":
