@@ -57,7 +57,12 @@ fn text(inp: &Path) -> Option<String> {
 }
 
 /// llama.cpp's load and median encode seconds and its ids, from llama-tokenize-bench.
-fn llama(exe: &Path, vocab: &Path, text: &Path, ids: &Path) -> Result<(f64, f64, Vec<u32>), String> {
+fn llama(
+    exe: &Path,
+    vocab: &Path,
+    text: &Path,
+    ids: &Path,
+) -> Result<(f64, f64, Vec<u32>), String> {
     let out = Command::new(exe)
         .arg(vocab)
         .arg(text)

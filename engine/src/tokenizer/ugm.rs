@@ -33,13 +33,58 @@ pub(super) struct Ugm {
     /// The tokens a segment can be (llama.cpp's `token_matcher`): normal, user-defined and
     /// unused ones, by their bytes, with the score each adds; the last of equal texts wins, as
     /// in its trie.
-    matcher: HashMap<Vec<u8>, (u32, f64)>,
-    /// The longest text in `matcher`, in bytes.
-    max_len: usize,
+    matcher: Trie,
     /// Every non-empty prefix of a user-defined token's text.
     user_prefixes: HashSet<Vec<u8>>,
     /// The score an unknown code point adds: the lowest normal token's score less 10, in f32.
     unknown_score: f32,
+}
+
+/// A byte trie of token texts, as llama.cpp's `naive_trie`: the encoder walks it from each
+/// position and stops where no token continues, so each position costs the length of its
+/// longest match, not a lookup of every length up to the longest token.
+#[derive(Debug, Default)]
+struct Trie {
+    /// (node, next byte) -> child node; node 0 is the root.
+    edges: HashMap<(u32, u8), u32>,
+    /// The token that ends at each node, with its score.
+    tokens: Vec<Option<(u32, f64)>>,
+}
+
+impl Trie {
+    fn insert(&mut self, text: &[u8], token: (u32, f64)) {
+        if self.tokens.is_empty() {
+            self.tokens.push(None);
+        }
+        let mut node = 0u32;
+        for &b in text {
+            let next = self.tokens.len() as u32;
+            node = *self.edges.entry((node, b)).or_insert(next);
+            if node == next {
+                self.tokens.push(None);
+            }
+        }
+        self.tokens[node as usize] = Some(token);
+    }
+
+    /// Every token that `text` starts with: (its length in bytes, id, score), shortest first.
+    fn prefixes<'a>(&'a self, text: &'a [u8]) -> impl Iterator<Item = (usize, u32, f64)> + 'a {
+        let mut node = 0u32;
+        text.iter()
+            .enumerate()
+            .map_while(move |(i, &b)| {
+                node = *self.edges.get(&(node, b))?;
+                Some((i + 1, self.tokens[node as usize]))
+            })
+            .filter_map(|(len, t)| t.map(|(id, score)| (len, id, score)))
+    }
+
+    #[cfg(test)]
+    fn get(&self, text: &[u8]) -> Option<(u32, f64)> {
+        self.prefixes(text)
+            .find(|&(len, _, _)| len == text.len())
+            .map(|(_, id, score)| (id, score))
+    }
 }
 
 /// The attribute bits of a token that llama.cpp's Unigram asks.
@@ -224,7 +269,7 @@ impl Ugm {
             Some(blob) if !blob.is_empty() => Some(Charsmap::parse(blob)?),
             _ => None,
         };
-        let mut matcher = HashMap::new();
+        let mut matcher = Trie::default();
         let mut user_prefixes = HashSet::new();
         let mut min_score = f32::MAX;
         let tokens = pieces.iter().zip(scores).zip(stored.iter().zip(types));
@@ -241,7 +286,7 @@ impl Ugm {
                 } else {
                     f64::from(score)
                 };
-                matcher.insert(piece.as_bytes().to_vec(), (i as u32, score));
+                matcher.insert(piece.as_bytes(), (i as u32, score));
             }
             if attr.user_defined {
                 let bytes = piece.as_bytes();
@@ -252,7 +297,6 @@ impl Ugm {
             charsmap,
             add_space_prefix,
             remove_extra_whitespaces,
-            max_len: matcher.keys().map(Vec::len).max().unwrap_or(0),
             matcher,
             user_prefixes,
             unknown_score: min_score - UNKNOWN_PENALTY,
@@ -364,11 +408,9 @@ impl Tokenizer {
             let units = utf8_len(norm[at]).min(n - at);
             let here = best[at].score;
             let mut single = false;
-            for end in at + 1..=n.min(at + ugm.max_len) {
-                let Some(&(id, score)) = ugm.matcher.get(&norm[at..end]) else {
-                    continue;
-                };
-                if end - at == units {
+            for (len, id, score) in ugm.matcher.prefixes(&norm[at..]) {
+                let end = at + len;
+                if len == units {
                     single = true;
                 }
                 let challenger = here + score;
@@ -512,7 +554,7 @@ mod tests {
             false,
         );
         let ugm = ugm.unwrap();
-        let ids = |text: &str| ugm.matcher.get(text.as_bytes()).copied();
+        let ids = |text: &str| ugm.matcher.get(text.as_bytes());
         assert_eq!(ids("</s>"), Some((0, -1.0)));
         assert_eq!(ids("<x>"), Some((1, 0.0)));
         assert_eq!(ids("<unused_1>"), Some((2, -1.0)));
