@@ -4,7 +4,9 @@
 //! U+2581), then the adjacent pair of lowest merge rank (ties: the leftmost) is merged until no
 //! listed merge applies. One merge loop serves every pre-tokenizer.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap;
 
 use super::pre::{PreTokenizer, Splitter};
 use super::Tokenizer;
@@ -13,14 +15,14 @@ use super::Tokenizer;
 #[derive(Debug)]
 pub(super) struct Bpe {
     /// "left right" to rank (the merge's index; the first listing of a pair counts).
-    pub ranks: HashMap<String, u32>,
+    pub ranks: FxHashMap<String, u32>,
     pub splitter: Splitter,
 }
 
 impl Bpe {
     /// Fails only if the pre-tokenizer holds an expression regex.rs cannot run.
     pub fn new(merges: Vec<String>, pre: &'static PreTokenizer) -> Result<Self, String> {
-        let mut ranks = HashMap::with_capacity(merges.len());
+        let mut ranks = FxHashMap::with_capacity_and_hasher(merges.len(), Default::default());
         for (rank, m) in merges.into_iter().enumerate() {
             ranks.entry(m).or_insert(rank as u32);
         }
@@ -139,7 +141,7 @@ impl Tokenizer {
     fn merge_word(
         &self,
         word: &str,
-        ranks: &HashMap<String, u32>,
+        ranks: &FxHashMap<String, u32>,
         byte_encode: bool,
         key: &mut String,
         out: &mut Vec<u32>,

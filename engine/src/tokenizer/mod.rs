@@ -13,6 +13,8 @@
 //! points, `<0xXX>` tokens for pieces without a token.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use crate::format::gguf::{MetaArray, Metadata};
@@ -84,7 +86,7 @@ pub struct Tokenizer {
     pieces: Vec<String>,
     scores: Vec<f32>,
     types: Vec<TokenType>,
-    ids: HashMap<String, u32>,
+    ids: FxHashMap<String, u32>,
     bytes: [Option<u32>; 256],
     /// Control, user-defined and unknown tokens, longest text first: what special-token parsing
     /// looks for.
@@ -495,7 +497,7 @@ impl Tokenizer {
             ))),
             None => Ok(None),
         };
-        let mut ids = HashMap::with_capacity(n);
+        let mut ids = FxHashMap::with_capacity_and_hasher(n, Default::default());
         let mut bytes = [None; 256];
         for (i, (piece, ty)) in p.pieces.iter().zip(&p.types).enumerate() {
             // The first of duplicate texts wins, as in llama.cpp's token_to_id map.

@@ -15,7 +15,9 @@
 //! unknown token, at the lowest normal score less 10. Ties keep the path found first. Runs of
 //! unknown tokens in the result are one unknown token.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap;
 
 use super::{TokenType, Tokenizer};
 
@@ -46,7 +48,7 @@ pub(super) struct Ugm {
 #[derive(Debug, Default)]
 struct Trie {
     /// (node, next byte) -> child node; node 0 is the root.
-    edges: HashMap<(u32, u8), u32>,
+    edges: FxHashMap<(u32, u8), u32>,
     /// The token that ends at each node, with its score.
     tokens: Vec<Option<(u32, f64)>>,
 }
