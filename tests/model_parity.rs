@@ -75,24 +75,8 @@ fn assert_f32_parity(model: &str, what: &str, ours: &[f32], hf: &[f64]) {
     }
 }
 
-/// The families the GPU backend refuses at load, by name (Phi-3's fused matrices and LongRoPE,
-/// Gemma's soft-caps, post-norms and windows); every other reference model runs on it.
-const GPU_REFUSES: [&str; 4] = ["tiny-phi3", "tiny-gemma2", "tiny-gemma3", "tiny-phi3-long"];
-
-/// The models `backend` refuses in `file`: on the GPU, those families, and Mistral's HF
-/// directory, whose config.json has a sliding window (its GGUF files carry none).
-fn refused(backend: BackendKind, file: &str) -> Vec<&'static str> {
-    match backend {
-        BackendKind::Cpu => vec![],
-        BackendKind::Gpu => MODELS
-            .into_iter()
-            .filter(|m| GPU_REFUSES.contains(m) || (file == "hf" && *m == "tiny-mistral"))
-            .collect(),
-    }
-}
-
-/// `model`'s `file` (a GGUF label or `hf`) on `backend`, or None where the GPU refuses it.
-fn on(backend: BackendKind, model: &str, file: &str) -> Option<Runtime> {
+/// `model`'s `file` (a GGUF label or `hf`) on `backend`; every reference model runs on both.
+fn on(backend: BackendKind, model: &str, file: &str) -> Runtime {
     let path = match file {
         "hf" => dir(model).join("hf"),
         label => dir(model).join(format!("{model}-{label}.gguf")),
@@ -100,22 +84,11 @@ fn on(backend: BackendKind, model: &str, file: &str) -> Option<Runtime> {
     common::backends::load(&path, backend)
 }
 
-/// Runs `check` on each reference model's `file` that loads on `backend`, and holds the models
-/// refused to exactly the backend's declared list.
+/// Runs `check` on each reference model's `file` on `backend`.
 fn each_model(backend: BackendKind, file: &str, mut check: impl FnMut(&str, Runtime)) {
-    let mut refused = Vec::new();
     for model in MODELS {
-        match on(backend, model, file) {
-            Some(m) => check(model, m),
-            None => refused.push(model),
-        }
+        check(model, on(backend, model, file));
     }
-    assert_eq!(
-        refused,
-        self::refused(backend, file),
-        "models {} refuses",
-        backend.name()
-    );
 }
 
 backend_tests! {
@@ -147,7 +120,6 @@ backend_tests! {
     }
 
     fn quantized_files_match_llama_cpp(backend) {
-        let mut refused = Vec::new();
         for model in MODELS {
             let m = manifest(model);
             let files = m["files"].as_object().unwrap();
@@ -159,10 +131,7 @@ backend_tests! {
                 if label == "F32" {
                     continue;
                 }
-                let Some(engine) = on(backend, model, label) else {
-                    refused.push(model);
-                    continue;
-                };
+                let engine = on(backend, model, label);
                 let vocab = engine.config().vocab;
                 let golden_file = format!("llamacpp_{label}.safetensors");
                 for (mode, ours) in [
@@ -185,8 +154,6 @@ backend_tests! {
                 }
             }
         }
-        refused.dedup();
-        assert_eq!(refused, self::refused(backend, "gguf"));
     }
 }
 
@@ -308,25 +275,29 @@ fn the_kv_cache_counts_positions_refuses_overflow_and_clears() {
     }
 }
 
-/// `realizar run`'s path: prefill with `Logits::Last`, then one token per call, in a cache much
-/// larger than the prompt. Each step's logits equal the all-positions batch pass's row.
-#[test]
-fn logits_last_prefill_then_decode_equals_all_positions() {
-    for model in MODELS {
-        let m = gguf(model, "F32");
-        let t = tokens(model);
-        let batch = batch_logits(&m, &t);
-        let vocab = m.config.vocab;
-        let prefill = (t.len() / 2) | 1;
-        let mut cache = m.new_cache(m.config.context);
-        let mut ours = m.forward(&mut cache, &t[..prefill], Logits::Last).unwrap();
-        assert_eq!(ours.len(), vocab, "{model}: Logits::Last is one row");
-        for &tok in &t[prefill..] {
-            ours.extend(m.forward(&mut cache, &[tok], Logits::Last).unwrap());
+backend_tests! {
+    /// `realizar run`'s path: prefill with `Logits::Last`, then one token per call, in a cache
+    /// much larger than the prompt. Each step's logits equal the all-positions batch pass's row.
+    fn logits_last_prefill_then_decode_equals_all_positions(backend) {
+        for model in MODELS {
+            let m = on(backend, model, "F32");
+            let t = tokens(model);
+            let batch = batch_logits(&m, &t);
+            let vocab = m.config().vocab;
+            let prefill = (t.len() / 2) | 1;
+            let mut cache = m.new_cache(m.config().context).unwrap();
+            let mut ours = m.forward(&mut cache, &t[..prefill], Logits::Last).unwrap();
+            assert_eq!(ours.len(), vocab, "{model}: Logits::Last is one row");
+            for &tok in &t[prefill..] {
+                ours.extend(m.forward(&mut cache, &[tok], Logits::Last).unwrap());
+            }
+            let reference: Vec<f64> = widen(&batch[(prefill - 1) * vocab..]);
+            let err = max_abs(&ours, &reference);
+            eprintln!(
+                "{model} on {}: Logits::Last prefill {prefill} + decode vs batch: max abs {err:.2e}",
+                backend.name()
+            );
+            assert!(err <= 1e-5, "{model}: {err:e}");
         }
-        let reference: Vec<f64> = widen(&batch[(prefill - 1) * vocab..]);
-        let err = max_abs(&ours, &reference);
-        eprintln!("{model} Logits::Last prefill {prefill} + decode vs batch: max abs {err:.2e}");
-        assert!(err <= 1e-5, "{model}: {err:e}");
     }
 }

@@ -396,8 +396,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 "#;
 
-/// The embedding rows of the call's tokens: `Y[t, i] = W[TOK[t], i]`.
-/// P.a = (cols, row bytes, tokens).
+/// The embedding rows of the call's tokens, times the model's embedding scale (Gemma's
+/// sqrt(hidden); 1, an exact product, elsewhere): `Y[t, i] = W[TOK[t], i] * scale`, one f32
+/// product as the CPU scales the dequantized row. P.a = (cols, row bytes, tokens, scale bits).
 pub fn get_rows(ty: GgmlType) -> Option<String> {
     Some(
         weight_prelude(ty)?
@@ -412,7 +413,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.x;
     let t = id.y;
     if (i < cols && t < P.a.z) {
-        Y[t * cols + i] = deq(TOK[t] * P.a.y, i);
+        Y[t * cols + i] = deq(TOK[t] * P.a.y, i) * bitcast<f32>(P.a.w);
     }
 }
 "#,
@@ -487,7 +488,11 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 /// Causal GQA attention for the call's query rows over one layer's KV cache: one workgroup per
 /// (query head, token). Scores go to a scratch row, then the max, the exponentials and their
 /// sum, then each thread sums `p * V` for its dimensions in position order, as the CPU does.
-/// P.a = (start, head_dim, heads, kv_dim), P.b = (group, scratch row length, -, scale bits).
+/// A sliding-window layer (Mistral, Gemma) sees only the last `window` positions (masked when
+/// p - t >= window, HF's and llama.cpp's rule); Gemma 2 soft-caps each scaled score,
+/// `cap * tanh(s / cap)`, before the softmax.
+/// P.a = (start, head_dim, heads, kv_dim), P.b = (group, scratch row length, window or 0, scale
+/// bits), P.c = (soft-cap bits or 0).
 /// The exponentials are summed in f64 where the adapter has it, as the CPU's softmax sums them:
 /// a reciprocal of the sum off by an ulp moves every output of the head.
 pub fn attention(f64: bool) -> String {
@@ -520,16 +525,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let head = wg.x;
     let t = wg.y;
     let len = start + t + 1u;
+    var first = 0u;
+    if (P.b.z != 0u && len > P.b.z) { first = len - P.b.z; }
+    let cap = bitcast<f32>(P.c.x);
     let qo = (t * heads + head) * hd;
     let ko = (head / P.b.x) * hd;
     let so = (t * heads + head) * P.b.y;
     var m = -3.40282347e38;
-    for (var p = lid; p < len; p += 64u) {
+    for (var p = first + lid; p < len; p += 64u) {
         var s = 0.0;
         for (var d = 0u; d < hd; d++) {
             s += Q[qo + d] * K[p * kvd + ko + d];
         }
         s *= scale;
+        if (P.c.x != 0u) { s = cap * tanh(s / cap); }
         S[so + p] = s;
         m = max(m, s);
     }
@@ -542,7 +551,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let mx = part[0];
     workgroupBarrier();
     var sum = SUM_ZERO;
-    for (var p = lid; p < len; p += 64u) {
+    for (var p = first + lid; p < len; p += 64u) {
         let e = exp(S[so + p] - mx);
         S[so + p] = e;
         sum += SUM_TYPE(e);
@@ -558,7 +567,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     for (var d = lid; d < hd; d += 64u) {
         var acc = 0.0;
-        for (var p = 0u; p < len; p++) {
+        for (var p = first; p < len; p++) {
             acc += (S[so + p] * inv) * V[p * kvd + ko + d];
         }
         O[qo + d] = acc;
@@ -566,17 +575,58 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 "#;
 
-/// SwiGLU in place: `G = silu(G) * U`. P.a.x = elements.
-pub const SWIGLU: &str = r#"
+/// The gated FFN in place: `G = act(G) * U`. P.a.x = elements, P.a.y = the activation: 0 SiLU
+/// (SwiGLU), 1 GELU by its tanh approximation (GeGLU, HF's gelu_pytorch_tanh), 2 that GELU as
+/// llama.cpp's CPU backend tabulates it for quantized files (input and result rounded to f16;
+/// 0 below -10, the identity above 10). Each is engine/src/ops.rs's `Activation::apply`, the
+/// same f32 operations in the same order, products before an addition kept unfused.
+pub fn glu() -> String {
+    format!("{PARAMS}{F16_ROUND}{GLU}")
+}
+
+const GLU: &str = r#"
 @group(0) @binding(1) var<storage, read_write> G: array<f32>;
 @group(0) @binding(2) var<storage, read> U: array<f32>;
+
+const SQRT_2_OVER_PI: f32 = 0.7978846;
+const GELU_A: f32 = 0.044715;
+
+fn act(x: f32) -> f32 {
+    switch P.a.y {
+        case 1u: {
+            return 0.5 * x * (1.0 + tanh(SQRT_2_OVER_PI * (x + opaque(GELU_A * x * x * x))));
+        }
+        case 2u: {
+            if (x <= -10.0) { return 0.0; }
+            if (x >= 10.0) { return x; }
+            let h = f16_round(x);
+            let y = 0.5 * h * (1.0 + tanh(SQRT_2_OVER_PI * h * (1.0 + opaque(GELU_A * h * h))));
+            return f16_round(y);
+        }
+        default: { return x / (1.0 + exp(-x)); }
+    }
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.y * 65535u * 64u + id.x;
     if (i < P.a.x) {
-        let g = G[i];
-        G[i] = g / (1.0 + exp(-g)) * U[i];
+        G[i] = act(G[i]) * U[i];
+    }
+}
+"#;
+
+/// Soft-capping in place, `X = cap * tanh(X / cap)`: Gemma's final logits. P.a = (elements,
+/// cap bits).
+pub const SOFTCAP: &str = r#"
+@group(0) @binding(1) var<storage, read_write> X: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.y * 65535u * 64u + id.x;
+    if (i < P.a.x) {
+        let cap = bitcast<f32>(P.a.y);
+        X[i] = cap * tanh(X[i] / cap);
     }
 }
 "#;
@@ -600,6 +650,21 @@ pub fn plain(body: &str) -> String {
     format!("{PARAMS}{body}")
 }
 
+/// f32 to the nearest f16 (ties to even), as a float: half's from_f32 on the CPU (for values
+/// within f16's range: activation scales, GELU's table inputs and results).
+const F16_ROUND: &str = r#"
+fn f16_round(x: f32) -> f32 {
+    let a = abs(x);
+    if (a < 6.103515625e-05) {
+        // f16 subnormals are multiples of 2^-24.
+        return round(x * 16777216.0) / 16777216.0;
+    }
+    let b = bitcast<u32>(x);
+    let r = (b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u;
+    return bitcast<f32>(r);
+}
+"#;
+
 /// Activations quantized, one thread per block, exactly as the CPU kernels quantize them before
 /// their integer dot products (engine/src/quant/quantize.rs): the quants (as f32) to `Q`, the
 /// block's scale and, for Q8_1, its stored sum to `QD`. Without this, GPU and CPU logits of a
@@ -612,18 +677,6 @@ const QUANT_ACT: &str = r#"
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Q: array<f32>;
 @group(0) @binding(3) var<storage, read_write> QD: array<f32>;
-
-// f32 to the nearest f16 (ties to even), as a float: half's from_f32 on the CPU.
-fn f16_round(x: f32) -> f32 {
-    let a = abs(x);
-    if (a < 6.103515625e-05) {
-        // f16 subnormals are multiples of 2^-24.
-        return round(x * 16777216.0) / 16777216.0;
-    }
-    let b = bitcast<u32>(x);
-    let r = (b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u;
-    return bitcast<f32>(r);
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -674,7 +727,7 @@ pub fn quant_act(f64: bool) -> String {
     } else {
         "fn div(a: f32, b: f32) -> f32 { return a / b; }\n"
     };
-    format!("{PARAMS}{div}{QUANT_ACT}")
+    format!("{PARAMS}{F16_ROUND}{div}{QUANT_ACT}")
 }
 
 /// How the CPU quantizes the activations a weight type meets (None: float weights meet f32
