@@ -226,14 +226,10 @@ impl GpuModel {
         let kernels = Kernels {
             matmul,
             get_rows: compile("get_rows", &get_rows),
-            rms_norm: if gpu.f64 {
-                compile("rms_norm f64", &shaders::plain(shaders::RMS_NORM_F64))
-            } else {
-                compile("rms_norm", &shaders::plain(shaders::RMS_NORM))
-            },
+            rms_norm: compile("rms_norm", &shaders::rms_norm(gpu.f64)),
             rope: compile("rope", &shaders::plain(shaders::ROPE)),
             attention: compile("attention", &shaders::attention(gpu.f64)),
-            glu: compile("glu", &shaders::glu()),
+            glu: compile("glu", &shaders::glu(gpu.f64)),
             softcap: compile("softcap", &shaders::plain(shaders::SOFTCAP)),
             add: compile("add", &shaders::plain(shaders::ADD)),
             quant_act: compile("quant_act", &shaders::quant_act(gpu.f64)),
@@ -458,7 +454,6 @@ impl GpuModel {
 
     /// The residual `x += y` of `n` rows, through the block's post-norm first where it has one
     /// (Gemma: `x += rms_norm(y)`, normed into `scratch`).
-    #[allow(clippy::too_many_arguments)]
     fn residual<'a>(
         &'a self,
         p: &mut Plan<'a>,
@@ -588,6 +583,72 @@ impl GpuModel {
             ]),
             &buffers,
             [gx, gy, n as u32],
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernels' exp and division give the CPU's bits (f32::exp, SiLU's quotient) on random
+    /// inputs over the range attention and the FFN see, where the adapter has f64.
+    #[test]
+    fn exp_and_silu_on_the_gpu_are_the_cpus() {
+        let gpu = Gpu::open().expect("a GPU adapter (Mesa's lavapipe in CI)");
+        if !gpu.f64 {
+            eprintln!("NOT RUN: {} has no f64", gpu.info.name);
+            return;
+        }
+        let module = gpu
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("probe"),
+                source: wgpu::ShaderSource::Wgsl(shaders::cpu_math_probe(true).into()),
+            });
+        let pipeline = gpu
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("probe"),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        // SplitMix64 over [-110, 110), an irregular count.
+        let mut state = 0x5eed_u64;
+        let n = 200_003;
+        let x: Vec<f32> = (0..n)
+            .map(|_| {
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                ((z >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 220.0
+            })
+            .collect();
+        let xb = gpu.upload_f32("x", &x).unwrap();
+        let (y, z) = (gpu.scratch("y", n).unwrap(), gpu.scratch("z", n).unwrap());
+        let mut p = Plan::default();
+        p.dispatch(&pipeline, params(&[n as u32]), &[&xb, &y, &z], grid_1d(n));
+        let encoder = p.encode(&gpu);
+        let exp = gpu.read_f32(encoder, &y, n).unwrap();
+        let mut p = Plan::default();
+        p.dispatch(&pipeline, params(&[n as u32]), &[&xb, &y, &z], grid_1d(n));
+        let silu = gpu.read_f32(p.encode(&gpu), &z, n).unwrap();
+        let mut bad = Vec::new();
+        for i in 0..n {
+            let want = (x[i].exp(), Activation::Silu.apply(x[i]));
+            if exp[i].to_bits() != want.0.to_bits() || silu[i].to_bits() != want.1.to_bits() {
+                bad.push((x[i], exp[i], want.0, silu[i], want.1));
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "{} of {n} differ, e.g. {:?}",
+            bad.len(),
+            &bad[..bad.len().min(5)]
         );
     }
 }

@@ -134,9 +134,9 @@ fn deq(ty: GgmlType) -> Option<&'static str> {
 /// activations from `A[xo]` (integer quants as f32) with scale `AD[2 ab]` (and Q8_1's stored sum
 /// `AD[2 ab + 1]`), as engine/src/quant/dot.rs computes a block: an exact integer sum, then the
 /// same few f32 operations in the same order.
-fn bdot(ty: GgmlType) -> Option<&'static str> {
+fn bdot(ty: GgmlType) -> Option<String> {
     use GgmlType as T;
-    Some(match ty {
+    Some(String::from(match ty {
         T::Q8_0 => {
             r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
     let b = row + blk * 34u;
@@ -145,56 +145,12 @@ fn bdot(ty: GgmlType) -> Option<&'static str> {
     return f32(sumi) * (f16_at(b) * AD[2u * ab]);
 }"#
         }
-        T::Q4_0 => {
-            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
-    let b = row + blk * 18u;
-    var sumi = 0;
-    for (var j = 0u; j < 16u; j++) {
-        let q = byte_at(b + 2u + j);
-        sumi += (i32(q & 0xfu) - 8) * i32(A[xo + j]) + (i32(q >> 4u) - 8) * i32(A[xo + j + 16u]);
-    }
-    return f32(sumi) * (f16_at(b) * AD[2u * ab]);
-}"#
-        }
-        T::Q5_0 => {
-            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
-    let b = row + blk * 22u;
-    let qh = u32_at(b + 2u);
-    var sumi = 0;
-    for (var j = 0u; j < 16u; j++) {
-        let q = byte_at(b + 6u + j);
-        let x0 = i32((q & 0xfu) | (((qh >> j) << 4u) & 0x10u)) - 16;
-        let x1 = i32((q >> 4u) | ((qh >> (j + 12u)) & 0x10u)) - 16;
-        sumi += x0 * i32(A[xo + j]) + x1 * i32(A[xo + j + 16u]);
-    }
-    return f32(sumi) * (f16_at(b) * AD[2u * ab]);
-}"#
-        }
-        T::Q4_1 => {
-            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
-    let b = row + blk * 20u;
-    var sumi = 0;
-    for (var j = 0u; j < 16u; j++) {
-        let q = byte_at(b + 4u + j);
-        sumi += i32(q & 0xfu) * i32(A[xo + j]) + i32(q >> 4u) * i32(A[xo + j + 16u]);
-    }
-    return opaque(f16_at(b) * AD[2u * ab] * f32(sumi)) + opaque(f16_at(b + 2u) * AD[2u * ab + 1u]);
-}"#
-        }
-        T::Q5_1 => {
-            r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {
-    let b = row + blk * 24u;
-    let qh = u32_at(b + 4u);
-    var sumi = 0;
-    for (var j = 0u; j < 16u; j++) {
-        let q = byte_at(b + 8u + j);
-        let x0 = i32((q & 0xfu) | (((qh >> j) << 4u) & 0x10u));
-        let x1 = i32((q >> 4u) | ((qh >> (j + 12u)) & 0x10u));
-        sumi += x0 * i32(A[xo + j]) + x1 * i32(A[xo + j + 16u]);
-    }
-    return opaque(f16_at(b) * AD[2u * ab] * f32(sumi)) + opaque(f16_at(b + 2u) * AD[2u * ab + 1u]);
-}"#
-        }
+        // ggml's legacy 32-element blocks: 16 bytes of nibble pairs (elements j and j + 16),
+        // Q5's fifth bits in a u32, levels offset by 8 or 16 unless the block has a min.
+        T::Q4_0 => return Some(legacy_bdot(18, 2, None, 8, false)),
+        T::Q4_1 => return Some(legacy_bdot(20, 4, None, 0, true)),
+        T::Q5_0 => return Some(legacy_bdot(22, 6, Some(2), 16, false)),
+        T::Q5_1 => return Some(legacy_bdot(24, 8, Some(4), 0, true)),
         T::Q4_K | T::Q5_K => {
             if ty == T::Q4_K {
                 r#"fn level(b: u32, g: u32, l: u32) -> i32 {
@@ -231,7 +187,40 @@ fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 { return kx_bdot(row + blk 
 }"#
         }
         _ => return None,
-    })
+    }))
+}
+
+/// `bdot` of a legacy block (Q4_0, Q4_1, Q5_0, Q5_1) of `size` bytes: the nibbles at byte `qs`,
+/// the fifth bits as a u32 at byte `qh` (Q5), each level less `offset`; then `d * sumi` against
+/// Q8_0 activations, or with a min `d * d_x * sumi + m * s_x` against Q8_1's stored sum.
+fn legacy_bdot(size: u32, qs: u32, qh: Option<u32>, offset: i32, min: bool) -> String {
+    let (qh_word, fifth0, fifth1) = match qh {
+        Some(at) => (
+            format!("let qh = u32_at(b + {at}u);"),
+            " | (((qh >> j) << 4u) & 0x10u)",
+            " | ((qh >> (j + 12u)) & 0x10u)",
+        ),
+        None => (String::new(), "", ""),
+    };
+    let finish = if min {
+        "opaque(f16_at(b) * AD[2u * ab] * f32(sumi)) + opaque(f16_at(b + 2u) * AD[2u * ab + 1u])"
+    } else {
+        "f32(sumi) * (f16_at(b) * AD[2u * ab])"
+    };
+    format!(
+        r#"fn bdot(row: u32, blk: u32, xo: u32, ab: u32) -> f32 {{
+    let b = row + blk * {size}u;
+    {qh_word}
+    var sumi = 0;
+    for (var j = 0u; j < 16u; j++) {{
+        let q = byte_at(b + {qs}u + j);
+        let x0 = i32((q & 0xfu){fifth0}) - {offset};
+        let x1 = i32((q >> 4u){fifth1}) - {offset};
+        sumi += x0 * i32(A[xo + j]) + x1 * i32(A[xo + j + 16u]);
+    }}
+    return {finish};
+}}"#
+    )
 }
 
 /// Q4_K and Q5_K against Q8_K (dot.rs's kx_row): per sub-block the scale times the integer dot,
@@ -312,7 +301,7 @@ pub fn matmul(ty: GgmlType) -> Option<String> {
         "{}{}{}\n{}{MATMUL_HEAD}{}",
         weight_prelude(ty)?,
         bindings,
-        bdot(ty).unwrap_or(""),
+        bdot(ty).unwrap_or_default(),
         extra,
         body.replace("ITEM", item)
     ))
@@ -420,37 +409,6 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     )
 }
 
-/// RMSNorm of every row: `Y = X / sqrt(mean(X^2) + eps) * N`, one workgroup per row.
-/// P.a = (cols, rows, rows per grid line, eps bits).
-pub const RMS_NORM: &str = r#"
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> N: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
-var<workgroup> part: array<f32, 64>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let cols = P.a.x;
-    let row = wg.y * P.a.z + wg.x;
-    if (row >= P.a.y) { return; }
-    let o = row * cols;
-    var acc = 0.0;
-    for (var i = lid; i < cols; i += 64u) {
-        acc += X[o + i] * X[o + i];
-    }
-    part[lid] = acc;
-    workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
-        if (lid < s) { part[lid] += part[lid + s]; }
-        workgroupBarrier();
-    }
-    let scale = 1.0 / sqrt(part[0] / f32(cols) + bitcast<f32>(P.a.w));
-    for (var i = lid; i < cols; i += 64u) {
-        Y[o + i] = X[o + i] * scale * N[i];
-    }
-}
-"#;
-
 /// RoPE in place on `[tokens, heads, head_dim]` rows, one thread per rotated pair, with the
 /// host's table of cos (then sin) per token and pair, so the angles are the CPU's to the bit.
 /// P.a = (tokens, heads, head_dim, pairs), P.b.x = 0 adjacent pairs (2i, 2i+1), 1 NeoX (i, i + d/2).
@@ -502,7 +460,8 @@ pub fn attention(f64: bool) -> String {
         ("f32", "0.0")
     };
     format!(
-        "{PARAMS}var<workgroup> psum: array<{ty}, 64>;\n{}",
+        "{PARAMS}{}var<workgroup> psum: array<{ty}, 64>;\n{}",
+        cpu_math(f64),
         ATTENTION.replace("SUM_TYPE", ty).replace("SUM_ZERO", zero)
     )
 }
@@ -535,7 +494,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var p = first + lid; p < len; p += 64u) {
         var s = 0.0;
         for (var d = 0u; d < hd; d++) {
-            s += Q[qo + d] * K[p * kvd + ko + d];
+            s += opaque(Q[qo + d] * K[p * kvd + ko + d]);
         }
         s *= scale;
         if (P.c.x != 0u) { s = cap * tanh(s / cap); }
@@ -552,7 +511,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     var sum = SUM_ZERO;
     for (var p = first + lid; p < len; p += 64u) {
-        let e = exp(S[so + p] - mx);
+        let e = exp_cpu(S[so + p] - mx);
         S[so + p] = e;
         sum += SUM_TYPE(e);
     }
@@ -568,7 +527,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var d = lid; d < hd; d += 64u) {
         var acc = 0.0;
         for (var p = first; p < len; p++) {
-            acc += (S[so + p] * inv) * V[p * kvd + ko + d];
+            acc += opaque((S[so + p] * inv) * V[p * kvd + ko + d]);
         }
         O[qo + d] = acc;
     }
@@ -580,8 +539,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 /// llama.cpp's CPU backend tabulates it for quantized files (input and result rounded to f16;
 /// 0 below -10, the identity above 10). Each is engine/src/ops.rs's `Activation::apply`, the
 /// same f32 operations in the same order, products before an addition kept unfused.
-pub fn glu() -> String {
-    format!("{PARAMS}{F16_ROUND}{GLU}")
+pub fn glu(f64: bool) -> String {
+    format!("{PARAMS}{F16_ROUND}{}{GLU}", cpu_math(f64))
 }
 
 const GLU: &str = r#"
@@ -603,7 +562,7 @@ fn act(x: f32) -> f32 {
             let y = 0.5 * h * (1.0 + tanh(SQRT_2_OVER_PI * h * (1.0 + opaque(GELU_A * h * h))));
             return f16_round(y);
         }
-        default: { return x / (1.0 + exp(-x)); }
+        default: { return div(x, 1.0 + exp_cpu(-x)); }
     }
 }
 
@@ -717,18 +676,84 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 "#;
 
-/// QUANT_ACT with its divisions rounded as IEEE divides: through f64 where the adapter has it (a
-/// quotient of f32s rounded from f64 is the correctly rounded f32), else the driver's f32
-/// division, which Vulkan lets be 2.5 ulp off (a scale off by an ulp puts some activation on
-/// the other side of a rounding boundary now and then).
+/// QUANT_ACT with its divisions rounded as IEEE divides (see `cpu_math`).
 pub fn quant_act(f64: bool) -> String {
-    let div = if f64 {
-        "fn div(a: f32, b: f32) -> f32 { return f32(f64(a) / f64(b)); }\n"
-    } else {
-        "fn div(a: f32, b: f32) -> f32 { return a / b; }\n"
-    };
-    format!("{PARAMS}{F16_ROUND}{div}{QUANT_ACT}")
+    format!("{PARAMS}{F16_ROUND}{}{QUANT_ACT}", cpu_math(f64))
 }
+
+/// `div(a, b)` and `exp_cpu(x)`: f32 division and exp with the CPU's results, where the adapter
+/// has f64. Vulkan lets a driver's f32 division be 2.5 ulp off and its exp 3 + 2|x| ulp (an
+/// activation an ulp off rounds to the other integer in the next quantization now and then,
+/// and moves every later position of a quantized model by 1-2%): a quotient of f32s rounded
+/// from f64 is the correctly rounded f32, and `exp_cpu` is glibc's expf (the CPU's f32::exp on
+/// Linux; ARM's optimized-routines algorithm): x * 32/ln2 = k + r, 2^(k/32) from a table of 32,
+/// a cubic in r, all in f64 and rounded once to f32 (the same bits on 3 million random inputs
+/// in [-100, 100]). Without f64, the driver's own.
+fn cpu_math(f64: bool) -> String {
+    if !f64 {
+        return "fn div(a: f32, b: f32) -> f32 { return a / b; }\n\
+                fn exp_cpu(x: f32) -> f32 { return exp(x); }\n"
+            .into();
+    }
+    EXP_F64.into()
+}
+
+/// A kernel of `cpu_math` alone, for its test: `Y[i] = exp_cpu(X[i])`, `Z[i] = silu(X[i])`.
+#[cfg(test)]
+pub fn cpu_math_probe(f64: bool) -> String {
+    format!(
+        "{PARAMS}{}{}",
+        cpu_math(f64),
+        r#"
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Z: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.y * 65535u * 64u + id.x;
+    if (i < P.a.x) {
+        Y[i] = exp_cpu(X[i]);
+        Z[i] = div(X[i], 1.0 + exp_cpu(-X[i]));
+    }
+}
+"#
+    )
+}
+
+const EXP_F64: &str = r#"
+fn div(a: f32, b: f32) -> f32 { return f32(f64(a) / f64(b)); }
+// 2^(j/32), j = 0..31, as f64.
+var<private> EXP2_TAB: array<f64, 32> = array<f64, 32>(
+    1.0lf, 1.0218971486541166lf, 1.0442737824274138lf, 1.0671404006768237lf,
+    1.0905077326652577lf, 1.1143867425958924lf, 1.1387886347566916lf, 1.1637248587775775lf,
+    1.189207115002721lf, 1.215247359980469lf, 1.241857812073484lf, 1.2690509571917332lf,
+    1.2968395546510096lf, 1.3252366431597413lf, 1.3542555469368927lf, 1.383909881963832lf,
+    1.4142135623730951lf, 1.4451808069770467lf, 1.4768261459394993lf, 1.5091644275934228lf,
+    1.5422108254079407lf, 1.5759808451078865lf, 1.6104903319492543lf, 1.645755478153965lf,
+    1.681792830507429lf, 1.718619298122478lf, 1.7562521603732995lf, 1.7947090750031072lf,
+    1.8340080864093424lf, 1.8741676341103lf, 1.9152065613971474lf, 1.9571441241754002lf,
+);
+// opaque() for f64: keeps a product from being fused into the next addition.
+fn opaque64(x: f64) -> f64 { return select(x, f64(0.0), P.d.w == 0xffffffffu); }
+// 2^k for k within f32's normal range.
+fn pow2(k: i32) -> f64 { return f64(bitcast<f32>(u32(k + 127) << 23u)); }
+fn exp_cpu(x: f32) -> f32 {
+    if (x != x || x > 88.72283) { return exp(x); }
+    if (x < -103.97208) { return 0.0; }
+    let z = opaque64(46.16624130844683lf * f64(x));
+    // z to the nearest integer, ties to even (glibc adds and takes away 1.5 * 2^52, which the
+    // driver's optimizer folds away).
+    let kd = round(z);
+    let r = z - kd;
+    let ki = i32(kd);
+    let k = ki >> 5u;
+    let s = EXP2_TAB[ki & 31] * pow2(k / 2) * pow2(k - k / 2);
+    let c = opaque64(0.0000016938359250920212lf * r) + 0.00023459809789509004lf;
+    let y = opaque64(0.021660849396613134lf * r) + 1.0lf;
+    return f32((opaque64(c * (r * r)) + y) * s);
+}
+"#;
 
 /// How the CPU quantizes the activations a weight type meets (None: float weights meet f32
 /// activations): (block size, QUANT_ACT kind).
@@ -741,17 +766,24 @@ pub fn activation_quant(ty: GgmlType) -> Option<(u32, u32)> {
     }
 }
 
-/// RMSNorm as the CPU computes it (engine/src/ops.rs): the mean square summed in f64 and the
-/// scale taken in f64, then rounded to f32, for adapters with 64-bit floats (lavapipe, most
-/// desktop GPUs; not Metal). Activations that agree with the CPU's to the bit quantize to the
-/// same integers; an f32 mean square puts an element on the other side of a rounding boundary
-/// now and then, which moves a tiny model's logits by about 1%.
-/// P.a = (cols, rows, rows per grid line, eps as f32), P.b.x = eps - f32(eps) as f32.
-pub const RMS_NORM_F64: &str = r#"
+/// RMSNorm of every row, `Y = X / sqrt(mean(X^2) + eps) * N`, one workgroup per row, as the
+/// CPU computes it (engine/src/ops.rs) where the adapter has 64-bit floats (lavapipe, most
+/// desktop GPUs; not Metal): the mean square summed in f64 and the scale taken in f64, then
+/// rounded to f32. Activations that agree with the CPU's to the bit quantize to the same
+/// integers; an f32 mean square (the fallback without f64) puts an element on the other side of
+/// a rounding boundary now and then, which moves a tiny model's logits by about 1%.
+/// P.a = (cols, rows, rows per grid line, eps as f32), P.b.x = eps - f32(eps) as f32 (adding it
+/// in f32 leaves eps as f32).
+pub fn rms_norm(f64: bool) -> String {
+    let acc = if f64 { "f64" } else { "f32" };
+    format!("{PARAMS}{}", RMS_NORM.replace("ACC", acc))
+}
+
+const RMS_NORM: &str = r#"
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> N: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
-var<workgroup> part: array<f64, 64>;
+var<workgroup> part: array<ACC, 64>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -759,9 +791,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let row = wg.y * P.a.z + wg.x;
     if (row >= P.a.y) { return; }
     let o = row * cols;
-    var acc = f64(0.0);
+    var acc = ACC(0.0);
     for (var i = lid; i < cols; i += 64u) {
-        let v = f64(X[o + i]);
+        let v = ACC(X[o + i]);
         acc += v * v;
     }
     part[lid] = acc;
@@ -770,8 +802,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         if (lid < s) { part[lid] += part[lid + s]; }
         workgroupBarrier();
     }
-    let eps = f64(bitcast<f32>(P.a.w)) + f64(bitcast<f32>(P.b.x));
-    let scale = f32(f64(1.0) / sqrt(part[0] / f64(cols) + eps));
+    let eps = ACC(bitcast<f32>(P.a.w)) + ACC(bitcast<f32>(P.b.x));
+    let scale = f32(ACC(1.0) / sqrt(part[0] / ACC(cols) + eps));
     for (var i = lid; i < cols; i += 64u) {
         Y[o + i] = X[o + i] * scale * N[i];
     }
