@@ -38,9 +38,9 @@ fn u32_at(o: u32) -> u32 { return u16_at(o) | (u16_at(o + 2u) << 16u); }
 /// `deq(row, i)`: element `i` of the row whose bytes start at `row`, as engine/src/quant/
 /// dequant.rs computes it (the same f32 operations in the same order). None for a type the GPU
 /// backend does not read; loading a model that has one is an error naming it.
-fn deq(ty: GgmlType) -> Option<&'static str> {
+fn deq(ty: GgmlType) -> Option<String> {
     use GgmlType as T;
-    Some(match ty {
+    Some(String::from(match ty {
         T::F32 => "fn deq(row: u32, i: u32) -> f32 { return bitcast<f32>(W[(row >> 2u) + i]); }",
         T::F16 => "fn deq(row: u32, i: u32) -> f32 { return f16_at(row + 2u * i); }",
         T::BF16 => {
@@ -52,40 +52,10 @@ fn deq(ty: GgmlType) -> Option<&'static str> {
     return f32(i8_at(b + 2u + i % 32u)) * f16_at(b);
 }"#
         }
-        T::Q4_0 => {
-            r#"fn deq(row: u32, i: u32) -> f32 {
-    let b = row + (i / 32u) * 18u;
-    let j = i % 32u;
-    let q = (byte_at(b + 2u + j % 16u) >> (4u * (j / 16u))) & 0xfu;
-    return f16_at(b) * f32(i32(q) - 8);
-}"#
-        }
-        T::Q4_1 => {
-            r#"fn deq(row: u32, i: u32) -> f32 {
-    let b = row + (i / 32u) * 20u;
-    let j = i % 32u;
-    let q = (byte_at(b + 4u + j % 16u) >> (4u * (j / 16u))) & 0xfu;
-    return opaque(f16_at(b) * f32(q)) + f16_at(b + 2u);
-}"#
-        }
-        T::Q5_0 => {
-            r#"fn deq(row: u32, i: u32) -> f32 {
-    let b = row + (i / 32u) * 22u;
-    let j = i % 32u;
-    let q = ((byte_at(b + 6u + j % 16u) >> (4u * (j / 16u))) & 0xfu)
-        | (((u32_at(b + 2u) >> j) & 1u) << 4u);
-    return f16_at(b) * f32(i32(q) - 16);
-}"#
-        }
-        T::Q5_1 => {
-            r#"fn deq(row: u32, i: u32) -> f32 {
-    let b = row + (i / 32u) * 24u;
-    let j = i % 32u;
-    let q = ((byte_at(b + 8u + j % 16u) >> (4u * (j / 16u))) & 0xfu)
-        | (((u32_at(b + 4u) >> j) & 1u) << 4u);
-    return opaque(f16_at(b) * f32(q)) + f16_at(b + 2u);
-}"#
-        }
+        T::Q4_0 => return Some(legacy_deq(18, 2, None, 8, false)),
+        T::Q4_1 => return Some(legacy_deq(20, 4, None, 0, true)),
+        T::Q5_0 => return Some(legacy_deq(22, 6, Some(2), 16, false)),
+        T::Q5_1 => return Some(legacy_deq(24, 8, Some(4), 0, true)),
         T::Q4_K => {
             r#"fn deq(row: u32, i: u32) -> f32 {
     let b = row + (i / 256u) * 144u;
@@ -127,7 +97,28 @@ fn deq(ty: GgmlType) -> Option<&'static str> {
 }"#
         }
         _ => return None,
-    })
+    }))
+}
+
+/// `deq` of a legacy block (Q4_0, Q4_1, Q5_0, Q5_1) of `size` bytes, laid out as `legacy_bdot`
+/// reads it: `d * (q - offset)`, or with a min `d * q + m`.
+fn legacy_deq(size: u32, qs: u32, qh: Option<u32>, offset: i32, min: bool) -> String {
+    let fifth = qh.map_or(String::new(), |at| {
+        format!("\n        | (((u32_at(b + {at}u) >> j) & 1u) << 4u)")
+    });
+    let finish = if min {
+        "opaque(f16_at(b) * f32(q)) + f16_at(b + 2u)".to_string()
+    } else {
+        format!("f16_at(b) * f32(i32(q) - {offset})")
+    };
+    format!(
+        r#"fn deq(row: u32, i: u32) -> f32 {{
+    let b = row + (i / 32u) * {size}u;
+    let j = i % 32u;
+    let q = ((byte_at(b + {qs}u + j % 16u) >> (4u * (j / 16u))) & 0xfu){fifth};
+    return {finish};
+}}"#
+    )
 }
 
 /// `bdot(row, blk, xo, ab)`: block `blk` of the row at byte `row` against the quantized
@@ -293,10 +284,13 @@ pub fn matmul(ty: GgmlType) -> Option<String> {
     // A quantized row's blocks are added in order by one thread, as the CPU's scalar kernel
     // adds them (rows of up to 1024 blocks; longer ones by the tree): a different order moves
     // activations by an ulp, enough to round one of them differently in the next quantization.
-    let body = match bdot(ty) {
-        None => MATMUL_TREE,
-        Some(_) => MATMUL_IN_ORDER,
+    let (in_order, slots) = match bdot(ty) {
+        None => ("0", "1"),
+        Some(_) => ("1024", "1024"),
     };
+    let body = MATMUL_MAIN
+        .replace("IN_ORDER", in_order)
+        .replace("SLOTS", slots);
     Some(format!(
         "{}{}{}\n{}{MATMUL_HEAD}{}",
         weight_prelude(ty)?,
@@ -314,38 +308,11 @@ const MATMUL_HEAD: &str = r#"
 var<workgroup> part: array<f32, 64>;
 "#;
 
-/// Partial sums per thread, then a tree.
-const MATMUL_TREE: &str = r#"
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let rows = P.a.x;
-    let cols = P.a.y;
-    let r = wg.y * P.b.y + wg.x;
-    let t = wg.z;
-    var acc = 0.0;
-    if (r < rows) {
-        let base = r * P.a.z;
-        for (var i = lid; i < P.a.w; i += 64u) {
-            acc += ITEM;
-        }
-    }
-    part[lid] = acc;
-    workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
-        if (lid < s) { part[lid] += part[lid + s]; }
-        workgroupBarrier();
-    }
-    if (lid == 0u && r < rows) {
-        var y = part[0];
-        if (P.b.x != 0u) { y += B[r]; }
-        Y[t * rows + r] = y;
-    }
-}
-"#;
-
-/// Each block's value to workgroup memory, then one thread adds them in order.
-const MATMUL_IN_ORDER: &str = r#"
-var<workgroup> vals: array<f32, 1024>;
+/// The matmul's `main`: each thread takes every 64th item of the row; rows of up to IN_ORDER
+/// items keep each item's value in workgroup memory for one thread to add in order, longer ones
+/// (every row where IN_ORDER is 0) add per-thread partial sums as a tree.
+const MATMUL_MAIN: &str = r#"
+var<workgroup> vals: array<f32, SLOTS>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -354,17 +321,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let r = wg.y * P.b.y + wg.x;
     let t = wg.z;
     let n = P.a.w;
+    let in_order = n <= IN_ORDERu;
     var acc = 0.0;
     if (r < rows) {
         let base = r * P.a.z;
         for (var i = lid; i < n; i += 64u) {
             let v = ITEM;
-            if (n <= 1024u) { vals[i] = v; } else { acc += v; }
+            if (in_order) { vals[i] = v; } else { acc += v; }
         }
     }
     part[lid] = acc;
     workgroupBarrier();
-    if (n <= 1024u) {
+    if (in_order) {
         if (lid == 0u) {
             var sum = 0.0;
             for (var i = 0u; i < n; i++) { sum += vals[i]; }
