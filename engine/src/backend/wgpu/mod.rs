@@ -230,7 +230,7 @@ impl GpuModel {
             rope: compile("rope", &shaders::plain(shaders::ROPE)),
             attention: compile("attention", &shaders::attention(gpu.f64)),
             glu: compile("glu", &shaders::glu(gpu.f64)),
-            softcap: compile("softcap", &shaders::plain(shaders::SOFTCAP)),
+            softcap: compile("softcap", &shaders::softcap(gpu.f64)),
             add: compile("add", &shaders::plain(shaders::ADD)),
             quant_act: compile("quant_act", &shaders::quant_act(gpu.f64)),
         };
@@ -591,8 +591,9 @@ impl GpuModel {
 mod tests {
     use super::*;
 
-    /// The kernels' exp and division give the CPU's bits (f32::exp, SiLU's quotient) on random
-    /// inputs over the range attention and the FFN see, where the adapter has f64.
+    /// The kernels' exp, division and tanh give the CPU's bits (f32::exp, SiLU's quotient,
+    /// f32::tanh) on random inputs over the range attention and the FFN see, where the adapter
+    /// has f64.
     #[test]
     fn exp_and_silu_on_the_gpu_are_the_cpus() {
         let gpu = Gpu::open().expect("a GPU adapter (Mesa's lavapipe in CI)");
@@ -629,19 +630,37 @@ mod tests {
             })
             .collect();
         let xb = gpu.upload_f32("x", &x).unwrap();
-        let (y, z) = (gpu.scratch("y", n).unwrap(), gpu.scratch("z", n).unwrap());
-        let mut p = Plan::default();
-        p.dispatch(&pipeline, params(&[n as u32]), &[&xb, &y, &z], grid_1d(n));
-        let encoder = p.encode(&gpu);
-        let exp = gpu.read_f32(encoder, &y, n).unwrap();
-        let mut p = Plan::default();
-        p.dispatch(&pipeline, params(&[n as u32]), &[&xb, &y, &z], grid_1d(n));
-        let silu = gpu.read_f32(p.encode(&gpu), &z, n).unwrap();
+        let out: Vec<_> = ["exp", "silu", "tanh"]
+            .iter()
+            .map(|name| gpu.scratch(name, n).unwrap())
+            .collect();
+        // tanh sees X / 32 (an exact scaling): the range GELU and the soft-caps feed it.
+        let scale = 1.0f32 / 32.0;
+        let run = |k: usize| {
+            let mut p = Plan::default();
+            p.dispatch(
+                &pipeline,
+                params(&[n as u32, scale.to_bits()]),
+                &[&xb, &out[0], &out[1], &out[2]],
+                grid_1d(n),
+            );
+            gpu.read_f32(p.encode(&gpu), &out[k], n).unwrap()
+        };
+        let (exp, silu, tanh) = (run(0), run(1), run(2));
         let mut bad = Vec::new();
         for i in 0..n {
-            let want = (x[i].exp(), Activation::Silu.apply(x[i]));
-            if exp[i].to_bits() != want.0.to_bits() || silu[i].to_bits() != want.1.to_bits() {
-                bad.push((x[i], exp[i], want.0, silu[i], want.1));
+            let want = [
+                x[i].exp(),
+                Activation::Silu.apply(x[i]),
+                (x[i] * scale).tanh(),
+            ];
+            let got = [exp[i], silu[i], tanh[i]];
+            if got
+                .iter()
+                .zip(&want)
+                .any(|(a, b)| a.to_bits() != b.to_bits())
+            {
+                bad.push((x[i], got, want));
             }
         }
         assert!(

@@ -465,7 +465,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             s += opaque(Q[qo + d] * K[p * kvd + ko + d]);
         }
         s *= scale;
-        if (P.c.x != 0u) { s = cap * tanh(s / cap); }
+        if (P.c.x != 0u) { s = cap * tanh_cpu(div(s, cap)); }
         S[so + p] = s;
         m = max(m, s);
     }
@@ -521,13 +521,13 @@ const GELU_A: f32 = 0.044715;
 fn act(x: f32) -> f32 {
     switch P.a.y {
         case 1u: {
-            return 0.5 * x * (1.0 + tanh(SQRT_2_OVER_PI * (x + opaque(GELU_A * x * x * x))));
+            return 0.5 * x * (1.0 + tanh_cpu(SQRT_2_OVER_PI * (x + opaque(GELU_A * x * x * x))));
         }
         case 2u: {
             if (x <= -10.0) { return 0.0; }
             if (x >= 10.0) { return x; }
             let h = f16_round(x);
-            let y = 0.5 * h * (1.0 + tanh(SQRT_2_OVER_PI * h * (1.0 + opaque(GELU_A * h * h))));
+            let y = 0.5 * h * (1.0 + tanh_cpu(SQRT_2_OVER_PI * h * (1.0 + opaque(GELU_A * h * h))));
             return f16_round(y);
         }
         default: { return div(x, 1.0 + exp_cpu(-x)); }
@@ -543,9 +543,13 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 "#;
 
-/// Soft-capping in place, `X = cap * tanh(X / cap)`: Gemma's final logits. P.a = (elements,
-/// cap bits).
-pub const SOFTCAP: &str = r#"
+/// Soft-capping in place, `X = cap * tanh(X / cap)`: Gemma's final logits, with the CPU's
+/// division and tanh (`cpu_math`). P.a = (elements, cap bits).
+pub fn softcap(f64: bool) -> String {
+    format!("{PARAMS}{}{SOFTCAP}", cpu_math(f64))
+}
+
+const SOFTCAP: &str = r#"
 @group(0) @binding(1) var<storage, read_write> X: array<f32>;
 
 @compute @workgroup_size(64)
@@ -553,7 +557,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.y * 65535u * 64u + id.x;
     if (i < P.a.x) {
         let cap = bitcast<f32>(P.a.y);
-        X[i] = cap * tanh(X[i] / cap);
+        X[i] = cap * tanh_cpu(div(X[i], cap));
     }
 }
 "#;
@@ -658,15 +662,103 @@ pub fn quant_act(f64: bool) -> String {
 /// a cubic in r, all in f64 and rounded once to f32 (the same bits on 3 million random inputs
 /// in [-100, 100]). Without f64, the driver's own.
 fn cpu_math(f64: bool) -> String {
-    if !f64 {
-        return "fn div(a: f32, b: f32) -> f32 { return a / b; }\n\
-                fn exp_cpu(x: f32) -> f32 { return exp(x); }\n"
-            .into();
-    }
-    EXP_F64.into()
+    let own = if f64 {
+        EXP_F64
+    } else {
+        "fn div(a: f32, b: f32) -> f32 { return a / b; }\n\
+         fn exp_cpu(x: f32) -> f32 { return exp(x); }\n"
+    };
+    format!("{own}{TANH}")
 }
 
-/// A kernel of `cpu_math` alone, for its test: `Y[i] = exp_cpu(X[i])`, `Z[i] = silu(X[i])`.
+/// `tanh_cpu(x)`: tanhf as glibc 2.36 computes it (fdlibm's, through its expm1f), the CPU's
+/// f32::tanh, which GELU and the soft-caps use: llama.cpp's f16 GELU table rounds a result an
+/// ulp off to the other f16 now and then, and moves a quantized activation. Every step is one
+/// f32 operation kept apart by `opaque` (no fused multiply-add, no algebraic folding of
+/// `(hi - x) - lo`), divisions through `div`; the same bits as the CPU on 3 million random
+/// inputs (and the test below).
+const TANH: &str = r#"
+fn fbits(b: u32) -> f32 { return bitcast<f32>(b); }
+fn expm1_cpu(x0: f32) -> f32 {
+    var x = x0;
+    let neg = (bitcast<u32>(x) & 0x80000000u) != 0u;
+    let hx = bitcast<u32>(x) & 0x7fffffffu;
+    let ln2_hi = fbits(0x3f317180u);
+    let ln2_lo = fbits(0x3717f7d1u);
+    if (hx >= 0x4195b844u) {
+        if (hx >= 0x42b17218u) { return select(exp(x), -1.0, neg); }
+        if (neg) { return -1.0; }
+    }
+    var k = 0;
+    var c = 0.0;
+    if (hx > 0x3eb17218u) {
+        var hi: f32;
+        var lo: f32;
+        if (hx < 0x3f851592u) {
+            if (!neg) { hi = opaque(x - ln2_hi); lo = ln2_lo; k = 1; }
+            else { hi = opaque(x + ln2_hi); lo = -ln2_lo; k = -1; }
+        } else {
+            k = i32(opaque(opaque(fbits(0x3fb8aa3bu) * x) + select(0.5, -0.5, neg)));
+            let t = f32(k);
+            hi = opaque(x - opaque(t * ln2_hi));
+            lo = opaque(t * ln2_lo);
+        }
+        x = opaque(hi - lo);
+        c = opaque(opaque(hi - x) - lo);
+    } else if (hx < 0x33000000u) {
+        return x;
+    }
+    let hfx = opaque(0.5 * x);
+    let hxs = opaque(x * hfx);
+    var r1 = opaque(hxs * fbits(0xb457edbbu)) + fbits(0x36867e54u);
+    r1 = opaque(hxs * r1) + fbits(0xb8a670cdu);
+    r1 = opaque(hxs * r1) + fbits(0x3ad00d01u);
+    r1 = opaque(hxs * r1) + fbits(0xbd088889u);
+    r1 = opaque(1.0 + opaque(hxs * r1));
+    let t = opaque(3.0 - opaque(r1 * hfx));
+    var e = opaque(hxs * div(opaque(r1 - t), opaque(6.0 - opaque(x * t))));
+    if (k == 0) { return x - opaque(opaque(x * e) - hxs); }
+    e = opaque(opaque(x * opaque(e - c)) - c);
+    e = opaque(e - hxs);
+    if (k == -1) { return opaque(0.5 * opaque(x - e)) - 0.5; }
+    if (k == 1) {
+        if (x < -0.25) { return -2.0 * opaque(e - opaque(x + 0.5)); }
+        return 1.0 + opaque(2.0 * opaque(x - e));
+    }
+    if (k <= -2 || k > 56) {
+        let y = opaque(1.0 - opaque(e - x));
+        return opaque(bitcast<f32>(bitcast<i32>(y) + (k << 23u))) - 1.0;
+    }
+    if (k < 23) {
+        let t1 = bitcast<f32>(0x3f800000 - (0x1000000 >> u32(k)));
+        let y = opaque(t1 - opaque(e - x));
+        return bitcast<f32>(bitcast<i32>(y) + (k << 23u));
+    }
+    let t2 = bitcast<f32>((0x7f - k) << 23u);
+    let y = opaque(opaque(x - opaque(e + t2)) + 1.0);
+    return bitcast<f32>(bitcast<i32>(y) + (k << 23u));
+}
+fn tanh_cpu(x: f32) -> f32 {
+    let ix = bitcast<u32>(x) & 0x7fffffffu;
+    if (ix >= 0x7f800000u) { return select(tanh(x), x, x != x); }
+    var z = 1.0;
+    if (ix < 0x41b00000u) {
+        if (ix == 0u) { return x; }
+        if (ix < 0x24000000u) { return x * opaque(1.0 + x); }
+        if (ix >= 0x3f800000u) {
+            let t = expm1_cpu(opaque(2.0 * abs(x)));
+            z = 1.0 - div(2.0, opaque(t + 2.0));
+        } else {
+            let t = expm1_cpu(opaque(-2.0 * abs(x)));
+            z = div(-t, opaque(t + 2.0));
+        }
+    }
+    return select(-z, z, x >= 0.0);
+}
+"#;
+
+/// A kernel of `cpu_math` alone, for its test: `Y[i] = exp_cpu(X[i])`, `Z[i] = silu(X[i])`,
+/// `T[i] = tanh_cpu(X[i] * P.a.y)`.
 #[cfg(test)]
 pub fn cpu_math_probe(f64: bool) -> String {
     format!(
@@ -676,12 +768,14 @@ pub fn cpu_math_probe(f64: bool) -> String {
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Z: array<f32>;
+@group(0) @binding(4) var<storage, read_write> T: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.y * 65535u * 64u + id.x;
     if (i < P.a.x) {
         Y[i] = exp_cpu(X[i]);
+        T[i] = tanh_cpu(X[i] * bitcast<f32>(P.a.y));
         Z[i] = div(X[i], 1.0 + exp_cpu(-X[i]));
     }
 }
