@@ -513,7 +513,7 @@ fn the_gpu_backend_gives_the_cpus_logits_or_says_why_it_cannot() {
     }
     for t in g.tensors() {
         let (ty, data) = if t.info.name == "blk.1.ffn_down.weight" {
-            let x: Vec<f32> = bytemuck_f32(&t.data);
+            let x: Vec<f32> = bytemuck_f32(t.data);
             let mut q = vec![0u8; x.len() / 256 * GgmlType::Q3_K.type_size() as usize];
             quantize(GgmlType::Q3_K, &x, &mut q).unwrap();
             (GgmlType::Q3_K, q)
