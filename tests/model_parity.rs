@@ -1,7 +1,8 @@
 //! The forward pass against the committed goldens (golden/models): HF float64 for f32 weights,
 //! llama.cpp for each quantized file, llama.cpp's own batch/incremental split, and per-op traces.
 //! The logits tests run on every backend (`backend_tests!`: a `cpu` and a `gpu` test each); the
-//! trace and the perturbation tests read the CPU pass's internals and run there only.
+//! trace and the perturbation tests read the CPU pass's internals (per-op traces, config edits
+//! after load) and run there only: the GPU pass reads back only logits.
 //! Goldens are read with the `safetensors` crate, independent of the engine's reader.
 
 mod common;
@@ -216,50 +217,64 @@ fn a_swapped_rope_convention_or_a_2_percent_perturbation_is_caught() {
     assert!(err > 1e-4, "a 2% perturbation went unnoticed: {err:e}");
 }
 
-/// The cache's bookkeeping: positions fill as tokens run, a call past the capacity is refused
-/// with the positions it needed, and `clear` starts again at position 0 with the same logits.
-#[test]
-fn the_kv_cache_counts_positions_refuses_overflow_and_clears() {
-    use realizar::model::ModelError;
-    let model = "tiny-gqa";
-    let m = gguf(model, "F32");
-    let t = tokens(model);
-    let (head, tail) = t.split_at(3);
-    let mut cache = m.new_cache(t.len());
-    assert_eq!(
-        (cache.len(), cache.capacity(), cache.is_empty()),
-        (0, t.len(), true)
-    );
-    let first = m.forward(&mut cache, head, Logits::Last).unwrap();
-    assert_eq!((cache.len(), cache.is_empty()), (3, false));
-    match m.forward(&mut cache, &t, Logits::Last) {
-        Err(ModelError::ContextFull { needed, ctx }) => {
-            assert_eq!((needed, ctx), (3 + t.len(), t.len()))
+backend_tests! {
+    /// The cache's bookkeeping on every backend: positions fill as tokens run, a call past the
+    /// capacity is refused with the positions it needed and leaves the cache as it was, and
+    /// `clear` starts again at position 0 with the same logits. The split point is random.
+    fn the_kv_cache_counts_positions_refuses_overflow_and_clears(backend) {
+        use realizar::backend::CacheState;
+        use realizar::model::ModelError;
+        let model = "tiny-gqa";
+        let m = on(backend, model, "F32");
+        let t = tokens(model);
+        let mut rng = common::Rng::new(0xcac4e);
+        let split = 2 + (rng.next_u64() % (t.len() as u64 - 4)) as usize;
+        let (head, tail) = t.split_at(split);
+        let mut cache = m.new_cache(t.len()).unwrap();
+        assert_eq!(
+            (cache.len(), cache.capacity(), cache.is_empty()),
+            (0, t.len(), true)
+        );
+        let first = m.forward(&mut cache, head, Logits::Last).unwrap();
+        assert_eq!((cache.len(), cache.is_empty()), (split, false));
+        match m.forward(&mut cache, &t, Logits::Last) {
+            Err(ModelError::ContextFull { needed, ctx }) => {
+                assert_eq!((needed, ctx), (split + t.len(), t.len()))
+            }
+            other => panic!("expected ContextFull, got {other:?}"),
         }
-        other => panic!("expected ContextFull, got {other:?}"),
+        assert_eq!(cache.len(), split, "a refused call leaves the cache as it was");
+        m.forward(&mut cache, tail, Logits::Last).unwrap();
+        assert_eq!(cache.len(), t.len());
+        // Full: even one more token is refused.
+        assert!(matches!(
+            m.forward(&mut cache, &t[..1], Logits::Last),
+            Err(ModelError::ContextFull { needed, .. }) if needed == t.len() + 1
+        ));
+        cache.clear();
+        assert_eq!(
+            (cache.len(), cache.capacity(), cache.is_empty()),
+            (0, t.len(), true)
+        );
+        assert_eq!(m.forward(&mut cache, head, Logits::Last).unwrap(), first);
+        // Logits::Last is the last row of Logits::All.
+        let vocab = m.config().vocab;
+        let all = batch_logits(&m, head);
+        assert_eq!(first.len(), vocab);
+        assert_eq!(first, all[(split - 1) * vocab..]);
     }
-    assert_eq!(cache.len(), 3, "a refused call leaves the cache as it was");
-    m.forward(&mut cache, tail, Logits::Last).unwrap();
-    assert_eq!(cache.len(), t.len());
-    // Full: even one more token is refused.
-    assert!(matches!(
-        m.forward(&mut cache, &t[..1], Logits::Last),
-        Err(ModelError::ContextFull { needed, .. }) if needed == t.len() + 1
-    ));
-    cache.clear();
-    assert_eq!(
-        (cache.len(), cache.capacity(), cache.is_empty()),
-        (0, t.len(), true)
-    );
-    assert_eq!(m.forward(&mut cache, head, Logits::Last).unwrap(), first);
-    // Logits::Last is the last row of Logits::All.
-    let vocab = m.config.vocab;
-    let all = batch_logits(&m, head);
-    assert_eq!(first.len(), vocab);
-    assert_eq!(first, all[2 * vocab..]);
-    // Each traced tensor is [tokens of the call, features].
+}
+
+/// Each traced tensor of the CPU pass is [tokens of the call, features], the call starting
+/// part-way into the cache.
+#[test]
+fn each_traced_tensor_is_tokens_by_features() {
+    let m = gguf("tiny-gqa", "F32");
+    let t = tokens("tiny-gqa");
+    let mut cache = m.new_cache(t.len());
+    m.forward(&mut cache, &t[..3], Logits::Last).unwrap();
     let mut trace = Trace::default();
-    m.forward_traced(&mut cache, &tail[..2], Logits::All, Some(&mut trace))
+    m.forward_traced(&mut cache, &t[3..5], Logits::All, Some(&mut trace))
         .unwrap();
     let c = &m.config;
     for (key, cols) in [
