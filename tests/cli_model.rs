@@ -7,6 +7,8 @@ mod common;
 use std::path::PathBuf;
 
 use common::realizar;
+use realizar::format::gguf::{GgmlType, Gguf, GgufWriter};
+use realizar::quant::quantize;
 
 fn model(path: &str) -> String {
     common::goldens()
@@ -502,17 +504,52 @@ fn the_gpu_backend_gives_the_cpus_logits_or_says_why_it_cannot() {
         r.stderr
     );
     assert!(!out.exists(), "nothing was computed elsewhere");
-    // A model the GPU kernels do not run is refused by name at load.
-    let r = realizar(&[
-        "logits",
-        &model("tiny-gemma2/tiny-gemma2-F32.gguf"),
-        "--tokens",
-        "1,2",
-        "--out",
-        out.to_str().unwrap(),
-        "--backend",
-        "gpu",
-    ]);
+    // A model the GPU kernels do not run (one matrix in Q3_K, which they do not read; the CPU
+    // does) is refused by name at load.
+    let q3k = dir.path().join("tiny-gqa-q3k.gguf");
+    let g = Gguf::open(model("tiny-gqa/tiny-gqa-F32.gguf")).unwrap();
+    let mut w = GgufWriter::new();
+    for (key, value) in g.header().metadata.iter() {
+        w.add_metadata(key, value.clone()).unwrap();
+    }
+    for t in g.tensors() {
+        let (ty, data) = if t.info.name == "blk.1.ffn_down.weight" {
+            let x: Vec<f32> = bytemuck_f32(t.data);
+            let mut q = vec![0u8; x.len() / 256 * GgmlType::Q3_K.type_size() as usize];
+            quantize(GgmlType::Q3_K, &x, &mut q).unwrap();
+            (GgmlType::Q3_K, q)
+        } else {
+            (t.info.ggml_type, t.data.to_vec())
+        };
+        w.add_tensor(t.info.name.clone(), ty, &t.info.dims, data)
+            .unwrap();
+    }
+    w.write_file(&q3k).unwrap();
+    let args = |backend| {
+        realizar(&[
+            "logits",
+            q3k.to_str().unwrap(),
+            "--tokens",
+            "1,2",
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            backend,
+        ])
+    };
+    assert_eq!(args("cpu").code, 0, "the CPU runs Q3_K");
+    let r = args("gpu");
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("architecture 'gemma2'"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("weight type Q3_K") && r.stderr.contains("blk.1.ffn_down.weight"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Little-endian f32s from bytes.
+fn bytemuck_f32(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }

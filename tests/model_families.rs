@@ -6,6 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use realizar::backend::Forward;
 use realizar::format::gguf::{Gguf, GgufWriter, MetaValue};
 use realizar::model::{Logits, Model, ModelError};
 use realizar::quant::Kernel;
@@ -28,6 +29,12 @@ fn gguf_with(src: &str, dst: &Path, meta: &[(&str, MetaValue)], tensors: &[(&str
             .unwrap();
     }
     w.write_file(dst).unwrap();
+}
+
+/// Relative L2 distance of `a` from `b`.
+fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
+    let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
+    realizar_oracle::metrics::rel_l2(&widen(b), &widen(a))
 }
 
 /// A copy of a golden HF directory with config.json edited.
@@ -189,19 +196,19 @@ fn unused_tensors_are_listed_by_name_in_the_error() {
     }
 }
 
+backend_tests! {
 /// llama.cpp applies `rope.scaling.factor` as a linear position scale: the same logits at
 /// position 0 (RoPE is the identity there), different ones after it, and factor 1 is no change.
-#[test]
-fn linear_rope_scaling_is_applied_not_ignored() {
+fn linear_rope_scaling_is_applied_not_ignored(backend) {
     let dir = tempfile::tempdir().unwrap();
     let src = "tiny-gqa/tiny-gqa-F32.gguf";
     let logits = |path: &Path| {
-        let m = Model::load(path, Kernel::best()).unwrap();
+        let m = common::backends::load(path, backend);
         let t: Vec<u32> = common::goldens().tokens("tiny-gqa").unwrap();
-        let mut cache = m.new_cache(t.len());
+        let mut cache = m.new_cache(t.len()).unwrap();
         (
             m.forward(&mut cache, &t, Logits::All).unwrap(),
-            m.config.vocab,
+            m.config().vocab,
         )
     };
     let (base, vocab) = logits(&golden(src));
@@ -236,6 +243,37 @@ fn linear_rope_scaling_is_applied_not_ignored() {
             "factor {factor}: max abs change {later}"
         );
     }
+}
+
+/// Phi-3's LongRoPE set is picked by the cache's capacity on every backend: a cache within the
+/// original context rotates with the short factors, a longer one with the long factors (the
+/// same logits at position 0, where RoPE is the identity, different ones after it), and a
+/// backend gives the CPU's logits for either.
+fn longrope_is_picked_by_cache_capacity(backend) {
+    let path = golden("tiny-phi3-long/tiny-phi3-long-F32.gguf");
+    let m = common::backends::load(&path, backend);
+    let cpu = Model::load(&path, Kernel::best()).unwrap();
+    // Random tokens, an irregular count.
+    let vocab = m.config().vocab;
+    let mut rng = common::Rng::new(0x10e6);
+    let len = 5 + (rng.next_u64() % 9) as usize;
+    let t: Vec<u32> = (0..len).map(|_| (rng.next_u64() % vocab as u64) as u32).collect();
+    let t = &t[..];
+    let logits = |ctx: usize| {
+        let mut cache = m.new_cache(ctx).unwrap();
+        let ours = m.forward(&mut cache, t, Logits::All).unwrap();
+        let mut cache = cpu.new_cache(ctx);
+        let theirs = cpu.forward(&mut cache, t, Logits::All).unwrap();
+        let rel = rel_l2(&ours, &theirs);
+        eprintln!("ctx {ctx}, {len} tokens: {} vs cpu rel L2 {rel:.2e}", backend.name());
+        assert!(rel <= 1e-5, "ctx {ctx}: rel L2 {rel:e}");
+        ours
+    };
+    let (short, long) = (logits(64), logits(96));
+    assert_eq!(short[..vocab], long[..vocab]);
+    let moved = rel_l2(&short[vocab..], &long[vocab..]);
+    assert!(moved > 1e-3, "short and long factors: rel L2 {moved:e}");
+}
 }
 
 /// Llama 3's RoPE factors: what the engine computes from config.json's `rope_scaling` equals what
@@ -451,13 +489,4 @@ fn longrope_factors_are_read_alike_and_picked_by_cache_capacity() {
         assert_eq!(lr.long[31], 8.0);
     }
     assert_eq!(gguf.config.rope_longrope, hf.config.rope_longrope);
-    // A cache within the original context rotates differently from a longer one.
-    let t: Vec<u32> = common::goldens().tokens("tiny-phi3-long").unwrap()[..8].to_vec();
-    let logits = |ctx: usize| {
-        let mut cache = gguf.new_cache(ctx);
-        gguf.forward(&mut cache, &t, Logits::All).unwrap()
-    };
-    let (short, long) = (logits(64), logits(96));
-    assert_eq!(short[..gguf.config.vocab], long[..gguf.config.vocab]);
-    assert_ne!(short, long);
 }

@@ -1,7 +1,8 @@
 //! The forward pass against the committed goldens (golden/models): HF float64 for f32 weights,
 //! llama.cpp for each quantized file, llama.cpp's own batch/incremental split, and per-op traces.
 //! The logits tests run on every backend (`backend_tests!`: a `cpu` and a `gpu` test each); the
-//! trace and the perturbation tests read the CPU pass's internals and run there only.
+//! trace and the perturbation tests read the CPU pass's internals (per-op traces, config edits
+//! after load) and run there only: the GPU pass reads back only logits.
 //! Goldens are read with the `safetensors` crate, independent of the engine's reader.
 
 mod common;
@@ -77,24 +78,8 @@ fn assert_f32_parity(model: &str, what: &str, ours: &[f32], hf: &[f64]) {
     }
 }
 
-/// The families the GPU backend refuses at load, by name (Phi-3's fused matrices and LongRoPE,
-/// Gemma's soft-caps, post-norms and windows); every other reference model runs on it.
-const GPU_REFUSES: [&str; 4] = ["tiny-phi3", "tiny-gemma2", "tiny-gemma3", "tiny-phi3-long"];
-
-/// The models `backend` refuses in `file`: on the GPU, those families, and Mistral's HF
-/// directory, whose config.json has a sliding window (its GGUF files carry none).
-fn refused(backend: BackendKind, file: &str) -> Vec<&'static str> {
-    match backend {
-        BackendKind::Cpu => vec![],
-        BackendKind::Gpu => MODELS
-            .into_iter()
-            .filter(|m| GPU_REFUSES.contains(m) || (file == "hf" && *m == "tiny-mistral"))
-            .collect(),
-    }
-}
-
-/// `model`'s `file` (a GGUF label or `hf`) on `backend`, or None where the GPU refuses it.
-fn on(backend: BackendKind, model: &str, file: &str) -> Option<Runtime> {
+/// `model`'s `file` (a GGUF label or `hf`) on `backend`; every reference model runs on both.
+fn on(backend: BackendKind, model: &str, file: &str) -> Runtime {
     let path = match file {
         "hf" => dir(model).join("hf"),
         label => dir(model).join(format!("{model}-{label}.gguf")),
@@ -102,22 +87,11 @@ fn on(backend: BackendKind, model: &str, file: &str) -> Option<Runtime> {
     common::backends::load(&path, backend)
 }
 
-/// Runs `check` on each reference model's `file` that loads on `backend`, and holds the models
-/// refused to exactly the backend's declared list.
+/// Runs `check` on each reference model's `file` on `backend`.
 fn each_model(backend: BackendKind, file: &str, mut check: impl FnMut(&str, Runtime)) {
-    let mut refused = Vec::new();
     for model in MODELS {
-        match on(backend, model, file) {
-            Some(m) => check(model, m),
-            None => refused.push(model),
-        }
+        check(model, on(backend, model, file));
     }
-    assert_eq!(
-        refused,
-        self::refused(backend, file),
-        "models {} refuses",
-        backend.name()
-    );
 }
 
 backend_tests! {
@@ -149,7 +123,6 @@ backend_tests! {
     }
 
     fn quantized_files_match_llama_cpp(backend) {
-        let mut refused = Vec::new();
         for model in MODELS {
             let m = manifest(model);
             let files = m["files"].as_object().unwrap();
@@ -161,10 +134,7 @@ backend_tests! {
                 if label == "F32" {
                     continue;
                 }
-                let Some(engine) = on(backend, model, label) else {
-                    refused.push(model);
-                    continue;
-                };
+                let engine = on(backend, model, label);
                 let vocab = engine.config().vocab;
                 let golden_file = format!("llamacpp_{label}.safetensors");
                 for (mode, ours) in [
@@ -187,8 +157,6 @@ backend_tests! {
                 }
             }
         }
-        refused.dedup();
-        assert_eq!(refused, self::refused(backend, "gguf"));
     }
 }
 
@@ -251,50 +219,64 @@ fn a_swapped_rope_convention_or_a_2_percent_perturbation_is_caught() {
     assert!(err > 1e-4, "a 2% perturbation went unnoticed: {err:e}");
 }
 
-/// The cache's bookkeeping: positions fill as tokens run, a call past the capacity is refused
-/// with the positions it needed, and `clear` starts again at position 0 with the same logits.
-#[test]
-fn the_kv_cache_counts_positions_refuses_overflow_and_clears() {
-    use realizar::model::ModelError;
-    let model = "tiny-gqa";
-    let m = gguf(model, "F32");
-    let t = tokens(model);
-    let (head, tail) = t.split_at(3);
-    let mut cache = m.new_cache(t.len());
-    assert_eq!(
-        (cache.len(), cache.capacity(), cache.is_empty()),
-        (0, t.len(), true)
-    );
-    let first = m.forward(&mut cache, head, Logits::Last).unwrap();
-    assert_eq!((cache.len(), cache.is_empty()), (3, false));
-    match m.forward(&mut cache, &t, Logits::Last) {
-        Err(ModelError::ContextFull { needed, ctx }) => {
-            assert_eq!((needed, ctx), (3 + t.len(), t.len()))
+backend_tests! {
+    /// The cache's bookkeeping on every backend: positions fill as tokens run, a call past the
+    /// capacity is refused with the positions it needed and leaves the cache as it was, and
+    /// `clear` starts again at position 0 with the same logits. The split point is random.
+    fn the_kv_cache_counts_positions_refuses_overflow_and_clears(backend) {
+        use realizar::backend::CacheState;
+        use realizar::model::ModelError;
+        let model = "tiny-gqa";
+        let m = on(backend, model, "F32");
+        let t = tokens(model);
+        let mut rng = common::Rng::new(0xcac4e);
+        let split = 2 + (rng.next_u64() % (t.len() as u64 - 4)) as usize;
+        let (head, tail) = t.split_at(split);
+        let mut cache = m.new_cache(t.len()).unwrap();
+        assert_eq!(
+            (cache.len(), cache.capacity(), cache.is_empty()),
+            (0, t.len(), true)
+        );
+        let first = m.forward(&mut cache, head, Logits::Last).unwrap();
+        assert_eq!((cache.len(), cache.is_empty()), (split, false));
+        match m.forward(&mut cache, &t, Logits::Last) {
+            Err(ModelError::ContextFull { needed, ctx }) => {
+                assert_eq!((needed, ctx), (split + t.len(), t.len()))
+            }
+            other => panic!("expected ContextFull, got {other:?}"),
         }
-        other => panic!("expected ContextFull, got {other:?}"),
+        assert_eq!(cache.len(), split, "a refused call leaves the cache as it was");
+        m.forward(&mut cache, tail, Logits::Last).unwrap();
+        assert_eq!(cache.len(), t.len());
+        // Full: even one more token is refused.
+        assert!(matches!(
+            m.forward(&mut cache, &t[..1], Logits::Last),
+            Err(ModelError::ContextFull { needed, .. }) if needed == t.len() + 1
+        ));
+        cache.clear();
+        assert_eq!(
+            (cache.len(), cache.capacity(), cache.is_empty()),
+            (0, t.len(), true)
+        );
+        assert_eq!(m.forward(&mut cache, head, Logits::Last).unwrap(), first);
+        // Logits::Last is the last row of Logits::All.
+        let vocab = m.config().vocab;
+        let all = batch_logits(&m, head);
+        assert_eq!(first.len(), vocab);
+        assert_eq!(first, all[(split - 1) * vocab..]);
     }
-    assert_eq!(cache.len(), 3, "a refused call leaves the cache as it was");
-    m.forward(&mut cache, tail, Logits::Last).unwrap();
-    assert_eq!(cache.len(), t.len());
-    // Full: even one more token is refused.
-    assert!(matches!(
-        m.forward(&mut cache, &t[..1], Logits::Last),
-        Err(ModelError::ContextFull { needed, .. }) if needed == t.len() + 1
-    ));
-    cache.clear();
-    assert_eq!(
-        (cache.len(), cache.capacity(), cache.is_empty()),
-        (0, t.len(), true)
-    );
-    assert_eq!(m.forward(&mut cache, head, Logits::Last).unwrap(), first);
-    // Logits::Last is the last row of Logits::All.
-    let vocab = m.config.vocab;
-    let all = batch_logits(&m, head);
-    assert_eq!(first.len(), vocab);
-    assert_eq!(first, all[2 * vocab..]);
-    // Each traced tensor is [tokens of the call, features].
+}
+
+/// Each traced tensor of the CPU pass is [tokens of the call, features], the call starting
+/// part-way into the cache.
+#[test]
+fn each_traced_tensor_is_tokens_by_features() {
+    let m = gguf("tiny-gqa", "F32");
+    let t = tokens("tiny-gqa");
+    let mut cache = m.new_cache(t.len());
+    m.forward(&mut cache, &t[..3], Logits::Last).unwrap();
     let mut trace = Trace::default();
-    m.forward_traced(&mut cache, &tail[..2], Logits::All, Some(&mut trace))
+    m.forward_traced(&mut cache, &t[3..5], Logits::All, Some(&mut trace))
         .unwrap();
     let c = &m.config;
     for (key, cols) in [
@@ -310,25 +292,29 @@ fn the_kv_cache_counts_positions_refuses_overflow_and_clears() {
     }
 }
 
-/// `realizar run`'s path: prefill with `Logits::Last`, then one token per call, in a cache much
-/// larger than the prompt. Each step's logits equal the all-positions batch pass's row.
-#[test]
-fn logits_last_prefill_then_decode_equals_all_positions() {
-    for model in MODELS {
-        let m = gguf(model, "F32");
-        let t = tokens(model);
-        let batch = batch_logits(&m, &t);
-        let vocab = m.config.vocab;
-        let prefill = (t.len() / 2) | 1;
-        let mut cache = m.new_cache(m.config.context);
-        let mut ours = m.forward(&mut cache, &t[..prefill], Logits::Last).unwrap();
-        assert_eq!(ours.len(), vocab, "{model}: Logits::Last is one row");
-        for &tok in &t[prefill..] {
-            ours.extend(m.forward(&mut cache, &[tok], Logits::Last).unwrap());
+backend_tests! {
+    /// `realizar run`'s path: prefill with `Logits::Last`, then one token per call, in a cache
+    /// much larger than the prompt. Each step's logits equal the all-positions batch pass's row.
+    fn logits_last_prefill_then_decode_equals_all_positions(backend) {
+        for model in MODELS {
+            let m = on(backend, model, "F32");
+            let t = tokens(model);
+            let batch = batch_logits(&m, &t);
+            let vocab = m.config().vocab;
+            let prefill = (t.len() / 2) | 1;
+            let mut cache = m.new_cache(m.config().context).unwrap();
+            let mut ours = m.forward(&mut cache, &t[..prefill], Logits::Last).unwrap();
+            assert_eq!(ours.len(), vocab, "{model}: Logits::Last is one row");
+            for &tok in &t[prefill..] {
+                ours.extend(m.forward(&mut cache, &[tok], Logits::Last).unwrap());
+            }
+            let reference: Vec<f64> = widen(&batch[(prefill - 1) * vocab..]);
+            let err = max_abs(&ours, &reference);
+            eprintln!(
+                "{model} on {}: Logits::Last prefill {prefill} + decode vs batch: max abs {err:.2e}",
+                backend.name()
+            );
+            assert!(err <= 1e-5, "{model}: {err:e}");
         }
-        let reference: Vec<f64> = widen(&batch[(prefill - 1) * vocab..]);
-        let err = max_abs(&ours, &reference);
-        eprintln!("{model} Logits::Last prefill {prefill} + decode vs batch: max abs {err:.2e}");
-        assert!(err <= 1e-5, "{model}: {err:e}");
     }
 }

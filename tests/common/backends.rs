@@ -3,8 +3,7 @@
 //! (NOT RUN is not a pass), unless REALIZAR_NO_GPU=1 says to skip it knowingly; CI and
 //! `make verify` install Mesa's lavapipe, so there it always runs.
 
-use realizar::backend::{gpu_adapter, BackendKind, GpuError, Runtime};
-use realizar::model::ModelError;
+use realizar::backend::{gpu_adapter, BackendKind, Runtime};
 use realizar::quant::Kernel;
 
 /// Whether the GPU variant runs: true with an adapter; false (said on stderr) with
@@ -26,17 +25,11 @@ pub fn gpu_or_skip() -> bool {
     }
 }
 
-/// A model file on `backend`; for the GPU, None (said on stderr) when the GPU backend refuses
-/// the model as unsupported, so a test can hold the list of refusals to what it expects.
-pub fn load(path: &std::path::Path, backend: BackendKind) -> Option<Runtime> {
-    match Runtime::load(path, Kernel::best(), backend) {
-        Ok(m) => Some(m),
-        Err(ModelError::Gpu(GpuError::Unsupported(why))) if backend == BackendKind::Gpu => {
-            eprintln!("gpu refuses {}: {why}", path.display());
-            None
-        }
-        Err(e) => panic!("{} on {}: {e}", path.display(), backend.name()),
-    }
+/// A model file on `backend`. Every golden family runs on the GPU, so a refusal there
+/// (`GpuError::Unsupported`) fails the test like any other load error.
+pub fn load(path: &std::path::Path, backend: BackendKind) -> Runtime {
+    Runtime::load(path, Kernel::best(), backend)
+        .unwrap_or_else(|e| panic!("{} on {}: {e}", path.display(), backend.name()))
 }
 
 /// `backend_tests! { fn name(backend) { .. } }`: tests `name::cpu` and `name::gpu`, each

@@ -98,10 +98,12 @@ pub fn gpu_adapter() -> Result<AdapterReport, GpuError> {
     })
 }
 
-/// A KV cache: how full it is.
+/// A KV cache: how full it is, and starting again at position 0.
 pub trait CacheState {
     fn len(&self) -> usize;
     fn capacity(&self) -> usize;
+    /// Forgets every position; the memory stays allocated.
+    fn clear(&mut self);
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -113,6 +115,9 @@ impl CacheState for KvCache {
     }
     fn capacity(&self) -> usize {
         KvCache::capacity(self)
+    }
+    fn clear(&mut self) {
+        KvCache::clear(self)
     }
 }
 
@@ -157,6 +162,9 @@ impl CacheState for wgpu::GpuCache {
     }
     fn capacity(&self) -> usize {
         wgpu::GpuCache::capacity(self)
+    }
+    fn clear(&mut self) {
+        wgpu::GpuCache::clear(self)
     }
 }
 
@@ -210,6 +218,13 @@ impl CacheState for RuntimeCache {
             RuntimeCache::Cpu(c) => c.capacity(),
             #[cfg(feature = "wgpu")]
             RuntimeCache::Gpu(c) => c.capacity(),
+        }
+    }
+    fn clear(&mut self) {
+        match self {
+            RuntimeCache::Cpu(c) => c.clear(),
+            #[cfg(feature = "wgpu")]
+            RuntimeCache::Gpu(c) => c.clear(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The GPU backend on wgpu (Vulkan, Metal, DX12): the forward pass of engine/src/model/forward.rs
-//! for the llama family (Llama 2/3, Mistral without a window, Qwen2, Qwen3) as WGSL compute
-//! kernels. Weights are uploaded once, at load, in their GGUF block layout; the KV cache lives
+//! for every architecture the engine loads (Llama 2/3, Mistral, Qwen2, Qwen3, Phi-3 with
+//! LongRoPE, Gemma 2 and 3 with their soft-caps, post-norms, GeGLU and sliding windows) as WGSL
+//! compute kernels. Weights are uploaded once, at load, in their GGUF block layout; the KV cache lives
 //! on the device; a forward call uploads only its token ids and RoPE angles and reads back only
 //! the logits. What these kernels do not implement is refused at load by name.
 
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use crate::backend::{AdapterReport, GpuError};
 use crate::faults::{self, Fault};
 use crate::format::gguf::GgmlType;
-use crate::model::{Activation, Arch, Config, Linear, Logits, Model, ModelError};
+use crate::model::{Activation, Linear, Logits, Model, ModelError};
 use crate::ops::{self, RopeStyle, RopeTable};
 
 use device::Gpu;
@@ -45,6 +46,9 @@ struct GpuLayer {
     v: GpuLinear,
     o: GpuLinear,
     ffn_norm: wgpu::Buffer,
+    /// Gemma's norms of the attention block's and the FFN's output, before the residual.
+    attn_post_norm: Option<wgpu::Buffer>,
+    ffn_post_norm: Option<wgpu::Buffer>,
     gate: GpuLinear,
     up: GpuLinear,
     down: GpuLinear,
@@ -57,7 +61,8 @@ struct Kernels {
     rms_norm: wgpu::ComputePipeline,
     rope: wgpu::ComputePipeline,
     attention: wgpu::ComputePipeline,
-    swiglu: wgpu::ComputePipeline,
+    glu: wgpu::ComputePipeline,
+    softcap: wgpu::ComputePipeline,
     add: wgpu::ComputePipeline,
     quant_act: wgpu::ComputePipeline,
 }
@@ -76,8 +81,6 @@ pub struct GpuModel {
     output: Option<GpuLinear>,
     /// Bound where a matmul has no bias (a binding cannot be left out).
     no_bias: wgpu::Buffer,
-    /// RoPE frequencies of every pair, computed once as the CPU computes them.
-    rope_freqs: Vec<f32>,
 }
 
 /// Keys and values of every layer for up to `ctx` positions, on the device.
@@ -107,42 +110,10 @@ impl GpuCache {
     }
 }
 
-/// What of a model these kernels do not run, if anything: the first thing found, by name.
-fn unsupported(cfg: &Config, model: &Model) -> Option<String> {
-    if !matches!(cfg.arch, Arch::Llama | Arch::Qwen2 | Arch::Qwen3) {
-        return Some(format!(
-            "architecture '{}' (it runs llama, qwen2 and qwen3)",
-            cfg.arch.name()
-        ));
-    }
-    let features = [
-        (
-            cfg.sliding_window.is_some() && cfg.swa_layers.iter().any(|&s| s),
-            "sliding-window attention",
-        ),
-        (cfg.attn_softcap.is_some(), "soft-capped attention scores"),
-        (cfg.final_softcap.is_some(), "soft-capped logits"),
-        (cfg.embed_scale.is_some(), "scaled embeddings"),
-        (cfg.rope_longrope.is_some(), "LongRoPE"),
-        (
-            cfg.rope_theta_swa.is_some(),
-            "a RoPE base of its own for sliding layers",
-        ),
-        (
-            cfg.activation != Activation::Silu,
-            "an FFN activation other than SiLU",
-        ),
-    ];
-    if let Some((_, what)) = features.iter().find(|(has, _)| *has) {
-        return Some(what.to_string());
-    }
+/// What of a model these kernels do not run, if anything: the first thing found, by name. Every
+/// architecture and feature the CPU forward implements runs; what is left is weight types.
+fn unsupported(model: &Model) -> Option<String> {
     let w = &model.weights;
-    if w.layers
-        .iter()
-        .any(|l| l.attn_post_norm.is_some() || l.ffn_post_norm.is_some())
-    {
-        return Some("norms after attention and the FFN".into());
-    }
     let mut linears: Vec<&Linear> = vec![&w.embed, w.output()];
     for l in &w.layers {
         linears.extend([&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]);
@@ -164,11 +135,10 @@ impl GpuModel {
     /// Opens a device (see [`crate::backend`] for how it is chosen) and uploads `model`'s
     /// weights to it. A model these kernels do not run entirely is refused, naming what.
     pub fn new(model: Model) -> Result<Self, GpuError> {
-        if let Some(what) = unsupported(&model.config, &model) {
+        if let Some(what) = unsupported(&model) {
             return Err(GpuError::Unsupported(what));
         }
         let gpu = Gpu::open()?;
-        let cfg = &model.config;
         let w = &model.weights;
         let linear = |l: &Linear| -> Result<GpuLinear, GpuError> {
             let m = w.matrix(l);
@@ -188,6 +158,7 @@ impl GpuModel {
         let mut layers = Vec::with_capacity(w.layers.len());
         for (i, l) in w.layers.iter().enumerate() {
             let norm = |name: &str, v: &[f32]| gpu.upload_f32(&format!("blk.{i}.{name}"), v);
+            let post = |name: &str, v: &Option<Vec<f32>>| v.as_ref().map(|v| norm(name, v));
             let qk_norm = match (&l.q_norm, &l.k_norm) {
                 (Some(q), Some(k)) => Some((norm("attn_q_norm", q)?, norm("attn_k_norm", k)?)),
                 _ => None,
@@ -200,6 +171,8 @@ impl GpuModel {
                 v: linear(&l.v)?,
                 o: linear(&l.o)?,
                 ffn_norm: norm("ffn_norm", &l.ffn_norm)?,
+                attn_post_norm: post("post_attention_norm", &l.attn_post_norm).transpose()?,
+                ffn_post_norm: post("post_ffw_norm", &l.ffn_post_norm).transpose()?,
                 gate: linear(&l.gate)?,
                 up: linear(&l.up)?,
                 down: linear(&l.down)?,
@@ -253,27 +226,17 @@ impl GpuModel {
         let kernels = Kernels {
             matmul,
             get_rows: compile("get_rows", &get_rows),
-            rms_norm: if gpu.f64 {
-                compile("rms_norm f64", &shaders::plain(shaders::RMS_NORM_F64))
-            } else {
-                compile("rms_norm", &shaders::plain(shaders::RMS_NORM))
-            },
+            rms_norm: compile("rms_norm", &shaders::rms_norm(gpu.f64)),
             rope: compile("rope", &shaders::plain(shaders::ROPE)),
             attention: compile("attention", &shaders::attention(gpu.f64)),
-            swiglu: compile("swiglu", &shaders::plain(shaders::SWIGLU)),
+            glu: compile("glu", &shaders::glu(gpu.f64)),
+            softcap: compile("softcap", &shaders::softcap(gpu.f64)),
             add: compile("add", &shaders::plain(shaders::ADD)),
             quant_act: compile("quant_act", &shaders::quant_act(gpu.f64)),
         };
         // Shader compilation and uploads report failures (an adapter limit, a WGSL feature the
         // driver lacks) here, at load, not on the first token.
         gpu.check("loading the model onto the GPU")?;
-        let rope_freqs = ops::rope_freqs(
-            cfg.rope_theta,
-            cfg.rope_dim,
-            cfg.rope_freq_scale,
-            cfg.rope_factors.as_deref(),
-            cfg.rope_yarn.as_ref(),
-        );
         Ok(GpuModel {
             kernels,
             embed,
@@ -281,7 +244,6 @@ impl GpuModel {
             output_norm,
             output,
             no_bias,
-            rope_freqs,
             gpu,
             model,
         })
@@ -348,8 +310,30 @@ impl GpuModel {
         let (h, qd, kvd, hd, ffn) = (cfg.hidden, cfg.q_dim(), cfg.kv_dim(), cfg.head_dim, cfg.ffn);
 
         let tok = g.upload("tokens", bytemuck::cast_slice(tokens))?;
-        let table = RopeTable::new(&self.rope_freqs, start..start + n, cfg.rope_mscale);
-        let cs = g.upload_f32("rope", &[table.cos, table.sin].concat())?;
+        // The angles of the call's positions, on the host as the CPU computes them: LongRoPE's
+        // factors picked by the cache's capacity, and Gemma 3's sliding layers with a base of
+        // their own and no scaling.
+        let factors = match &cfg.rope_longrope {
+            Some(lr) => Some(lr.factors(cache.ctx)),
+            None => cfg.rope_factors.as_deref(),
+        };
+        let angles = |theta, scale, factors, yarn, mscale| {
+            let freqs = ops::rope_freqs(theta, cfg.rope_dim, scale, factors, yarn);
+            let table = RopeTable::new(&freqs, start..start + n, mscale);
+            g.upload_f32("rope", &[table.cos, table.sin].concat())
+        };
+        let yarn = cfg.rope_yarn.as_ref();
+        let global = angles(
+            cfg.rope_theta,
+            cfg.rope_freq_scale,
+            factors,
+            yarn,
+            cfg.rope_mscale,
+        )?;
+        let local = match cfg.rope_theta_swa {
+            Some(theta) => Some(angles(theta, 1.0, None, None, 1.0)?),
+            None => None,
+        };
         let x = g.scratch("x", n * h)?;
         let xn = g.scratch("xn", n * h)?;
         let (q, qn) = (g.scratch("q", n * qd)?, g.scratch("q normed", n * qd)?);
@@ -373,13 +357,25 @@ impl GpuModel {
         let out = g.scratch("logits", m * cfg.vocab)?;
 
         let mut p = Plan::default();
+        let embed_scale = cfg.embed_scale.map_or(1.0, |s| s as f32);
         p.dispatch(
             &k.get_rows,
-            params(&[h as u32, self.embed.row_bytes as u32, n as u32]),
+            params(&[
+                h as u32,
+                self.embed.row_bytes as u32,
+                n as u32,
+                embed_scale.to_bits(),
+            ]),
             &[&self.embed.buf, &tok, &x],
             [h.div_ceil(64) as u32, n as u32, 1],
         );
+        let attn_cap = cfg.attn_softcap.map_or(0, |c| (c as f32).to_bits());
         for (l, layer) in self.layers.iter().enumerate() {
+            let window = cfg.window(l);
+            let cs = match (&local, window) {
+                (Some(local), Some(_)) => local,
+                _ => &global,
+            };
             self.rms(&mut p, &x, &layer.attn_norm, &xn, n, h);
             self.matmul(&mut p, &layer.q, &xn, &q, n, &xq);
             self.matmul(&mut p, &layer.k, &xn, &kb, n, &xq);
@@ -393,8 +389,8 @@ impl GpuModel {
                 }
                 None => (&q, &kb),
             };
-            self.rope(&mut p, qr, &cs, n, cfg.heads);
-            self.rope(&mut p, kr, &cs, n, cfg.kv_heads);
+            self.rope(&mut p, qr, cs, n, cfg.heads);
+            self.rope(&mut p, kr, cs, n, cfg.kv_heads);
             let (at, size) = ((start * kvd * 4) as u64, (n * kvd * 4) as u64);
             p.copy(kr, 0, &cache.k[l], at, size);
             p.copy(&v, 0, &cache.v[l], at, size);
@@ -407,20 +403,31 @@ impl GpuModel {
                     kvd as u32,
                     (cfg.heads / cfg.kv_heads) as u32,
                     (start + n) as u32,
-                    0,
+                    window.unwrap_or(0) as u32,
                     (cfg.attn_scale as f32).to_bits(),
+                    attn_cap,
                 ]),
                 &[qr, &cache.k[l], &cache.v[l], &scores, &attn],
                 [cfg.heads as u32, n as u32, 1],
             );
             self.matmul(&mut p, &layer.o, &attn, &proj, n, &xq);
-            elementwise(&mut p, &k.add, &x, &proj, n * h);
+            self.residual(&mut p, &x, &proj, layer.attn_post_norm.as_ref(), &xn, n);
             self.rms(&mut p, &x, &layer.ffn_norm, &xn, n, h);
             self.matmul(&mut p, &layer.gate, &xn, &gate, n, &xq);
             self.matmul(&mut p, &layer.up, &xn, &up, n, &xq);
-            elementwise(&mut p, &k.swiglu, &gate, &up, n * ffn);
+            let act = match cfg.activation {
+                Activation::Silu => 0,
+                Activation::GeluTanh => 1,
+                Activation::GeluTanhF16 => 2,
+            };
+            p.dispatch(
+                &k.glu,
+                params(&[(n * ffn) as u32, act]),
+                &[&gate, &up],
+                grid_1d(n * ffn),
+            );
             self.matmul(&mut p, &layer.down, &gate, &proj, n, &xq);
-            elementwise(&mut p, &k.add, &x, &proj, n * h);
+            self.residual(&mut p, &x, &proj, layer.ffn_post_norm.as_ref(), &xn, n);
         }
         let rows = match logits {
             Logits::All => &x,
@@ -432,8 +439,44 @@ impl GpuModel {
         self.rms(&mut p, rows, &self.output_norm, &normed, m, h);
         let head = self.output.as_ref().unwrap_or(&self.embed);
         self.matmul(&mut p, head, &normed, &out, m, &xq);
+        if let Some(cap) = cfg.final_softcap {
+            let len = m * cfg.vocab;
+            p.dispatch(
+                &k.softcap,
+                params(&[len as u32, (cap as f32).to_bits()]),
+                &[&out],
+                grid_1d(len),
+            );
+        }
         let encoder = p.encode(g);
         g.read_f32(encoder, &out, m * cfg.vocab)
+    }
+
+    /// The residual `x += y` of `n` rows, through the block's post-norm first where it has one
+    /// (Gemma: `x += rms_norm(y)`, normed into `scratch`).
+    fn residual<'a>(
+        &'a self,
+        p: &mut Plan<'a>,
+        x: &'a wgpu::Buffer,
+        y: &'a wgpu::Buffer,
+        post_norm: Option<&'a wgpu::Buffer>,
+        scratch: &'a wgpu::Buffer,
+        n: usize,
+    ) {
+        let h = self.model.config.hidden;
+        let y = match post_norm {
+            Some(w) => {
+                self.rms(p, y, w, scratch, n, h);
+                scratch
+            }
+            None => y,
+        };
+        p.dispatch(
+            &self.kernels.add,
+            params(&[(n * h) as u32]),
+            &[x, y],
+            grid_1d(n * h),
+        );
     }
 
     /// RMSNorm of `rows` rows of `cols` values.
@@ -469,7 +512,7 @@ impl GpuModel {
         heads: usize,
     ) {
         let cfg = &self.model.config;
-        let half = self.rope_freqs.len();
+        let half = cfg.rope_dim / 2;
         let style = match cfg.rope_style {
             RopeStyle::Adjacent => 0,
             RopeStyle::NeoX => 1,
@@ -544,13 +587,87 @@ impl GpuModel {
     }
 }
 
-/// A kernel over `len` elements of `a` and `b` (the residual add, SwiGLU).
-fn elementwise<'a>(
-    p: &mut Plan<'a>,
-    pipeline: &'a wgpu::ComputePipeline,
-    a: &'a wgpu::Buffer,
-    b: &'a wgpu::Buffer,
-    len: usize,
-) {
-    p.dispatch(pipeline, params(&[len as u32]), &[a, b], grid_1d(len));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernels' exp, division and tanh give the CPU's bits (f32::exp, SiLU's quotient,
+    /// f32::tanh) on random inputs over the range attention and the FFN see, where the adapter
+    /// has f64.
+    #[test]
+    fn exp_and_silu_on_the_gpu_are_the_cpus() {
+        let gpu = Gpu::open().expect("a GPU adapter (Mesa's lavapipe in CI)");
+        if !gpu.f64 {
+            eprintln!("NOT RUN: {} has no f64", gpu.info.name);
+            return;
+        }
+        let module = gpu
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("probe"),
+                source: wgpu::ShaderSource::Wgsl(shaders::cpu_math_probe(true).into()),
+            });
+        let pipeline = gpu
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("probe"),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        // SplitMix64 over [-110, 110), an irregular count.
+        let mut state = 0x5eed_u64;
+        let n = 200_003;
+        let x: Vec<f32> = (0..n)
+            .map(|_| {
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                ((z >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 220.0
+            })
+            .collect();
+        let xb = gpu.upload_f32("x", &x).unwrap();
+        let out: Vec<_> = ["exp", "silu", "tanh"]
+            .iter()
+            .map(|name| gpu.scratch(name, n).unwrap())
+            .collect();
+        // tanh sees X / 32 (an exact scaling): the range GELU and the soft-caps feed it.
+        let scale = 1.0f32 / 32.0;
+        let run = |k: usize| {
+            let mut p = Plan::default();
+            p.dispatch(
+                &pipeline,
+                params(&[n as u32, scale.to_bits()]),
+                &[&xb, &out[0], &out[1], &out[2]],
+                grid_1d(n),
+            );
+            gpu.read_f32(p.encode(&gpu), &out[k], n).unwrap()
+        };
+        let (exp, silu, tanh) = (run(0), run(1), run(2));
+        let mut bad = Vec::new();
+        for i in 0..n {
+            let want = [
+                x[i].exp(),
+                Activation::Silu.apply(x[i]),
+                (x[i] * scale).tanh(),
+            ];
+            let got = [exp[i], silu[i], tanh[i]];
+            if got
+                .iter()
+                .zip(&want)
+                .any(|(a, b)| a.to_bits() != b.to_bits())
+            {
+                bad.push((x[i], got, want));
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "{} of {n} differ, e.g. {:?}",
+            bad.len(),
+            &bad[..bad.len().min(5)]
+        );
+    }
 }
