@@ -18,28 +18,10 @@ fn model(path: &str) -> String {
         .into_owned()
 }
 
-/// A float32 .npy written by `realizar logits`: (shape, values).
+/// A float32 .npy written by `realizar logits`: (shape, values), read by the oracle's reader of
+/// engines' answers.
 fn read_npy(path: &PathBuf) -> (Vec<usize>, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap();
-    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
-    let shape_text = header
-        .split("'shape': (")
-        .nth(1)
-        .unwrap()
-        .split(')')
-        .next()
-        .unwrap();
-    let shape = shape_text
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().unwrap())
-        .collect();
-    let values = bytes[10 + header_len..]
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect();
-    (shape, values)
+    realizar_oracle::engine::read_npy_f32(&std::fs::read(path).unwrap()).unwrap()
 }
 
 fn golden_tokens(name: &str) -> String {

@@ -1,4 +1,4 @@
-//! The same call twice gives the same bits: no state leaks between calls.
+//! The same call twice on one loaded model gives the same bits: no state leaks between calls.
 
 use super::Ctx;
 use crate::contract::{Mode, ModelParams};
@@ -6,11 +6,18 @@ use crate::contract::{Mode, ModelParams};
 pub fn run(p: &ModelParams, ctx: &Ctx) -> super::Outcome {
     let tokens = ctx.goldens.tokens(&p.model)?;
     let path = ctx.goldens.model_file(&p.model, &p.file);
-    let call = || ctx.engine.logits(&path, &tokens, Mode::Batch, p.kernel);
-    let (a, b) = (call()?.values, call()?.values);
+    let modes = [Mode::Batch, Mode::Batch];
+    let calls = ctx.engine.logits_calls(&path, &tokens, &modes, p.kernel)?;
+    let [a, b] = &calls[..] else {
+        return Err(super::engine(format!(
+            "{} calls answered for 2",
+            calls.len()
+        )));
+    };
+    let (a, b) = (&a.values, &b.values);
     let differ = a
         .iter()
-        .zip(&b)
+        .zip(b.iter())
         .filter(|(x, y)| x.to_bits() != y.to_bits())
         .count();
     Ok((

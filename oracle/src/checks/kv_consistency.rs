@@ -7,10 +7,14 @@ use crate::metrics::max_abs;
 pub fn run(p: &ModelParams, ctx: &Ctx) -> super::Outcome {
     let tokens = ctx.goldens.tokens(&p.model)?;
     let path = ctx.goldens.model_file(&p.model, &p.file);
-    let batch = ctx.engine.logits(&path, &tokens, Mode::Batch, p.kernel)?;
-    let inc = ctx
-        .engine
-        .logits(&path, &tokens, Mode::Incremental, p.kernel)?;
+    let modes = [Mode::Batch, Mode::Incremental];
+    let calls = ctx.engine.logits_calls(&path, &tokens, &modes, p.kernel)?;
+    let [batch, inc] = &calls[..] else {
+        return Err(super::engine(format!(
+            "{} calls answered for 2",
+            calls.len()
+        )));
+    };
     let err = max_abs(&widen(&batch.values), &widen(&inc.values));
     Ok((
         err,

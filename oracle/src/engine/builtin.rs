@@ -28,25 +28,10 @@ impl Builtin {
         // The file is there: whatever the loader says about it is the engine's failure.
         Model::load(path, kernel).map_err(|e| engine(format!("{}: {e}", path.display())))
     }
-}
 
-impl Engine for Builtin {
-    fn name(&self) -> String {
-        "realizar".into()
-    }
-
-    fn is_builtin(&self) -> bool {
-        true
-    }
-
-    fn logits(
-        &self,
-        model: &Path,
-        tokens: &[u32],
-        mode: Mode,
-        kernel: Option<KernelName>,
-    ) -> Result<Logits, Failure> {
-        let m = Self::load(model, kernel)?;
+    /// One call on a loaded model, with a fresh cache: the sequence as one batch, or one token
+    /// per forward call.
+    fn call(m: &Model, tokens: &[u32], mode: Mode) -> Result<Logits, Failure> {
         let mut cache = m.new_cache(tokens.len());
         let values = match mode {
             Mode::Batch => m
@@ -68,6 +53,30 @@ impl Engine for Builtin {
             vocab: m.config.vocab,
             detail: format!("{:?} kernel", m.kernel),
         })
+    }
+}
+
+impl Engine for Builtin {
+    fn name(&self) -> String {
+        "realizar".into()
+    }
+
+    fn is_builtin(&self) -> bool {
+        true
+    }
+
+    fn logits_calls(
+        &self,
+        model: &Path,
+        tokens: &[u32],
+        modes: &[Mode],
+        kernel: Option<KernelName>,
+    ) -> Result<Vec<Logits>, Failure> {
+        let m = Self::load(model, kernel)?;
+        modes
+            .iter()
+            .map(|&mode| Self::call(&m, tokens, mode))
+            .collect()
     }
 
     fn tokenize(

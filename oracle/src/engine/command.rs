@@ -22,6 +22,44 @@ impl Command {
         Command { program, args }
     }
 
+    /// One `logits` request: one run of the program.
+    fn one_call(
+        &self,
+        model: &Path,
+        tokens: &[u32],
+        mode: Mode,
+        kernel: Option<KernelName>,
+    ) -> Result<Logits, Failure> {
+        // verify leaves out obligations that pin a kernel for any engine but the built-in one.
+        if let Some(k) = kernel {
+            return Err(env(format!(
+                "the obligation pins realizar's {k:?} kernel; {} has none",
+                self.name()
+            )));
+        }
+        super::golden_file(model)?;
+        let request = serde_json::json!({
+            "op": "logits",
+            "model": model.display().to_string(),
+            "tokens": tokens,
+            "mode": match mode { Mode::Batch => "batch", Mode::Incremental => "incremental" },
+        });
+        let bytes = self.call(request, "logits.npy")?;
+        let (shape, values) =
+            read_npy_f32(&bytes).map_err(|e| engine(format!("logits.npy: {e}")))?;
+        match shape[..] {
+            [n, vocab] if n == tokens.len() => Ok(Logits {
+                values,
+                vocab,
+                detail: self.name(),
+            }),
+            _ => Err(engine(format!(
+                "logits.npy has shape {shape:?}; {} positions were asked for",
+                tokens.len()
+            ))),
+        }
+    }
+
     /// Runs the program on `request` (its `output` is filled in here) and reads that output.
     fn call(&self, mut request: serde_json::Value, output_name: &str) -> Result<Vec<u8>, Failure> {
         let scratch = tempdir()?;
@@ -77,41 +115,19 @@ impl Engine for Command {
             .join(" ")
     }
 
-    fn logits(
+    /// One process per call: a request is answered by a fresh run of the program, so state
+    /// between calls cannot leak here, whatever the engine keeps in process.
+    fn logits_calls(
         &self,
         model: &Path,
         tokens: &[u32],
-        mode: Mode,
+        modes: &[Mode],
         kernel: Option<KernelName>,
-    ) -> Result<Logits, Failure> {
-        // verify leaves out obligations that pin a kernel for any engine but the built-in one.
-        if let Some(k) = kernel {
-            return Err(env(format!(
-                "the obligation pins realizar's {k:?} kernel; {} has none",
-                self.name()
-            )));
-        }
-        super::golden_file(model)?;
-        let request = serde_json::json!({
-            "op": "logits",
-            "model": model.display().to_string(),
-            "tokens": tokens,
-            "mode": match mode { Mode::Batch => "batch", Mode::Incremental => "incremental" },
-        });
-        let bytes = self.call(request, "logits.npy")?;
-        let (shape, values) =
-            read_npy_f32(&bytes).map_err(|e| engine(format!("logits.npy: {e}")))?;
-        match shape[..] {
-            [n, vocab] if n == tokens.len() => Ok(Logits {
-                values,
-                vocab,
-                detail: self.name(),
-            }),
-            _ => Err(engine(format!(
-                "logits.npy has shape {shape:?}; {} positions were asked for",
-                tokens.len()
-            ))),
-        }
+    ) -> Result<Vec<Logits>, Failure> {
+        modes
+            .iter()
+            .map(|&mode| self.one_call(model, tokens, mode, kernel))
+            .collect()
     }
 
     fn tokenize(

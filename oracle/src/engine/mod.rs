@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use builtin::Builtin;
-pub use command::Command;
+pub use command::{read_npy_f32, Command};
 pub use perturb::{Perturbation, Perturbed};
 
 use crate::checks::Failure;
@@ -34,15 +34,31 @@ pub trait Engine: Send + Sync {
         false
     }
 
-    /// Logits of `tokens` for the model file at `model`, as one batch or one token per call.
+    /// Logits of `tokens` for the model file at `model`, once per entry of `modes` (one batch,
+    /// or one token per call), each with a fresh cache but from one loaded model, so a check
+    /// that compares the calls sees state one call leaves in the engine for the next.
     /// `kernel` pins one of realizar's CPU kernels (built-in engine only).
+    fn logits_calls(
+        &self,
+        model: &Path,
+        tokens: &[u32],
+        modes: &[Mode],
+        kernel: Option<KernelName>,
+    ) -> Result<Vec<Logits>, Failure>;
+
+    /// One call of `logits_calls`.
     fn logits(
         &self,
         model: &Path,
         tokens: &[u32],
         mode: Mode,
         kernel: Option<KernelName>,
-    ) -> Result<Logits, Failure>;
+    ) -> Result<Logits, Failure> {
+        let mut calls = self.logits_calls(model, tokens, &[mode], kernel)?;
+        calls
+            .pop()
+            .ok_or_else(|| crate::checks::engine(format!("{} answered no call", self.name())))
+    }
 
     /// Token ids of each text under the vocabulary of the model or vocab-only file at `vocab`.
     fn tokenize(

@@ -46,23 +46,9 @@ impl Perturbed {
     }
 }
 
-impl Engine for Perturbed {
-    fn name(&self) -> String {
-        format!("{} perturbed by {:?}", self.inner.name(), self.what)
-    }
-
-    fn is_builtin(&self) -> bool {
-        self.inner.is_builtin()
-    }
-
-    fn logits(
-        &self,
-        model: &Path,
-        tokens: &[u32],
-        mode: Mode,
-        kernel: Option<KernelName>,
-    ) -> Result<Logits, Failure> {
-        let mut out = self.inner.logits(model, tokens, mode, kernel)?;
+impl Perturbed {
+    /// What this wrapper does to one call's answer.
+    fn perturb(&self, out: &mut Logits, mode: Mode) {
         let vocab = out.vocab;
         let rows = out.values.len() / vocab.max(1);
         let call = self.calls.fetch_add(1, Ordering::Relaxed);
@@ -85,7 +71,30 @@ impl Engine for Perturbed {
             }
             _ => {}
         }
-        Ok(out)
+    }
+}
+
+impl Engine for Perturbed {
+    fn name(&self) -> String {
+        format!("{} perturbed by {:?}", self.inner.name(), self.what)
+    }
+
+    fn is_builtin(&self) -> bool {
+        self.inner.is_builtin()
+    }
+
+    fn logits_calls(
+        &self,
+        model: &Path,
+        tokens: &[u32],
+        modes: &[Mode],
+        kernel: Option<KernelName>,
+    ) -> Result<Vec<Logits>, Failure> {
+        let mut calls = self.inner.logits_calls(model, tokens, modes, kernel)?;
+        for (out, &mode) in calls.iter_mut().zip(modes) {
+            self.perturb(out, mode);
+        }
+        Ok(calls)
     }
 
     fn tokenize(
@@ -119,21 +128,24 @@ mod tests {
             "ramp".into()
         }
 
-        fn logits(
+        fn logits_calls(
             &self,
             _: &Path,
             tokens: &[u32],
-            _: Mode,
+            modes: &[Mode],
             _: Option<KernelName>,
-        ) -> Result<Logits, Failure> {
-            let values = (0..tokens.len())
+        ) -> Result<Vec<Logits>, Failure> {
+            let values: Vec<f32> = (0..tokens.len())
                 .flat_map(|p| (0..3).map(move |j| (p * 10 + j) as f32))
                 .collect();
-            Ok(Logits {
-                values,
-                vocab: 3,
-                detail: String::new(),
-            })
+            Ok(modes
+                .iter()
+                .map(|_| Logits {
+                    values: values.clone(),
+                    vocab: 3,
+                    detail: String::new(),
+                })
+                .collect())
         }
 
         fn tokenize(
