@@ -9,18 +9,24 @@
 //! ```sh
 //! cargo run --release --example par_002_layers                 # the f32 GGUF: no divergence
 //! cargo run --release --example par_002_layers -- Q4_K_M       # a quantized file: where it drifts
+//! cargo run --release --example par_002_layers -- F32 gpu      # the same pass on the GPU backend
 //! ```
 
 use std::path::Path;
 
+use realizar::backend::BackendKind;
 use realizar_oracle::diff::{diff, table};
 use realizar_oracle::goldens::Goldens;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = std::env::args().nth(1).unwrap_or_else(|| "F32".into());
+    let backend = match std::env::args().nth(2).as_deref() {
+        Some("gpu") => BackendKind::Gpu,
+        _ => BackendKind::Cpu,
+    };
     let model = Goldens::of_repo(root).model_file("tiny-gqa", &file);
-    let d = diff(root, &model, "tiny-gqa", 1e-4)?;
+    let d = diff(root, &model, backend, "tiny-gqa", 1e-4)?;
     print!("{}", table(&d));
     match d.first_divergence {
         None => println!("PASS: every op within 1e-4 relative L2"),

@@ -1,7 +1,8 @@
 //! The engine protocol end to end (docs/engine-protocol.md): `oracle verify --engine
 //! 'cmd:realizar protocol'` runs realizar as a separate process, the way any other engine runs,
-//! holds it to the logits, KV, determinism and tokenizer contracts, and with --falsify wraps it
-//! in the perturbing engine, whose every case must be caught.
+//! holds it to the logits, KV, determinism, tokenizer and trace contracts, and with --falsify
+//! wraps it in the perturbing engine, whose every case must be caught; `oracle diff --engine`
+//! prints its op-by-op table from the protocol's trace request.
 
 mod common;
 
@@ -42,7 +43,7 @@ const CONTRACTS: &str = r#"
 schema: 1
 id: ENGINE-LOGITS
 title: logits of any engine against HF float64 and llama.cpp
-description: The checks that ask an engine only for logits and token ids.
+description: The checks that ask an engine only for logits, token ids and traces.
 rationale: They are what another engine can be held to through the protocol.
 tickets: [T-19]
 obligations:
@@ -52,6 +53,7 @@ obligations:
   - {id: kv, check: kv_consistency, params: {model: tiny-gqa, file: F32}, metric: max_abs, threshold: 0}
   - {id: same-twice, check: determinism, params: {model: tiny-gqa, file: Q8_0}, metric: mismatches, threshold: 0}
   - {id: spm, check: tokenizer_parity, params: {tokenizer: spm}, metric: mismatches, threshold: 0}
+  - {id: trace, check: trace_parity, params: {model: tiny-qwen3, file: F32}, metric: rel_l2, threshold: 1.0e-4}
 falsification:
   - {fault: swap_rope, expect: violated}
   - {perturb: swap_positions, expect: violated}
@@ -59,6 +61,7 @@ falsification:
   - {perturb: perturb_row, expect: violated}
   - {perturb: leak_between_calls, expect: violated}
   - {perturb: drop_last_token, expect: violated}
+  - {perturb: scale_traced_layer, expect: violated}
 bindings:
   functions: ["realizar::model::Model::forward"]
   tests: ["tests/engine_protocol.rs::realizar_as_an_external_engine_holds_and_every_perturbation_is_caught"]
@@ -107,9 +110,9 @@ fn realizar_as_an_external_engine_holds_and_every_perturbation_is_caught() {
         .collect();
     assert_eq!(
         ids,
-        ["f32-batch", "q8-incremental", "kv", "same-twice", "spm"]
+        ["f32-batch", "q8-incremental", "kv", "same-twice", "spm", "trace"]
     );
-    // realizar's hooks cannot patch another process: only the five perturbations ran, each
+    // realizar's hooks cannot patch another process: only the six perturbations ran, each
     // caught by the obligation that guards its class.
     let cases: Vec<(String, String)> = c["falsification"]
         .as_array()
@@ -130,13 +133,53 @@ fn realizar_as_an_external_engine_holds_and_every_perturbation_is_caught() {
         // The KV obligation's two calls come first: one of them is the odd one.
         ("leak_between_calls", "kv"),
         ("drop_last_token", "spm"),
+        ("scale_traced_layer", "trace"),
     ];
     let want: Vec<(String, String)> = want
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     assert_eq!(cases, want);
-    assert!(err.contains("5 of 6 obligations apply"), "{err}");
+    assert!(err.contains("6 of 7 obligations apply"), "{err}");
+}
+
+/// `oracle diff --engine`: the table from the protocol's trace request equals the built-in
+/// one, op for op; an engine that cannot trace is named in the error.
+#[test]
+fn diff_through_the_protocol_equals_the_builtin_table() {
+    let root = common::repo_root();
+    let model = realizar_oracle::goldens::Goldens::of_repo(&root).model_file("tiny-qwen3", "F32");
+    let diff = |engine: &str| {
+        let args = [
+            "oracle",
+            "diff",
+            model.to_str().unwrap(),
+            "--golden",
+            "tiny-qwen3",
+            "--root",
+            root.to_str().unwrap(),
+            "--engine",
+            engine,
+            "--json",
+        ];
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = realizar_oracle::cli::run(args, &mut out, &mut err);
+        (code, out, String::from_utf8(err).unwrap())
+    };
+    let json = |out: &[u8]| serde_json::from_slice::<serde_json::Value>(out).unwrap();
+    let (code, builtin, err) = diff("realizar");
+    assert_eq!(code, 0, "{err}");
+    let command = format!("cmd:{} protocol", realizar_bin().display());
+    let (code, external, err) = diff(&command);
+    assert_eq!(code, 0, "{err}");
+    let (builtin, external) = (json(&builtin), json(&external));
+    assert_eq!(builtin["rows"], external["rows"]);
+    // tiny-qwen3: embedding, 12 ops of its one layer (per-head Q/K norms), output_norm, logits.
+    assert_eq!(builtin["rows"].as_array().unwrap().len(), 15);
+    assert_eq!(external["device"], command.trim_start_matches("cmd:"));
+    let (code, _, err) = diff("cmd:false");
+    assert_ne!(code, 0);
+    assert!(err.contains("false exited with"), "{err}");
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The forward pass against the committed goldens (golden/models): HF float64 for f32 weights,
 //! llama.cpp for each quantized file, llama.cpp's own batch/incremental split, and per-op traces.
-//! The logits tests run on every backend (`backend_tests!`: a `cpu` and a `gpu` test each); the
-//! trace and the perturbation tests read the CPU pass's internals (per-op traces, config edits
-//! after load) and run there only: the GPU pass reads back only logits.
+//! Every test runs on every backend (`backend_tests!`: a `cpu` and a `gpu` test each): the GPU
+//! pass reads back its named intermediates for the traces, and a model edited after load is put
+//! on the GPU as it is.
 //! Goldens are read with the `safetensors` crate, independent of the engine's reader.
 
 mod common;
@@ -10,7 +10,7 @@ mod common;
 use std::path::PathBuf;
 
 use realizar::backend::{BackendKind, Forward, Runtime};
-use realizar::model::{KvCache, Logits, Model, Trace};
+use realizar::model::{Logits, Model, Trace};
 use realizar::quant::Kernel;
 use realizar_oracle::checks::trace_parity::steps;
 use realizar_oracle::checks::widen;
@@ -160,63 +160,67 @@ backend_tests! {
     }
 }
 
-#[test]
-fn trace_matches_hf_and_llama_cpp_op_by_op() {
-    for model in ["tiny-gqa", "tiny-mha-tied"] {
-        let m = gguf(model, "F32");
-        let t = tokens(model);
-        let mut cache: KvCache = m.new_cache(t.len());
-        let mut trace = Trace::default();
-        m.forward_traced(&mut cache, &t, Logits::All, Some(&mut trace))
-            .unwrap();
-        // The oracle's op-by-op plan (HF float64 for every op, llama.cpp for Q and K after RoPE),
-        // then two cross-checks against llama.cpp's own trace.
-        let ctx = realizar_oracle::checks::Ctx::new(&common::repo_root());
-        let mut pairs: Vec<(String, Vec<f64>)> = steps(&m, &ctx, model)
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.name, s.reference))
-            .collect();
-        let llama = |name: &str| golden(model, "llamacpp_trace_F32.safetensors", name).0;
-        pairs.push(("logits".into(), llama("result_output")));
-        for l in 0..m.config.layers {
-            pairs.push((
-                format!("layers.{l}.ffn_out"),
-                llama(&format!("ffn_out-{l}")),
-            ));
-        }
-        assert_eq!(pairs.len(), 4 + 11 * m.config.layers);
-        for (ours, reference) in pairs {
-            let (_, data) = &trace.tensors[&ours];
-            let err = max_abs(data, &reference);
-            let scale = reference.iter().map(|v| v.abs()).fold(0.0, f64::max);
-            assert!(
-                err <= 1e-5 * scale.max(1.0),
-                "{model} {ours}: {err:e} (scale {scale})"
-            );
+backend_tests! {
+    fn trace_matches_hf_and_llama_cpp_op_by_op(backend) {
+        for model in ["tiny-gqa", "tiny-mha-tied"] {
+            let m = on(backend, model, "F32");
+            let t = tokens(model);
+            let mut cache = m.new_cache(t.len()).unwrap();
+            let mut trace = Trace::default();
+            m.forward_traced(&mut cache, &t, Logits::All, Some(&mut trace))
+                .unwrap();
+            // The oracle's op-by-op plan (HF float64 for every op, llama.cpp for Q and K after
+            // RoPE), then two cross-checks against llama.cpp's own trace.
+            let ctx = realizar_oracle::checks::Ctx::new(&common::repo_root());
+            let mut pairs: Vec<(String, Vec<f64>)> = steps(&m, &ctx, model)
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.name, s.reference))
+                .collect();
+            let llama = |name: &str| golden(model, "llamacpp_trace_F32.safetensors", name).0;
+            pairs.push(("logits".into(), llama("result_output")));
+            let layers = m.config().layers;
+            for l in 0..layers {
+                pairs.push((
+                    format!("layers.{l}.ffn_out"),
+                    llama(&format!("ffn_out-{l}")),
+                ));
+            }
+            assert_eq!(pairs.len(), 4 + 11 * layers);
+            for (ours, reference) in pairs {
+                let (_, data) = &trace.tensors[&ours];
+                let err = max_abs(data, &reference);
+                let scale = reference.iter().map(|v| v.abs()).fold(0.0, f64::max);
+                assert!(
+                    err <= 1e-5 * scale.max(1.0),
+                    "{model} {ours} on {}: {err:e} (scale {scale})",
+                    backend.name()
+                );
+            }
         }
     }
-}
 
-/// The parity check can fail: the same model with the other RoPE convention, or one layer's
-/// output scaled by 1.02 through a perturbed norm weight, is far outside the tolerance.
-#[test]
-fn a_swapped_rope_convention_or_a_2_percent_perturbation_is_caught() {
-    use realizar::model::RopeStyle;
-    let model = "tiny-gqa";
-    let (hf, _) = golden(model, "hf_f64.safetensors", "logits");
-    let t = tokens(model);
-    let mut m = gguf(model, "F32");
-    m.config.rope_style = RopeStyle::NeoX;
-    let err = max_abs(&batch_logits(&m, &t), &hf);
-    assert!(err > 1e-2, "swapped RoPE still within tolerance: {err:e}");
-    let mut m = gguf(model, "F32");
-    m.config.rope_style = RopeStyle::Adjacent;
-    for w in m.weights.layers[1].ffn_norm.iter_mut() {
-        *w *= 1.02;
+    /// The parity check can fail: the same model with the other RoPE convention, or one layer's
+    /// output scaled by 1.02 through a perturbed norm weight, is far outside the tolerance.
+    fn a_swapped_rope_convention_or_a_2_percent_perturbation_is_caught(backend) {
+        use realizar::model::RopeStyle;
+        let model = "tiny-gqa";
+        let (hf, _) = golden(model, "hf_f64.safetensors", "logits");
+        let t = tokens(model);
+        let mut m = gguf(model, "F32");
+        m.config.rope_style = RopeStyle::NeoX;
+        let m = Runtime::on(m, backend).unwrap();
+        let err = max_abs(&batch_logits(&m, &t), &hf);
+        assert!(err > 1e-2, "swapped RoPE still within tolerance: {err:e}");
+        let mut m = gguf(model, "F32");
+        m.config.rope_style = RopeStyle::Adjacent;
+        for w in m.weights.layers[1].ffn_norm.iter_mut() {
+            *w *= 1.02;
+        }
+        let m = Runtime::on(m, backend).unwrap();
+        let err = max_abs(&batch_logits(&m, &t), &hf);
+        assert!(err > 1e-4, "a 2% perturbation went unnoticed: {err:e}");
     }
-    let err = max_abs(&batch_logits(&m, &t), &hf);
-    assert!(err > 1e-4, "a 2% perturbation went unnoticed: {err:e}");
 }
 
 backend_tests! {
@@ -267,28 +271,36 @@ backend_tests! {
     }
 }
 
-/// Each traced tensor of the CPU pass is [tokens of the call, features], the call starting
-/// part-way into the cache.
-#[test]
-fn each_traced_tensor_is_tokens_by_features() {
-    let m = gguf("tiny-gqa", "F32");
-    let t = tokens("tiny-gqa");
-    let mut cache = m.new_cache(t.len());
-    m.forward(&mut cache, &t[..3], Logits::Last).unwrap();
-    let mut trace = Trace::default();
-    m.forward_traced(&mut cache, &t[3..5], Logits::All, Some(&mut trace))
-        .unwrap();
-    let c = &m.config;
-    for (key, cols) in [
-        ("embedding", c.hidden),
-        ("layers.0.q", c.q_dim()),
-        ("layers.1.k", c.kv_dim()),
-        ("layers.0.ffn_up", c.ffn),
-        ("logits", c.vocab),
-    ] {
-        let (shape, data) = &trace.tensors[key];
-        assert_eq!(shape, &vec![2, cols], "{key}");
-        assert_eq!(data.len(), 2 * cols, "{key}");
+backend_tests! {
+    /// Each traced tensor is [tokens of the call, features], the call starting part-way into
+    /// the cache; with `Logits::Last`, output_norm and logits hold the last token's row only.
+    fn each_traced_tensor_is_tokens_by_features(backend) {
+        let m = on(backend, "tiny-gqa", "F32");
+        let t = tokens("tiny-gqa");
+        let mut cache = m.new_cache(t.len()).unwrap();
+        m.forward(&mut cache, &t[..3], Logits::Last).unwrap();
+        let mut trace = Trace::default();
+        m.forward_traced(&mut cache, &t[3..5], Logits::All, Some(&mut trace))
+            .unwrap();
+        let c = m.config();
+        for (key, cols) in [
+            ("embedding", c.hidden),
+            ("layers.0.q", c.q_dim()),
+            ("layers.1.k", c.kv_dim()),
+            ("layers.0.ffn_up", c.ffn),
+            ("logits", c.vocab),
+        ] {
+            let (shape, data) = &trace.tensors[key];
+            assert_eq!(shape, &vec![2, cols], "{key}");
+            assert_eq!(data.len(), 2 * cols, "{key}");
+        }
+        let mut last = Trace::default();
+        let row = m
+            .forward_traced(&mut cache, &t[5..7], Logits::Last, Some(&mut last))
+            .unwrap();
+        assert_eq!(last.tensors["layers.0.q"].0, vec![2, c.q_dim()]);
+        assert_eq!(last.tensors["output_norm"].0, vec![1, c.hidden]);
+        assert_eq!(last.tensors["logits"], (vec![1, c.vocab], row));
     }
 }
 

@@ -469,6 +469,26 @@ fn diff_names_the_first_divergent_op() {
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("first divergence: embedding rel L2"), "{out}");
+    // The same table from the GPU's pass, its intermediates read back from the device.
+    if common::backends::gpu_or_skip() {
+        let (code, out, err) = oracle(&[
+            "diff",
+            f32.to_str().unwrap(),
+            "--golden",
+            "tiny-gqa",
+            "--root",
+            r,
+            "--backend",
+            "gpu",
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.contains("(gpu: ")
+                && out.contains("no divergence")
+                && out.contains("layer 1 ffn_out"),
+            "{out}"
+        );
+    }
 }
 
 #[test]

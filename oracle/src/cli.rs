@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use realizar::backend::BackendKind;
+
 use crate::report::Format;
 
 pub use crate::exit::{EXIT_DID_NOT_RUN, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION};
@@ -71,6 +73,14 @@ enum Command {
         /// The golden set: a folder name under golden/models (tiny-gqa, tiny-gemma3, ...).
         #[arg(long, value_name = "SET")]
         golden: String,
+        /// Where realizar's pass runs: the CPU (its best kernel) or the GPU backend, whose named
+        /// intermediates are read back from the device. No GPU is an error, not a fallback.
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: realizar::cli::BackendArg,
+        /// The engine whose pass is traced: `realizar` (built in) or `cmd:PROGRAM [ARGS...]`,
+        /// asked with the protocol's `trace` request (docs/engine-protocol.md).
+        #[arg(long, value_name = "SPEC", default_value = "realizar")]
+        engine: String,
         #[arg(long, default_value_t = 1e-4)]
         tolerance: f64,
         #[arg(long, default_value = ".")]
@@ -221,21 +231,33 @@ where
         Command::Diff {
             model,
             golden,
+            backend,
+            engine,
             tolerance,
             root,
             json,
-        } => crate::diff::diff(&root, &model, &golden, tolerance).map(|d| {
-            let _ = if json {
-                writeln!(out, "{}", serde_json::to_string(&d).unwrap_or_default())
-            } else {
-                write!(out, "{}", crate::diff::table(&d))
-            };
-            if d.first_divergence.is_some() {
-                EXIT_VIOLATION
-            } else {
-                EXIT_OK
-            }
-        }),
+        } => crate::engine::from_spec(&engine)
+            .and_then(|e| match (e.is_builtin(), backend.kind()) {
+                (true, kind) => crate::diff::diff(&root, &model, kind, &golden, tolerance),
+                (false, BackendKind::Cpu) => {
+                    crate::diff::diff_engine(&root, &model, e.as_ref(), &golden, tolerance)
+                }
+                (false, _) => Err(format!(
+                    "--backend gpu is realizar's GPU backend; {engine} chooses its own device"
+                )),
+            })
+            .map(|d| {
+                let _ = if json {
+                    writeln!(out, "{}", serde_json::to_string(&d).unwrap_or_default())
+                } else {
+                    write!(out, "{}", crate::diff::table(&d))
+                };
+                if d.first_divergence.is_some() {
+                    EXIT_VIOLATION
+                } else {
+                    EXIT_OK
+                }
+            }),
     };
     match result {
         Ok(code) => code,

@@ -199,6 +199,11 @@ pub struct GpuParams {
     /// The golden tokens in one batch (default) or one per call.
     #[serde(default)]
     pub mode: Mode,
+    /// Every named intermediate of the pass, op by op in forward order, not only the logits:
+    /// the value is the worst op's relative L2 and a failure names the first op above the
+    /// threshold.
+    #[serde(default)]
+    pub trace: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -4,10 +4,10 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use realizar::model::Model;
+use realizar::backend::{BackendKind, Runtime};
 use realizar::quant::Kernel;
 
-use crate::checks::trace_parity::{describe, steps};
+use crate::checks::trace_parity::{describe, steps, Step};
 use crate::checks::Ctx;
 use crate::metrics::{cosine_min, l2, rel_l2};
 
@@ -24,6 +24,8 @@ pub struct Row {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Diff {
     pub model: String,
+    /// Where the pass ran: `kernel: avx512` on the CPU, `gpu: <adapter>`.
+    pub device: String,
     pub golden: String,
     pub tolerance: f64,
     pub rows: Vec<Row>,
@@ -31,30 +33,56 @@ pub struct Diff {
     pub first_divergence: Option<usize>,
 }
 
-/// `oracle diff`: the model at `model_path` (on the best kernel) against a golden set.
-pub fn diff(root: &Path, model_path: &Path, golden: &str, tolerance: f64) -> Result<Diff, String> {
-    let engine = Model::load(model_path, Kernel::best())
-        .map_err(|e| format!("{}: {e}", model_path.display()))?;
-    of_model(
-        &engine,
-        &Ctx::new(root),
-        &model_path.display().to_string(),
-        golden,
-        tolerance,
-    )
-    .map_err(|f| f.to_string())
-}
-
-/// A loaded engine's traced pass against a golden set, op by op: what `oracle diff` prints and
-/// what TRACE-PARITY measures (and the report plots) in one computation.
-pub fn of_model(
-    engine: &Model,
-    ctx: &Ctx,
-    shown: &str,
+/// `oracle diff`: the model at `model_path` on `backend` (the CPU's best kernel, or the GPU)
+/// against a golden set. A backend that cannot start is an error, never a fallback.
+pub fn diff(
+    root: &Path,
+    model_path: &Path,
+    backend: BackendKind,
     golden: &str,
     tolerance: f64,
-) -> Result<Diff, crate::checks::Failure> {
-    let rows: Vec<Row> = steps(engine, ctx, golden)?
+) -> Result<Diff, String> {
+    let engine = Runtime::load(model_path, Kernel::best(), backend)
+        .map_err(|e| format!("{} on the {}: {e}", model_path.display(), backend.name()))?;
+    let steps = steps(&engine, &Ctx::new(root), golden).map_err(|f| f.to_string())?;
+    let shown = model_path.display().to_string();
+    Ok(of_steps(
+        steps,
+        (&shown, &engine.device()),
+        golden,
+        tolerance,
+    ))
+}
+
+/// `oracle diff --engine SPEC`: another engine's trace (the protocol's `trace` request) of the
+/// model at `model_path` against a golden set.
+pub fn diff_engine(
+    root: &Path,
+    model_path: &Path,
+    engine: &dyn crate::engine::Engine,
+    golden: &str,
+    tolerance: f64,
+) -> Result<Diff, String> {
+    let ctx = Ctx::new(root);
+    let tokens = ctx.goldens.tokens(golden).map_err(|f| f.to_string())?;
+    let traced = engine
+        .trace(model_path, &tokens, None)
+        .map_err(|f| f.to_string())?;
+    let steps = crate::checks::trace_parity::pair(&traced.trace, &ctx, golden)
+        .map_err(|f| f.to_string())?;
+    let shown = model_path.display().to_string();
+    Ok(of_steps(steps, (&shown, &traced.detail), golden, tolerance))
+}
+
+/// A traced pass's ops against a golden set, op by op: what `oracle diff` prints and what
+/// TRACE-PARITY measures (and the report plots) in one computation.
+pub fn of_steps(
+    steps: Vec<Step>,
+    (shown, device): (&str, &str),
+    golden: &str,
+    tolerance: f64,
+) -> Diff {
+    let rows: Vec<Row> = steps
         .into_iter()
         .map(|s| Row {
             rel_l2: rel_l2(&s.reference, &s.ours),
@@ -69,21 +97,22 @@ pub fn of_model(
     let first_divergence = rows
         .iter()
         .position(|r| r.rel_l2.is_nan() || r.rel_l2 > tolerance);
-    Ok(Diff {
+    Diff {
         model: shown.to_string(),
+        device: device.to_string(),
         golden: golden.to_string(),
         tolerance,
         rows,
         first_divergence,
-    })
+    }
 }
 
 pub fn table(d: &Diff) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} against golden/models/{} (tolerance rel L2 {:e})",
-        d.model, d.golden, d.tolerance
+        "{} ({}) against golden/models/{} (tolerance rel L2 {:e})",
+        d.model, d.device, d.golden, d.tolerance
     );
     let _ = writeln!(
         s,

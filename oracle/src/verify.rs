@@ -378,7 +378,7 @@ pub fn run(
 }
 
 /// What of `contracts` applies to an engine other than realizar: the obligations whose check
-/// asks the engine only for logits or token ids, with no realizar kernel pinned, and the
+/// asks the engine only for logits, token ids or traces, with no realizar kernel pinned, and the
 /// perturbation cases (realizar's hooks cannot patch another engine). Contracts left with no
 /// obligation are dropped.
 pub fn for_external_engine(contracts: Vec<Contract>) -> Vec<Contract> {
@@ -390,6 +390,7 @@ pub fn for_external_engine(contracts: Vec<Contract>) -> Vec<Contract> {
                 Check::LogitsParity(p) => p.kernel.is_none(),
                 Check::KvConsistency(p) | Check::Determinism(p) => p.kernel.is_none(),
                 Check::TokenizerParity(_) => true,
+                Check::TraceParity(p) => p.kernel.is_none(),
                 _ => false,
             });
             c.falsification

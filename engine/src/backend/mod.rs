@@ -12,7 +12,7 @@ pub mod wgpu;
 
 use std::path::Path;
 
-use crate::model::{Config, KvCache, Logits, Model, ModelError};
+use crate::model::{Config, KvCache, Logits, Model, ModelError, Observer};
 use crate::quant::Kernel;
 
 /// The backends a user can ask for.
@@ -128,13 +128,25 @@ pub trait Forward {
     /// A cache for `ctx` positions (the model's trained context for 0).
     fn new_cache(&self, ctx: usize) -> Result<Self::Cache, ModelError>;
     /// `tokens` at the cache's next positions; logits `[n, vocab]` for `Logits::All`, `[vocab]`
-    /// for `Logits::Last`.
+    /// for `Logits::Last`. `observer` sees every named intermediate tensor of the pass (the
+    /// names of [`crate::model::TracePoint`], alike on every backend).
+    fn forward_traced(
+        &self,
+        cache: &mut Self::Cache,
+        tokens: &[u32],
+        logits: Logits,
+        observer: Option<&mut dyn Observer>,
+    ) -> Result<Vec<f32>, ModelError>;
+
+    /// The pass untraced.
     fn forward(
         &self,
         cache: &mut Self::Cache,
         tokens: &[u32],
         logits: Logits,
-    ) -> Result<Vec<f32>, ModelError>;
+    ) -> Result<Vec<f32>, ModelError> {
+        self.forward_traced(cache, tokens, logits, None)
+    }
 }
 
 impl Forward for Model {
@@ -145,13 +157,14 @@ impl Forward for Model {
     fn new_cache(&self, ctx: usize) -> Result<KvCache, ModelError> {
         Ok(Model::new_cache(self, ctx))
     }
-    fn forward(
+    fn forward_traced(
         &self,
         cache: &mut KvCache,
         tokens: &[u32],
         logits: Logits,
+        observer: Option<&mut dyn Observer>,
     ) -> Result<Vec<f32>, ModelError> {
-        Model::forward(self, cache, tokens, logits)
+        Model::forward_traced(self, cache, tokens, logits, observer)
     }
 }
 
@@ -177,13 +190,14 @@ impl Forward for wgpu::GpuModel {
     fn new_cache(&self, ctx: usize) -> Result<wgpu::GpuCache, ModelError> {
         Ok(wgpu::GpuModel::new_cache(self, ctx)?)
     }
-    fn forward(
+    fn forward_traced(
         &self,
         cache: &mut wgpu::GpuCache,
         tokens: &[u32],
         logits: Logits,
+        observer: Option<&mut dyn Observer>,
     ) -> Result<Vec<f32>, ModelError> {
-        wgpu::GpuModel::forward(self, cache, tokens, logits)
+        wgpu::GpuModel::forward_traced(self, cache, tokens, logits, observer)
     }
 }
 
@@ -298,16 +312,21 @@ impl Forward for Runtime {
             Runtime::Gpu(g) => RuntimeCache::Gpu(g.new_cache(ctx)?),
         })
     }
-    fn forward(
+    fn forward_traced(
         &self,
         cache: &mut RuntimeCache,
         tokens: &[u32],
         logits: Logits,
+        observer: Option<&mut dyn Observer>,
     ) -> Result<Vec<f32>, ModelError> {
         match (self, cache) {
-            (Runtime::Cpu(m), RuntimeCache::Cpu(c)) => Model::forward(m, c, tokens, logits),
+            (Runtime::Cpu(m), RuntimeCache::Cpu(c)) => {
+                Model::forward_traced(m, c, tokens, logits, observer)
+            }
             #[cfg(feature = "wgpu")]
-            (Runtime::Gpu(g), RuntimeCache::Gpu(c)) => g.forward(c, tokens, logits),
+            (Runtime::Gpu(g), RuntimeCache::Gpu(c)) => {
+                g.forward_traced(c, tokens, logits, observer)
+            }
             #[cfg(feature = "wgpu")]
             _ => Err(ModelError::Config(
                 "a KV cache of one backend was given to a model on another".into(),

@@ -105,8 +105,10 @@ enum Command {
     /// REQUEST is a JSON file: `{"protocol": 1, "op": "logits", "model": PATH, "tokens": [..],
     /// "mode": "batch"|"incremental", "output": FILE.npy}` or `{"protocol": 1, "op": "tokenize",
     /// "vocab": PATH, "texts": [..], "add_special": bool, "parse_special": bool, "output":
-    /// FILE.json}`. This is how `oracle verify --engine 'cmd:realizar protocol'` runs realizar
-    /// as an external engine; any engine that answers the same requests can be checked alike.
+    /// FILE.json}` or `{"protocol": 1, "op": "trace", "model": PATH, "tokens": [..], "output":
+    /// FOLDER}` (one NAME.npy per intermediate). This is how `oracle verify --engine
+    /// 'cmd:realizar protocol'` runs realizar as an external engine; any engine that answers the
+    /// same requests can be checked alike.
     Protocol {
         #[arg(value_name = "REQUEST.json")]
         request: PathBuf,

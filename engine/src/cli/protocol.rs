@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::backend::{BackendKind, Forward};
 use crate::format::npy;
+use crate::model::{Logits, Trace};
 use crate::quant::Kernel;
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
@@ -28,6 +29,14 @@ enum Request {
         model: PathBuf,
         tokens: Vec<u32>,
         mode: Mode,
+        output: PathBuf,
+    },
+    /// Every named intermediate of one batch pass over `tokens`: the folder `output`, one
+    /// float32 `.npy` of shape `[tokens, features]` per name (`layers.0.q.npy`, ...).
+    Trace {
+        protocol: u32,
+        model: PathBuf,
+        tokens: Vec<u32>,
         output: PathBuf,
     },
     /// Each text's token ids as JSON `{"ids": [[...], ...]}`.
@@ -79,6 +88,31 @@ pub fn run(path: &Path) -> Result<(), String> {
             std::fs::File::create(&output)
                 .and_then(|f| npy::write_f32(f, &shape, &values))
                 .map_err(|e| format!("writing {}: {e}", output.display()))
+        }
+        Request::Trace {
+            protocol,
+            model,
+            tokens,
+            output,
+        } => {
+            version(protocol)?;
+            let model = super::load::load_model(&model, 0, Kernel::best(), BackendKind::Cpu)?;
+            let mut cache = model
+                .new_cache(tokens.len().max(1))
+                .map_err(|e| e.to_string())?;
+            let mut trace = Trace::default();
+            model
+                .forward_traced(&mut cache, &tokens, Logits::All, Some(&mut trace))
+                .map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&output)
+                .map_err(|e| format!("creating {}: {e}", output.display()))?;
+            for (key, (shape, values)) in &trace.tensors {
+                let file = output.join(format!("{key}.npy"));
+                std::fs::File::create(&file)
+                    .and_then(|f| npy::write_f32(f, shape, values))
+                    .map_err(|e| format!("writing {}: {e}", file.display()))?;
+            }
+            Ok(())
         }
         Request::Tokenize {
             protocol,

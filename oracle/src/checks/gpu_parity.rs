@@ -8,29 +8,56 @@
 //! differ by 1.1e-2 relative L2, which would be measured here as the GPU's error. The GPU adapter
 //! is the engine's choice (`realizar backends`); CI's is Mesa's lavapipe. A machine without an
 //! adapter, or a build without the `wgpu` feature, reports NOT RUN, which only an obligation that
-//! declares `requires: [gpu]` may.
+//! declares `requires: [gpu]` may. With `trace: true` every named intermediate of the pass is
+//! compared, in forward order, and the first op above the threshold is named: where a GPU kernel
+//! drifts, not only that the logits did.
 
 use super::{widen, Ctx, Failure};
 use crate::contract::{Backend, GpuParams, KernelName, Mode, Requirement};
 use crate::metrics::{max_abs, rel_l2};
 use realizar::backend::{gpu_adapter, BackendKind, Forward, GpuError, Runtime};
-use realizar::model::{Logits, ModelError};
+use realizar::model::{Logits, ModelError, Observer, TracePoint};
 
-fn logits<M: Forward>(m: &M, tokens: &[u32], mode: Mode) -> Result<Vec<f32>, ModelError> {
+/// Every named intermediate in the order the pass produced it; one call's rows after the
+/// previous call's under the same name (incremental mode).
+#[derive(Default)]
+struct Ops(Vec<(String, Vec<f32>)>);
+
+impl Observer for Ops {
+    fn observe(&mut self, p: TracePoint<'_>) {
+        let key = p.key();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, data)) => data.extend_from_slice(p.data),
+            None => self.0.push((key, p.data.to_vec())),
+        }
+    }
+}
+
+/// The logits of the golden tokens in `mode`, and with `ops` every intermediate.
+fn logits<M: Forward>(
+    m: &M,
+    tokens: &[u32],
+    mode: Mode,
+    mut ops: Option<&mut Ops>,
+) -> Result<Vec<f32>, ModelError> {
     let mut cache = m.new_cache(tokens.len())?;
+    let mut call = |t: &[u32]| {
+        let obs = ops.as_deref_mut().map(|o| o as &mut dyn Observer);
+        m.forward_traced(&mut cache, t, Logits::All, obs)
+    };
     match mode {
-        Mode::Batch => m.forward(&mut cache, tokens, Logits::All),
+        Mode::Batch => call(tokens),
         Mode::Incremental => {
             let mut all = Vec::new();
             for &t in tokens {
-                all.extend(m.forward(&mut cache, &[t], Logits::All)?);
+                all.extend(call(&[t])?);
             }
             Ok(all)
         }
     }
 }
 
-pub fn run(p: &GpuParams, ctx: &Ctx) -> super::Outcome {
+pub fn run(p: &GpuParams, threshold: f64, ctx: &Ctx) -> super::Outcome {
     if p.backend == Backend::Cuda {
         return Err(Failure::Unavailable(
             Requirement::Gpu,
@@ -52,13 +79,26 @@ pub fn run(p: &GpuParams, ctx: &Ctx) -> super::Outcome {
                 e => super::engine(format!("{} {} on the GPU: {e}", p.model, p.file)),
             },
         )?;
-    let reference = widen(&logits(&cpu, &tokens, p.mode).map_err(super::engine)?);
-    let ours = widen(&logits(&gpu, &tokens, p.mode).map_err(super::engine)?);
-    let value = rel_l2(&reference, &ours);
+    let (mut cpu_ops, mut gpu_ops) = (Ops::default(), Ops::default());
+    let on_cpu = p.trace.then_some(&mut cpu_ops);
+    let reference = widen(&logits(&cpu, &tokens, p.mode, on_cpu).map_err(super::engine)?);
+    let on_gpu = p.trace.then_some(&mut gpu_ops);
+    let ours = widen(&logits(&gpu, &tokens, p.mode, on_gpu).map_err(super::engine)?);
     let mode = match p.mode {
         Mode::Batch => "one batch",
         Mode::Incremental => "one token per call",
     };
+    if p.trace {
+        return trace(&cpu_ops, &gpu_ops, threshold).map(|(value, detail)| {
+            let detail = format!(
+                "{} positions ({mode}), {}: {detail}",
+                tokens.len(),
+                adapter.name
+            );
+            (value, detail)
+        });
+    }
+    let value = rel_l2(&reference, &ours);
     Ok((
         value,
         format!(
@@ -71,4 +111,46 @@ pub fn run(p: &GpuParams, ctx: &Ctx) -> super::Outcome {
             max_abs(&reference, &ours),
         ),
     ))
+}
+
+/// The GPU's ops against the CPU's in the CPU's order: the worst relative L2 (a NaN counts as
+/// infinite) and which op crossed `threshold` first. An op the GPU did not trace fails.
+fn trace(cpu: &Ops, gpu: &Ops, threshold: f64) -> Result<(f64, String), Failure> {
+    let (mut worst, mut worst_op, mut first) = (0.0f64, "", None);
+    for (key, reference) in &cpu.0 {
+        let ours = gpu
+            .0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, d)| d)
+            .ok_or_else(|| super::engine(format!("the GPU pass traced no {key}")))?;
+        if ours.len() != reference.len() {
+            return Err(super::engine(format!(
+                "{key}: the GPU traced {} values, the CPU {}",
+                ours.len(),
+                reference.len()
+            )));
+        }
+        let err = rel_l2(&widen(reference), &widen(ours));
+        let err = if err.is_nan() { f64::INFINITY } else { err };
+        if err > threshold && first.is_none() {
+            first = Some((key.as_str(), err));
+        }
+        if err > worst || worst_op.is_empty() {
+            (worst, worst_op) = (err, key);
+        }
+    }
+    let detail = match first {
+        Some((op, err)) => format!(
+            "{} ops; first divergence: {} rel L2 {err:.2e}",
+            cpu.0.len(),
+            super::trace_parity::describe(op)
+        ),
+        None => format!(
+            "{} ops, worst {} rel L2 {worst:.2e}",
+            cpu.0.len(),
+            super::trace_parity::describe(worst_op)
+        ),
+    };
+    Ok((worst, detail))
 }

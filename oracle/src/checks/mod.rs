@@ -184,7 +184,7 @@ pub fn run(o: &Obligation, ctx: &Ctx) -> (Measurement, Option<crate::diff::Diff>
         Check::DetokenizeStream(p) => detokenize_stream::run(p.tokenizer, ctx),
         Check::VocabParity(p) => vocab_parity::run(&p.tokenizer, ctx),
         Check::DetokenizeParity(p) => detokenize_parity::run(p, ctx),
-        Check::GpuParity(p) => gpu_parity::run(p, ctx),
+        Check::GpuParity(p) => gpu_parity::run(p, o.threshold, ctx),
         Check::QuantError(p) => quant_error::run(&p.types, ctx),
         Check::ParserRejects(_) => parser_rejects::run(ctx),
         Check::LoadRefuses(p) => load_refuses::run(&p.model, ctx),

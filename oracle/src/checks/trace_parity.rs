@@ -4,7 +4,8 @@
 
 use super::{widen, Ctx};
 use crate::contract::ModelParams;
-use realizar::model::{Logits, Model, Trace};
+use realizar::backend::Forward;
+use realizar::model::{Logits, Trace};
 
 const OPS: [(&str, &str); 10] = [
     ("attn_norm", "attn_norm"),
@@ -31,15 +32,22 @@ pub struct Step {
     pub cols: usize,
 }
 
-/// Runs `engine` traced on the golden set's tokens and pairs every op with its reference, in
-/// forward order.
-pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super::Failure> {
+/// Runs `engine` (on any backend) traced on the golden set's tokens and pairs every op with its
+/// reference, in forward order.
+pub fn steps<M: Forward>(engine: &M, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super::Failure> {
     let tokens = ctx.goldens.tokens(model)?;
-    let mut cache = engine.new_cache(tokens.len());
+    let mut cache = engine.new_cache(tokens.len()).map_err(super::engine)?;
     let mut trace = Trace::default();
     engine
         .forward_traced(&mut cache, &tokens, Logits::All, Some(&mut trace))
         .map_err(super::engine)?;
+    pair(&trace, ctx, model)
+}
+
+/// Pairs every op of a trace of the golden set's tokens (from any engine) with its reference,
+/// in forward order. The layers are the reference's: an op the engine did not trace fails,
+/// all such ops named.
+pub fn pair(trace: &Trace, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super::Failure> {
     let hf = ctx.goldens.hf_f64(model);
     let llama = ctx.goldens.llamacpp_trace(model, "F32");
     // Sets whose HF golden holds Q and K after RoPE (Gemma's) compare them with HF: llama.cpp's
@@ -50,9 +58,12 @@ pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super:
             .get(name)
             .is_some()
     };
+    let layers = (0..)
+        .take_while(|l| hf_has(&format!("layers.{l}.output")))
+        .count();
     let mut plan: Vec<(String, std::path::PathBuf, String)> =
         vec![("embedding".into(), hf.clone(), "embedding".into())];
-    for l in 0..engine.config.layers {
+    for l in 0..layers {
         for (ours, theirs) in OPS {
             let hf_rope = format!("layers.{l}.{ours}_rope");
             let (file, name) = match theirs.split_once('@') {
@@ -80,12 +91,20 @@ pub fn steps(engine: &Model, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super:
     }
     plan.push(("output_norm".into(), hf.clone(), "output_norm".into()));
     plan.push(("logits".into(), hf, "logits".into()));
+    let missing: Vec<&str> = plan
+        .iter()
+        .map(|(ours, _, _)| ours.as_str())
+        .filter(|ours| !trace.tensors.contains_key(*ours))
+        .collect();
+    if !missing.is_empty() {
+        return Err(super::engine(format!(
+            "the engine traced no {}",
+            missing.join(", ")
+        )));
+    }
     plan.into_iter()
         .map(|(ours, file, theirs)| {
-            let (shape, data) = trace
-                .tensors
-                .get(&ours)
-                .ok_or_else(|| super::engine(format!("the engine traced no {ours}")))?;
+            let (shape, data) = &trace.tensors[&ours];
             let (reference, _) = ctx.goldens.tensor(&file, &theirs)?;
             Ok(Step {
                 // Named as in golden/ (models/<model>/<file>), wherever the goldens are.
@@ -119,13 +138,12 @@ pub fn run(
     threshold: f64,
     ctx: &Ctx,
 ) -> Result<(f64, String, crate::diff::Diff), super::Failure> {
-    let engine = ctx.model(&p.model, &p.file, p.kernel)?;
-    let shown = ctx
-        .goldens
-        .model_file(&p.model, &p.file)
-        .display()
-        .to_string();
-    let d = crate::diff::of_model(&engine, ctx, &shown, &p.model, threshold)?;
+    let tokens = ctx.goldens.tokens(&p.model)?;
+    let file = ctx.goldens.model_file(&p.model, &p.file);
+    let traced = ctx.engine.trace(&file, &tokens, p.kernel)?;
+    let shown = file.display().to_string();
+    let steps = pair(&traced.trace, ctx, &p.model)?;
+    let d = crate::diff::of_steps(steps, (&shown, &traced.detail), &p.model, threshold);
     let err = |r: &crate::diff::Row| {
         if r.rel_l2.is_nan() {
             f64::INFINITY

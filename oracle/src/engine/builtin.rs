@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use realizar::model::{Logits as Positions, Model};
+use realizar::model::{Logits as Positions, Model, Trace};
 use realizar::quant::Kernel;
 use realizar::tokenizer::Tokenizer;
 
-use super::{Engine, Logits};
+use super::{Engine, Logits, Traced};
 use crate::checks::{engine, Failure};
 use crate::contract::{KernelName, Mode, Requirement};
 
@@ -77,6 +77,23 @@ impl Engine for Builtin {
             .iter()
             .map(|&mode| Self::call(&m, tokens, mode))
             .collect()
+    }
+
+    fn trace(
+        &self,
+        model: &Path,
+        tokens: &[u32],
+        kernel: Option<KernelName>,
+    ) -> Result<Traced, Failure> {
+        let m = Self::load(model, kernel)?;
+        let mut cache = m.new_cache(tokens.len());
+        let mut trace = Trace::default();
+        m.forward_traced(&mut cache, tokens, Positions::All, Some(&mut trace))
+            .map_err(engine)?;
+        Ok(Traced {
+            trace,
+            detail: format!("kernel: {}", m.kernel.name()),
+        })
     }
 
     fn tokenize(

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use super::{Engine, Logits};
+use super::{Engine, Logits, Traced};
 use crate::checks::{engine, env, Failure};
 use crate::contract::{KernelName, Mode};
 
@@ -22,6 +22,17 @@ impl Command {
         Command { program, args }
     }
 
+    /// verify leaves out obligations that pin a kernel for any engine but the built-in one.
+    fn no_kernel(&self, kernel: Option<KernelName>) -> Result<(), Failure> {
+        match kernel {
+            Some(k) => Err(env(format!(
+                "the obligation pins realizar's {k:?} kernel; {} has none",
+                self.name()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// One `logits` request: one run of the program.
     fn one_call(
         &self,
@@ -30,13 +41,7 @@ impl Command {
         mode: Mode,
         kernel: Option<KernelName>,
     ) -> Result<Logits, Failure> {
-        // verify leaves out obligations that pin a kernel for any engine but the built-in one.
-        if let Some(k) = kernel {
-            return Err(env(format!(
-                "the obligation pins realizar's {k:?} kernel; {} has none",
-                self.name()
-            )));
-        }
+        self.no_kernel(kernel)?;
         super::golden_file(model)?;
         let request = serde_json::json!({
             "op": "logits",
@@ -44,7 +49,7 @@ impl Command {
             "tokens": tokens,
             "mode": match mode { Mode::Batch => "batch", Mode::Incremental => "incremental" },
         });
-        let bytes = self.call(request, "logits.npy")?;
+        let bytes = self.call(request, "logits.npy", read)?;
         let (shape, values) =
             read_npy_f32(&bytes).map_err(|e| engine(format!("logits.npy: {e}")))?;
         match shape[..] {
@@ -60,8 +65,14 @@ impl Command {
         }
     }
 
-    /// Runs the program on `request` (its `output` is filled in here) and reads that output.
-    fn call(&self, mut request: serde_json::Value, output_name: &str) -> Result<Vec<u8>, Failure> {
+    /// Runs the program on `request` (its `output` is filled in here) and reads that output
+    /// (a file or, for a trace, a folder) with `read`.
+    fn call<T>(
+        &self,
+        mut request: serde_json::Value,
+        output_name: &str,
+        read: impl FnOnce(&Path) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
         let scratch = tempdir()?;
         let output = scratch.join(output_name);
         request["protocol"] = PROTOCOL.into();
@@ -83,18 +94,50 @@ impl Command {
                 ran.status,
                 why.trim()
             )))
+        } else if !output.exists() {
+            Err(engine(format!(
+                "{} exited 0 but wrote no {}",
+                self.name(),
+                output.display()
+            )))
         } else {
-            std::fs::read(&output).map_err(|e| {
-                engine(format!(
-                    "{} exited 0 but wrote no {}: {e}",
-                    self.name(),
-                    output.display()
-                ))
-            })
+            read(&output)
         };
         let _ = std::fs::remove_dir_all(&scratch);
         result
     }
+}
+
+/// An answer file's bytes.
+fn read(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| engine(format!("{}: {e}", path.display())))
+}
+
+/// A trace answer: one `NAME.npy` of shape `[positions, features]` per intermediate.
+fn read_trace(dir: &Path, positions: usize) -> Result<realizar::model::Trace, Failure> {
+    let mut trace = realizar::model::Trace::default();
+    let entries = std::fs::read_dir(dir).map_err(|e| engine(format!("{}: {e}", dir.display())))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| engine(format!("{}: {e}", dir.display())))?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let Some(key) = name.strip_suffix(".npy") else {
+            return Err(engine(format!(
+                "trace/{name}: not a .npy file (the trace folder holds one NAME.npy per \
+                 intermediate)"
+            )));
+        };
+        let (shape, values) =
+            read_npy_f32(&read(&path)?).map_err(|e| engine(format!("trace/{name}: {e}")))?;
+        if !matches!(shape[..], [n, _] if n == positions) {
+            return Err(engine(format!(
+                "trace/{name} has shape {shape:?}; [{positions}, features] was asked for"
+            )));
+        }
+        trace.tensors.insert(key.to_string(), (shape, values));
+    }
+    Ok(trace)
 }
 
 /// A fresh folder under the system's temporary directory.
@@ -130,6 +173,26 @@ impl Engine for Command {
             .collect()
     }
 
+    fn trace(
+        &self,
+        model: &Path,
+        tokens: &[u32],
+        kernel: Option<KernelName>,
+    ) -> Result<Traced, Failure> {
+        self.no_kernel(kernel)?;
+        super::golden_file(model)?;
+        let request = serde_json::json!({
+            "op": "trace",
+            "model": model.display().to_string(),
+            "tokens": tokens,
+        });
+        let trace = self.call(request, "trace", |dir| read_trace(dir, tokens.len()))?;
+        Ok(Traced {
+            trace,
+            detail: self.name(),
+        })
+    }
+
     fn tokenize(
         &self,
         vocab: &Path,
@@ -145,7 +208,7 @@ impl Engine for Command {
             "add_special": add_special,
             "parse_special": parse_special,
         });
-        let bytes = self.call(request, "tokens.json")?;
+        let bytes = self.call(request, "tokens.json", read)?;
         #[derive(serde::Deserialize)]
         struct Answer {
             ids: Vec<Vec<u32>>,

@@ -1,4 +1,5 @@
-//! The engine under test. The parity checks ask it for logits and token ids through one trait,
+//! The engine under test. The parity checks ask it for logits, token ids and traces (every named
+//! intermediate of a pass) through one trait,
 //! so the same contracts hold realizar (built in), any program that speaks the engine protocol
 //! (docs/engine-protocol.md), or either of those with a perturbation wrapped around it.
 
@@ -15,12 +16,21 @@ pub use perturb::{Perturbation, Perturbed};
 
 use crate::checks::Failure;
 use crate::contract::{KernelName, Mode};
+use realizar::model::Trace;
 
 /// Every position's logits of one call, row-major `[positions, vocab]`.
 pub struct Logits {
     pub values: Vec<f32>,
     pub vocab: usize,
     /// What the verdict should say about how they were made (realizar's kernel, say).
+    pub detail: String,
+}
+
+/// Every named intermediate of one batch pass, `[positions, features]` each, under the names of
+/// `realizar::model::TracePoint` (`embedding`, `layers.N.q`, ..., `logits`).
+pub struct Traced {
+    pub trace: Trace,
+    /// What the verdict should say about how it was made (realizar's kernel, say).
     pub detail: String,
 }
 
@@ -59,6 +69,15 @@ pub trait Engine: Send + Sync {
             .pop()
             .ok_or_else(|| crate::checks::engine(format!("{} answered no call", self.name())))
     }
+
+    /// Every named intermediate of one batch pass over `tokens` of the model file at `model`:
+    /// what TRACE-PARITY and `oracle diff` compare op by op. `kernel` as for `logits_calls`.
+    fn trace(
+        &self,
+        model: &Path,
+        tokens: &[u32],
+        kernel: Option<KernelName>,
+    ) -> Result<Traced, Failure>;
 
     /// Token ids of each text under the vocabulary of the model or vocab-only file at `vocab`.
     fn tokenize(

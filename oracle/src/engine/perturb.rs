@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{Engine, Logits};
+use super::{Engine, Logits, Traced};
 use crate::checks::Failure;
 use crate::contract::{KernelName, Mode};
 
@@ -28,6 +28,9 @@ pub enum Perturbation {
     LeakBetweenCalls,
     /// The ids of each text lose their last token: a tokenizer that drops the tail.
     DropLastToken,
+    /// The first layer's output (`layers.0.output` of a trace) is scaled by 1.02: a layer off
+    /// by 2% that the logits may hide (a final RMSNorm undoes a uniform scale).
+    ScaleTracedLayer,
 }
 
 pub struct Perturbed {
@@ -97,6 +100,21 @@ impl Engine for Perturbed {
         Ok(calls)
     }
 
+    fn trace(
+        &self,
+        model: &Path,
+        tokens: &[u32],
+        kernel: Option<KernelName>,
+    ) -> Result<Traced, Failure> {
+        let mut traced = self.inner.trace(model, tokens, kernel)?;
+        if self.what == Perturbation::ScaleTracedLayer {
+            if let Some((_, v)) = traced.trace.tensors.get_mut("layers.0.output") {
+                v.iter_mut().for_each(|x| *x *= 1.02);
+            }
+        }
+        Ok(traced)
+    }
+
     fn tokenize(
         &self,
         vocab: &Path,
@@ -148,6 +166,25 @@ mod tests {
                 .collect())
         }
 
+        fn trace(
+            &self,
+            _: &Path,
+            tokens: &[u32],
+            _: Option<KernelName>,
+        ) -> Result<Traced, Failure> {
+            let mut trace = realizar::model::Trace::default();
+            for key in ["layers.0.output", "layers.1.output"] {
+                let shape = vec![tokens.len(), 2];
+                trace
+                    .tensors
+                    .insert(key.into(), (shape, vec![1.0; tokens.len() * 2]));
+            }
+            Ok(Traced {
+                trace,
+                detail: String::new(),
+            })
+        }
+
         fn tokenize(
             &self,
             _: &Path,
@@ -194,5 +231,19 @@ mod tests {
             .tokenize(Path::new("v"), &["a".into()], false, false)
             .unwrap();
         assert_eq!(ids, [vec![1, 2]]);
+        let traced = |what| {
+            Perturbed::new(Arc::new(Ramp), what)
+                .trace(Path::new("m"), &[0; 3], None)
+                .unwrap()
+                .trace
+                .tensors
+        };
+        let scaled = traced(Perturbation::ScaleTracedLayer);
+        assert_eq!(scaled["layers.0.output"].1, [1.02f32; 6]);
+        assert_eq!(scaled["layers.1.output"].1, [1.0f32; 6]);
+        assert_eq!(
+            traced(Perturbation::SwapPositions)["layers.0.output"].1,
+            [1.0f32; 6]
+        );
     }
 }

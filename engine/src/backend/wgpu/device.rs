@@ -226,22 +226,38 @@ impl Gpu {
         Ok(())
     }
 
-    /// Waits for the queue, then copies `len` f32 values of `buf` to the host.
+    /// A buffer the host can read once the queue has run: `len` f32 values copied into it.
+    pub fn staging(&self, label: &str, len: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (len.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Submits `encoder` after copying `len` f32 values of `buf` into a staging buffer, waits
+    /// for the queue, and reads them back.
     pub fn read_f32(
         &self,
         mut encoder: wgpu::CommandEncoder,
         buf: &wgpu::Buffer,
         len: usize,
     ) -> Result<Vec<f32>, GpuError> {
-        let size = (len * 4) as u64;
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        encoder.copy_buffer_to_buffer(buf, 0, &staging, 0, size);
+        let staging = self.staging("readback", len);
+        encoder.copy_buffer_to_buffer(buf, 0, &staging, 0, (len * 4) as u64);
         self.queue.submit([encoder.finish()]);
+        self.read_staging(&staging, len, "logits")
+    }
+
+    /// The first `len` f32 values of a staging buffer, once the work writing it is done (this
+    /// waits for the queue).
+    pub fn read_staging(
+        &self,
+        staging: &wgpu::Buffer,
+        len: usize,
+        what: &str,
+    ) -> Result<Vec<f32>, GpuError> {
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
@@ -252,18 +268,19 @@ impl Gpu {
         self.check("forward pass")?;
         match rx.recv() {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(GpuError::Runtime(format!("reading logits back: {e}"))),
+            Ok(Err(e)) => return Err(GpuError::Runtime(format!("reading {what} back: {e}"))),
             Err(_) => {
-                return Err(GpuError::Runtime(
-                    "reading logits back: the map callback never ran".into(),
-                ))
+                return Err(GpuError::Runtime(format!(
+                    "reading {what} back: the map callback never ran"
+                )))
             }
         }
         let out = {
             let view = staging
                 .get_mapped_range(..)
-                .map_err(|e| GpuError::Runtime(format!("reading logits back: {e}")))?;
+                .map_err(|e| GpuError::Runtime(format!("reading {what} back: {e}")))?;
             view.chunks_exact(4)
+                .take(len)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect::<Vec<f32>>()
         };

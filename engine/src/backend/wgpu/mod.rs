@@ -3,7 +3,8 @@
 //! LongRoPE, Gemma 2 and 3 with their soft-caps, post-norms, GeGLU and sliding windows) as WGSL
 //! compute kernels. Weights are uploaded once, at load, in their GGUF block layout; the KV cache lives
 //! on the device; a forward call uploads only its token ids and RoPE angles and reads back only
-//! the logits. What these kernels do not implement is refused at load by name.
+//! the logits (and, for a traced call, each named intermediate tensor, copied where the pass has
+//! it). What these kernels do not implement is refused at load by name.
 
 mod device;
 mod plan;
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use crate::backend::{AdapterReport, GpuError};
 use crate::faults::{self, Fault};
 use crate::format::gguf::GgmlType;
-use crate::model::{Activation, Linear, Logits, Model, ModelError};
+use crate::model::{Activation, Linear, Logits, Model, ModelError, Observer, TracePoint};
 use crate::ops::{self, RopeStyle, RopeTable};
 
 use device::Gpu;
@@ -286,6 +287,18 @@ impl GpuModel {
         tokens: &[u32],
         logits: Logits,
     ) -> Result<Vec<f32>, ModelError> {
+        self.forward_traced(cache, tokens, logits, None)
+    }
+
+    /// `Model::forward_traced` on the GPU: the same pass, and `observer` sees every named
+    /// intermediate tensor the CPU's pass names, read back from the device after the pass.
+    pub fn forward_traced(
+        &self,
+        cache: &mut GpuCache,
+        tokens: &[u32],
+        logits: Logits,
+        observer: Option<&mut dyn Observer>,
+    ) -> Result<Vec<f32>, ModelError> {
         let cfg = &self.model.config;
         let n = tokens.len();
         let start = cache.len;
@@ -296,12 +309,18 @@ impl GpuModel {
             ))
             .into());
         }
-        let out = self.run(cache, tokens, logits)?;
+        let out = self.run(cache, tokens, logits, observer)?;
         cache.len = start + n;
         Ok(out)
     }
 
-    fn run(&self, cache: &GpuCache, tokens: &[u32], logits: Logits) -> Result<Vec<f32>, GpuError> {
+    fn run(
+        &self,
+        cache: &GpuCache,
+        tokens: &[u32],
+        logits: Logits,
+        observer: Option<&mut dyn Observer>,
+    ) -> Result<Vec<f32>, GpuError> {
         let cfg = &self.model.config;
         let g = &self.gpu;
         let k = &self.kernels;
@@ -356,7 +375,7 @@ impl GpuModel {
         let normed = g.scratch("output_norm", m * h)?;
         let out = g.scratch("logits", m * cfg.vocab)?;
 
-        let mut p = Plan::default();
+        let mut p = Plan::new(observer.is_some());
         let embed_scale = cfg.embed_scale.map_or(1.0, |s| s as f32);
         p.dispatch(
             &k.get_rows,
@@ -369,14 +388,17 @@ impl GpuModel {
             &[&self.embed.buf, &tok, &x],
             [h.div_ceil(64) as u32, n as u32, 1],
         );
+        p.tap(&x, None, "embedding", n, h);
         let attn_cap = cfg.attn_softcap.map_or(0, |c| (c as f32).to_bits());
         for (l, layer) in self.layers.iter().enumerate() {
+            let at = Some(l);
             let window = cfg.window(l);
             let cs = match (&local, window) {
                 (Some(local), Some(_)) => local,
                 _ => &global,
             };
             self.rms(&mut p, &x, &layer.attn_norm, &xn, n, h);
+            p.tap(&xn, at, "attn_norm", n, h);
             self.matmul(&mut p, &layer.q, &xn, &q, n, &xq);
             self.matmul(&mut p, &layer.k, &xn, &kb, n, &xq);
             self.matmul(&mut p, &layer.v, &xn, &v, n, &xq);
@@ -385,15 +407,20 @@ impl GpuModel {
                     // Every head of every token is one row of head_dim values.
                     self.rms(&mut p, &q, qw, &qn, n * cfg.heads, hd);
                     self.rms(&mut p, &kb, kw, &kn, n * cfg.kv_heads, hd);
+                    p.tap(&qn, at, "q_norm", n, qd);
+                    p.tap(&kn, at, "k_norm", n, kvd);
                     (&qn, &kn)
                 }
                 None => (&q, &kb),
             };
             self.rope(&mut p, qr, cs, n, cfg.heads);
             self.rope(&mut p, kr, cs, n, cfg.kv_heads);
-            let (at, size) = ((start * kvd * 4) as u64, (n * kvd * 4) as u64);
-            p.copy(kr, 0, &cache.k[l], at, size);
-            p.copy(&v, 0, &cache.v[l], at, size);
+            p.tap(qr, at, "q", n, qd);
+            p.tap(kr, at, "k", n, kvd);
+            p.tap(&v, at, "v", n, kvd);
+            let (offset, size) = ((start * kvd * 4) as u64, (n * kvd * 4) as u64);
+            p.copy(kr, 0, &cache.k[l], offset, size);
+            p.copy(&v, 0, &cache.v[l], offset, size);
             p.dispatch(
                 &k.attention,
                 params(&[
@@ -411,10 +438,15 @@ impl GpuModel {
                 [cfg.heads as u32, n as u32, 1],
             );
             self.matmul(&mut p, &layer.o, &attn, &proj, n, &xq);
-            self.residual(&mut p, &x, &proj, layer.attn_post_norm.as_ref(), &xn, n);
+            p.tap(&proj, at, "attn_out", n, h);
+            let post = layer.attn_post_norm.as_ref().map(|w| (w, "attn_post_norm"));
+            self.residual(&mut p, &x, &proj, post, &xn, n, at);
             self.rms(&mut p, &x, &layer.ffn_norm, &xn, n, h);
+            p.tap(&xn, at, "ffn_norm", n, h);
             self.matmul(&mut p, &layer.gate, &xn, &gate, n, &xq);
             self.matmul(&mut p, &layer.up, &xn, &up, n, &xq);
+            p.tap(&gate, at, "ffn_gate", n, ffn);
+            p.tap(&up, at, "ffn_up", n, ffn);
             let act = match cfg.activation {
                 Activation::Silu => 0,
                 Activation::GeluTanh => 1,
@@ -427,7 +459,10 @@ impl GpuModel {
                 grid_1d(n * ffn),
             );
             self.matmul(&mut p, &layer.down, &gate, &proj, n, &xq);
-            self.residual(&mut p, &x, &proj, layer.ffn_post_norm.as_ref(), &xn, n);
+            p.tap(&proj, at, "ffn_out", n, h);
+            let post = layer.ffn_post_norm.as_ref().map(|w| (w, "ffn_post_norm"));
+            self.residual(&mut p, &x, &proj, post, &xn, n, at);
+            p.tap(&x, at, "output", n, h);
         }
         let rows = match logits {
             Logits::All => &x,
@@ -437,6 +472,7 @@ impl GpuModel {
             }
         };
         self.rms(&mut p, rows, &self.output_norm, &normed, m, h);
+        p.tap(&normed, None, "output_norm", m, h);
         let head = self.output.as_ref().unwrap_or(&self.embed);
         self.matmul(&mut p, head, &normed, &out, m, &xq);
         if let Some(cap) = cfg.final_softcap {
@@ -448,25 +484,45 @@ impl GpuModel {
                 grid_1d(len),
             );
         }
-        let encoder = p.encode(g);
-        g.read_f32(encoder, &out, m * cfg.vocab)
+        p.tap(&out, None, "logits", m, cfg.vocab);
+        let (encoder, taps) = p.encode(g);
+        let logits = g.read_f32(encoder, &out, m * cfg.vocab)?;
+        if let Some(obs) = observer {
+            for tap in taps {
+                let Some(staging) = &tap.staging else {
+                    continue;
+                };
+                let data = g.read_staging(staging, tap.rows * tap.cols, tap.name)?;
+                obs.observe(TracePoint {
+                    layer: tap.layer,
+                    name: tap.name,
+                    data: &data,
+                    rows: tap.rows,
+                    cols: tap.cols,
+                });
+            }
+        }
+        Ok(logits)
     }
 
     /// The residual `x += y` of `n` rows, through the block's post-norm first where it has one
-    /// (Gemma: `x += rms_norm(y)`, normed into `scratch`).
+    /// (Gemma: `x += rms_norm(y)`, normed into `scratch` and traced under the norm's name).
+    #[allow(clippy::too_many_arguments)]
     fn residual<'a>(
         &'a self,
         p: &mut Plan<'a>,
         x: &'a wgpu::Buffer,
         y: &'a wgpu::Buffer,
-        post_norm: Option<&'a wgpu::Buffer>,
+        post_norm: Option<(&'a wgpu::Buffer, &'static str)>,
         scratch: &'a wgpu::Buffer,
         n: usize,
+        layer: Option<usize>,
     ) {
         let h = self.model.config.hidden;
         let y = match post_norm {
-            Some(w) => {
+            Some((w, name)) => {
                 self.rms(p, y, w, scratch, n, h);
+                p.tap(scratch, layer, name, n, h);
                 scratch
             }
             None => y,
@@ -637,14 +693,14 @@ mod tests {
         // tanh sees X / 32 (an exact scaling): the range GELU and the soft-caps feed it.
         let scale = 1.0f32 / 32.0;
         let run = |k: usize| {
-            let mut p = Plan::default();
+            let mut p = Plan::new(false);
             p.dispatch(
                 &pipeline,
                 params(&[n as u32, scale.to_bits()]),
                 &[&xb, &out[0], &out[1], &out[2]],
                 grid_1d(n),
             );
-            gpu.read_f32(p.encode(&gpu), &out[k], n).unwrap()
+            gpu.read_f32(p.encode(&gpu).0, &out[k], n).unwrap()
         };
         let (exp, silu, tanh) = (run(0), run(1), run(2));
         let mut bad = Vec::new();

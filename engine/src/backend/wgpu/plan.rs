@@ -1,7 +1,8 @@
 //! One forward pass as a list of steps (kernel dispatches and buffer copies), encoded into one
 //! command buffer. Each dispatch's parameters get their own slice of one uniform buffer written
 //! once, so no step sees another's parameters (a uniform rewritten between dispatches of one
-//! submission would be seen by all of them with its last value).
+//! submission would be seen by all of them with its last value). A traced plan also copies each
+//! named intermediate tensor, where the pass has it, into a buffer of its own to read back.
 
 use super::device::Gpu;
 use super::shaders::WG;
@@ -26,11 +27,24 @@ enum Step<'a> {
         dst_offset: u64,
         size: u64,
     },
+    /// A copy of `src` as it is at this step, into the staging buffer of `taps[index]`.
+    Tap { src: &'a wgpu::Buffer, index: usize },
 }
 
-#[derive(Default)]
+/// A named intermediate tensor of a traced pass: `[rows, cols]` f32 values, read back after the
+/// pass from `staging` (the names and layout of [`crate::model::TracePoint`]).
+pub struct Tap {
+    pub layer: Option<usize>,
+    pub name: &'static str,
+    pub rows: usize,
+    pub cols: usize,
+    pub staging: Option<wgpu::Buffer>,
+}
+
 pub struct Plan<'a> {
     steps: Vec<Step<'a>>,
+    /// None: the pass is not traced, and `tap` records nothing.
+    taps: Option<Vec<Tap>>,
 }
 
 /// Parameters from up to 16 words.
@@ -59,6 +73,39 @@ pub fn grid_rows(rows: usize) -> (u32, u32) {
 }
 
 impl<'a> Plan<'a> {
+    /// An empty plan; a traced one keeps what `tap` names.
+    pub fn new(traced: bool) -> Self {
+        Plan {
+            steps: Vec::new(),
+            taps: traced.then(Vec::new),
+        }
+    }
+
+    /// In a traced plan, the first `rows * cols` values of `src` as they are after the steps so
+    /// far, under the trace name `name` (of `layer`).
+    pub fn tap(
+        &mut self,
+        src: &'a wgpu::Buffer,
+        layer: Option<usize>,
+        name: &'static str,
+        rows: usize,
+        cols: usize,
+    ) {
+        if let Some(taps) = &mut self.taps {
+            self.steps.push(Step::Tap {
+                src,
+                index: taps.len(),
+            });
+            taps.push(Tap {
+                layer,
+                name,
+                rows,
+                cols,
+                staging: None,
+            });
+        }
+    }
+
     pub fn dispatch(
         &mut self,
         pipeline: &'a wgpu::ComputePipeline,
@@ -91,8 +138,10 @@ impl<'a> Plan<'a> {
         });
     }
 
-    /// Records every step; the caller submits (and reads back).
-    pub fn encode(self, gpu: &Gpu) -> wgpu::CommandEncoder {
+    /// Records every step; the caller submits (and reads back the logits, then the taps, each
+    /// with its staging buffer).
+    pub fn encode(self, gpu: &Gpu) -> (wgpu::CommandEncoder, Vec<Tap>) {
+        let mut taps = self.taps.unwrap_or_default();
         let stride = u64::from(gpu.limits.min_uniform_buffer_offset_alignment).max(PARAM_BYTES);
         let dispatches = self
             .steps
@@ -132,6 +181,13 @@ impl<'a> Plan<'a> {
                     dst_offset,
                     size,
                 } => encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size),
+                Step::Tap { src, index } => {
+                    let tap = &mut taps[index];
+                    let len = tap.rows * tap.cols;
+                    let staging = gpu.staging(tap.name, len);
+                    encoder.copy_buffer_to_buffer(src, 0, &staging, 0, (len * 4) as u64);
+                    tap.staging = Some(staging);
+                }
                 first @ Step::Dispatch { .. } => {
                     // Consecutive dispatches share a pass; wgpu orders their buffer accesses.
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -177,6 +233,6 @@ impl<'a> Plan<'a> {
                 }
             }
         }
-        encoder
+        (encoder, taps)
     }
 }
