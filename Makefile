@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help gpu-check build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-detokenize golden-check contracts report-check bench bench-e2e bench-tokenize coverage coverage-tools mutants mutants-tools mutants-gate verify
+.PHONY: help gpu-check build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-detokenize golden-check contracts engine-llamacpp contracts-llamacpp report-check bench bench-e2e bench-tokenize coverage coverage-tools mutants mutants-tools mutants-gate verify
 
 help:
 	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
@@ -33,6 +33,8 @@ help:
 	@echo "make report-check  headless Chromium renders reports/index.html (after make contracts)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
 	@echo "make bench-e2e   realizar vs llama-bench on a TinyLlama-shaped model (Q4_K_M, Q8_0; 1 and 2 threads)"
+	@echo "make engine-llamacpp  build llama.cpp's engine-protocol adapter ($(LLAMA_ENGINE))"
+	@echo "make contracts-llamacpp  the contracts that apply to another engine, on llama.cpp (with --falsify)"
 	@echo "make bench-tokenize  realizar's tokenizer vs llama.cpp's (llama_tokenize in process) on every real vocabulary, 1 MiB each"
 
 build:
@@ -198,6 +200,22 @@ bench-e2e: uv
 bench-tokenize: uv
 	uv run --locked golden/scripts/llama_tools.py --program llama_tokenize_bench
 	cargo bench -p realizar --bench tokenize
+
+# llama.cpp as an engine under test (oracle/adapters/llamacpp/llama_engine.cpp, the engine
+# protocol against the pinned libllama; the first build of libllama takes minutes).
+LLAMA_ENGINE := golden/.cache/llama-build/bin/llama-engine
+engine-llamacpp: uv
+	uv run --locked golden/scripts/llama_tools.py --program oracle/adapters/llamacpp/llama_engine.cpp
+
+# The contracts that apply to another engine, on llama.cpp, with the perturbing wrapper: a
+# measurement of llama.cpp against the goldens (reports/llamacpp/), not a gate on realizar, so
+# the obligations llama.cpp violates (README, "Other engines") are printed, not fatal (exit 1).
+# A BROKEN contract (a perturbation not caught) or a run that did not happen still fails.
+contracts-llamacpp: engine-llamacpp
+	cargo run --release --quiet --bin oracle -- verify --engine 'cmd:$(LLAMA_ENGINE)' --falsify \
+	  --reports reports/llamacpp || [ $$? -eq 1 ]
+	@! grep -q '"verdict":"BROKEN"' reports/llamacpp/falsify.json \
+	  || { echo "contracts-llamacpp: a perturbation went uncaught (reports/llamacpp/falsify.json)"; exit 1; }
 
 # The GPU backend's tests and GPU-PARITY need an adapter: Mesa's lavapipe where there is no GPU
 # (.ci/run installs it). Without one, verify stops here rather than reporting GPU-PARITY NOT RUN

@@ -110,7 +110,14 @@ fn realizar_as_an_external_engine_holds_and_every_perturbation_is_caught() {
         .collect();
     assert_eq!(
         ids,
-        ["f32-batch", "q8-incremental", "kv", "same-twice", "spm", "trace"]
+        [
+            "f32-batch",
+            "q8-incremental",
+            "kv",
+            "same-twice",
+            "spm",
+            "trace"
+        ]
     );
     // realizar's hooks cannot patch another process: only the six perturbations ran, each
     // caught by the obligation that guards its class.

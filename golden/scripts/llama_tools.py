@@ -13,8 +13,10 @@ the benchmarks that time realizar against them, and prints where they are:
 
     uv run --locked golden/scripts/llama_tools.py llama-tokenize [more targets]
     uv run --locked golden/scripts/llama_tools.py --program llama_tokenize_bench
+    uv run --locked golden/scripts/llama_tools.py --program oracle/adapters/llamacpp/llama_engine.cpp
 
-(--program builds one of our programs in golden/scripts, linked against the built libllama.)
+(--program builds one of our programs, in golden/scripts or at a path ending in .cpp, linked
+against the built libllama.)
 """
 
 from __future__ import annotations
@@ -27,14 +29,15 @@ from llamacpp import build_tools, fetch_source, run  # noqa: E402
 
 
 def build_program(source: str) -> Path:
-    """One of our programs (golden/scripts/<source>.cpp) linked against the built libllama, as
-    bin/<source with dashes>. (llamacpp.build_logits_tool links llama-logits the same way; this
+    """One of our programs (golden/scripts/<source>.cpp, or the file <source> ending in .cpp)
+    linked against the built libllama, as bin/<its name with dashes>. (llamacpp.build_logits_tool links llama-logits the same way; this
     lives here because llamacpp.py's sha256 is recorded in the golden manifests it helps make.)"""
+    path = Path(source).resolve() if source.endswith(".cpp") else Path(__file__).parent / f"{source}.cpp"
     _, llama = fetch_source()
     bin_dir = build_tools([])
-    exe = bin_dir / source.replace("_", "-")
+    exe = bin_dir / path.stem.replace("_", "-")
     run(["g++", "-O2", "-std=c++17", f"-I{llama / 'include'}", f"-I{llama / 'ggml' / 'include'}",
-         Path(__file__).parent / f"{source}.cpp", "-o", exe, f"-L{bin_dir}", "-lllama", "-lggml",
+         path, "-o", exe, f"-L{bin_dir}", "-lllama", "-lggml",
          "-lggml-base", f"-Wl,-rpath,{bin_dir}"])
     return exe
 
