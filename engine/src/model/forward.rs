@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::{Config, Linear, Model, ModelError};
 use crate::faults::{self, Fault};
 use crate::ops::{self, RopeTable};
-use crate::quant::matmul;
+use crate::quant::matmul_checked;
 
 /// Which positions get logits. Prefill needs only the last; parity checks need all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,7 +307,7 @@ impl Model {
     }
 
     fn linear(&self, w: &Linear, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), ModelError> {
-        matmul(&self.weights.matrix(w), x, n, y, self.kernel)?;
+        matmul_checked(&self.weights.matrix(w), x, n, y, self.kernel)?;
         if let Some(bias) = w.bias.as_ref().filter(|_| !faults::is(Fault::DropBias)) {
             for row in y.chunks_exact_mut(w.rows) {
                 ops::add_assign(row, bias);
