@@ -3,6 +3,7 @@
 //! false and the hooks compile away. Each hook is one call at its site; what a fault does beyond
 //! a yes or no lives here, so the engine's code reads as it runs without faults.
 
+use crate::ops::RopeStyle;
 use crate::quant::{GgmlType, QMatrix, QuantError};
 
 /// Every fault a hook in the engine can inject (named in snake_case in the oracle's contracts).
@@ -239,4 +240,86 @@ pub(crate) fn corrupt_subblock_scale(ty: GgmlType, out: &mut [f32]) {
 /// to pick the scale it requantizes by (1: the neighbour's; 0 without the fault).
 pub(crate) fn swap_subblock_scale_index() -> usize {
     usize::from(is(Fault::SwapSubblockScaleIndex))
+}
+
+/// The shift-kv-position fault: the positions a single-token decode (`n` tokens from `start`)
+/// rotates Q by, one too far, when the fault takes them over.
+pub(crate) fn shifted_q_positions(start: usize, n: usize) -> Option<std::ops::Range<usize>> {
+    (n == 1 && is(Fault::ShiftKvPosition)).then(|| start + 1..start + 2)
+}
+
+/// The swap-rope fault: the RoPE pairing the forward pass uses, the other convention than the
+/// model's `style` when the fault is on.
+pub(crate) fn rope_style(style: RopeStyle) -> RopeStyle {
+    match (is(Fault::SwapRope), style) {
+        (false, style) => style,
+        (true, RopeStyle::Adjacent) => RopeStyle::NeoX,
+        (true, RopeStyle::NeoX) => RopeStyle::Adjacent,
+    }
+}
+
+/// The scale-layer-output fault: layer 0's output rows `x` scaled by 1.02.
+pub(crate) fn scale_layer_output(layer: usize, x: &mut [f32]) {
+    if layer == 0 && is(Fault::ScaleLayerOutput) {
+        x.iter_mut().for_each(|v| *v *= 1.02);
+    }
+}
+
+/// The f16-kv-cache fault: one position's keys and values, just stored, rounded to f16.
+pub(crate) fn round_kv_to_f16(k: &mut [f32], v: &mut [f32]) {
+    if is(Fault::F16KvCache) {
+        for x in k.iter_mut().chain(v.iter_mut()) {
+            *x = half::f16::from_f32(*x).to_f32();
+        }
+    }
+}
+
+/// The misplit-fused-qkv fault: a fused matrix split into Q, K and V (`parts`) gets K and V in
+/// each other's places.
+pub(crate) fn misplit_fused_qkv<T>(parts: &mut [T]) {
+    if is(Fault::MisplitFusedQkv) && parts.len() == 3 {
+        parts.swap(1, 2);
+    }
+}
+
+/// The GPU-skips-last-tile fault: how many of a weight row's `items` (elements of a float
+/// matrix, blocks of a quantized one) a GPU matmul workgroup reads; the last tile (32 elements,
+/// or the last block) dropped.
+#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
+pub(crate) fn gpu_row_items(items: usize, quantized: bool) -> usize {
+    match (is(Fault::GpuSkipsLastTile), quantized) {
+        (false, _) => items,
+        (true, false) => items.saturating_sub(32),
+        (true, true) => items.saturating_sub(1),
+    }
+}
+
+/// The single-digit-groups fault: the most digits the Llama 3-style split keeps in one word
+/// (`max_digits`, or 1 under the fault).
+pub(crate) fn digit_group(max_digits: usize) -> usize {
+    if is(Fault::SingleDigitGroups) {
+        1
+    } else {
+        max_digits
+    }
+}
+
+/// The bpe-ties-rightmost fault: the order of two places one merge applies to (`left`, the
+/// leftmost first), reversed under the fault.
+pub(crate) fn bpe_tie(left: std::cmp::Ordering) -> std::cmp::Ordering {
+    if is(Fault::BpeTiesRightmost) {
+        left.reverse()
+    } else {
+        left
+    }
+}
+
+/// The top-p-one-short fault: how many tokens top-p keeps of the `keep` that carry the sum to p
+/// (one fewer, but at least one, under the fault).
+pub(crate) fn top_p_keep(keep: usize) -> usize {
+    if is(Fault::TopPOneShort) {
+        (keep - 1).max(1)
+    } else {
+        keep
+    }
 }

@@ -233,11 +233,7 @@ impl Candidates {
             cum += probs[j];
             if cum >= p {
                 // The fault stops before the token that reaches p.
-                keep = if faults::is(Fault::TopPOneShort) {
-                    i.max(1)
-                } else {
-                    i + 1
-                };
+                keep = faults::top_p_keep(i + 1);
                 break;
             }
         }

@@ -284,7 +284,7 @@ impl Runtime {
     /// What runs the matrix products: the CPU kernel's name, or the GPU adapter.
     pub fn device(&self) -> String {
         match self {
-            Runtime::Cpu(m) => format!("kernel: {}", m.kernel.name()),
+            Runtime::Cpu(m) => format!("kernel: {}", m.kernel().name()),
             #[cfg(feature = "wgpu")]
             Runtime::Gpu(g) => format!("gpu: {}", g.adapter()),
         }

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::{Config, Linear, Model, ModelError, RopeStyle};
+use super::{Config, Linear, Model, ModelError};
 use crate::faults::{self, Fault};
 use crate::ops::{self, RopeTable};
-use crate::quant::matmul;
+use crate::quant::matmul_checked;
 
 /// Which positions get logits. Prefill needs only the last; parity checks need all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,12 +70,10 @@ impl KvCache {
         let at = (layer * self.ctx + pos) * self.kv_dim;
         self.k[at..at + self.kv_dim].copy_from_slice(k);
         self.v[at..at + self.kv_dim].copy_from_slice(v);
-        if faults::is(Fault::F16KvCache) {
-            let stored = self.k[at..at + self.kv_dim].iter_mut();
-            for x in stored.chain(self.v[at..at + self.kv_dim].iter_mut()) {
-                *x = half::f16::from_f32(*x).to_f32();
-            }
-        }
+        faults::round_kv_to_f16(
+            &mut self.k[at..at + self.kv_dim],
+            &mut self.v[at..at + self.kv_dim],
+        );
     }
 }
 
@@ -204,11 +202,7 @@ impl Model {
             Rope::new(&freqs, 1.0, start, n)
         });
         let skip_post_norm = faults::is(Fault::SkipPostNorm);
-        let rope_style = match (faults::is(Fault::SwapRope), cfg.rope_style) {
-            (false, style) => style,
-            (true, RopeStyle::Adjacent) => RopeStyle::NeoX,
-            (true, RopeStyle::NeoX) => RopeStyle::Adjacent,
-        };
+        let rope_style = faults::rope_style(cfg.rope_style);
         let mut xn = vec![0.0f32; n * h];
         let (mut q, mut k, mut v) = (vec![0.0; n * qd], vec![0.0; n * kvd], vec![0.0; n * kvd]);
         let mut attn = vec![0.0f32; n * qd];
@@ -280,9 +274,7 @@ impl Model {
                 emit(at, "ffn_post_norm", &proj, h);
             }
             ops::add_assign(&mut x, &proj);
-            if l == 0 && faults::is(Fault::ScaleLayerOutput) {
-                x.iter_mut().for_each(|v| *v *= 1.02);
-            }
+            faults::scale_layer_output(l, &mut x);
             emit(at, "output", &x, h);
         }
         cache.len = start + n;
@@ -315,7 +307,7 @@ impl Model {
     }
 
     fn linear(&self, w: &Linear, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), ModelError> {
-        matmul(&self.weights.matrix(w), x, n, y, self.kernel)?;
+        matmul_checked(&self.weights.matrix(w), x, n, y, self.kernel)?;
         if let Some(bias) = w.bias.as_ref().filter(|_| !faults::is(Fault::DropBias)) {
             for row in y.chunks_exact_mut(w.rows) {
                 ops::add_assign(row, bias);
@@ -337,8 +329,8 @@ impl Rope {
     fn new(freqs: &[f32], mscale: f64, start: usize, n: usize) -> Self {
         Rope {
             k: RopeTable::new(freqs, start..start + n, mscale),
-            q_shifted: (n == 1 && faults::is(Fault::ShiftKvPosition))
-                .then(|| RopeTable::new(freqs, start + 1..start + 2, mscale)),
+            q_shifted: faults::shifted_q_positions(start, n)
+                .map(|positions| RopeTable::new(freqs, positions, mscale)),
         }
     }
 

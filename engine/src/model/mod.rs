@@ -17,7 +17,7 @@ pub use weights::{Layer, Linear, Weights};
 use crate::format::gguf::{GgufError, Metadata};
 use crate::format::safetensors::SafetensorsError;
 use crate::format::{detect, DetectError, FileKind};
-use crate::quant::{Kernel, QuantError};
+use crate::quant::{CheckedKernel, Kernel, QuantError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -92,7 +92,8 @@ pub enum Format {
 pub struct Model {
     pub config: Config,
     pub weights: Weights,
-    pub kernel: Kernel,
+    /// Checked once, at load: the matrix products do not check it again.
+    kernel: CheckedKernel,
     pub format: Format,
     /// The threads matrix products and attention run on; None: rayon's global pool.
     pool: Option<std::sync::Arc<rayon::ThreadPool>>,
@@ -129,7 +130,7 @@ impl Config {
 impl Model {
     /// A GGUF file, or a HuggingFace directory (config.json + safetensors).
     pub fn load(path: &Path, kernel: Kernel) -> Result<Self, ModelError> {
-        kernel.check()?;
+        let kernel = kernel.checked()?;
         let (config, weights, format) = match detect(path)? {
             FileKind::HfDir => {
                 let (c, w) = weights::load_hf(path)?;
@@ -154,6 +155,11 @@ impl Model {
             format,
             pool: None,
         })
+    }
+
+    /// The kernel the matrix products run on.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel.kernel()
     }
 
     /// Runs forward passes on `threads` threads of their own (0: rayon's global pool).

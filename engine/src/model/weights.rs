@@ -397,10 +397,7 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
                 }
             })
             .collect();
-        // The fault splits Q/K/V at the wrong offset: K and V trade places.
-        if faults::is(Fault::MisplitFusedQkv) && parts.len() == 3 {
-            out.swap(1, 2);
-        }
+        faults::misplit_fused_qkv(&mut out);
         Ok::<_, ModelError>(out)
     };
     let (h, q, kv, f, vocab) = (cfg.hidden, cfg.q_dim(), cfg.kv_dim(), cfg.ffn, cfg.vocab);

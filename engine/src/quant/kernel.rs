@@ -16,6 +16,17 @@ pub enum Kernel {
     Avx512,
 }
 
+/// A kernel checked once to run on this CPU (`Kernel::checked`): what a loaded model keeps, so
+/// its matrix products (`matmul_checked`) need not check it again on every call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CheckedKernel(Kernel);
+
+impl CheckedKernel {
+    pub(crate) fn kernel(self) -> Kernel {
+        self.0
+    }
+}
+
 /// The CPU features the SIMD kernels need: as this CPU reports them, or with some masked off to
 /// see what would be chosen on a smaller CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +149,12 @@ impl Kernel {
     /// never a silent fallback.
     pub fn check(self) -> Result<(), QuantError> {
         self.check_for(CpuFeatures::detect())
+    }
+
+    /// The kernel, checked to run on this CPU; the error is `check`'s.
+    pub(crate) fn checked(self) -> Result<CheckedKernel, QuantError> {
+        self.check()?;
+        Ok(CheckedKernel(self))
     }
 
     /// Ok if a CPU with `features` can run the kernel; the error names the first missing one.

@@ -5,6 +5,7 @@
 
 use rayon::prelude::*;
 
+use super::kernel::CheckedKernel;
 use super::types::{self, q8_0, Row};
 use super::{GgmlType, Kernel, QMatrix, QuantError};
 use crate::faults::{self, Fault};
@@ -22,7 +23,7 @@ pub fn matvec(w: &QMatrix, x: &[f32], y: &mut [f32], kernel: Kernel) -> Result<(
 
 /// `Y = W X` for `n` activation vectors: `x` is `[n, cols]` and `y` is `[n, rows]`, both
 /// row-major (one vector per token). Each weight row is streamed from memory once per call and
-/// reused from cache for every vector.
+/// reused from cache for every vector. A kernel this CPU cannot run is an error.
 pub fn matmul(
     w: &QMatrix,
     x: &[f32],
@@ -30,7 +31,18 @@ pub fn matmul(
     y: &mut [f32],
     kernel: Kernel,
 ) -> Result<(), QuantError> {
-    kernel.check()?;
+    matmul_checked(w, x, n, y, kernel.checked()?)
+}
+
+/// `matmul` on a kernel checked before (a loaded model's, checked once at load).
+pub(crate) fn matmul_checked(
+    w: &QMatrix,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+    kernel: CheckedKernel,
+) -> Result<(), QuantError> {
+    let kernel = kernel.kernel();
     if x.len() != n * w.cols {
         return Err(QuantError::Length {
             what: "matmul input",

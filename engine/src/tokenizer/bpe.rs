@@ -164,10 +164,7 @@ impl Tokenizer {
             fn cmp(&self, o: &Self) -> std::cmp::Ordering {
                 // Lowest rank first; on ties (one merge at several places) the leftmost pair.
                 let left = o.left.cmp(&self.left);
-                let left = match crate::faults::is(crate::faults::Fault::BpeTiesRightmost) {
-                    true => left.reverse(),
-                    false => left,
-                };
+                let left = crate::faults::bpe_tie(left);
                 o.rank.cmp(&self.rank).then(left)
             }
         }

@@ -321,8 +321,7 @@ impl Splitter {
                 match step {
                     Step::Gpt2 => next.extend(split_gpt2(word)),
                     Step::Llama3 { max_digits, marks } => {
-                        let fault = crate::faults::is(crate::faults::Fault::SingleDigitGroups);
-                        let digits = if fault { 1 } else { *max_digits };
+                        let digits = crate::faults::digit_group(*max_digits);
                         next.extend(split_llama3(word, digits, *marks));
                     }
                     Step::Newlines => next.extend(split_newlines(word)),

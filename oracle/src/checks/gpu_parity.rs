@@ -104,7 +104,7 @@ pub fn run(p: &GpuParams, threshold: f64, ctx: &Ctx) -> super::Outcome {
         format!(
             "{} positions ({mode}), {:?} kernel vs {} ({}, {}): rel L2 {value:.2e}, max abs {:.2e}",
             tokens.len(),
-            cpu.kernel,
+            cpu.kernel(),
             adapter.name,
             adapter.backend,
             adapter.device_type,

@@ -44,7 +44,7 @@ pub fn run(p: &RunPathParams, metric: Metric, ctx: &Ctx) -> super::Outcome {
         format!(
             "prefill {prefill} tokens (Logits::Last), then {} decode steps, {:?} kernel: {}",
             tokens.len() - prefill,
-            engine.kernel,
+            engine.kernel(),
             c.summary()
         ),
     ))

@@ -51,7 +51,7 @@ impl Builtin {
         Ok(Logits {
             values,
             vocab: m.config.vocab,
-            detail: format!("{:?} kernel", m.kernel),
+            detail: format!("{:?} kernel", m.kernel()),
         })
     }
 }

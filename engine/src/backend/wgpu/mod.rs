@@ -13,7 +13,7 @@ mod shaders;
 use std::collections::BTreeMap;
 
 use crate::backend::{AdapterReport, GpuError};
-use crate::faults::{self, Fault};
+use crate::faults;
 use crate::format::gguf::GgmlType;
 use crate::model::{Activation, Linear, Logits, Model, ModelError, Observer, TracePoint};
 use crate::ops::{self, RopeStyle, RopeTable};
@@ -614,13 +614,7 @@ impl GpuModel {
         let block = quant.map_or(1, |(b, _)| b as usize);
         let items = w.cols / block;
         let (gx, gy) = grid_rows(w.rows);
-        // The fault: every workgroup skips the row's last tile (32 elements of a float matrix,
-        // the last block of a quantized one).
-        let len = match (faults::is(Fault::GpuSkipsLastTile), quant) {
-            (false, _) => items,
-            (true, None) => items.saturating_sub(32),
-            (true, Some(_)) => items.saturating_sub(1),
-        };
+        let len = faults::gpu_row_items(items, quant.is_some());
         let bias = w.bias.as_ref().unwrap_or(&self.no_bias);
         let mut buffers = vec![&w.buf, if quant.is_some() { &xq.0 } else { x }, y, bias];
         if quant.is_some() {
