@@ -92,7 +92,7 @@ impl Engine for Builtin {
             .map_err(engine)?;
         Ok(Traced {
             trace,
-            detail: format!("kernel: {}", m.kernel.name()),
+            detail: format!("kernel: {}", m.kernel().name()),
         })
     }
 
