@@ -203,6 +203,15 @@ fn an_engine_that_fails_violates_and_one_that_cannot_start_fails_the_run() {
             "{o:#}"
         );
     }
+    // Its perturbations cannot be shown by obligations it already violates: none counts as
+    // caught (nor as missed), and the contract stays VIOLATED.
+    let (code, v, _) = verify("cmd:false", true);
+    assert_eq!(code, 1, "{v:#}");
+    let c = &v["contracts"][0];
+    assert_eq!(c["verdict"], "VIOLATED");
+    for f in c["falsification"].as_array().unwrap() {
+        assert!(f["caught"].is_null(), "{f:#}");
+    }
     // A program that is not there is this machine's problem: the run did not happen (exit 3).
     let (code, v, _) = verify("cmd:/nonexistent/engine", false);
     assert_eq!(code, 3, "{v:#}");
@@ -219,4 +228,50 @@ fn an_engine_spec_that_is_neither_builtin_nor_a_command_is_a_usage_error() {
     assert_ne!(code, 0);
     let err = String::from_utf8(err).unwrap();
     assert!(err.contains("cmd:PROGRAM"), "{err}");
+}
+
+/// A golden set's contracts (`--set`) hold another engine too, and every perturbation the set's
+/// contract declares is caught for it.
+#[test]
+fn a_set_holds_an_external_engine_and_catches_its_perturbations() {
+    let root = common::repo_root();
+    let engine = format!("cmd:{} protocol", realizar_bin().display());
+    let contracts = root.join("contracts");
+    let args = [
+        "oracle",
+        "verify",
+        "--set",
+        "tiny-gemma3",
+        "--root",
+        root.to_str().unwrap(),
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--engine",
+        &engine,
+        "--falsify",
+        "--format",
+        "json",
+    ];
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = realizar_oracle::cli::run(args, &mut out, &mut err);
+    let err = String::from_utf8(err).unwrap();
+    assert_eq!(code, 0, "{}{err}", String::from_utf8_lossy(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let c = &v["contracts"][0];
+    assert_eq!(c["verdict"], "HOLDS", "{c:#}");
+    let cases: Vec<(&str, bool)> = c["falsification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["fault"].as_str().unwrap(), f["caught"] == true))
+        .collect();
+    assert_eq!(
+        cases,
+        [
+            ("swap_positions", true),
+            ("shift_position", true),
+            ("leak_between_calls", true),
+            ("scale_traced_layer", true)
+        ]
+    );
 }

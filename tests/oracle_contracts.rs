@@ -867,3 +867,84 @@ fn a_fault_that_is_not_caught_breaks_the_contract_and_exits_1() {
     let junit = realizar_oracle::report::junit(&results);
     assert!(junit.contains("<failure"), "{junit}");
 }
+
+/// `oracle verify --set NAME`: the standard parity contracts over one golden set, from what the
+/// set holds; a set that is not there, or a quantization the committed contracts set no
+/// threshold for, is refused by name.
+#[test]
+fn verify_set_runs_the_standard_contracts_over_one_golden_set() {
+    let root = common::repo_root();
+    let (r, contracts) = (root.to_str().unwrap(), root.join("contracts"));
+    let c = contracts.to_str().unwrap();
+    let (code, out, err) = oracle(&[
+        "verify",
+        "--set",
+        "tiny-qwen3",
+        "--root",
+        r,
+        "--contracts",
+        c,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("set-tiny-qwen3.yaml"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let set = &v["contracts"][0];
+    assert_eq!(
+        (&set["id"], &set["verdict"]),
+        (&"SET-TINY-QWEN3".into(), &"HOLDS".into())
+    );
+    let ids: Vec<&str> = set["obligations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "f32-gguf-batch",
+            "f32-gguf-incremental",
+            "hf-dir",
+            "q4_k_m-batch",
+            "q4_k_m-incremental",
+            "q8_0-batch",
+            "q8_0-incremental",
+            "trace",
+            "kv",
+            "same-twice"
+        ]
+    );
+    let (code, _, err) = oracle(&[
+        "verify",
+        "--set",
+        "no-such-set",
+        "--root",
+        r,
+        "--contracts",
+        c,
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--set no-such-set"), "{err}");
+    // A quantization the committed contracts never name gets no invented threshold.
+    let dir = tempfile::tempdir().unwrap();
+    let only = dir.path().join("parity-quant-llamacpp.yaml");
+    let text = std::fs::read_to_string(contracts.join("parity-quant-llamacpp.yaml")).unwrap();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.contains("file: Q8_0")).collect();
+    std::fs::write(&only, kept.join("\n")).unwrap();
+    let (code, _, err) = oracle(&[
+        "verify",
+        "--set",
+        "tiny-qwen3",
+        "--root",
+        r,
+        "--contracts",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("Q8_0") && err.contains("no threshold"),
+        "{err}"
+    );
+}

@@ -40,6 +40,13 @@ enum Command {
         /// Folder of contract YAML files.
         #[arg(long, default_value = "contracts")]
         contracts: PathBuf,
+        /// Instead of the contracts folder, the standard parity contracts over one golden set
+        /// (a folder of golden/models or golden/local): f32 and HF directory against HF
+        /// float64, each quantized file against llama.cpp (batch and incremental), the op trace,
+        /// KV consistency and determinism, as far as the set has goldens for them; thresholds
+        /// from the committed contracts. The generated contract's path is printed on stderr.
+        #[arg(long, value_name = "NAME")]
+        set: Option<String>,
         /// The repository root holding golden/.
         #[arg(long, default_value = ".")]
         root: PathBuf,
@@ -194,14 +201,27 @@ where
     let result = match cli.command {
         Command::Verify {
             contracts,
+            set,
             root,
             format,
             falsify,
             reports,
             engine,
         } => crate::engine::from_spec(&engine).and_then(|engine| {
+            let dir = match &set {
+                Some(name) => {
+                    let dir = crate::set::write(&root, &contracts, name)?;
+                    let _ = writeln!(
+                        err,
+                        "set {name}: contract {}",
+                        dir.join(format!("set-{name}.yaml")).display()
+                    );
+                    dir
+                }
+                None => contracts,
+            };
             let options = crate::verify::Options {
-                dir: &contracts,
+                dir: &dir,
                 root: &root,
                 engine,
                 format,

@@ -32,9 +32,16 @@ impl Goldens {
         self.dir.join("models")
     }
 
-    /// One reference model's folder.
+    /// One reference model's folder: golden/models/<model>, or a user's own set in
+    /// golden/local/<model> (git-ignored) where the committed sets have none of that name.
     pub fn model_dir(&self, model: &str) -> PathBuf {
-        self.models().join(model)
+        let committed = self.models().join(model);
+        let local = self.dir.join("local").join(model);
+        if !committed.exists() && local.exists() {
+            local
+        } else {
+            committed
+        }
     }
 
     /// A reference model's file: `<model>-<file>.gguf` (a GGUF label such as F32 or Q4_K_M), or

@@ -19,6 +19,7 @@ pub mod goldens;
 pub mod metrics;
 pub mod quality;
 pub mod report;
+pub mod set;
 pub mod verify;
 
 /// The contract files (`*.yaml`) in `dir`, sorted by name.

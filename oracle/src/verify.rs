@@ -193,13 +193,21 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, falsify: Option<Falsify>) -> ContractRe
                     .collect()
             }
         };
-        let violated: Vec<_> = results
+        // Only an obligation that held without the case can catch it: one the engine already
+        // violates says nothing about the case (another engine may violate some).
+        let held: Vec<_> = results
+            .iter()
+            .zip(&obligations)
+            .filter(|(_, clean)| clean.status == Status::Holds)
+            .map(|(r, _)| r)
+            .collect();
+        let violated: Vec<_> = held
             .iter()
             .filter(|r| r.status == Status::Violated)
             .collect();
         let caught = if !violated.is_empty() {
             Some(true)
-        } else if results.iter().any(|r| r.status != Status::Holds) {
+        } else if held.is_empty() || held.iter().any(|r| r.status != Status::Holds) {
             None
         } else {
             Some(false)
@@ -207,6 +215,9 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, falsify: Option<Falsify>) -> ContractRe
         let first = violated.first();
         let detail = match first {
             Some(r) => format!("{} violated: {}", r.id, r.detail),
+            None if held.is_empty() => {
+                "no obligation held without the case, so none can show it".into()
+            }
             None => "every obligation still held".into(),
         };
         falsification.push(FalsificationResult {
