@@ -284,7 +284,36 @@ pub fn read_npy_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::read_npy_f32;
+    use super::{read_npy_f32, read_trace};
+
+    /// A trace folder is read name by name; anything but `NAME.npy` of `[positions, features]`
+    /// is the engine's failure, named.
+    #[test]
+    fn a_trace_folder_holds_only_npy_files_of_one_row_per_position() {
+        let dir = std::env::temp_dir().join(format!("oracle-trace-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, shape: &[usize]| {
+            let values = vec![0.5f32; shape.iter().product()];
+            let mut bytes = Vec::new();
+            realizar::format::npy::write_f32(&mut bytes, shape, &values).unwrap();
+            std::fs::write(dir.join(name), bytes).unwrap();
+        };
+        write("layers.0.q.npy", &[3, 4]);
+        write("logits.npy", &[3, 7]);
+        let trace = read_trace(&dir, 3).unwrap();
+        let keys: Vec<&String> = trace.tensors.keys().collect();
+        assert_eq!(keys, ["layers.0.q", "logits"]);
+        assert_eq!(trace.tensors["logits"].0, [3, 7]);
+        let err = |positions| read_trace(&dir, positions).err().unwrap().to_string();
+        assert!(err(2).contains("[2, features] was asked for"), "{}", err(2));
+        write("embedding.npy", &[3]);
+        assert!(err(3).contains("embedding.npy has shape [3]"), "{}", err(3));
+        std::fs::remove_file(dir.join("embedding.npy")).unwrap();
+        std::fs::write(dir.join("notes.txt"), "x").unwrap();
+        assert!(err(3).contains("notes.txt: not a .npy file"), "{}", err(3));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn reads_what_the_engine_writes_and_rejects_short_data() {
