@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use realizar::backend::BackendKind;
-use realizar_oracle::diff::{diff, table};
+use realizar_oracle::diff::{diff, table, Source};
 use realizar_oracle::goldens::Goldens;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,7 +26,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => BackendKind::Cpu,
     };
     let model = Goldens::of_repo(root).model_file("tiny-gqa", &file);
-    let d = diff(root, &model, backend, "tiny-gqa", 1e-4)?;
+    let d = diff(
+        root,
+        &model,
+        Source::Realizar(backend),
+        None,
+        "tiny-gqa",
+        1e-4,
+    )?;
     print!("{}", table(&d));
     match d.first_divergence {
         None => println!("PASS: every op within 1e-4 relative L2"),

@@ -187,6 +187,41 @@ fn diff_through_the_protocol_equals_the_builtin_table() {
     let (code, _, err) = diff("cmd:false");
     assert_ne!(code, 0);
     assert!(err.contains("false exited with"), "{err}");
+    // Like with like: the same file through the other engine is the reference instead of the
+    // goldens. realizar against itself through the protocol: every op equal.
+    let against = |extra: &[&str]| {
+        let mut args = vec![
+            "oracle",
+            "diff",
+            model.to_str().unwrap(),
+            "--golden",
+            "tiny-qwen3",
+            "--root",
+            root.to_str().unwrap(),
+            "--against",
+            &command,
+            "--json",
+        ];
+        args.extend(extra);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = realizar_oracle::cli::run(args, &mut out, &mut err);
+        (code, json(&out), String::from_utf8(err).unwrap())
+    };
+    let (code, same, err) = against(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(same["against"], command.trim_start_matches("cmd:"));
+    let rows = same["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 15);
+    assert!(rows.iter().all(|r| r["rel_l2"] == 0.0), "{same:#}");
+    // The GPU's pass against the CPU's through the protocol: f32 sums in another order, so a
+    // tolerance below that is crossed, and the first op that crosses it is named.
+    if common::backends::gpu_or_skip() {
+        let (code, gpu, err) = against(&["--backend", "gpu", "--tolerance", "1e-12"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(gpu["first_divergence"].is_u64(), "{gpu:#}");
+        let (code, _, err) = against(&["--backend", "gpu"]);
+        assert_eq!(code, 0, "{err}");
+    }
 }
 
 #[test]

@@ -88,6 +88,12 @@ enum Command {
         /// asked with the protocol's `trace` request (docs/engine-protocol.md).
         #[arg(long, value_name = "SPEC", default_value = "realizar")]
         engine: String,
+        /// Compare with this engine's pass over the same file instead of the golden set's
+        /// references, like with like (for example a quantized file against llama.cpp's own
+        /// run of it: `--against cmd:golden/.cache/llama-build/bin/llama-engine`). The golden
+        /// set still gives the tokens.
+        #[arg(long, value_name = "SPEC")]
+        against: Option<String>,
         #[arg(long, default_value_t = 1e-4)]
         tolerance: f64,
         #[arg(long, default_value = ".")]
@@ -253,18 +259,27 @@ where
             golden,
             backend,
             engine,
+            against,
             tolerance,
             root,
             json,
         } => crate::engine::from_spec(&engine)
-            .and_then(|e| match (e.is_builtin(), backend.kind()) {
-                (true, kind) => crate::diff::diff(&root, &model, kind, &golden, tolerance),
-                (false, BackendKind::Cpu) => {
-                    crate::diff::diff_engine(&root, &model, e.as_ref(), &golden, tolerance)
-                }
-                (false, _) => Err(format!(
-                    "--backend gpu is realizar's GPU backend; {engine} chooses its own device"
-                )),
+            .and_then(|e| {
+                let other = against
+                    .as_deref()
+                    .map(crate::engine::from_spec)
+                    .transpose()?;
+                let source = match (e.is_builtin(), backend.kind()) {
+                    (true, kind) => crate::diff::Source::Realizar(kind),
+                    (false, BackendKind::Cpu) => crate::diff::Source::Engine(e.as_ref()),
+                    (false, _) => {
+                        return Err(format!(
+                            "--backend gpu is realizar's GPU backend; {engine} chooses its own \
+                             device"
+                        ))
+                    }
+                };
+                crate::diff::diff(&root, &model, source, other.as_deref(), &golden, tolerance)
             })
             .map(|d| {
                 let _ = if json {

@@ -4,11 +4,12 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use realizar::backend::{BackendKind, Runtime};
+use realizar::backend::{BackendKind, Forward, Runtime};
+use realizar::model::{Logits, Trace};
 use realizar::quant::Kernel;
 
-use crate::checks::trace_parity::{describe, steps, Step};
-use crate::checks::Ctx;
+use crate::checks::trace_parity::{describe, pair, Step};
+use crate::checks::{widen, Ctx};
 use crate::metrics::{cosine_min, l2, rel_l2};
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -28,50 +29,82 @@ pub struct Diff {
     pub device: String,
     pub golden: String,
     pub tolerance: f64,
+    /// The engine whose pass on the same file is the reference, instead of the golden set's
+    /// references (whose tokens are still the input).
+    pub against: Option<String>,
     pub rows: Vec<Row>,
     /// Index into rows of the first op above the tolerance.
     pub first_divergence: Option<usize>,
 }
 
-/// `oracle diff`: the model at `model_path` on `backend` (the CPU's best kernel, or the GPU)
-/// against a golden set. A backend that cannot start is an error, never a fallback.
+/// Where `oracle diff` takes a traced pass from.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// realizar in-process, on a backend (the CPU's best kernel, or the GPU; a backend that
+    /// cannot start is an error, never a fallback).
+    Realizar(BackendKind),
+    /// Any engine, through the protocol's trace request.
+    Engine(&'a dyn crate::engine::Engine),
+}
+
+/// The trace of `tokens` through the model at `model_path`, and where it ran.
+fn trace_of(source: Source, model_path: &Path, tokens: &[u32]) -> Result<(Trace, String), String> {
+    match source {
+        Source::Realizar(backend) => {
+            let engine = Runtime::load(model_path, Kernel::best(), backend)
+                .map_err(|e| format!("{} on the {}: {e}", model_path.display(), backend.name()))?;
+            let mut cache = engine.new_cache(tokens.len()).map_err(|e| e.to_string())?;
+            let mut trace = Trace::default();
+            engine
+                .forward_traced(&mut cache, tokens, Logits::All, Some(&mut trace))
+                .map_err(|e| format!("{}: {e}", model_path.display()))?;
+            Ok((trace, engine.device()))
+        }
+        Source::Engine(e) => {
+            let traced = e
+                .trace(model_path, tokens, None)
+                .map_err(|f| f.to_string())?;
+            Ok((traced.trace, traced.detail))
+        }
+    }
+}
+
+/// `oracle diff`: the pass of `source` over the model at `model_path`, op by op, against the
+/// golden set's references or, with `against`, against that engine's pass over the same file
+/// (like with like: a quantized file against llama.cpp's own run of it).
 pub fn diff(
     root: &Path,
     model_path: &Path,
-    backend: BackendKind,
-    golden: &str,
-    tolerance: f64,
-) -> Result<Diff, String> {
-    let engine = Runtime::load(model_path, Kernel::best(), backend)
-        .map_err(|e| format!("{} on the {}: {e}", model_path.display(), backend.name()))?;
-    let steps = steps(&engine, &Ctx::new(root), golden).map_err(|f| f.to_string())?;
-    let shown = model_path.display().to_string();
-    Ok(of_steps(
-        steps,
-        (&shown, &engine.device()),
-        golden,
-        tolerance,
-    ))
-}
-
-/// `oracle diff --engine SPEC`: another engine's trace (the protocol's `trace` request) of the
-/// model at `model_path` against a golden set.
-pub fn diff_engine(
-    root: &Path,
-    model_path: &Path,
-    engine: &dyn crate::engine::Engine,
+    source: Source,
+    against: Option<&dyn crate::engine::Engine>,
     golden: &str,
     tolerance: f64,
 ) -> Result<Diff, String> {
     let ctx = Ctx::new(root);
     let tokens = ctx.goldens.tokens(golden).map_err(|f| f.to_string())?;
-    let traced = engine
-        .trace(model_path, &tokens, None)
-        .map_err(|f| f.to_string())?;
-    let steps = crate::checks::trace_parity::pair(&traced.trace, &ctx, golden)
-        .map_err(|f| f.to_string())?;
+    let (trace, device) = trace_of(source, model_path, &tokens)?;
+    let mut steps = pair(&trace, &ctx, golden).map_err(|f| f.to_string())?;
+    let mut versus = None;
+    if let Some(other) = against {
+        let (theirs, detail) = trace_of(Source::Engine(other), model_path, &tokens)?;
+        let missing: Vec<&str> = steps
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|n| !theirs.tensors.contains_key(*n))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("{detail} traced no {}", missing.join(", ")));
+        }
+        for s in &mut steps {
+            s.reference = widen(&theirs.tensors[&s.name].1);
+            s.source = format!("{detail}:{}", s.name);
+        }
+        versus = Some(detail);
+    }
     let shown = model_path.display().to_string();
-    Ok(of_steps(steps, (&shown, &traced.detail), golden, tolerance))
+    let mut d = of_steps(steps, (&shown, &device), golden, tolerance);
+    d.against = versus;
+    Ok(d)
 }
 
 /// A traced pass's ops against a golden set, op by op: what `oracle diff` prints and what
@@ -102,6 +135,7 @@ pub fn of_steps(
         device: device.to_string(),
         golden: golden.to_string(),
         tolerance,
+        against: None,
         rows,
         first_divergence,
     }
@@ -109,15 +143,23 @@ pub fn of_steps(
 
 pub fn table(d: &Diff) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{} ({}) against golden/models/{} (tolerance rel L2 {:e})",
-        d.model, d.device, d.golden, d.tolerance
-    );
+    let _ = match &d.against {
+        None => writeln!(
+            s,
+            "{} ({}) against golden/models/{} (tolerance rel L2 {:e})",
+            d.model, d.device, d.golden, d.tolerance
+        ),
+        Some(other) => writeln!(
+            s,
+            "{} ({}) against {other} on the same file (golden/models/{}'s tokens; tolerance \
+             rel L2 {:e})",
+            d.model, d.device, d.golden, d.tolerance
+        ),
+    };
     let _ = writeln!(
         s,
         "  {:<22} {:>11} {:>11} {:>10} {:>10}",
-        "op", "L2 ours", "L2 golden", "rel L2", "cos min"
+        "op", "L2 ours", "L2 ref", "rel L2", "cos min"
     );
     for (i, r) in d.rows.iter().enumerate() {
         let mark = if Some(i) == d.first_divergence {
