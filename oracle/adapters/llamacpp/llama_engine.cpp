@@ -264,35 +264,68 @@ struct Capture {
 
 static bool starts(const std::string & s, const char * prefix) { return s.rfind(prefix, 0) == 0; }
 
+// A tensor's f32 values in logical order (ne0 fastest), gathered through its strides: Phi-3's
+// Vcur is a view into the fused QKV projection, not contiguous.
+static std::vector<float> values(const ggml_tensor * t) {
+    std::vector<uint8_t> raw(ggml_nbytes(t));
+    ggml_backend_tensor_get(t, raw.data(), 0, raw.size());
+    std::vector<float> out;
+    out.reserve(ggml_nelements(t));
+    for (int64_t i3 = 0; i3 < t->ne[3]; ++i3) {
+        for (int64_t i2 = 0; i2 < t->ne[2]; ++i2) {
+            for (int64_t i1 = 0; i1 < t->ne[1]; ++i1) {
+                for (int64_t i0 = 0; i0 < t->ne[0]; ++i0) {
+                    float v;
+                    memcpy(&v, &raw[i0 * t->nb[0] + i1 * t->nb[1] + i2 * t->nb[2] + i3 * t->nb[3]], 4);
+                    out.push_back(v);
+                }
+            }
+        }
+    }
+    return out;
+}
+
 static bool capture(struct ggml_tensor * t, bool ask, void * user) {
     if (ask) {
-        return t->type == GGML_TYPE_F32 && ggml_is_contiguous(t);
+        return t->type == GGML_TYPE_F32;
     }
     Capture & c = *(Capture *) user;
     Capture::Tensor & node = c.by_node[t];
     node.ne.assign(t->ne, t->ne + ggml_n_dims(t));
-    node.data.resize(ggml_nelements(t));
-    ggml_backend_tensor_get(t, node.data.data(), 0, ggml_nbytes(t));
+    node.data = values(t);
     const std::string name = t->name;
     if ((starts(name, "Qcur-") || starts(name, "Kcur-")) && t->op != GGML_OP_ROPE) {
         return true;
     }
     c.by_name[name] = node;
     // Only Llama's graph names the attention block's output projection (attn_out-N). In the
-    // others it is what the residual adds (ffn_inp-N = attn_out + input) or, in Gemma's, what
-    // the post-norm normalizes (attn_post_norm-N = rms_norm(attn_out) * w).
-    const char * block = starts(name, "ffn_inp-") ? "ffn_inp-" : starts(name, "attn_post_norm-") ? "attn_post_norm-" : nullptr;
-    if (block) {
-        const std::string out = "attn_out-" + name.substr(strlen(block));
-        const ggml_tensor * src = t->src[0];
-        if (std::string(block) == "attn_post_norm-" && src && src->op == GGML_OP_RMS_NORM) {
-            src = src->src[0];
-        } else if (std::string(block) == "attn_post_norm-") {
-            src = nullptr;  // not rms_norm(x) * w: nothing to name
+    // others it is what the residual adds (ffn_inp-N = attn_out + input; Phi-3 leaves that sum
+    // unnamed too: ffn_norm-N = rms_norm(attn_out + input) * w) or, in Gemma's, what the
+    // post-norm normalizes (attn_post_norm-N = rms_norm(attn_out) * w).
+    const ggml_tensor * src = nullptr;
+    std::string layer;
+    auto input = [](const ggml_tensor * x, ggml_op op) {
+        return x && x->src[0] && x->src[0]->op == op ? x->src[0] : nullptr;
+    };
+    if (starts(name, "ffn_inp-")) {
+        layer = name.substr(8);
+        src = t->src[0];
+    } else if (starts(name, "attn_post_norm-")) {
+        layer = name.substr(15);
+        const ggml_tensor * norm = input(t, GGML_OP_RMS_NORM);
+        src = norm ? norm->src[0] : nullptr;
+    } else if (starts(name, "ffn_norm-")) {
+        layer = name.substr(9);
+        // Only where no post-norm sits between the attention and the residual (not Gemma).
+        const ggml_tensor * sum = input(input(t, GGML_OP_RMS_NORM), GGML_OP_ADD);
+        if (!c.by_name.count("attn_post_norm-" + layer)) {
+            src = sum ? sum->src[0] : nullptr;
         }
-        auto it = src ? c.by_node.find(src) : c.by_node.end();
-        if (it != c.by_node.end() && !c.by_name.count(out)) {
-            c.by_name[out] = it->second;
+    }
+    if (src && !c.by_name.count("attn_out-" + layer)) {
+        auto it = c.by_node.find(src);
+        if (it != c.by_node.end()) {
+            c.by_name["attn_out-" + layer] = it->second;
         }
     }
     return true;
@@ -423,6 +456,23 @@ static int answer(Request & r) {
         put(c.by_name.count("inp_scaled") ? "inp_scaled" : "embd", "embedding");
         const int layers = llama_model_n_layer(e.model);
         for (int l = 0; l < layers; ++l) {
+            // A fused gate and up projection (Phi-3's ffn_up-N, SwiGLU over its two halves):
+            // the gate is the first half of each row, up the second.
+            const std::string up = "ffn_up-" + std::to_string(l), gate = "ffn_gate-" + std::to_string(l);
+            auto fused = c.by_name.find(up);
+            if (!c.by_name.count(gate) && fused != c.by_name.end() && fused->second.ne.size() == 2) {
+                Capture::Tensor whole = fused->second, halves[2];
+                const int64_t width = whole.ne[0] / 2, rows = whole.ne[1];
+                for (int h = 0; h < 2; ++h) {
+                    halves[h].ne = {width, rows};
+                    for (int64_t r = 0; r < rows; ++r) {
+                        const float * row = whole.data.data() + r * whole.ne[0] + h * width;
+                        halves[h].data.insert(halves[h].data.end(), row, row + width);
+                    }
+                }
+                c.by_name[gate] = halves[0];
+                c.by_name[up] = halves[1];
+            }
             for (const auto & names : LAYER_NAMES) {
                 put(std::string(names[0]) + "-" + std::to_string(l),
                     "layers." + std::to_string(l) + "." + names[1]);
