@@ -156,40 +156,9 @@ fn realizar_as_an_external_engine_holds_and_every_perturbation_is_caught() {
 fn diff_through_the_protocol_equals_the_builtin_table() {
     let root = common::repo_root();
     let model = realizar_oracle::goldens::Goldens::of_repo(&root).model_file("tiny-qwen3", "F32");
-    let diff = |engine: &str| {
-        let args = [
-            "oracle",
-            "diff",
-            model.to_str().unwrap(),
-            "--golden",
-            "tiny-qwen3",
-            "--root",
-            root.to_str().unwrap(),
-            "--engine",
-            engine,
-            "--json",
-        ];
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = realizar_oracle::cli::run(args, &mut out, &mut err);
-        (code, out, String::from_utf8(err).unwrap())
-    };
-    let json = |out: &[u8]| serde_json::from_slice::<serde_json::Value>(out).unwrap();
-    let (code, builtin, err) = diff("realizar");
-    assert_eq!(code, 0, "{err}");
-    let command = format!("cmd:{} protocol", realizar_bin().display());
-    let (code, external, err) = diff(&command);
-    assert_eq!(code, 0, "{err}");
-    let (builtin, external) = (json(&builtin), json(&external));
-    assert_eq!(builtin["rows"], external["rows"]);
-    // tiny-qwen3: embedding, 12 ops of its one layer (per-head Q/K norms), output_norm, logits.
-    assert_eq!(builtin["rows"].as_array().unwrap().len(), 15);
-    assert_eq!(external["device"], command.trim_start_matches("cmd:"));
-    let (code, _, err) = diff("cmd:false");
-    assert_ne!(code, 0);
-    assert!(err.contains("false exited with"), "{err}");
-    // Like with like: the same file through the other engine is the reference instead of the
-    // goldens. realizar against itself through the protocol: every op equal.
-    let against = |extra: &[&str]| {
+    // `oracle diff` on tiny-qwen3's F32 file with `extra` arguments: exit code, the JSON
+    // answer (null if none), stderr.
+    let diff = |extra: &[&str]| {
         let mut args = vec![
             "oracle",
             "diff",
@@ -198,15 +167,29 @@ fn diff_through_the_protocol_equals_the_builtin_table() {
             "tiny-qwen3",
             "--root",
             root.to_str().unwrap(),
-            "--against",
-            &command,
             "--json",
         ];
         args.extend(extra);
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = realizar_oracle::cli::run(args, &mut out, &mut err);
-        (code, json(&out), String::from_utf8(err).unwrap())
+        let json = serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
+        (code, json, String::from_utf8(err).unwrap())
     };
+    let (code, builtin, err) = diff(&["--engine", "realizar"]);
+    assert_eq!(code, 0, "{err}");
+    let command = format!("cmd:{} protocol", realizar_bin().display());
+    let (code, external, err) = diff(&["--engine", &command]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(builtin["rows"], external["rows"]);
+    // tiny-qwen3: embedding, 12 ops of its one layer (per-head Q/K norms), output_norm, logits.
+    assert_eq!(builtin["rows"].as_array().unwrap().len(), 15);
+    assert_eq!(external["device"], command.trim_start_matches("cmd:"));
+    let (code, _, err) = diff(&["--engine", "cmd:false"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("false exited with"), "{err}");
+    // Like with like: the same file through the other engine is the reference instead of the
+    // goldens. realizar against itself through the protocol: every op equal.
+    let against = |extra: &[&str]| diff(&[&["--against", command.as_str()], extra].concat());
     let (code, same, err) = against(&[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(same["against"], command.trim_start_matches("cmd:"));

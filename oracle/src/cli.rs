@@ -61,8 +61,8 @@ enum Command {
         reports: Option<PathBuf>,
         /// The engine under test: `realizar` (built in), or `cmd:PROGRAM [ARGS...]`, a program
         /// that answers docs/engine-protocol.md's requests (for example `cmd:realizar
-        /// protocol`). For another engine only the obligations that ask for logits or token ids
-        /// apply, and --falsify runs the contracts' perturbation cases around it.
+        /// protocol`). For another engine only the obligations that ask for logits, token ids
+        /// or traces apply, and --falsify runs the contracts' perturbation cases around it.
         #[arg(long, value_name = "SPEC", default_value = "realizar")]
         engine: String,
     },
