@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use realizar::backend::{BackendKind, Forward, Runtime};
 use realizar::model::{Logits, Model, Trace};
 use realizar::quant::Kernel;
-use realizar_oracle::checks::trace_parity::steps;
+use realizar_oracle::checks::trace_parity::{pair, Against};
 use realizar_oracle::checks::widen;
 use realizar_oracle::metrics;
 use serde_json::Value;
@@ -165,14 +165,11 @@ backend_tests! {
         for model in ["tiny-gqa", "tiny-mha-tied"] {
             let m = on(backend, model, "F32");
             let t = tokens(model);
-            let mut cache = m.new_cache(t.len()).unwrap();
-            let mut trace = Trace::default();
-            m.forward_traced(&mut cache, &t, Logits::All, Some(&mut trace))
-                .unwrap();
+            let trace = m.trace_batch(&t).unwrap();
             // The oracle's op-by-op plan (HF float64 for every op, llama.cpp for Q and K after
             // RoPE), then two cross-checks against llama.cpp's own trace.
             let ctx = realizar_oracle::checks::Ctx::new(&common::repo_root());
-            let mut pairs: Vec<(String, Vec<f64>)> = steps(&m, &ctx, model)
+            let mut pairs: Vec<(String, Vec<f64>)> = pair(&trace, Against::Goldens, &ctx, model)
                 .unwrap()
                 .into_iter()
                 .map(|s| (s.name, s.reference))

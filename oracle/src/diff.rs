@@ -5,11 +5,11 @@ use std::fmt::Write;
 use std::path::Path;
 
 use realizar::backend::{BackendKind, Forward, Runtime};
-use realizar::model::{Logits, Trace};
+use realizar::model::Trace;
 use realizar::quant::Kernel;
 
-use crate::checks::trace_parity::{describe, pair, Step};
-use crate::checks::{widen, Ctx};
+use crate::checks::trace_parity::{describe, pair, Against, Step};
+use crate::checks::Ctx;
 use crate::metrics::{cosine_min, l2, rel_l2};
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -53,10 +53,8 @@ fn trace_of(source: Source, model_path: &Path, tokens: &[u32]) -> Result<(Trace,
         Source::Realizar(backend) => {
             let engine = Runtime::load(model_path, Kernel::best(), backend)
                 .map_err(|e| format!("{} on the {}: {e}", model_path.display(), backend.name()))?;
-            let mut cache = engine.new_cache(tokens.len()).map_err(|e| e.to_string())?;
-            let mut trace = Trace::default();
-            engine
-                .forward_traced(&mut cache, tokens, Logits::All, Some(&mut trace))
+            let trace = engine
+                .trace_batch(tokens)
                 .map_err(|e| format!("{}: {e}", model_path.display()))?;
             Ok((trace, engine.device()))
         }
@@ -83,27 +81,18 @@ pub fn diff(
     let ctx = Ctx::new(root);
     let tokens = ctx.goldens.tokens(golden).map_err(|f| f.to_string())?;
     let (trace, device) = trace_of(source, model_path, &tokens)?;
-    let mut steps = pair(&trace, &ctx, golden).map_err(|f| f.to_string())?;
-    let mut versus = None;
-    if let Some(other) = against {
-        let (theirs, detail) = trace_of(Source::Engine(other), model_path, &tokens)?;
-        let missing: Vec<&str> = steps
-            .iter()
-            .map(|s| s.name.as_str())
-            .filter(|n| !theirs.tensors.contains_key(*n))
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!("{detail} traced no {}", missing.join(", ")));
-        }
-        for s in &mut steps {
-            s.reference = widen(&theirs.tensors[&s.name].1);
-            s.source = format!("{detail}:{}", s.name);
-        }
-        versus = Some(detail);
-    }
+    let theirs = match against {
+        Some(other) => Some(trace_of(Source::Engine(other), model_path, &tokens)?),
+        None => None,
+    };
+    let reference = match &theirs {
+        Some((t, detail)) => Against::Trace(t, detail),
+        None => Against::Goldens,
+    };
+    let steps = pair(&trace, reference, &ctx, golden).map_err(|f| f.to_string())?;
     let shown = model_path.display().to_string();
     let mut d = of_steps(steps, (&shown, &device), golden, tolerance);
-    d.against = versus;
+    d.against = theirs.map(|(_, detail)| detail);
     Ok(d)
 }
 

@@ -12,7 +12,7 @@ pub mod wgpu;
 
 use std::path::Path;
 
-use crate::model::{Config, KvCache, Logits, Model, ModelError, Observer};
+use crate::model::{Config, KvCache, Logits, Model, ModelError, Observer, Trace};
 use crate::quant::Kernel;
 
 /// The backends a user can ask for.
@@ -146,6 +146,15 @@ pub trait Forward {
         logits: Logits,
     ) -> Result<Vec<f32>, ModelError> {
         self.forward_traced(cache, tokens, logits, None)
+    }
+
+    /// `tokens` in one batch through a fresh cache, every named intermediate kept: what the
+    /// trace comparisons (`oracle diff`, TRACE-PARITY, the protocol's trace request) read.
+    fn trace_batch(&self, tokens: &[u32]) -> Result<Trace, ModelError> {
+        let mut cache = self.new_cache(tokens.len().max(1))?;
+        let mut trace = Trace::default();
+        self.forward_traced(&mut cache, tokens, Logits::All, Some(&mut trace))?;
+        Ok(trace)
     }
 }
 

@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use crate::backend::{BackendKind, Forward};
 use crate::format::npy;
-use crate::model::{Logits, Trace};
 use crate::quant::Kernel;
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
@@ -97,13 +96,7 @@ pub fn run(path: &Path) -> Result<(), String> {
         } => {
             version(protocol)?;
             let model = super::load::load_model(&model, 0, Kernel::best(), BackendKind::Cpu)?;
-            let mut cache = model
-                .new_cache(tokens.len().max(1))
-                .map_err(|e| e.to_string())?;
-            let mut trace = Trace::default();
-            model
-                .forward_traced(&mut cache, &tokens, Logits::All, Some(&mut trace))
-                .map_err(|e| e.to_string())?;
+            let trace = model.trace_batch(&tokens).map_err(|e| e.to_string())?;
             std::fs::create_dir_all(&output)
                 .map_err(|e| format!("creating {}: {e}", output.display()))?;
             for (key, (shape, values)) in &trace.tensors {

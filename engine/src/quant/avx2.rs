@@ -164,6 +164,21 @@ unsafe fn f16_pair(block: &[u8]) -> __m128 {
     _mm_cvtph_ps(_mm_cvtsi32_si128(word))
 }
 
+/// Q4_1's (`Q5 = false`) or Q5_1's block size and where its quants start, for the `legacy_min_row`
+/// of both instruction sets, which read d and m as one f16 pair at the block's start, as they
+/// read a Q8_1 block's d and s.
+pub(super) const fn legacy_min_geometry<const Q5: bool>() -> (usize, usize) {
+    const _: () = assert!(
+        layout::q4_1::D.start == 0 && layout::q4_1::M.start == 2 && layout::q5_1::M.start == 2,
+    );
+    const _: () = assert!(layout::q8_1::D.start == 0 && layout::q8_1::S.start == 2);
+    if Q5 {
+        (layout::q5_1::SIZE, layout::q5_1::QS.start)
+    } else {
+        (layout::q4_1::SIZE, layout::q4_1::QS.start)
+    }
+}
+
 /// Q4_1 (`Q5 = false`) and Q5_1 (`Q5 = true`) against Q8_1: unsigned levels, plus the min's
 /// term from each activation block's stored sum. A weight block's d and m and an activation
 /// block's d and s are adjacent f16 pairs, so one product of two widened pairs gives the block's
@@ -173,15 +188,7 @@ unsafe fn f16_pair(block: &[u8]) -> __m128 {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn legacy_min_row<const Q5: bool>(w: &[u8], a: &[u8]) -> f32 {
     use layout::q8_1::{QS as AQS, SIZE as ASIZE};
-    const _: () = assert!(
-        layout::q4_1::D.start == 0 && layout::q4_1::M.start == 2 && layout::q5_1::M.start == 2,
-    );
-    const _: () = assert!(layout::q8_1::D.start == 0 && layout::q8_1::S.start == 2);
-    let (size, qs) = if Q5 {
-        (layout::q5_1::SIZE, layout::q5_1::QS.start)
-    } else {
-        (layout::q4_1::SIZE, layout::q4_1::QS.start)
-    };
+    let (size, qs) = legacy_min_geometry::<Q5>();
     let mut acc = _mm256_setzero_ps();
     let mut acc_min = _mm_setzero_ps();
     for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(ASIZE)) {

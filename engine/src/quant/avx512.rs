@@ -177,15 +177,7 @@ pub(crate) unsafe fn q5_0_row(w: &[u8], a: &[u8]) -> f32 {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 unsafe fn legacy_min_row<const Q5: bool>(w: &[u8], a: &[u8]) -> f32 {
     use layout::q8_1::{QS as AQS, SIZE as ASIZE};
-    const _: () = assert!(
-        layout::q4_1::D.start == 0 && layout::q4_1::M.start == 2 && layout::q5_1::M.start == 2,
-    );
-    const _: () = assert!(layout::q8_1::D.start == 0 && layout::q8_1::S.start == 2);
-    let (size, qs) = if Q5 {
-        (layout::q5_1::SIZE, layout::q5_1::QS.start)
-    } else {
-        (layout::q4_1::SIZE, layout::q4_1::QS.start)
-    };
+    let (size, qs) = super::avx2::legacy_min_geometry::<Q5>();
     let tail = if Q5 {
         super::avx2::q5_1_row
     } else {

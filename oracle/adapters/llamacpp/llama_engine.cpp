@@ -250,9 +250,33 @@ static void write_npy(const std::string & path, const std::vector<size_t> & shap
     }
 }
 
+// llama.cpp's graph names for the oracle's trace names (docs/engine-protocol.md); per layer the
+// name is suffixed "-N". Gemma's scaled embedding is inp_scaled.
+static const char * LAYER_NAMES[][2] = {
+    {"attn_norm", "attn_norm"}, {"Qcur_normed", "q_norm"}, {"Kcur_normed", "k_norm"},
+    {"Qcur", "q"}, {"Kcur", "k"}, {"Vcur", "v"}, {"attn_out", "attn_out"},
+    {"attn_post_norm", "attn_post_norm"}, {"ffn_norm", "ffn_norm"}, {"ffn_gate", "ffn_gate"},
+    {"ffn_up", "ffn_up"}, {"ffn_out", "ffn_out"}, {"ffn_post_norm", "ffn_post_norm"},
+    {"l_out", "output"},
+};
+
+// Whether the trace answer reads a graph name (the per-layer ones suffixed "-N").
+static bool wanted(const std::string & name) {
+    const size_t dash = name.rfind('-');
+    const std::string base = dash == std::string::npos ? name : name.substr(0, dash);
+    for (const auto & names : LAYER_NAMES) {
+        if (base == names[0]) {
+            return true;
+        }
+    }
+    return name == "embd" || name == "inp_scaled" || name == "result_norm" || name == "result_output";
+}
+
 // The eval callback's capture: every contiguous f32 tensor by name (the last one computed under
 // a name wins, except that Qcur and Kcur are taken after RoPE, where the oracle compares them),
-// and every tensor by node as it was computed (its memory may be reused by a later node).
+// and the current layer's two-dimensional tensors by node as they were computed (their memory
+// may be reused by a later node), for the attention outputs a graph leaves unnamed. Only what
+// the answer reads is kept: a real model's every intermediate would not fit.
 struct Capture {
     struct Tensor {
         std::vector<int64_t> ne;
@@ -290,14 +314,21 @@ static bool capture(struct ggml_tensor * t, bool ask, void * user) {
         return t->type == GGML_TYPE_F32;
     }
     Capture & c = *(Capture *) user;
-    Capture::Tensor & node = c.by_node[t];
-    node.ne.assign(t->ne, t->ne + ggml_n_dims(t));
-    node.data = values(t);
     const std::string name = t->name;
-    if ((starts(name, "Qcur-") || starts(name, "Kcur-")) && t->op != GGML_OP_ROPE) {
+    const bool named = wanted(name) &&
+                       !((starts(name, "Qcur-") || starts(name, "Kcur-")) && t->op != GGML_OP_ROPE);
+    if (!named && ggml_n_dims(t) > 2) {
         return true;
     }
-    c.by_name[name] = node;
+    Capture::Tensor node;
+    node.ne.assign(t->ne, t->ne + ggml_n_dims(t));
+    node.data = values(t);
+    if (named) {
+        c.by_name[name] = node;
+    }
+    if (ggml_n_dims(t) <= 2) {
+        c.by_node[t] = std::move(node);
+    }
     // Only Llama's graph names the attention block's output projection (attn_out-N). In the
     // others it is what the residual adds (ffn_inp-N = attn_out + input; Phi-3 leaves that sum
     // unnamed too: ffn_norm-N = rms_norm(attn_out + input) * w) or, in Gemma's, what the
@@ -328,18 +359,12 @@ static bool capture(struct ggml_tensor * t, bool ask, void * user) {
             c.by_name["attn_out-" + layer] = it->second;
         }
     }
+    // The layer is done: none of its nodes is looked up again.
+    if (starts(name, "l_out-")) {
+        c.by_node.clear();
+    }
     return true;
 }
-
-// llama.cpp's graph names for the oracle's trace names (docs/engine-protocol.md); per layer the
-// name is suffixed "-N". Gemma's scaled embedding is inp_scaled.
-static const char * LAYER_NAMES[][2] = {
-    {"attn_norm", "attn_norm"}, {"Qcur_normed", "q_norm"}, {"Kcur_normed", "k_norm"},
-    {"Qcur", "q"}, {"Kcur", "k"}, {"Vcur", "v"}, {"attn_out", "attn_out"},
-    {"attn_post_norm", "attn_post_norm"}, {"ffn_norm", "ffn_norm"}, {"ffn_gate", "ffn_gate"},
-    {"ffn_up", "ffn_up"}, {"ffn_out", "ffn_out"}, {"ffn_post_norm", "ffn_post_norm"},
-    {"l_out", "output"},
-};
 
 struct Engine {
     llama_model * model = nullptr;

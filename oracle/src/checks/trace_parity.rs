@@ -4,8 +4,7 @@
 
 use super::{widen, Ctx};
 use crate::contract::ModelParams;
-use realizar::backend::Forward;
-use realizar::model::{Logits, Trace};
+use realizar::model::Trace;
 
 const OPS: [(&str, &str); 10] = [
     ("attn_norm", "attn_norm"),
@@ -32,22 +31,24 @@ pub struct Step {
     pub cols: usize,
 }
 
-/// Runs `engine` (on any backend) traced on the golden set's tokens and pairs every op with its
-/// reference, in forward order.
-pub fn steps<M: Forward>(engine: &M, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super::Failure> {
-    let tokens = ctx.goldens.tokens(model)?;
-    let mut cache = engine.new_cache(tokens.len()).map_err(super::engine)?;
-    let mut trace = Trace::default();
-    engine
-        .forward_traced(&mut cache, &tokens, Logits::All, Some(&mut trace))
-        .map_err(super::engine)?;
-    pair(&trace, ctx, model)
+/// What a traced op is compared with.
+#[derive(Clone, Copy)]
+pub enum Against<'a> {
+    /// The golden set's references (HF float64; llama.cpp's trace for q and k).
+    Goldens,
+    /// Another engine's trace of the same file and tokens, named by the detail it gave.
+    Trace(&'a Trace, &'a str),
 }
 
 /// Pairs every op of a trace of the golden set's tokens (from any engine) with its reference,
-/// in forward order. The layers are the reference's: an op the engine did not trace fails,
-/// all such ops named.
-pub fn pair(trace: &Trace, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super::Failure> {
+/// in forward order; only the references compared are read. The layers are the golden set's:
+/// an op the engine (or the engine compared against) did not trace fails, all such ops named.
+pub fn pair(
+    trace: &Trace,
+    against: Against,
+    ctx: &Ctx,
+    model: &str,
+) -> Result<Vec<Step>, super::Failure> {
     let hf = ctx.goldens.hf_f64(model);
     let llama = ctx.goldens.llamacpp_trace(model, "F32");
     // Sets whose HF golden holds Q and K after RoPE (Gemma's) compare them with HF: llama.cpp's
@@ -102,18 +103,39 @@ pub fn pair(trace: &Trace, ctx: &Ctx, model: &str) -> Result<Vec<Step>, super::F
             missing.join(", ")
         )));
     }
+    if let Against::Trace(other, detail) = against {
+        let missing: Vec<&str> = plan
+            .iter()
+            .map(|(ours, _, _)| ours.as_str())
+            .filter(|ours| !other.tensors.contains_key(*ours))
+            .collect();
+        if !missing.is_empty() {
+            return Err(super::engine(format!(
+                "{detail} traced no {}",
+                missing.join(", ")
+            )));
+        }
+    }
     plan.into_iter()
         .map(|(ours, file, theirs)| {
             let (shape, data) = &trace.tensors[&ours];
-            let (reference, _) = ctx.goldens.tensor(&file, &theirs)?;
-            Ok(Step {
-                // Named as in golden/ (models/<model>/<file>), wherever the goldens are.
-                source: format!(
-                    "{}:{theirs}",
-                    file.strip_prefix(ctx.goldens.dir())
-                        .unwrap_or(&file)
-                        .display()
+            let (source, reference) = match against {
+                Against::Goldens => (
+                    // Named as in golden/ (models/<model>/<file>), wherever the goldens are.
+                    format!(
+                        "{}:{theirs}",
+                        file.strip_prefix(ctx.goldens.dir())
+                            .unwrap_or(&file)
+                            .display()
+                    ),
+                    ctx.goldens.tensor(&file, &theirs)?.0,
                 ),
+                Against::Trace(other, detail) => {
+                    (format!("{detail}:{ours}"), widen(&other.tensors[&ours].1))
+                }
+            };
+            Ok(Step {
+                source,
                 name: ours,
                 ours: widen(data),
                 reference,
@@ -142,7 +164,7 @@ pub fn run(
     let file = ctx.goldens.model_file(&p.model, &p.file);
     let traced = ctx.engine.trace(&file, &tokens, p.kernel)?;
     let shown = file.display().to_string();
-    let steps = pair(&traced.trace, ctx, &p.model)?;
+    let steps = pair(&traced.trace, Against::Goldens, ctx, &p.model)?;
     let d = crate::diff::of_steps(steps, (&shown, &traced.detail), &p.model, threshold);
     let err = |r: &crate::diff::Row| {
         if r.rel_l2.is_nan() {

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use realizar::model::{Logits as Positions, Model, Trace};
+use realizar::backend::Forward;
+use realizar::model::{Logits as Positions, Model};
 use realizar::quant::Kernel;
 use realizar::tokenizer::Tokenizer;
 
@@ -86,12 +87,8 @@ impl Engine for Builtin {
         kernel: Option<KernelName>,
     ) -> Result<Traced, Failure> {
         let m = Self::load(model, kernel)?;
-        let mut cache = m.new_cache(tokens.len());
-        let mut trace = Trace::default();
-        m.forward_traced(&mut cache, tokens, Positions::All, Some(&mut trace))
-            .map_err(engine)?;
         Ok(Traced {
-            trace,
+            trace: m.trace_batch(tokens).map_err(engine)?,
             detail: format!("kernel: {}", m.kernel().name()),
         })
     }

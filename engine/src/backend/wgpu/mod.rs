@@ -488,11 +488,8 @@ impl GpuModel {
         let (encoder, taps) = p.encode(g);
         let logits = g.read_f32(encoder, &out, m * cfg.vocab)?;
         if let Some(obs) = observer {
-            for tap in taps {
-                let Some(staging) = &tap.staging else {
-                    continue;
-                };
-                let data = g.read_staging(staging, tap.rows * tap.cols, tap.name)?;
+            for (tap, staging) in taps {
+                let data = g.read_staging(&staging, tap.rows * tap.cols, tap.name)?;
                 obs.observe(TracePoint {
                     layer: tap.layer,
                     name: tap.name,

@@ -27,18 +27,18 @@ enum Step<'a> {
         dst_offset: u64,
         size: u64,
     },
-    /// A copy of `src` as it is at this step, into the staging buffer of `taps[index]`.
-    Tap { src: &'a wgpu::Buffer, index: usize },
+    /// The first `len` values of `src` as they are at this step, copied into a staging buffer
+    /// of their own (the next tap's, in order).
+    Tap { src: &'a wgpu::Buffer, len: usize },
 }
 
-/// A named intermediate tensor of a traced pass: `[rows, cols]` f32 values, read back after the
-/// pass from `staging` (the names and layout of [`crate::model::TracePoint`]).
+/// A named intermediate tensor of a traced pass: `[rows, cols]` f32 values (the names and
+/// layout of [`crate::model::TracePoint`]).
 pub struct Tap {
     pub layer: Option<usize>,
     pub name: &'static str,
     pub rows: usize,
     pub cols: usize,
-    pub staging: Option<wgpu::Buffer>,
 }
 
 pub struct Plan<'a> {
@@ -94,14 +94,13 @@ impl<'a> Plan<'a> {
         if let Some(taps) = &mut self.taps {
             self.steps.push(Step::Tap {
                 src,
-                index: taps.len(),
+                len: rows * cols,
             });
             taps.push(Tap {
                 layer,
                 name,
                 rows,
                 cols,
-                staging: None,
             });
         }
     }
@@ -138,10 +137,11 @@ impl<'a> Plan<'a> {
         });
     }
 
-    /// Records every step; the caller submits (and reads back the logits, then the taps, each
-    /// with its staging buffer).
-    pub fn encode(self, gpu: &Gpu) -> (wgpu::CommandEncoder, Vec<Tap>) {
-        let mut taps = self.taps.unwrap_or_default();
+    /// Records every step; the caller submits (and reads back the logits, then each tap from
+    /// its staging buffer).
+    pub fn encode(self, gpu: &Gpu) -> (wgpu::CommandEncoder, Vec<(Tap, wgpu::Buffer)>) {
+        let taps = self.taps.unwrap_or_default();
+        let mut staged = Vec::with_capacity(taps.len());
         let stride = u64::from(gpu.limits.min_uniform_buffer_offset_alignment).max(PARAM_BYTES);
         let dispatches = self
             .steps
@@ -181,12 +181,10 @@ impl<'a> Plan<'a> {
                     dst_offset,
                     size,
                 } => encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size),
-                Step::Tap { src, index } => {
-                    let tap = &mut taps[index];
-                    let len = tap.rows * tap.cols;
-                    let staging = gpu.staging(tap.name, len);
+                Step::Tap { src, len } => {
+                    let staging = gpu.staging("trace", len);
                     encoder.copy_buffer_to_buffer(src, 0, &staging, 0, (len * 4) as u64);
-                    tap.staging = Some(staging);
+                    staged.push(staging);
                 }
                 first @ Step::Dispatch { .. } => {
                     // Consecutive dispatches share a pass; wgpu orders their buffer accesses.
@@ -233,6 +231,7 @@ impl<'a> Plan<'a> {
                 }
             }
         }
-        (encoder, taps)
+        // One Tap step was recorded with each tap, in order.
+        (encoder, taps.into_iter().zip(staged).collect())
     }
 }
