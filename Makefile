@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help gpu-check build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-detokenize golden-check contracts engine-llamacpp contracts-llamacpp report-check bench bench-e2e bench-tokenize coverage coverage-tools mutants mutants-tools mutants-gate verify
+.PHONY: help gpu-check build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-detokenize golden-check contracts engine-llamacpp contracts-llamacpp engine-candle contracts-candle report-check bench bench-e2e bench-tokenize coverage coverage-tools mutants mutants-tools mutants-gate verify
 
 help:
 	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
@@ -32,9 +32,11 @@ help:
 	@echo "make golden-check  every golden file against its manifest (sha256, tensors, script hashes)"
 	@echo "make report-check  headless Chromium renders reports/index.html (after make contracts)"
 	@echo "make bench       matvec throughput per type vs this machine's read bandwidth"
-	@echo "make bench-e2e   realizar vs llama-bench on a TinyLlama-shaped model (Q4_K_M, Q8_0; 1 and 2 threads)"
+	@echo "make bench-e2e   realizar vs a native llama-bench on a TinyLlama-shaped model (Q4_K_M, Q8_0; pp128, pp512, tg32; 1 and 2 threads)"
 	@echo "make engine-llamacpp  build llama.cpp's engine-protocol adapter ($(LLAMA_ENGINE))"
 	@echo "make contracts-llamacpp  the contracts that apply to another engine, on llama.cpp (with --falsify)"
+	@echo "make engine-candle    build candle's engine-protocol adapter ($(CANDLE_ENGINE))"
+	@echo "make contracts-candle the contracts that apply to another engine, on candle (with --falsify)"
 	@echo "make bench-tokenize  realizar's tokenizer vs llama.cpp's (llama_tokenize in process) on every real vocabulary, 1 MiB each"
 
 build:
@@ -44,7 +46,7 @@ build:
 TEST_LOG := target/test-output.log
 TOTALS := awk '/^test result:/ {p += $$4; f += $$6} END {printf "%d passed, %d failed\n", p, f}' $(TEST_LOG)
 
-test:
+test: uv
 	@mkdir -p target
 	cargo test --workspace 2>&1 | tee $(TEST_LOG)
 	@echo "tests: $$($(TOTALS))"
@@ -216,6 +218,25 @@ contracts-llamacpp: engine-llamacpp
 	  --reports reports/llamacpp || [ $$? -eq 1 ]
 	@! grep -q '"verdict":"BROKEN"' reports/llamacpp/falsify.json \
 	  || { echo "contracts-llamacpp: a perturbation went uncaught (reports/llamacpp/falsify.json)"; exit 1; }
+
+# candle as an engine under test (oracle/adapters/candle: candle-transformers' quantized llama,
+# pinned, CPU, default features). A workspace of its own with its own Cargo.lock and target
+# folder, so no other build reaches candle (about 10 minutes to build it the first time).
+CANDLE_ENGINE := oracle/adapters/candle/target/release/candle-engine
+engine-candle:
+	cargo build --release --locked --manifest-path oracle/adapters/candle/Cargo.toml \
+	  --target-dir oracle/adapters/candle/target
+
+# The same contracts on candle, with the perturbing wrapper, reports in reports/candle/: a
+# measurement of candle (README, "Other engines"), so the obligations it violates, and those
+# asking for what it refuses (traces, tokenization, HF directories, the families it does not
+# implement), are printed, not fatal (exit 1). A BROKEN contract or a run that did not happen
+# still fails.
+contracts-candle: engine-candle
+	cargo run --release --quiet --bin oracle -- verify --engine 'cmd:$(CANDLE_ENGINE)' --falsify \
+	  --reports reports/candle || [ $$? -eq 1 ]
+	@! grep -q '"verdict":"BROKEN"' reports/candle/falsify.json \
+	  || { echo "contracts-candle: a perturbation went uncaught (reports/candle/falsify.json)"; exit 1; }
 
 # The GPU backend's tests and GPU-PARITY need an adapter: Mesa's lavapipe where there is no GPU
 # (.ci/run installs it). Without one, verify stops here rather than reporting GPU-PARITY NOT RUN

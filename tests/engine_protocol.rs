@@ -68,8 +68,12 @@ bindings:
 "#;
 
 fn verify(engine: &str, falsify: bool) -> (i32, serde_json::Value, String) {
+    verify_contract(CONTRACTS, engine, falsify)
+}
+
+fn verify_contract(yaml: &str, engine: &str, falsify: bool) -> (i32, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("engine.yaml"), CONTRACTS).unwrap();
+    std::fs::write(dir.path().join("engine.yaml"), yaml).unwrap();
     let root = common::repo_root();
     let (contracts, root) = (dir.path().to_str().unwrap(), root.to_str().unwrap());
     let mut args = vec![
@@ -233,6 +237,47 @@ fn an_engine_that_fails_violates_and_one_that_cannot_start_fails_the_run() {
     // A program that is not there is this machine's problem: the run did not happen (exit 3).
     let (code, v, _) = verify("cmd:/nonexistent/engine", false);
     assert_eq!(code, 3, "{v:#}");
+}
+
+/// A case counts only where it changed an answer an obligation held with: a decode-only case
+/// over batch obligations alone (candle's PARITY-QUANT-LLAMACPP, which holds no incremental
+/// one) shows nothing, so it is not run, never missed (BROKEN).
+#[test]
+fn a_case_that_changes_no_held_answer_is_not_run_not_missed() {
+    let engine = format!("cmd:{} protocol", realizar_bin().display());
+    let yaml = CONTRACTS
+        .lines()
+        .filter(|l| {
+            !l.contains("check:") || l.contains("id: f32-batch,") || l.contains("id: q8-incr")
+        })
+        .filter(|l| !l.contains("{fault:") && !l.contains("{perturb:") || l.contains("shift_"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let case = |yaml: &str| {
+        let (_, v, err) = verify_contract(yaml, &engine, true);
+        let c = v["contracts"][0].clone();
+        let f = c["falsification"][0].clone();
+        assert_eq!(
+            c["falsification"].as_array().unwrap().len(),
+            1,
+            "{c:#}\n{err}"
+        );
+        (c["verdict"].as_str().unwrap().to_string(), f)
+    };
+    // With the incremental obligation the shifted decode is caught ...
+    let (verdict, f) = case(&yaml);
+    assert_eq!(f["caught"], true, "{f:#}");
+    assert_eq!(verdict, "HOLDS");
+    // ... without it nothing the case changes held: not run, and the contract is not BROKEN.
+    let batch_only: String = yaml
+        .lines()
+        .filter(|l| !l.contains("id: q8-incr"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (verdict, f) = case(&batch_only);
+    assert!(f["caught"].is_null(), "{f:#}");
+    assert!(f["detail"].as_str().unwrap().contains("changes"), "{f:#}");
+    assert_ne!(verdict, "BROKEN");
 }
 
 #[test]

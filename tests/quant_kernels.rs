@@ -623,6 +623,53 @@ fn matmul_columns_equal_the_exact_dot_and_matvec() {
     }
 }
 
+/// Prefill's tiled products (several weight rows by several tokens in registers, on the kernels
+/// that have them) against the row dots, on shapes that divide by no tile: prime row counts (a
+/// last task of 16-row tasks left short), an odd number of blocks per row (the AVX-512 pairs'
+/// single-block tail), token counts of 2, 3, 5 and 17, and raw random blocks whose sub-block
+/// scales and mins take every value. Each column equals matvec (the row dot) bit for bit and the
+/// exact dot of what the kernel was given within the bound the row dots are held to.
+#[test]
+fn tiled_matmul_equals_the_row_dots_on_irregular_shapes() {
+    let mut rng = Rng::new(12);
+    let types = KERNEL_TYPES
+        .into_iter()
+        .chain([GgmlType::Q2_K, GgmlType::Q3_K]);
+    for ty in types {
+        let blocks = if ty.block_size() > 32 { 3 } else { 9 };
+        let cols = blocks * ty.block_size() as usize;
+        for (rows, n) in [(67, 17), (37, 5), (13, 3), (5, 2), (3, 4), (1, 9)] {
+            let scale_at = INTEGER_TYPES.iter().find(|(t, _)| *t == ty).map(|c| c.1);
+            let mut cases = vec![quantized(ty, &weights(&mut rng, rows * cols))];
+            if let Some(scale_at) = scale_at {
+                let n_blocks = rows * cols / ty.block_size() as usize;
+                cases.push(random_blocks(&mut rng, ty, scale_at, n_blocks));
+            }
+            for (case, bytes) in cases.iter().enumerate() {
+                let m = QMatrix::new(ty, rows, cols, bytes).unwrap();
+                let x: Vec<f32> = (0..n * cols).map(|_| 2.0 * rng.unit()).collect();
+                for kernel in Kernel::available() {
+                    let what = format!("{ty} {kernel:?} {rows}x{cols}, {n} tokens, case {case}");
+                    let mut y = vec![0.0; n * rows];
+                    matmul(&m, &x, n, &mut y, kernel).unwrap();
+                    for t in 0..n {
+                        let xt = &x[t * cols..(t + 1) * cols];
+                        let yt = &y[t * rows..(t + 1) * rows];
+                        let mut single = vec![0.0; rows];
+                        matvec(&m, xt, &mut single, kernel).unwrap();
+                        for (r, (a, b)) in yt.iter().zip(&single).enumerate() {
+                            assert_eq!(a.to_bits(), b.to_bits(), "{what}: token {t} row {r}");
+                        }
+                        let (exact, wq, xq) = exact_dot(ty, bytes, rows, xt);
+                        check_close(yt, &exact, &wq, &xq, 1e-5)
+                            .unwrap_or_else(|e| panic!("{what}: token {t}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn dequantized_fallback_types_match_a_dense_reference() {
     // Q2_K and Q3_K have no integer kernel: rows are dequantized then dotted with f32 activations.

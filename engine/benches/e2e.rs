@@ -1,24 +1,28 @@
-//! realizar against llama.cpp on the same GGUF files, in one run: prefill (128 tokens in one
-//! batch) and decode (32 tokens, one per call) tokens/s at 1 and 2 threads, with the ratio, and
-//! realizar's anonymous memory (everything but the mapped file).
+//! realizar against llama.cpp on the same GGUF files, in one run: prefill (128 and 512 tokens,
+//! each in one batch) and decode (32 tokens, one per call) tokens/s at 1 and 2 threads, with the
+//! ratio per row; beside decode, the read-bandwidth ceiling (this run's measured read bandwidth
+//! at that thread count over the weight bytes one token reads); and realizar's anonymous memory
+//! (everything but the mapped file).
 //!
 //! ```sh
 //! make bench-e2e    # generates the TinyLlama-shaped model, quantizes it, then runs this
 //! ```
 //!
-//! llama.cpp is timed with `llama-bench -p 128 -n 32 -r 3` and `OMP_WAIT_POLICY=PASSIVE` (its
+//! llama.cpp is timed with `llama-bench -p 128,512 -n 32 -r 3` and `OMP_WAIT_POLICY=PASSIVE` (its
 //! OpenMP threads otherwise spin and collapse on a busy 2-core machine). Both engines take the
-//! median of three repetitions; llama-bench reports its mean. The llama-bench is the golden
-//! pipeline's portable x86-64-v3 build unless `REALIZAR_E2E_LLAMA_BENCH` names another.
+//! median of three repetitions; llama-bench reports its mean. The llama-bench is the one
+//! `bench_model.py` builds for this CPU (GGML_NATIVE=ON: the llama.cpp a user of this machine
+//! would build) unless `REALIZAR_E2E_LLAMA_BENCH` names another.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use realizar::format::gguf::Gguf;
 use realizar::model::{Logits, Model};
 use realizar::quant::Kernel;
 
-const PROMPT: usize = 128;
+const PROMPTS: [usize; 2] = [128, 512];
 const GENERATE: usize = 32;
 const REPS: usize = 3;
 
@@ -34,23 +38,30 @@ fn tokens(n: usize, vocab: usize) -> Vec<u32> {
         .collect()
 }
 
-fn realizar_speeds(model: &Model) -> (f64, f64) {
-    let prompt = tokens(PROMPT, model.config.vocab);
-    let pp = median(
-        (0..REPS)
-            .map(|_| {
-                let mut cache = model.new_cache(PROMPT + GENERATE);
-                let t = Instant::now();
-                model.forward(&mut cache, &prompt, Logits::Last).unwrap();
-                PROMPT as f64 / t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    );
+/// realizar's prefill tokens/s for each of `PROMPTS`, and its decode tokens/s.
+fn realizar_speeds(model: &Model) -> (Vec<f64>, f64) {
+    let ctx = PROMPTS.iter().max().unwrap() + GENERATE;
+    let pp = PROMPTS
+        .iter()
+        .map(|&n| {
+            let prompt = tokens(n, model.config.vocab);
+            median(
+                (0..REPS)
+                    .map(|_| {
+                        let mut cache = model.new_cache(ctx);
+                        let t = Instant::now();
+                        model.forward(&mut cache, &prompt, Logits::Last).unwrap();
+                        n as f64 / t.elapsed().as_secs_f64()
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
     let gen = tokens(GENERATE, model.config.vocab);
     let tg = median(
         (0..REPS)
             .map(|_| {
-                let mut cache = model.new_cache(PROMPT + GENERATE);
+                let mut cache = model.new_cache(ctx);
                 let t = Instant::now();
                 for &tok in &gen {
                     model.forward(&mut cache, &[tok], Logits::Last).unwrap();
@@ -62,11 +73,13 @@ fn realizar_speeds(model: &Model) -> (f64, f64) {
     (pp, tg)
 }
 
-/// llama-bench's (prefill, decode) tokens/s, or the reason it could not run.
-fn llama_speeds(bench: &Path, model: &Path, threads: usize) -> Result<(f64, f64), String> {
+/// llama-bench's prefill tokens/s for each of `PROMPTS` and its decode tokens/s, or the reason
+/// it could not run.
+fn llama_speeds(bench: &Path, model: &Path, threads: usize) -> Result<(Vec<f64>, f64), String> {
+    let prompts: Vec<String> = PROMPTS.iter().map(|p| p.to_string()).collect();
     let out = Command::new(bench)
         .args(["-m", &model.to_string_lossy()])
-        .args(["-p", &PROMPT.to_string(), "-n", &GENERATE.to_string()])
+        .args(["-p", &prompts.join(","), "-n", &GENERATE.to_string()])
         .args([
             "-t",
             &threads.to_string(),
@@ -83,13 +96,66 @@ fn llama_speeds(bench: &Path, model: &Path, threads: usize) -> Result<(f64, f64)
     }
     let runs: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("llama-bench output: {e}"))?;
-    let speed = |key: &str| {
+    let speed = |prompt: u64, gen: u64| {
         runs.as_array()
-            .and_then(|a| a.iter().find(|r| r[key].as_u64().unwrap_or(0) > 0))
+            .and_then(|a| {
+                a.iter().find(|r| {
+                    r["n_prompt"].as_u64() == Some(prompt) && r["n_gen"].as_u64() == Some(gen)
+                })
+            })
             .and_then(|r| r["avg_ts"].as_f64())
-            .ok_or_else(|| format!("no {key} run in llama-bench's output"))
+            .ok_or_else(|| format!("no pp{prompt} tg{gen} run in llama-bench's output"))
     };
-    Ok((speed("n_prompt")?, speed("n_gen")?))
+    let pp = PROMPTS
+        .iter()
+        .map(|&p| speed(p as u64, 0))
+        .collect::<Result<_, _>>()?;
+    Ok((pp, speed(0, GENERATE as u64)?))
+}
+
+/// Read bandwidth in bytes/s with `threads` threads: the best of three sums over 1 GiB of f32,
+/// larger than any cache here, 32 independent sums per thread so loads, not adds, bound it.
+fn read_bandwidth(threads: usize) -> f64 {
+    use rayon::prelude::*;
+    const BYTES: usize = 1 << 30;
+    let data: Vec<f32> = (0..BYTES / 4).map(|i| (i % 1024) as f32).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let sum = pool.install(|| {
+                data.par_chunks(1 << 20)
+                    .map(|chunk| {
+                        let mut acc = [0f32; 32];
+                        for lane in chunk.chunks_exact(32) {
+                            for k in 0..32 {
+                                acc[k] += lane[k];
+                            }
+                        }
+                        acc.iter().sum::<f32>()
+                    })
+                    .sum::<f32>()
+            });
+            std::hint::black_box(sum);
+            BYTES as f64 / t.elapsed().as_secs_f64()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The weight bytes one decode token reads: every tensor, except that the token embedding
+/// contributes one row when a separate output matrix exists (else it is the LM head, read whole).
+fn bytes_per_token(path: &Path) -> f64 {
+    let file = Gguf::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let tied = file.tensor("output.weight").is_none();
+    file.tensors()
+        .map(|t| match (t.info.name.as_str(), tied) {
+            ("token_embd.weight", false) => t.info.size / t.info.dims.get(1).copied().unwrap_or(1),
+            _ => t.info.size,
+        })
+        .sum::<u64>() as f64
 }
 
 fn anon_rss_mb() -> f64 {
@@ -120,31 +186,50 @@ fn main() {
     };
     let llama_bench = PathBuf::from(bench_path.trim());
     let baseline = anon_rss_mb();
+    let bandwidth = [read_bandwidth(1), read_bandwidth(2)];
     println!(
-        "realizar vs llama.cpp, TinyLlama-1.1B shapes, kernel {:?}; prefill {PROMPT} tokens, decode {GENERATE}",
-        Kernel::best()
+        "realizar vs llama.cpp ({}), TinyLlama-1.1B shapes, kernel {:?}; read bandwidth {:.1} GB/s \
+         at 1 thread, {:.1} at 2",
+        llama_bench.display(),
+        Kernel::best(),
+        bandwidth[0] * 1e-9,
+        bandwidth[1] * 1e-9
     );
-    println!(
-        "| file | threads | realizar prefill tok/s | llama.cpp prefill | ratio | realizar decode tok/s | llama.cpp decode | ratio |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| file | threads | test | realizar tok/s | llama.cpp tok/s | ratio | read-bandwidth ceiling tok/s |");
+    println!("|---|---|---|---|---|---|---|");
     let mut peak_extra: f64 = 0.0;
     for ty in ["Q4_K_M", "Q8_0"] {
         let path = dir.join(format!("tinyllama-shape-{ty}.gguf"));
+        let per_token = bytes_per_token(&path);
         let mut model = Model::load(&path, Kernel::best())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for threads in [1, 2] {
             model.set_threads(threads).unwrap();
             let (pp, tg) = realizar_speeds(&model);
             peak_extra = peak_extra.max(anon_rss_mb() - baseline);
-            match llama_speeds(&llama_bench, &path, threads) {
-                Ok((lpp, ltg)) => println!(
-                    "| {ty} | {threads} | {pp:.1} | {lpp:.1} | {:.2}x | {tg:.1} | {ltg:.1} | {:.2}x |",
-                    pp / lpp,
-                    tg / ltg
+            let llama = llama_speeds(&llama_bench, &path, threads);
+            let (lpp, ltg) = match &llama {
+                Ok((lpp, ltg)) => (lpp.iter().map(|v| Some(*v)).collect(), Some(*ltg)),
+                Err(e) => {
+                    println!(
+                        "| {ty} | {threads} | llama-bench failed: {} | | | | |",
+                        e.trim()
+                    );
+                    (vec![None; PROMPTS.len()], None)
+                }
+            };
+            let row = |test: String, ours: f64, theirs: Option<f64>, ceiling: &str| match theirs {
+                Some(l) => println!(
+                    "| {ty} | {threads} | {test} | {ours:.1} | {l:.1} | {:.2}x | {ceiling} |",
+                    ours / l
                 ),
-                Err(e) => println!("| {ty} | {threads} | {pp:.1} | error | | {tg:.1} | error: {e} | |"),
+                None => println!("| {ty} | {threads} | {test} | {ours:.1} | | | {ceiling} |"),
+            };
+            for ((p, ours), theirs) in PROMPTS.iter().zip(&pp).zip(lpp) {
+                row(format!("pp{p}"), *ours, theirs, "");
             }
+            let ceiling = format!("{:.1}", bandwidth[threads - 1] / per_token);
+            row(format!("tg{GENERATE}"), tg, ltg, &ceiling);
         }
     }
     println!("realizar anonymous memory beyond the mapped file: {peak_extra:.1} MB at most");

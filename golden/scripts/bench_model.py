@@ -15,7 +15,8 @@
 """The end-to-end benchmark's model: TinyLlama-1.1B shapes (hidden 2048, 22 layers, 32 heads,
 4 KV heads, FFN 5632, vocab 32000) with seeded random weights, written as F16 GGUF by the
 gguf-py that llama.cpp vendors, then quantized to Q4_K_M and Q8_0 by llama-quantize. Also builds
-llama-bench. Nothing here is a golden: the files go to target/bench-e2e (git-ignored) and are
+llama-bench for this CPU (GGML_NATIVE=ON, in a build folder of its own): the comparison is with
+the llama.cpp this machine would run, not the portable build the goldens use. Nothing here is a golden: the files go to target/bench-e2e (git-ignored) and are
 reused while this script is unchanged.
 
     uv run golden/scripts/bench_model.py      # prints the folder; `make bench-e2e` runs it
@@ -33,11 +34,25 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llamacpp import ROOT, build_tools, fetch_source, llama_commit, run  # noqa: E402
+from llamacpp import CACHE, ROOT, build_tools, fetch_source, llama_commit, run  # noqa: E402
 
 OUT = ROOT / "target" / "bench-e2e"
 HIDDEN, LAYERS, HEADS, KV_HEADS, FFN, VOCAB, CTX = 2048, 22, 32, 4, 5632, 32000, 2048
 SEED = 20261126
+
+
+def build_native_bench() -> Path:
+    """llama-bench built for this CPU (GGML_NATIVE=ON: its AVX-512 and VNNI where it has them) in a
+    build folder of its own: the llama.cpp a user of this machine would build, which is what a
+    speed comparison runs against. (Here rather than in llamacpp.py, whose hash the goldens
+    record.) Returns the binary."""
+    _, llama = fetch_source()
+    build = CACHE / "llama-build-native"
+    run(["cmake", "-S", llama, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+         "-DBUILD_SHARED_LIBS=ON", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
+         "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_CURL=OFF", "-DGGML_NATIVE=ON"])
+    run(["ninja", "-C", build, "llama-bench"])
+    return build / "bin" / "llama-bench"
 
 
 def write_f16(path: Path) -> None:
@@ -99,7 +114,8 @@ def main() -> None:
     started = time.time()
     _, llama = fetch_source()
     sys.path.insert(1, str(llama / "gguf-py"))
-    bin_dir = build_tools(["llama-quantize", "llama-bench"])
+    bin_dir = build_tools(["llama-quantize"])
+    native_bench = build_native_bench()
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = OUT / "stamp.json"
     want = {"script_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
@@ -113,7 +129,7 @@ def main() -> None:
             print(f"quantizing to {t}", flush=True)
             run([bin_dir / "llama-quantize", files["F16"], files[t], t, "2"], stderr_too=True)
         stamp.write_text(json.dumps(want))
-    (OUT / "llama-bench.path").write_text(str(bin_dir / "llama-bench"))
+    (OUT / "llama-bench.path").write_text(str(native_bench))
     print(f"bench-e2e models ready in {OUT} ({time.time() - started:.0f} s)")
 
 

@@ -3,10 +3,12 @@
 // one token per call, exercising the KV cache. Flash attention is off and the KV cache is f32:
 // the settings under which llama.cpp agrees with HF float64 to about 1e-6 (shared/notes).
 //
-// With TRACE.bin (batch mode only), every contiguous f32 tensor the graph computes is appended to
-// TRACE.bin as it is evaluated, through llama.cpp's eval callback: the data behind
-// llama-eval-callback's printout, whole. Record: u32 name length, name, u32 op-name length, op name,
-// u32 n_dims, i64 ne[n_dims] (ggml order, innermost first), then the f32 values.
+// With TRACE.bin, every contiguous f32 tensor the graph computes is appended to TRACE.bin as it is
+// evaluated, through llama.cpp's eval callback: the data behind llama-eval-callback's printout,
+// whole. Record: u32 name length, name, u32 op-name length, op name, u32 n_dims, i64 ne[n_dims]
+// (ggml order, innermost first), then the f32 values. In incremental mode an empty record (name,
+// op and dims all zero-length) ends each call's graph, so the reader can put the per-token
+// tensors back together.
 //
 // usage: llama-logits MODEL.gguf TOKENS OUT.bin batch|incremental [THREADS] [TRACE.bin]
 //        TOKENS is a comma-separated list of token ids.
@@ -59,9 +61,6 @@ int main(int argc, char ** argv) {
     const int threads = argc > 5 ? atoi(argv[5]) : 1;
     FILE * trace = nullptr;
     if (argc > 6) {
-        if (mode != "batch") {
-            return fail("a trace needs batch mode");
-        }
         trace = fopen(argv[6], "wb");
         if (!trace) {
             return fail(std::string("cannot write ") + argv[6]);
@@ -120,6 +119,12 @@ int main(int argc, char ** argv) {
         }
         if (llama_decode(ctx, batch) != 0) {
             return fail("llama_decode failed at position " + std::to_string(start));
+        }
+        if (trace && step == 1) {
+            put_str(trace, "");
+            put_str(trace, "");
+            const uint32_t none = 0;
+            fwrite(&none, sizeof(none), 1, trace);
         }
         for (int i = 0; i < step; ++i) {
             const float * logits = llama_get_logits_ith(ctx, i);

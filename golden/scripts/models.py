@@ -24,9 +24,12 @@ GGUF conversions and
 quantizations by llama.cpp, and what HF transformers (float64) and llama.cpp compute on them.
 
     uv run golden/scripts/models.py
+    uv run golden/scripts/models.py new NAME --hf DIR [--quant Q8_0,Q4_K_M] [--prompt TEXT |
+        --tokens IDS] [--dtype f64|f32] [--out golden/local]
 
 Writes golden/tokenizer/spm/ and golden/models/<model>/, each with a manifest.json, plus
-golden/models/AGREEMENT.md (reference-vs-reference figures). The converter, llama-quantize,
+golden/models/AGREEMENT.md (reference-vs-reference figures). `new` makes the same kind of set
+for a user's own HF checkpoint (`oracle golden new` runs it): both go through build_set. The converter, llama-quantize,
 llama-tokenize and our llama-logits come from the llama.cpp that the pinned llama-cpp-python sdist
 vendors (see llamacpp.py); the build is cached in golden/.cache. The versions of convert_hf_to_gguf's
 own requirements (torch, transformers, numpy, sentencepiece, protobuf) are the ones it pins.
@@ -41,6 +44,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import struct
 import sys
@@ -456,8 +460,8 @@ def write_hf_model(spec: Spec, index: int, tokenizer_model: Path) -> Path:
     return hf
 
 
-def convert(spec: Spec, hf: Path, llama: Path) -> Path:
-    out = MODELS / spec.name / f"{spec.name}-F32.gguf"
+def convert(spec: Spec, folder: Path, hf: Path, llama: Path) -> Path:
+    out = folder / f"{spec.name}-F32.gguf"
     run([sys.executable, llama / "convert_hf_to_gguf.py", hf, "--outtype", "f32", "--outfile", out])
     if spec.rope_scaling is not None and spec.rope_scaling.get("rope_type") == "llama3":
         # Llama 3.1 scaling reaches llama.cpp only as this tensor of per-frequency divisors.
@@ -513,13 +517,25 @@ def prompt_tokens(spec: Spec, tokenizer_model: Path) -> list[int]:
     return ids[: spec.n_tokens]
 
 
-def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]:
-    """Float64 logits and the hidden state after every layer (and, with op_trace, after every
-    op), captured with forward hooks so each name means one thing."""
+def hf_forward(spec: Spec, hf: Path, tokens: list[int], dtype: str = "float64",
+               proofs: bool = True) -> dict[str, np.ndarray]:
+    """Logits and the hidden state after every layer (and, with op_trace, after every op), in
+    float64 (float32 where asked), captured with forward hooks so each name means one thing.
+    `proofs` adds the passes that show what a generated model's features change."""
     import torch
+    from tqdm import tqdm
 
-    model = load_hf(hf)
+    model = load_hf(hf, dtype)
     out: dict[str, np.ndarray] = {}
+    # A real checkpoint's pass takes minutes: one tick per layer.
+    layers_bar = tqdm(total=spec.layers, desc=f"HF {dtype} forward", unit="layer",
+                      file=sys.stderr, leave=False)
+
+    def tick(*_):
+        layers_bar.update()  # returns nothing: a forward hook's result replaces the output
+
+    for layer in model.model.layers:
+        layer.register_forward_hook(tick)
 
     def keep(name, heads_first=False):
         def hook(_module, _inputs, output):
@@ -615,14 +631,15 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
             # [1, heads, n, head_dim] -> [n, heads x head_dim]
             out[f"layers.{i}.q_rope"] = q2[0].transpose(0, 1).reshape(len(tokens), -1).numpy().copy()
             out[f"layers.{i}.k_rope"] = k2[0].transpose(0, 1).reshape(len(tokens), -1).numpy().copy()
+    layers_bar.close()
     out["logits"] = logits[0].numpy().copy()
-    if spec.rope_scaling is not None:
+    if proofs and spec.rope_scaling is not None:
         # Without the scaling, to show that it matters over these positions (not stored).
         plain = load_hf(hf, rope_scaling=None)
         assert plain.config.rope_scaling is None
         with torch.no_grad():
             out["_logits_no_rope_scaling"] = plain(torch.tensor([tokens])).logits[0].numpy().copy()
-    if gemma:
+    if proofs and gemma:
         # What the distinctive features change (not stored): every layer global, and no soft-caps.
         full = load_hf(hf, layer_types=["full_attention"] * spec.layers)
         with torch.no_grad():
@@ -631,7 +648,7 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
             plain = load_hf(hf, attn_logit_softcapping=None, final_logit_softcapping=None)
             with torch.no_grad():
                 out["_logits_no_softcap"] = plain(torch.tensor([tokens])).logits[0].numpy().copy()
-    elif spec.sliding_window is not None:
+    elif proofs and spec.sliding_window is not None:
         # The same checkpoint with full attention, and proof that HF applies the window.
         full = load_hf(hf, sliding_window=None)
         assert full.config.sliding_window is None
@@ -641,14 +658,15 @@ def hf_forward(spec: Spec, hf: Path, tokens: list[int]) -> dict[str, np.ndarray]
     return out
 
 
-def load_hf(hf: Path, **overrides):
-    """The checkpoint in float64 with eager attention, as its family's class (config.json)."""
+def load_hf(hf: Path, dtype: str = "float64", **overrides):
+    """The checkpoint in float64 (or `dtype`) with eager attention, as its family's class
+    (config.json)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)
     model, info = AutoModelForCausalLM.from_pretrained(
-        hf, dtype=torch.float64, attn_implementation="eager", output_loading_info=True, **overrides)
+        hf, dtype=getattr(torch, dtype), attn_implementation="eager", output_loading_info=True, **overrides)
     if any(info[k] for k in ("missing_keys", "unexpected_keys", "mismatched_keys")):
         sys.exit(f"{hf}: loading info {info}")
     model.eval()
@@ -676,8 +694,56 @@ SAME_DATA = {"RESHAPE", "VIEW", "PERMUTE", "TRANSPOSE"}
 def read_trace(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Our llama-logits trace records, filtered by TRACE_NAMES. A name computed again by another
     op (Qcur-0: the matmul, then RoPE) keeps each result as name@op (Qcur-0@rope); a reshape or
-    view of the same data is skipped."""
-    buf = path.read_bytes()
+    view of the same data is skipped. An incremental trace (one graph per token, each ended by an
+    empty record) comes back with each name's rows stacked in token order."""
+    steps = [read_graph(g) for g in split_graphs(path.read_bytes())]
+    if len(steps) == 1:
+        return steps[0]
+    tensors = {k: np.concatenate([s[0][k].reshape(1, -1) for s in steps])
+               for k in steps[0][0]}
+    return tensors, steps[0][1]
+
+
+def split_graphs(buf: bytes) -> list[bytes]:
+    """An incremental trace's graphs, at its empty records (a batch trace is one graph)."""
+    end = struct.pack("<III", 0, 0, 0)
+    graphs, pos, start = [], 0, 0
+    while pos < len(buf):
+        if buf[pos:pos + 12] == end:
+            graphs.append(buf[start:pos])
+            pos += 12
+            start = pos
+            continue
+        name_len = struct.unpack_from("<I", buf, pos)[0]
+        op_len = struct.unpack_from("<I", buf, pos + 4 + name_len)[0]
+        at = pos + 8 + name_len + op_len
+        n_dims = struct.unpack_from("<I", buf, at)[0]
+        ne = struct.unpack_from(f"<{n_dims}q", buf, at + 4)
+        pos = at + 4 + 8 * n_dims + 4 * int(np.prod(ne))
+    if start < len(buf):
+        graphs.append(buf[start:])
+    return graphs
+
+
+def trace_spread(batch: dict[str, np.ndarray], incremental: dict[str, np.ndarray]) -> dict:
+    """llama.cpp against itself on one file: the relative L2 difference per traced op between
+    its batch pass and one token per call. What a second engine may differ by at that op without
+    a bug: `oracle diff` derives its per-op tolerance for the file from it."""
+    out = {}
+    for key, b in batch.items():
+        if key not in incremental:
+            continue
+        b64 = b.astype(np.float64).reshape(incremental[key].shape[0], -1)
+        i64 = incremental[key].astype(np.float64)
+        if b64.shape != i64.shape:
+            continue
+        norm = np.linalg.norm(b64)
+        out[key] = float(np.linalg.norm(b64 - i64) / norm) if norm > 0 else 0.0
+    return dict(sorted(out.items()))
+
+
+def read_graph(buf: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """One graph's records (see read_trace)."""
     pos = 0
     tensors: dict[str, np.ndarray] = {}
     ops: dict[str, str] = {}
@@ -795,10 +861,10 @@ def versions() -> dict[str, str]:
     return v
 
 
-def write_manifest(folder: Path, body: dict) -> None:
+def write_manifest(folder: Path, command: str, body: dict) -> None:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json")
     body = {
-        "command": COMMAND,
+        "command": command,
         "script_sha256": sha256(Path(__file__)),
         "helper_sha256": sha256(Path(__file__).with_name("llamacpp.py")),
         "generated": today(),
@@ -811,14 +877,209 @@ def write_manifest(folder: Path, body: dict) -> None:
     (folder / "manifest.json").write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
 
 
-def main() -> None:
-    sdist, llama = fetch_source()
+@dataclass(frozen=True)
+class Tools:
+    llama: Path  # the vendored llama.cpp source (convert_hf_to_gguf.py, gguf-py)
+    bin_dir: Path  # llama-quantize, llama-tokenize
+    exe: Path  # our llama-logits
+
+
+def tools() -> Tools:
+    _, llama = fetch_source()
     # gguf-py as the converter uses it: the copy vendored next to it.
     sys.path.insert(1, str(llama / "gguf-py"))
     log(f"llama.cpp {llama_commit()[:9]} from llama-cpp-python {LLAMA_CPP_PYTHON}; building tools")
     bin_dir = build_tools(["llama-quantize", "llama-tokenize"])
     exe = build_logits_tool()
     log("tools ready")
+    return Tools(llama, bin_dir, exe)
+
+
+# The HF reference's file in a golden set, by the dtype HF ran in.
+HF_REFERENCE = {"float64": "hf_f64.safetensors", "float32": "hf_f32.safetensors"}
+
+
+def progress(steps: int, desc: str):
+    """One bar per golden set over its steps (convert, each quantization, HF, each llama.cpp
+    run), on stderr so the log stays readable."""
+    from tqdm import tqdm
+    return tqdm(total=steps, desc=desc, unit="step", file=sys.stderr, leave=True,
+                bar_format="{desc}: {n_fmt}/{total_fmt} steps |{bar:24}| {elapsed} {postfix}")
+
+
+def build_set(spec: Spec, folder: Path, hf: Path, tokens: list[int], tools: Tools, command: str,
+              reference_dtype: str = "float64", proofs: bool = True,
+              provenance: dict | None = None) -> list[str]:
+    """One golden set from an HF checkpoint: its f32 GGUF and quantizations (llama.cpp), HF's
+    logits and intermediates, llama.cpp's logits (batch and incremental) and trace of every file,
+    and the manifest. The committed reference models and a user's own checkpoint (`new`) both
+    come through here. `proofs` adds the checks that a generated model exercises what it was
+    made for (sliding window, soft-caps, RoPE scaling change the logits); a user's checkpoint is
+    taken as it is. Returns the rows of AGREEMENT.md."""
+    provenance = provenance or {}
+    ref = "f64" if reference_dtype == "float64" else "f32"
+    bar = progress(steps=2 + len(spec.quants) + 2 * (1 + len(spec.quants)), desc=spec.name)
+    bar.set_postfix_str("convert")
+    f32 = convert(spec, folder, hf, tools.llama)
+    bar.update()
+    files = {"F32": f32}
+    fallbacks = {}
+    spreads: dict[str, dict] = {}
+    for label in spec.quants:
+        bar.set_postfix_str(f"quantize {label}")
+        files[label], fallbacks[label] = quantize(tools.bin_dir, f32, label, spec.allow_fallback)
+        check_single_type(files[label], label)
+        bar.update()
+    log(f"{spec.name}: HF {spec.hf_dtype} checkpoint, GGUF F32 + {', '.join(spec.quants)}")
+    bar.set_postfix_str(f"HF {reference_dtype}")
+    hf_out = hf_forward(spec, hf, tokens, reference_dtype, proofs)
+    bar.update()
+    no_rope_scaling = hf_out.pop("_logits_no_rope_scaling", None)
+    all_global = hf_out.pop("_logits_all_global", None)
+    no_softcap = hf_out.pop("_logits_no_softcap", None)
+    save_tensors(folder / HF_REFERENCE[reference_dtype], hf_out)
+    agreement = {}
+    ref_batch = None
+    for label, path in files.items():
+        # Every file's eval-callback trace: the F32 file's is compared with HF, a quantized
+        # file's is what an engine's run of the same file is compared with (oracle diff).
+        trace = folder / "trace.bin" if spec.op_trace else None
+        bar.set_postfix_str(f"llama.cpp {label} batch")
+        batch = llama_logits(tools.exe, path, tokens, "batch", trace)
+        bar.update()
+        bar.set_postfix_str(f"llama.cpp {label} incremental")
+        inc_trace = folder / "trace-incremental.bin" if trace else None
+        inc = llama_logits(tools.exe, path, tokens, "incremental", inc_trace)
+        bar.update()
+        save_tensors(folder / f"llamacpp_{label}.safetensors",
+                     {"logits_batch": batch, "logits_incremental": inc})
+        if trace:
+            tensors, ops = read_trace(trace)
+            save_tensors(folder / f"llamacpp_trace_{label}.safetensors", tensors,
+                         {"ops": json.dumps(ops, sort_keys=True)})
+            spreads[label] = trace_spread(tensors, read_trace(inc_trace)[0])
+            trace.unlink()
+            inc_trace.unlink()
+        if label == "F32":
+            ref_batch = batch
+            agreement[f"F32 vs HF {ref}"] = compare(hf_out["logits"], batch)
+            if proofs and spec.family == "mistral":
+                w = spec.sliding_window
+                agreement[f"F32 vs HF f64, positions < {w}"] = compare(
+                    hf_out["logits"][:w], batch[:w])
+                agreement["F32 vs HF f64 without sliding window"] = compare(
+                    hf_out["logits_no_sliding_window"], batch)
+        else:
+            agreement[f"{label} vs F32"] = compare(ref_batch, batch)
+        agreement[f"{label} incremental vs batch"] = compare(batch, inc)
+    log(f"{spec.name}: HF {ref} and llama.cpp logits for {len(tokens)} tokens")
+    extra: dict = {}
+    for key, other in (("sliding_window_effect_max_abs", all_global),
+                       ("softcap_effect_max_abs", no_softcap)):
+        if other is not None:
+            extra[key] = float(np.abs(hf_out["logits"] - other).max())
+            log(f"{spec.name}: {key} {extra[key]:.3g}")
+            if extra[key] < 1e-3:
+                sys.exit(f"{spec.name}: {key} is too small to test anything")
+    if proofs and spec.family == "mistral":
+        # HF with and without the window: equal before it, different from it on.
+        w = spec.sliding_window
+        effect = np.abs(hf_out["logits"] - hf_out["logits_no_sliding_window"]).max(axis=-1)
+        extra["sliding_window_effect_max_abs"] = float(effect[w:].max())
+        extra["sliding_window_effect_max_abs_before_window"] = float(effect[:w].max())
+        if not (effect[:w].max() == 0.0 and effect[w:].min() > 1e-3):
+            sys.exit(f"{spec.name}: HF does not apply the sliding window as expected: {effect}")
+        log(f"{spec.name}: sliding window changes HF's logits by up to {effect[w:].max():.3g} "
+            f"from position {w} on, by {effect[:w].max():.3g} before")
+    if no_rope_scaling is not None:
+        extra["rope_scaling_effect_max_abs"] = float(
+            np.abs(hf_out["logits"] - no_rope_scaling).max())
+        log(f"{spec.name}: RoPE scaling changes HF's logits by up to "
+            f"{extra['rope_scaling_effect_max_abs']:.3g}")
+    if spec.allow_fallback:
+        extra["quantize_fallbacks"] = fallbacks
+    layout_extra = {"hf": "", "trace": ""}
+    if spec.qkv_bias:
+        layout_extra["hf"] += "; q_proj, k_proj and v_proj include their biases"
+        layout_extra["trace"] += "; Qcur-N, Kcur-N, Vcur-N are the matmuls, Qcur-N@add, " \
+                                 "Kcur-N@add, Vcur-N@add the same plus the biases"
+    if spec.family in GEMMA:
+        layout_extra["hf"] += "; embedding: the input of layer 0 (scaled by sqrt(hidden)); " \
+                              "layers.N.{attn_post_norm, ffn_norm, ffn_post_norm}: " \
+                              "post_attention_layernorm, pre_feedforward_layernorm, " \
+                              "post_feedforward_layernorm (ffn_norm is the pre-FFN norm); " \
+                              "layers.N.{q_rope, k_rope}: Q and K after RoPE " \
+                              "(apply_rotary_pos_emb's results), [n_tokens, heads x head_dim]"
+        layout_extra["trace"] += "; inp_scaled: the embedding times sqrt(hidden); " \
+                                 "attn_post_norm-N, sa_out-N (after the residual), " \
+                                 "ffn_gelu-N"
+    if spec.family in ("qwen3", "gemma3"):
+        layout_extra["hf"] += "; layers.N.{q_norm, k_norm}: self_attn.q_norm and k_norm " \
+                              "(per-head RMSNorm, after the projection, before RoPE), " \
+                              "[n_tokens, heads x head_dim], heads in HF order"
+        layout_extra["trace"] += "; Qcur_normed-N, Kcur_normed-N: after attn_q_norm and " \
+                                 "attn_k_norm, before RoPE ([n_tokens, heads, head_dim])"
+    if spec.family in ("qwen2", "qwen3"):
+        layout_extra["trace"] += f"; llama.cpp's {spec.family} graph names no attn_out-N " \
+                                 "(kqv_out-N is the input of attn_output)"
+    if spec.family == "phi3" and spec.op_trace:
+        layout_extra["hf"] += "; layers.N.{q_proj, k_proj, v_proj} and {ffn_gate, ffn_up}: " \
+                              "the column parts of qkv_proj and gate_up_proj; " \
+                              "layers.N.{q_rope, k_rope}: Q and K after RoPE " \
+                              "(apply_rotary_pos_emb's results), [n_tokens, heads x head_dim]"
+        layout_extra["trace"] += "; llama.cpp's phi3 graph names the RoPE results Qcur-N, " \
+                                 "Kcur-N (the fused projection's views are not contiguous)"
+    if proofs and spec.family == "mistral":
+        layout_extra["hf"] += "; logits_no_sliding_window: the same checkpoint loaded with " \
+                              "sliding_window=None (full causal attention, as llama.cpp " \
+                              "runs it)"
+    bar.close()
+    rows = []
+    for key, m in agreement.items():
+        rows.append(f"| {spec.name} | {key} | {m['max_abs']:.2e} | {m['kl_mean']:.2e} | "
+                    f"{m['kl_max']:.2e} | {m['top1'] * 100:.1f}% | {m['cosine_min']:.6f} |")
+    write_manifest(folder, command, {
+        "model": spec.name,
+        "purpose": spec.purpose,
+        "tool": f"HF transformers ({reference_dtype}, eager attention) and llama.cpp "
+                "(convert_hf_to_gguf.py, llama-quantize, llama-logits: flash attention off, f32 KV cache)",
+        "commands": {
+            "convert": f"python convert_hf_to_gguf.py hf --outtype f32 --outfile {f32.name}",
+            "quantize": {lbl: f"llama-quantize {'--pure ' if QUANTS[lbl][1] else ''}"
+                              f"{f32.name} {files[lbl].name} {QUANTS[lbl][0]} {THREADS}"
+                         for lbl in spec.quants},
+            "logits": f"llama-logits MODEL TOKENS OUT batch|incremental {THREADS}",
+        },
+        "config": {k: v for k, v in spec.__dict__.items() if k not in ("name", "purpose")
+                   and (k not in SPEC_DEFAULTS or v != SPEC_DEFAULTS[k])},
+        "tokens": tokens,
+        "agreement": agreement,
+        **({"trace_spread": spreads} if spreads else {}),
+        **extra,
+        **provenance,
+        "layout": {
+            HF_REFERENCE[reference_dtype]: f"embedding, layers.N.output, output_norm, logits "
+                                           f"({reference_dtype}); "
+                                  "with op tracing also layers.N.{attn_norm, q_proj, k_proj, "
+                                  "v_proj (before RoPE, HF row order), attn_out (o_proj), "
+                                  "ffn_norm, ffn_gate, ffn_up, ffn_out}" + layout_extra["hf"],
+            "llamacpp_<TYPE>.safetensors": "logits_batch, logits_incremental (float32, "
+                                           "[n_tokens, n_vocab])",
+            "llamacpp_trace_<TYPE>.safetensors": "llama.cpp's activations by ggml name (embd, "
+                                              "LAYER-wise attn_norm, Qcur, Kcur, Vcur, kqv_out, "
+                                              "attn_out, ffn_inp, ffn_norm, ffn_gate, ffn_up, "
+                                              "ffn_swiglu, ffn_out, l_out; result_norm, "
+                                              "result_output); a later op on the same name as "
+                                              "name@op (Qcur-0@rope); ops in the 'ops' metadata"
+                                              + layout_extra["trace"],
+        },
+    })
+    return rows
+
+
+def generate() -> None:
+    """The committed reference models, tokenizers and their goldens."""
+    t = tools()
     for folder in (SPM_DIR, BPE_DIR, MODELS):
         if folder.exists():
             shutil.rmtree(folder)
@@ -826,148 +1087,15 @@ def main() -> None:
     rows: list[str] = []
     first_hf = None
     for index, spec in enumerate(SPECS):
-        folder = MODELS / spec.name
         hf = write_hf_model(spec, index, tokenizer_model)
         first_hf = first_hf or hf
-        f32 = convert(spec, hf, llama)
-        files = {"F32": f32}
-        fallbacks = {}
-        for label in spec.quants:
-            files[label], fallbacks[label] = quantize(bin_dir, f32, label, spec.allow_fallback)
-            check_single_type(files[label], label)
-        log(f"{spec.name}: HF {spec.hf_dtype} checkpoint, GGUF F32 + {', '.join(spec.quants)}")
-        tokens = prompt_tokens(spec, tokenizer_model)
-        hf_out = hf_forward(spec, hf, tokens)
-        no_rope_scaling = hf_out.pop("_logits_no_rope_scaling", None)
-        all_global = hf_out.pop("_logits_all_global", None)
-        no_softcap = hf_out.pop("_logits_no_softcap", None)
-        save_tensors(folder / "hf_f64.safetensors", hf_out)
-        agreement = {}
-        ref_batch = None
-        for label, path in files.items():
-            trace = folder / "trace.bin" if (label == "F32" and spec.op_trace) else None
-            batch = llama_logits(exe, path, tokens, "batch", trace)
-            inc = llama_logits(exe, path, tokens, "incremental")
-            save_tensors(folder / f"llamacpp_{label}.safetensors",
-                         {"logits_batch": batch, "logits_incremental": inc})
-            if trace:
-                tensors, ops = read_trace(trace)
-                save_tensors(folder / "llamacpp_trace_F32.safetensors", tensors,
-                             {"ops": json.dumps(ops, sort_keys=True)})
-                trace.unlink()
-            if label == "F32":
-                ref_batch = batch
-                agreement["F32 vs HF f64"] = compare(hf_out["logits"], batch)
-                if spec.family == "mistral":
-                    w = spec.sliding_window
-                    agreement[f"F32 vs HF f64, positions < {w}"] = compare(
-                        hf_out["logits"][:w], batch[:w])
-                    agreement["F32 vs HF f64 without sliding window"] = compare(
-                        hf_out["logits_no_sliding_window"], batch)
-            else:
-                agreement[f"{label} vs F32"] = compare(ref_batch, batch)
-            agreement[f"{label} incremental vs batch"] = compare(batch, inc)
-        log(f"{spec.name}: HF f64 and llama.cpp logits for {len(tokens)} tokens")
-        extra: dict = {}
-        for key, other in (("sliding_window_effect_max_abs", all_global),
-                           ("softcap_effect_max_abs", no_softcap)):
-            if other is not None:
-                extra[key] = float(np.abs(hf_out["logits"] - other).max())
-                log(f"{spec.name}: {key} {extra[key]:.3g}")
-                if extra[key] < 1e-3:
-                    sys.exit(f"{spec.name}: {key} is too small to test anything")
-        if spec.family == "mistral":
-            # HF with and without the window: equal before it, different from it on.
-            w = spec.sliding_window
-            effect = np.abs(hf_out["logits"] - hf_out["logits_no_sliding_window"]).max(axis=-1)
-            extra["sliding_window_effect_max_abs"] = float(effect[w:].max())
-            extra["sliding_window_effect_max_abs_before_window"] = float(effect[:w].max())
-            if not (effect[:w].max() == 0.0 and effect[w:].min() > 1e-3):
-                sys.exit(f"{spec.name}: HF does not apply the sliding window as expected: {effect}")
-            log(f"{spec.name}: sliding window changes HF's logits by up to {effect[w:].max():.3g} "
-                f"from position {w} on, by {effect[:w].max():.3g} before")
-        if no_rope_scaling is not None:
-            extra["rope_scaling_effect_max_abs"] = float(
-                np.abs(hf_out["logits"] - no_rope_scaling).max())
-            log(f"{spec.name}: RoPE scaling changes HF's logits by up to "
-                f"{extra['rope_scaling_effect_max_abs']:.3g}")
-        if spec.allow_fallback:
-            extra["quantize_fallbacks"] = fallbacks
-        layout_extra = {"hf": "", "trace": ""}
-        if spec.qkv_bias:
-            layout_extra["hf"] += "; q_proj, k_proj and v_proj include their biases"
-            layout_extra["trace"] += "; Qcur-N, Kcur-N, Vcur-N are the matmuls, Qcur-N@add, " \
-                                     "Kcur-N@add, Vcur-N@add the same plus the biases"
-        if spec.family in GEMMA:
-            layout_extra["hf"] += "; embedding: the input of layer 0 (scaled by sqrt(hidden)); " \
-                                  "layers.N.{attn_post_norm, ffn_norm, ffn_post_norm}: " \
-                                  "post_attention_layernorm, pre_feedforward_layernorm, " \
-                                  "post_feedforward_layernorm (ffn_norm is the pre-FFN norm); " \
-                                  "layers.N.{q_rope, k_rope}: Q and K after RoPE " \
-                                  "(apply_rotary_pos_emb's results), [n_tokens, heads x head_dim]"
-            layout_extra["trace"] += "; inp_scaled: the embedding times sqrt(hidden); " \
-                                     "attn_post_norm-N, sa_out-N (after the residual), " \
-                                     "ffn_gelu-N"
-        if spec.family in ("qwen3", "gemma3"):
-            layout_extra["hf"] += "; layers.N.{q_norm, k_norm}: self_attn.q_norm and k_norm " \
-                                  "(per-head RMSNorm, after the projection, before RoPE), " \
-                                  "[n_tokens, heads x head_dim], heads in HF order"
-            layout_extra["trace"] += "; Qcur_normed-N, Kcur_normed-N: after attn_q_norm and " \
-                                     "attn_k_norm, before RoPE ([n_tokens, heads, head_dim])"
-        if spec.family in ("qwen2", "qwen3"):
-            layout_extra["trace"] += f"; llama.cpp's {spec.family} graph names no attn_out-N " \
-                                     "(kqv_out-N is the input of attn_output)"
-        if spec.family == "phi3" and spec.op_trace:
-            layout_extra["hf"] += "; layers.N.{q_proj, k_proj, v_proj} and {ffn_gate, ffn_up}: " \
-                                  "the column parts of qkv_proj and gate_up_proj; " \
-                                  "layers.N.{q_rope, k_rope}: Q and K after RoPE " \
-                                  "(apply_rotary_pos_emb's results), [n_tokens, heads x head_dim]"
-            layout_extra["trace"] += "; llama.cpp's phi3 graph names the RoPE results Qcur-N, " \
-                                     "Kcur-N (the fused projection's views are not contiguous)"
-        if spec.family == "mistral":
-            layout_extra["hf"] += "; logits_no_sliding_window: the same checkpoint loaded with " \
-                                  "sliding_window=None (full causal attention, as llama.cpp " \
-                                  "runs it)"
-        for key, m in agreement.items():
-            rows.append(f"| {spec.name} | {key} | {m['max_abs']:.2e} | {m['kl_mean']:.2e} | "
-                        f"{m['kl_max']:.2e} | {m['top1'] * 100:.1f}% | {m['cosine_min']:.6f} |")
-        write_manifest(folder, {
-            "model": spec.name,
-            "purpose": spec.purpose,
-            "tool": "HF transformers (float64, eager attention) and llama.cpp "
-                    "(convert_hf_to_gguf.py, llama-quantize, llama-logits: flash attention off, f32 KV cache)",
-            "commands": {
-                "convert": f"python convert_hf_to_gguf.py hf --outtype f32 --outfile {f32.name}",
-                "quantize": {lbl: f"llama-quantize {'--pure ' if QUANTS[lbl][1] else ''}"
-                                  f"{f32.name} {files[lbl].name} {QUANTS[lbl][0]} {THREADS}"
-                             for lbl in spec.quants},
-                "logits": f"llama-logits MODEL TOKENS OUT batch|incremental {THREADS}",
-            },
-            "config": {k: v for k, v in spec.__dict__.items() if k not in ("name", "purpose")
-                       and (k not in SPEC_DEFAULTS or v != SPEC_DEFAULTS[k])},
-            "tokens": tokens,
-            "agreement": agreement,
-            **extra,
-            "layout": {
-                "hf_f64.safetensors": "embedding, layers.N.output, output_norm, logits (float64); "
-                                      "with op tracing also layers.N.{attn_norm, q_proj, k_proj, "
-                                      "v_proj (before RoPE, HF row order), attn_out (o_proj), "
-                                      "ffn_norm, ffn_gate, ffn_up, ffn_out}" + layout_extra["hf"],
-                "llamacpp_<TYPE>.safetensors": "logits_batch, logits_incremental (float32, "
-                                               "[n_tokens, n_vocab])",
-                "llamacpp_trace_F32.safetensors": "llama.cpp's activations by ggml name (embd, "
-                                                  "LAYER-wise attn_norm, Qcur, Kcur, Vcur, kqv_out, "
-                                                  "attn_out, ffn_inp, ffn_norm, ffn_gate, ffn_up, "
-                                                  "ffn_swiglu, ffn_out, l_out; result_norm, "
-                                                  "result_output); a later op on the same name as "
-                                                  "name@op (Qcur-0@rope); ops in the 'ops' metadata"
-                                                  + layout_extra["trace"],
-            },
-        })
+        rows += build_set(spec, MODELS / spec.name, hf, prompt_tokens(spec, tokenizer_model), t,
+                          COMMAND)
+    bin_dir, llama = t.bin_dir, t.llama
     vocab = SPM_DIR / "vocab.gguf"
     run([sys.executable, llama / "convert_hf_to_gguf.py", first_hf, "--vocab-only", "--outfile", vocab])
     tokenizer_summary = tokenizer_goldens(bin_dir, vocab, first_hf, tokenizer_model)
-    write_manifest(SPM_DIR, {
+    write_manifest(SPM_DIR, COMMAND, {
         "tool": "sentencepiece (training), llama.cpp llama-tokenize, HF tokenizers, sentencepiece",
         "commands": {
             "vocab": "python convert_hf_to_gguf.py golden/models/tiny-gqa/hf --vocab-only",
@@ -979,7 +1107,7 @@ def main() -> None:
         "corpus_sha256": corpus_sha,
     })
     bpe_summary = bpe_goldens(bin_dir, train_bpe())
-    write_manifest(BPE_DIR, {
+    write_manifest(BPE_DIR, COMMAND, {
         "tool": "HF tokenizers (BPE training, encoding), gguf-py (vocab GGUF), "
                 "llama.cpp llama-tokenize",
         "commands": {
@@ -1001,7 +1129,156 @@ def main() -> None:
     log("done")
 
 
+# What `new` tokenizes when neither --prompt nor --tokens is given: plain prose with digits,
+# punctuation and a newline, long enough for positions past a small sliding window.
+DEFAULT_PROMPT = (
+    "The quick brown fox jumps over the lazy dog. In 2026, engines still disagree about RoPE, "
+    "quantization scales and the last token of a prompt;\nthis golden set pins what the "
+    "reference implementations compute, position by position."
+)
+
+
+def spec_from_config(name: str, hf: Path, quants: tuple[str, ...], n_tokens: int) -> Spec:
+    """A user checkpoint's shape as a Spec, from its config.json as HF resolves it. A family
+    the goldens do not support is refused, named."""
+    from transformers import AutoConfig
+
+    raw = json.loads((hf / "config.json").read_text())
+    arch = (raw.get("architectures") or [None])[0]
+    family = next((f for f, (_, cls) in FAMILIES.items() if cls == arch), None)
+    if family is None:
+        supported = ", ".join(cls for _, cls in FAMILIES.values())
+        sys.exit(f"{hf}: architecture {arch!r} is not one the goldens support ({supported})")
+    cfg = AutoConfig.from_pretrained(hf)
+    get = lambda key, default=None: getattr(cfg, key, default)  # noqa: E731
+    hidden, heads = cfg.hidden_size, cfg.num_attention_heads
+    head_dim = get("head_dim")
+    if family == "qwen2":
+        qkv_bias = True
+    elif family in ("llama", "qwen3"):
+        qkv_bias = bool(get("attention_bias", False))
+    else:
+        qkv_bias = False
+    window = get("sliding_window") if family in ("mistral", *GEMMA) else None
+    dtype = raw.get("torch_dtype") or raw.get("dtype") or "float32"
+    return Spec(
+        name=name, purpose=f"a user's {arch} checkpoint ({hf.name})", hidden=hidden,
+        layers=cfg.num_hidden_layers, heads=heads,
+        kv_heads=get("num_key_value_heads") or heads, ffn=cfg.intermediate_size,
+        tied=bool(get("tie_word_embeddings", False)), ctx=get("max_position_embeddings"),
+        rope_theta=float(get("rope_theta", 10000.0)), eps=float(get("rms_norm_eps")),
+        hf_dtype=dtype, n_tokens=n_tokens, quants=quants, op_trace=True, family=family,
+        head_dim=None if head_dim in (None, hidden // heads) else head_dim,
+        rope_scaling=get("rope_scaling"), qkv_bias=qkv_bias, sliding_window=window,
+        # A real model's rows are sized as it was trained: where a K-quant cannot take a row,
+        # llama-quantize's fallback is what users get, recorded in the manifest.
+        allow_fallback=True,
+        original_context=get("original_max_position_embeddings"),
+        attn_softcap=get("attn_logit_softcapping"), final_softcap=get("final_logit_softcapping"))
+
+
+def checkpoint_params(hf: Path) -> int:
+    """Parameters in the checkpoint's safetensors files, from their headers alone."""
+    count = 0
+    files = sorted(hf.glob("*.safetensors"))
+    if not files:
+        sys.exit(f"{hf}: no .safetensors files (the goldens read safetensors checkpoints only)")
+    for f in files:
+        with f.open("rb") as fh:
+            n = struct.unpack("<Q", fh.read(8))[0]
+            header = json.loads(fh.read(n))
+        for key, t in header.items():
+            if key != "__metadata__":
+                count += int(np.prod(t["shape"], dtype=np.int64))
+    return count
+
+
+def check_memory(params: int, dtype: str, n_tokens: int, hidden: int, layers: int) -> None:
+    """Refuses before loading what would not fit: HF holds the weights in `dtype` (plus a copy
+    while it converts a shard) and, with hooks, the activations of every op."""
+    width = 8 if dtype == "float64" else 4
+    need = params * (width + 4) + 40 * n_tokens * hidden * layers * width + (1 << 30)
+    avail = None
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            avail = int(line.split()[1]) * 1024
+    gib = lambda b: f"{b / (1 << 30):.1f} GiB"  # noqa: E731
+    log(f"memory: HF in {dtype} needs about {gib(need)} for {params / 1e6:.1f}M parameters; "
+        f"{gib(avail) if avail else 'unknown'} available")
+    if avail is not None and need > avail:
+        hint = (f"; with --dtype f32 it needs about "
+                f"{gib(params * 8 + 40 * n_tokens * hidden * layers * 4 + (1 << 30))}"
+                if dtype == "float64" else "")
+        sys.exit(f"not enough memory: HF in {dtype} needs about {gib(need)}, {gib(avail)} "
+                 f"available{hint}")
+
+
+def new_set(args: argparse.Namespace) -> None:
+    """`new NAME --hf DIR`: a golden set for a user's checkpoint, written to OUT/NAME."""
+    from transformers import AutoTokenizer
+
+    hf = Path(args.hf).resolve()
+    if not (hf / "config.json").is_file():
+        sys.exit(f"{hf}: no config.json (an HF checkpoint directory is expected)")
+    quants = tuple(q for q in args.quant.split(",") if q)
+    unknown = [q for q in quants if q not in QUANTS]
+    if unknown:
+        sys.exit(f"--quant {','.join(unknown)}: not a known quantization ({', '.join(QUANTS)})")
+    if args.tokens:
+        tokens = [int(t) for t in args.tokens.split(",")]
+        prompt = None
+    else:
+        prompt = args.prompt if args.prompt is not None else DEFAULT_PROMPT
+        tokens = AutoTokenizer.from_pretrained(hf)(prompt)["input_ids"]
+    if not tokens:
+        sys.exit("no tokens to run")
+    spec = spec_from_config(args.name, hf, quants, len(tokens))
+    dtype = {"f64": "float64", "f32": "float32"}[args.dtype]
+    check_memory(checkpoint_params(hf), dtype, len(tokens), spec.hidden, spec.layers)
+    folder = Path(args.out).resolve() / args.name
+    if folder.exists():
+        if not args.force:
+            sys.exit(f"{folder} exists (--force replaces it)")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    inputs = {p.relative_to(hf).as_posix(): sha256(p)
+              for p in sorted(hf.rglob("*")) if p.is_file()}
+    command = " ".join(["uv run golden/scripts/models.py", *map(shlex.quote, sys.argv[1:])])
+    rows = build_set(spec, folder, hf, tokens, tools(), command, dtype, proofs=False,
+                     provenance={"checkpoint": {"path": str(hf), "sha256": inputs},
+                                 "prompt": prompt})
+    print("\n".join(rows))
+    log(f"golden set {args.name}: {folder}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    new = sub.add_parser(
+        "new", help="a golden set for a local HF checkpoint of a supported family",
+        description="Runs the pinned references on a local HF checkpoint: HF transformers "
+        "(float64, or float32 with --dtype f32) and llama.cpp (convert, quantize, batch and "
+        "incremental logits, eval-callback traces of every file), and writes a golden set with "
+        "the committed sets' manifest and provenance to OUT/NAME.")
+    new.add_argument("name")
+    new.add_argument("--hf", required=True, help="the HF checkpoint directory")
+    new.add_argument("--quant", default="Q8_0,Q4_K_M",
+                     help=f"comma-separated quantizations ({', '.join(QUANTS)})")
+    new.add_argument("--prompt", help="text to run, tokenized by the checkpoint's HF tokenizer")
+    new.add_argument("--tokens", help="comma-separated token ids to run instead of a prompt")
+    new.add_argument("--dtype", choices=["f64", "f32"], default="f64",
+                     help="HF's precision (f32 for checkpoints too large for float64)")
+    new.add_argument("--out", default=str(GOLDEN / "local"), help="where the set's folder goes")
+    new.add_argument("--force", action="store_true", help="replace an existing set")
+    args = parser.parse_args()
+    if args.command == "new":
+        if args.prompt is not None and args.tokens:
+            parser.error("--prompt and --tokens exclude each other")
+        new_set(args)
+    else:
+        generate()
+
+
 if __name__ == "__main__":
-    argparse.ArgumentParser(description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

@@ -181,6 +181,47 @@ enum ComplyCommand {
 
 #[derive(Subcommand)]
 enum GoldenCommand {
+    /// A golden set for your own HF checkpoint: the pinned references (HF transformers in
+    /// float64, llama.cpp's converter, quantizer, batch and incremental logits and traces) run
+    /// on it through golden/scripts/models.py, the code that makes the committed sets, with
+    /// progress bars; then the new set is checked against its manifest.
+    ///
+    /// Needs uv (`python3 -m pip install uv`); the first run builds the pinned llama.cpp (about
+    /// 8 minutes on 2 cores) and installs the pinned torch and transformers. HF holds the
+    /// checkpoint in float64: the command checks free memory first and says how much it needs
+    /// (--dtype f32 halves it). Families: Llama, Qwen2, Qwen3, Mistral, Phi-3, Gemma 2, Gemma 3.
+    /// Then `oracle verify --set NAME` runs the standard parity contracts on it.
+    New {
+        /// The set's name: its folder (golden/local/NAME) and its files (NAME-Q8_0.gguf, ...).
+        name: String,
+        /// The HF checkpoint directory (config.json, *.safetensors, tokenizer files).
+        #[arg(long, value_name = "DIR")]
+        hf: PathBuf,
+        /// Quantizations to make and run, comma-separated (F16, Q8_0, Q4_0, Q4_K_M, Q5_K_M,
+        /// Q6_K, Q4_0-pure, Q4_K-pure, Q5_K-pure).
+        #[arg(long, default_value = "Q8_0,Q4_K_M")]
+        quant: String,
+        /// Text to run, tokenized by the checkpoint's own HF tokenizer (a default paragraph
+        /// otherwise).
+        #[arg(long, conflicts_with = "tokens")]
+        prompt: Option<String>,
+        /// Comma-separated token ids to run instead of a prompt.
+        #[arg(long)]
+        tokens: Option<String>,
+        /// HF's precision: f64, or f32 for checkpoints too large for float64.
+        #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
+        dtype: String,
+        /// Where the set's folder goes; `oracle verify --set` reads golden/models and
+        /// golden/local (git-ignored).
+        #[arg(long, default_value = "golden/local")]
+        out: PathBuf,
+        /// Replace an existing set of that name.
+        #[arg(long)]
+        force: bool,
+        /// The realizar checkout (golden/scripts, the uv lock files).
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
     /// Verify every golden set: each file's size and sha256, each safetensors file's tensors
     /// (dtype and shape), no unlisted files, and that the scripts that made them are unchanged.
     /// Exit 1 on any mismatch.
@@ -239,6 +280,33 @@ where
         Command::Golden {
             command: GoldenCommand::Check { dir, json },
         } => crate::golden::check_command(&dir, json, out),
+        Command::Golden {
+            command:
+                GoldenCommand::New {
+                    name,
+                    hf,
+                    quant,
+                    prompt,
+                    tokens,
+                    dtype,
+                    out: set_out,
+                    force,
+                    root,
+                },
+        } => crate::golden_new::run(
+            &crate::golden_new::Request {
+                name: &name,
+                hf: &hf,
+                quant: &quant,
+                prompt: prompt.as_deref(),
+                tokens: tokens.as_deref(),
+                dtype: &dtype,
+                out: &set_out,
+                force,
+                root: &root,
+            },
+            out,
+        ),
         Command::Quality { command } => crate::quality::command(command, out),
         Command::Comply {
             command,

@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 
 use crate::checks::{env, Failure};
 
+/// HF's reference in a golden set, by the precision it ran in (golden/scripts/models.py's
+/// HF_REFERENCE).
+pub const HF_F64: &str = "hf_f64.safetensors";
+pub const HF_F32: &str = "hf_f32.safetensors";
+
 /// The golden folder of a repository (`<root>/golden`).
 #[derive(Clone, Debug)]
 pub struct Goldens {
@@ -60,9 +65,18 @@ impl Goldens {
         self.model_dir(model).join("manifest.json")
     }
 
-    /// HF transformers in float64: logits and every traced op.
+    /// HF transformers in float64: logits and every traced op. A user's set made with
+    /// `oracle golden new --dtype f32` (a checkpoint too large for float64) holds HF in float32
+    /// instead, as `hf_f32.safetensors`: that file, where it is the only one.
     pub fn hf_f64(&self, model: &str) -> PathBuf {
-        self.model_dir(model).join("hf_f64.safetensors")
+        let dir = self.model_dir(model);
+        let f64 = dir.join(HF_F64);
+        let f32 = dir.join(HF_F32);
+        if !f64.exists() && f32.exists() {
+            f32
+        } else {
+            f64
+        }
     }
 
     /// llama.cpp's batch and incremental logits for one of the model's GGUF files.

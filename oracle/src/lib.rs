@@ -15,6 +15,8 @@ pub mod engine;
 pub mod exit;
 pub mod fuzz;
 pub mod golden;
+pub mod golden_new;
+pub mod golden_trace;
 pub mod goldens;
 pub mod metrics;
 pub mod quality;

@@ -15,7 +15,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use crate::contract::{Check, Metric, Reference};
-use crate::goldens::Goldens;
+use crate::goldens::{Goldens, HF_F32, HF_F64};
 
 /// The thresholds of the committed contracts this generator takes its quantized ones from.
 const QUANT_CONTRACT: &str = "parity-quant-llamacpp.yaml";
@@ -34,11 +34,11 @@ pub fn contract(root: &Path, contracts: &Path, name: &str) -> Result<String, Str
         .as_object()
         .ok_or_else(|| format!("{}: manifest has no files", dir.display()))?;
     let has = |f: &str| files.contains_key(f);
-    if !has("hf_f64.safetensors") {
+    let Some(hf_reference) = [HF_F64, HF_F32].into_iter().find(|f| has(f)) else {
         return Err(format!(
-            "--set {name}: no hf_f64.safetensors: the set has no HF float64 reference"
+            "--set {name}: neither {HF_F64} nor {HF_F32}: the set has no HF reference"
         ));
-    }
+    };
     let quant = quant_thresholds(&contracts.join(QUANT_CONTRACT))?;
     let mut ob = String::new();
     let mut line = |id: &str, check: &str, params: String, metric: &str, threshold: f64| {
@@ -102,7 +102,7 @@ pub fn contract(root: &Path, contracts: &Path, name: &str) -> Result<String, Str
             );
         }
     }
-    let hf_tensors = &files["hf_f64.safetensors"]["tensors"];
+    let hf_tensors = &files[hf_reference]["tensors"];
     let traced = hf_tensors.get("layers.0.attn_norm").is_some();
     // The trace runs the file HF's pass is the same model as: the f32 GGUF, unless HF ran
     // something a GGUF cannot carry (Mistral's sliding window: the golden then also holds the

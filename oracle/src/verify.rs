@@ -159,10 +159,11 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, falsify: Option<Falsify>) -> ContractRe
         let results: Vec<_> = match (case.case, inject) {
             (Case::Fault(fault), Some(inject)) if ctx.engine.is_builtin() => {
                 inject(Some(fault));
+                // A fault hook reaches whatever it patches: every obligation may show it.
                 let r = c
                     .obligations
                     .iter()
-                    .map(|o| check_obligation(o, ctx))
+                    .map(|o| (check_obligation(o, ctx), true))
                     .collect();
                 inject(None);
                 r
@@ -183,23 +184,32 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, falsify: Option<Falsify>) -> ContractRe
                 continue;
             }
             (Case::Perturb(p), _) => {
+                let perturbed = std::sync::Arc::new(Perturbed::new(ctx.engine.clone(), p));
                 let wrapped = Ctx {
-                    engine: std::sync::Arc::new(Perturbed::new(ctx.engine.clone(), p)),
+                    engine: perturbed.clone(),
                     ..ctx.clone()
                 };
+                // Whether the wrapper changed any answer this obligation read: one whose
+                // answers it left alone (a batch obligation under a decode-only case) cannot
+                // show the case, holding or not.
                 c.obligations
                     .iter()
-                    .map(|o| check_obligation(o, &wrapped))
+                    .map(|o| {
+                        let before = perturbed.changed();
+                        let r = check_obligation(o, &wrapped);
+                        (r, perturbed.changed() > before)
+                    })
                     .collect()
             }
         };
-        // Only an obligation that held without the case can catch it: one the engine already
-        // violates says nothing about the case (another engine may violate some).
+        // Only an obligation that held without the case, and whose answers the case reached,
+        // can catch it: one the engine already violates says nothing about the case (another
+        // engine may violate some), nor does one the case never touched.
         let held: Vec<_> = results
             .iter()
             .zip(&obligations)
-            .filter(|(_, clean)| clean.status == Status::Holds)
-            .map(|(r, _)| r)
+            .filter(|((_, reached), clean)| *reached && clean.status == Status::Holds)
+            .map(|((r, _), _)| r)
             .collect();
         let violated: Vec<_> = held
             .iter()
@@ -215,9 +225,9 @@ pub fn evaluate(c: &Contract, ctx: &Ctx, falsify: Option<Falsify>) -> ContractRe
         let first = violated.first();
         let detail = match first {
             Some(r) => format!("{} violated: {}", r.id, r.detail),
-            None if held.is_empty() => {
-                "no obligation held without the case, so none can show it".into()
-            }
+            None if held.is_empty() => "no obligation that held without the case had an \
+                                         answer the case changes, so none can show it"
+                .into(),
             None => "every obligation still held".into(),
         };
         falsification.push(FalsificationResult {

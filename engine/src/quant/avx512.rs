@@ -17,12 +17,12 @@ use super::layout;
 
 /// Two 256-bit halves as one 512-bit register (`lo` in lanes 0..8 of i32).
 #[inline(always)]
-unsafe fn join(lo: __m256i, hi: __m256i) -> __m512i {
+pub(super) unsafe fn join(lo: __m256i, hi: __m256i) -> __m512i {
     _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1)
 }
 
 #[inline(always)]
-unsafe fn load256(p: *const u8) -> __m256i {
+pub(super) unsafe fn load256(p: *const u8) -> __m256i {
     _mm256_loadu_si256(p as *const __m256i)
 }
 
@@ -36,7 +36,7 @@ unsafe fn dot_signed(w: __m512i, a: __m512i) -> __m512i {
 
 /// Lanes 0..8 scaled by `d0`, lanes 8..16 by `d1`.
 #[inline(always)]
-unsafe fn two_scales(d0: f32, d1: f32) -> __m512 {
+pub(super) unsafe fn two_scales(d0: f32, d1: f32) -> __m512 {
     _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1))
 }
 

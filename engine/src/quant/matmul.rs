@@ -75,6 +75,11 @@ pub(crate) fn matmul_checked(
     let Some(Row::Float(f32_dot)) = types::entry(GgmlType::F32).and_then(|e| e.row(kernel)) else {
         unreachable!("F32 weights always have a float kernel")
     };
+    // Several tokens take the tiled product where the kernel has one for the type; it needs
+    // the quantized activations a quant row dot takes.
+    let tile = entry
+        .and_then(|e| e.tile(kernel))
+        .filter(|_| n > 1 && !acts.is_empty());
     // Computed transposed ([rows, n]) so each task owns contiguous output, then scattered.
     let mut yt = vec![0.0f32; w.rows * n];
     let per_task = rows_per_task(w.rows);
@@ -82,6 +87,10 @@ pub(crate) fn matmul_checked(
         .enumerate()
         .try_for_each(|(task, out)| {
             if faults::split_drops_partial_task(out.len() < per_task * n) {
+                return Ok(());
+            }
+            if let Some(gemm) = tile {
+                gemm(w, task * per_task, &acts, n, out);
                 return Ok(());
             }
             let mut scratch = Vec::new();

@@ -38,6 +38,9 @@ pub enum Against<'a> {
     Goldens,
     /// Another engine's trace of the same file and tokens, named by the detail it gave.
     Trace(&'a Trace, &'a str),
+    /// llama.cpp's golden trace of the same file (crate::golden_trace): only the ops its graph
+    /// names are compared (Qwen's and Gemma's graphs name no attention output, for one).
+    GoldenTrace(&'a Trace, &'a str),
 }
 
 /// Pairs every op of a trace of the golden set's tokens (from any engine) with its reference,
@@ -103,6 +106,9 @@ pub fn pair(
             missing.join(", ")
         )));
     }
+    if let Against::GoldenTrace(other, _) = against {
+        plan.retain(|(ours, _, _)| other.tensors.contains_key(ours));
+    }
     if let Against::Trace(other, detail) = against {
         let missing: Vec<&str> = plan
             .iter()
@@ -130,7 +136,7 @@ pub fn pair(
                     ),
                     ctx.goldens.tensor(&file, &theirs)?.0,
                 ),
-                Against::Trace(other, detail) => {
+                Against::Trace(other, detail) | Against::GoldenTrace(other, detail) => {
                     (format!("{detail}:{ours}"), widen(&other.tensors[&ours].1))
                 }
             };

@@ -37,6 +37,8 @@ pub struct Perturbed {
     inner: Arc<dyn Engine>,
     what: Perturbation,
     calls: AtomicUsize,
+    /// How many answers the perturbation has changed so far.
+    changed: AtomicUsize,
 }
 
 impl Perturbed {
@@ -45,7 +47,18 @@ impl Perturbed {
             inner,
             what,
             calls: AtomicUsize::new(0),
+            changed: AtomicUsize::new(0),
         }
+    }
+
+    /// How many answers (one call's logits, a trace, a tokenization) the perturbation has
+    /// changed: an obligation whose answers it never changed cannot show it.
+    pub fn changed(&self) -> usize {
+        self.changed.load(Ordering::Relaxed)
+    }
+
+    fn mark_changed(&self) {
+        self.changed.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -61,8 +74,8 @@ impl Perturbed {
                 let (a, b) = v.split_at_mut(2 * vocab);
                 a[vocab..].swap_with_slice(&mut b[..vocab]);
             }
-            Perturbation::ShiftPosition if mode == Mode::Incremental => {
-                v.copy_within(..(rows.saturating_sub(1)) * vocab, vocab);
+            Perturbation::ShiftPosition if mode == Mode::Incremental && rows >= 2 => {
+                v.copy_within(..(rows - 1) * vocab, vocab);
             }
             Perturbation::PerturbRow if rows > 0 => {
                 for x in v[(rows - 1) * vocab..].iter_mut().step_by(2) {
@@ -72,8 +85,9 @@ impl Perturbed {
             Perturbation::LeakBetweenCalls if call % 2 == 1 && !v.is_empty() => {
                 v[0] = f32::from_bits(v[0].to_bits() ^ 1);
             }
-            _ => {}
+            _ => return,
         }
+        self.mark_changed();
     }
 }
 
@@ -110,6 +124,7 @@ impl Engine for Perturbed {
         if self.what == Perturbation::ScaleTracedLayer {
             if let Some((_, v)) = traced.trace.tensors.get_mut("layers.0.output") {
                 v.iter_mut().for_each(|x| *x *= 1.02);
+                self.mark_changed();
             }
         }
         Ok(traced)
@@ -129,6 +144,7 @@ impl Engine for Perturbed {
             for i in &mut ids {
                 i.pop();
             }
+            self.mark_changed();
         }
         Ok(ids)
     }
@@ -245,5 +261,32 @@ mod tests {
             traced(Perturbation::SwapPositions)["layers.0.output"].1,
             [1.0f32; 6]
         );
+    }
+
+    /// verify counts only obligations whose answers a case changed: a decode-only case leaves
+    /// batch calls alone, and says so.
+    #[test]
+    fn changed_counts_only_answers_the_case_altered() {
+        let e = Perturbed::new(Arc::new(Ramp), Perturbation::ShiftPosition);
+        e.logits(Path::new("m"), &[0; 4], Mode::Batch, None)
+            .unwrap();
+        assert_eq!(e.changed(), 0);
+        e.logits(Path::new("m"), &[0; 1], Mode::Incremental, None)
+            .unwrap();
+        assert_eq!(
+            e.changed(),
+            0,
+            "one position has no previous one to shift in"
+        );
+        e.logits(Path::new("m"), &[0; 4], Mode::Incremental, None)
+            .unwrap();
+        assert_eq!(e.changed(), 1);
+        let e = Perturbed::new(Arc::new(Ramp), Perturbation::LeakBetweenCalls);
+        e.logits(Path::new("m"), &[0; 4], Mode::Batch, None)
+            .unwrap();
+        assert_eq!(e.changed(), 0);
+        e.logits(Path::new("m"), &[0; 4], Mode::Batch, None)
+            .unwrap();
+        assert_eq!(e.changed(), 1);
     }
 }

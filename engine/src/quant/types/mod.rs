@@ -10,6 +10,7 @@
 // Block type names follow ggml's type names (BlockQ4_K for Q4_K), underscore included.
 #![allow(non_camel_case_types)]
 
+use super::gemm::Gemm;
 use super::{GgmlType, Kernel};
 
 /// A block type's byte layout (ggml-common.h) as `pub mod layout`: `SIZE` and one byte range per
@@ -90,6 +91,8 @@ pub(crate) struct Entry {
     pub quantize: fn(&[f32], &mut [u8]),
     /// Row dots indexed by `Kernel as usize` (scalar, AVX2, AVX-512).
     rows: [Option<Row>; Kernel::ALL.len()],
+    /// Tiled products for several tokens (`gemm.rs`), indexed the same way.
+    tiles: [Option<Gemm>; Kernel::ALL.len()],
 }
 
 impl Entry {
@@ -104,7 +107,21 @@ impl Entry {
             dequantize: B::dequantize,
             quantize: B::quantize,
             rows: [B::VEC_DOT, avx2, avx512],
+            tiles: [None; Kernel::ALL.len()],
         }
+    }
+
+    /// The entry with a tiled product for AVX-512.
+    fn tiled(mut self, avx512: Option<Gemm>) -> Self {
+        self.tiles[Kernel::Avx512 as usize] = avx512;
+        self
+    }
+
+    /// The tiled product `kernel` runs for several tokens: only its own, never another
+    /// kernel's, since a tile equals its own instruction set's row dot bit for bit and no
+    /// other's. `None`: each (row, token) pair runs the row dot.
+    pub fn tile(&self, kernel: Kernel) -> Option<Gemm> {
+        self.tiles[kernel as usize]
     }
 
     /// The row dot `kernel` runs: its own, else the next narrower kernel's (AVX-512 has no float
@@ -121,6 +138,23 @@ impl Entry {
 macro_rules! simd {
     ($kind:ident, $isa:ident::$f:ident) => {
         Some(Row::$kind(|w, a| unsafe { super::$isa::$f(w, a) }))
+    };
+}
+
+/// A tiled product as a safe `Gemm`; SAFETY as for `simd!`: a kernel's tiles only run after
+/// `Kernel::check` confirmed its features.
+#[cfg(target_arch = "x86_64")]
+macro_rules! tiles {
+    ($isa:ident::$f:ident) => {
+        Some(|w, first, acts, n, out| unsafe { super::$isa::$f(w, first, acts, n, out) })
+    };
+}
+
+/// Without x86-64 there are no tiles.
+#[cfg(not(target_arch = "x86_64"))]
+macro_rules! tiles {
+    ($($any:tt)*) => {
+        None
     };
 }
 
@@ -159,22 +193,26 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
         T::Q8_0 => Entry::of::<q8_0::BlockQ8_0>(
             simd!(Quant, avx2::q8_0_row),
             simd!(Quant, avx512::q8_0_row),
-        ),
+        )
+        .tiled(tiles!(avx512_tiles::q8_0)),
         T::Q8_1 => Entry::of::<q8_1::BlockQ8_1>(None, None),
         T::Q2_K => Entry::of::<q2_k::BlockQ2_K>(None, None),
         T::Q3_K => Entry::of::<q3_k::BlockQ3_K>(None, None),
         T::Q4_K => Entry::of::<q4_k::BlockQ4_K>(
             simd!(Quant, avx2::q4_k_row),
             simd!(Quant, avx512::q4_k_row),
-        ),
+        )
+        .tiled(tiles!(avx512_tiles::q4_k)),
         T::Q5_K => Entry::of::<q5_k::BlockQ5_K>(
             simd!(Quant, avx2::q5_k_row),
             simd!(Quant, avx512::q5_k_row),
-        ),
+        )
+        .tiled(tiles!(avx512_tiles::q5_k)),
         T::Q6_K => Entry::of::<q6_k::BlockQ6_K>(
             simd!(Quant, avx2::q6_k_row),
             simd!(Quant, avx512::q6_k_row),
-        ),
+        )
+        .tiled(tiles!(avx512_tiles::q6_k)),
         T::Q8_K => Entry::of::<q8_k::BlockQ8_K>(None, None),
         _ => return None,
     };

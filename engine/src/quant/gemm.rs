@@ -1,0 +1,134 @@
+//! Prefill's matrix products: a tile of `R` weight rows against `T` tokens at a time, so that
+//! each weight block is decoded once for `T` tokens and each activation block loaded once for
+//! `R` rows, where the row dots decode and load both again for every (row, token) pair. Prefill
+//! is compute-bound (each weight row is streamed once per batch), so this is where its time goes.
+//!
+//! A tile kernel computes, for every (row, token) pair, the same integer sums lane for lane as
+//! its instruction set's row dot and then the same float operations in the same order: its
+//! results equal the row dot's bit for bit, so a batch and one token at a time agree exactly,
+//! and the row dots are the tested reference they are held to. Rows and tokens left over from
+//! whole tiles go through the row dot itself.
+
+use super::QMatrix;
+
+/// One task's tiled product: rows `first..first + out.len() / n` of `w` against the `n` tokens'
+/// activations (`acts`, one quantized vector per token, back to back), into `out` as
+/// `[rows, n]` (one output row per weight row, as the caller's transposed buffer).
+pub(crate) type Gemm = fn(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]);
+
+/// Tokens per pass over a task's rows: as many as keep their activations within `BUDGET` bytes
+/// (half of one core's L2 here), so that each tile's activations come from L2 while its weight
+/// rows stay in L1. A whole number of token tiles, and at least one.
+fn token_chunk(act_len: usize, tile: usize) -> usize {
+    const BUDGET: usize = 512 * 1024;
+    (BUDGET / act_len.max(1) / tile).max(1) * tile
+}
+
+/// Runs `tile` over every whole `R` x `T` tile of the task and `row` over the pairs left over:
+/// the last `rows % R` rows (a task's row count need not divide by `R`) and each row tile's last
+/// tokens of a chunk.
+#[inline(always)]
+pub(crate) fn drive<const R: usize, const T: usize>(
+    w: &QMatrix,
+    first: usize,
+    acts: &[u8],
+    n: usize,
+    out: &mut [f32],
+    tile: impl Fn(&[&[u8]; R], &[&[u8]; T], &mut [[f32; T]; R]),
+    row: impl Fn(&[u8], &[u8]) -> f32,
+) {
+    let rows = out.len() / n;
+    let act_len = acts.len() / n;
+    let act = |t: usize| &acts[t * act_len..(t + 1) * act_len];
+    let chunk = token_chunk(act_len, T);
+    for t0 in (0..n).step_by(chunk) {
+        let t_end = (t0 + chunk).min(n);
+        let whole_rows = rows / R * R;
+        for r in (0..whole_rows).step_by(R) {
+            let ws: [&[u8]; R] = std::array::from_fn(|i| w.row(first + r + i));
+            let mut t = t0;
+            while t + T <= t_end {
+                let a: [&[u8]; T] = std::array::from_fn(|j| act(t + j));
+                let mut y = [[0.0f32; T]; R];
+                tile(&ws, &a, &mut y);
+                for (i, yi) in y.iter().enumerate() {
+                    out[(r + i) * n + t..][..T].copy_from_slice(yi);
+                }
+                t += T;
+            }
+            for t in t..t_end {
+                for (i, wr) in ws.iter().enumerate() {
+                    out[(r + i) * n + t] = row(wr, act(t));
+                }
+            }
+        }
+        for r in whole_rows..rows {
+            let wr = w.row(first + r);
+            for t in t0..t_end {
+                out[r * n + t] = row(wr, act(t));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::GgmlType;
+
+    #[test]
+    fn token_chunks_are_whole_tiles_within_the_budget() {
+        assert_eq!(token_chunk(1 << 30, 4), 4);
+        assert_eq!(token_chunk(6 * 1024, 4), 84);
+        assert_eq!(token_chunk(6 * 1024, 3), 84);
+        assert_eq!(token_chunk(0, 4) % 4, 0);
+    }
+
+    /// The driver covers every (row, token) pair exactly once, with whole tiles where they fit
+    /// and the row function elsewhere, on shapes that divide by neither tile side, and across
+    /// token chunks (256 KiB of "activations" per token: one tile of 2 tokens per chunk).
+    #[test]
+    fn the_driver_covers_every_pair_once() {
+        let cols = 32;
+        for (rows, n, act_len) in [(7, 5, 8), (4, 4, 8), (3, 17, 8), (9, 6, 256 * 1024)] {
+            let data = vec![0u8; rows * cols * 4];
+            let w = QMatrix::validated(GgmlType::F32, rows, cols, &data);
+            // Token t's activations are the byte t repeated; row r is found by its address.
+            let acts: Vec<u8> = (0..n).flat_map(|t| vec![t as u8; act_len]).collect();
+            let first = 1.min(rows - 1);
+            let task_rows = rows - first;
+            let mut out = vec![-1.0f32; task_rows * n];
+            let row_of = |wr: &[u8]| (wr.as_ptr() as usize - data.as_ptr() as usize) / (4 * cols);
+            drive::<3, 2>(
+                &w,
+                first,
+                &acts,
+                n,
+                &mut out,
+                |ws, a, y| {
+                    for (i, wr) in ws.iter().enumerate() {
+                        for (j, at) in a.iter().enumerate() {
+                            y[i][j] = (1000 * row_of(wr) + usize::from(at[0])) as f32 + 0.5;
+                        }
+                    }
+                },
+                |wr, at| (1000 * row_of(wr) + usize::from(at[0])) as f32,
+            );
+            for r in 0..task_rows {
+                for t in 0..n {
+                    let v = out[r * n + t];
+                    assert_eq!(
+                        v.trunc(),
+                        (1000 * (first + r) + t) as f32,
+                        "{rows}x{n}: row {r} token {t}"
+                    );
+                    // Whole tiles went through the tile function (the .5 mark), the rest not.
+                    let in_tile = r < task_rows / 3 * 3;
+                    let chunk = token_chunk(act_len, 2);
+                    let in_whole_tokens = (t % chunk) < (n - t / chunk * chunk).min(chunk) / 2 * 2;
+                    assert_eq!(v.fract() == 0.5, in_tile && in_whole_tokens, "{r} {t}");
+                }
+            }
+        }
+    }
+}
