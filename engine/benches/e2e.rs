@@ -14,6 +14,10 @@
 //! `bench_model.py` builds for this CPU (GGML_NATIVE=ON: the llama.cpp a user of this machine
 //! would build) unless `REALIZAR_E2E_LLAMA_BENCH` names another.
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::median;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -25,11 +29,6 @@ use realizar::quant::Kernel;
 const PROMPTS: [usize; 2] = [128, 512];
 const GENERATE: usize = 32;
 const REPS: usize = 3;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Token ids spread over the vocabulary, never the same twice in a row.
 fn tokens(n: usize, vocab: usize) -> Vec<u32> {
@@ -116,7 +115,6 @@ fn llama_speeds(bench: &Path, model: &Path, threads: usize) -> Result<(Vec<f64>,
 /// Read bandwidth in bytes/s with `threads` threads: the best of three sums over 1 GiB of f32,
 /// larger than any cache here, 32 independent sums per thread so loads, not adds, bound it.
 fn read_bandwidth(threads: usize) -> f64 {
-    use rayon::prelude::*;
     const BYTES: usize = 1 << 30;
     let data: Vec<f32> = (0..BYTES / 4).map(|i| (i % 1024) as f32).collect();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -126,19 +124,7 @@ fn read_bandwidth(threads: usize) -> f64 {
     (0..3)
         .map(|_| {
             let t = Instant::now();
-            let sum = pool.install(|| {
-                data.par_chunks(1 << 20)
-                    .map(|chunk| {
-                        let mut acc = [0f32; 32];
-                        for lane in chunk.chunks_exact(32) {
-                            for k in 0..32 {
-                                acc[k] += lane[k];
-                            }
-                        }
-                        acc.iter().sum::<f32>()
-                    })
-                    .sum::<f32>()
-            });
+            let sum = pool.install(|| common::read_all(&data));
             std::hint::black_box(sum);
             BYTES as f64 / t.elapsed().as_secs_f64()
         })

@@ -10,6 +10,10 @@
 //! REALIZAR_BENCH_KERNEL=avx2 cargo bench -p realizar --bench matvec   # scalar, avx2 or avx512
 //! ```
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::kernel;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,7 +21,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use realizar::format::gguf::GgmlType;
 use realizar::quant::layout;
-use realizar::quant::{matvec, Kernel, QMatrix};
+use realizar::quant::{matvec, QMatrix};
 
 const TYPES: [GgmlType; 11] = [
     GgmlType::Q4_0,
@@ -107,40 +111,10 @@ fn probe(c: &mut Criterion) {
     for threads in THREADS {
         let pool = pool(threads);
         g.bench_function(BenchmarkId::from_parameter(threads), |b| {
-            b.iter(|| {
-                pool.install(|| {
-                    use rayon::prelude::*;
-                    // 32 independent sums so the loop is bound by loads, not by add latency.
-                    data.par_chunks(1 << 20)
-                        .map(|chunk| {
-                            let mut acc = [0f32; 32];
-                            for lane in chunk.chunks_exact(32) {
-                                for k in 0..32 {
-                                    acc[k] += lane[k];
-                                }
-                            }
-                            acc.iter().sum::<f32>()
-                        })
-                        .sum::<f32>()
-                })
-            })
+            b.iter(|| pool.install(|| common::read_all(&data)))
         });
     }
     g.finish();
-}
-
-/// The kernel to measure: `REALIZAR_BENCH_KERNEL` (scalar, avx2, avx512), else the best this
-/// CPU runs. A kernel the CPU lacks fails the run rather than measuring another.
-fn kernel() -> Kernel {
-    let kernel = match std::env::var("REALIZAR_BENCH_KERNEL").as_deref() {
-        Ok("scalar") => Kernel::Scalar,
-        Ok("avx2") => Kernel::Avx2,
-        Ok("avx512") => Kernel::Avx512,
-        Ok(other) => panic!("REALIZAR_BENCH_KERNEL={other}: expected scalar, avx2 or avx512"),
-        Err(_) => Kernel::best(),
-    };
-    kernel.check().expect("REALIZAR_BENCH_KERNEL");
-    kernel
 }
 
 fn kernels(c: &mut Criterion) {

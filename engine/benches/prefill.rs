@@ -10,10 +10,14 @@
 //! REALIZAR_BENCH_KERNEL=avx2 cargo bench -p realizar --bench prefill
 //! ```
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{kernel, median};
 use std::time::Instant;
 
 use realizar::format::gguf::GgmlType;
-use realizar::quant::{matmul, matvec, quantize, Kernel, QMatrix};
+use realizar::quant::{matmul, matvec, quantize, QMatrix};
 
 const TYPES: [GgmlType; 11] = [
     GgmlType::Q8_0,
@@ -31,19 +35,6 @@ const TYPES: [GgmlType; 11] = [
 /// (rows, cols): attention, FFN gate/up, FFN down.
 const SHAPES: [(usize, usize); 3] = [(2048, 2048), (5632, 2048), (2048, 5632)];
 const REPS: usize = 3;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn kernel() -> Kernel {
-    match std::env::var("REALIZAR_BENCH_KERNEL").as_deref() {
-        Ok(name) => Kernel::from_name(name)
-            .unwrap_or_else(|| panic!("REALIZAR_BENCH_KERNEL={name}: scalar, avx2 or avx512")),
-        Err(_) => Kernel::best(),
-    }
-}
 
 fn main() {
     let args: Vec<String> = std::env::args()
