@@ -38,6 +38,7 @@ own requirements (torch, transformers, numpy, sentencepiece, protobuf) are the o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import io
 import json
@@ -1224,6 +1225,8 @@ def new_set(args: argparse.Namespace) -> None:
     unknown = [q for q in quants if q not in QUANTS]
     if unknown:
         sys.exit(f"--quant {','.join(unknown)}: not a known quantization ({', '.join(QUANTS)})")
+    # The family first: an unsupported one is refused before anything reads its tokenizer.
+    spec = spec_from_config(args.name, hf, quants, 0)
     if args.tokens:
         tokens = [int(t) for t in args.tokens.split(",")]
         prompt = None
@@ -1232,7 +1235,7 @@ def new_set(args: argparse.Namespace) -> None:
         tokens = AutoTokenizer.from_pretrained(hf)(prompt)["input_ids"]
     if not tokens:
         sys.exit("no tokens to run")
-    spec = spec_from_config(args.name, hf, quants, len(tokens))
+    spec = dataclasses.replace(spec, n_tokens=len(tokens))
     dtype = {"f64": "float64", "f32": "float32"}[args.dtype]
     check_memory(checkpoint_params(hf), dtype, len(tokens), spec.hidden, spec.layers)
     folder = Path(args.out).resolve() / args.name

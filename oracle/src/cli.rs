@@ -211,10 +211,10 @@ enum GoldenCommand {
         /// HF's precision: f64, or f32 for checkpoints too large for float64.
         #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
         dtype: String,
-        /// Where the set's folder goes; `oracle verify --set` reads golden/models and
-        /// golden/local (git-ignored).
-        #[arg(long, default_value = "golden/local")]
-        out: PathBuf,
+        /// Where the set's folder goes (default: golden/local under --root, git-ignored);
+        /// `oracle verify --set` reads golden/models and golden/local.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         /// Replace an existing set of that name.
         #[arg(long)]
         force: bool,
@@ -301,7 +301,7 @@ where
                 prompt: prompt.as_deref(),
                 tokens: tokens.as_deref(),
                 dtype: &dtype,
-                out: &set_out,
+                out: &set_out.unwrap_or_else(|| root.join("golden/local")),
                 force,
                 root: &root,
             },

@@ -195,7 +195,7 @@ pub fn table(d: &Diff) -> String {
         ),
         Some(other) => writeln!(
             s,
-            "{} ({}) against {other} on the same file (golden/models/{}'s tokens; tolerance \
+            "{} ({}) against {other} on the same file (golden set {}'s tokens; tolerance \
              rel L2 {:e}{})",
             d.model,
             d.device,
