@@ -257,7 +257,7 @@ pub fn table(d: &Diff) -> String {
             let r = &d.rows[i];
             writeln!(
                 s,
-                "first divergence: {} rel L2 {:.3} > {:e}",
+                "first divergence: {} rel L2 {:.2e} > {:e}",
                 describe(&r.op),
                 r.rel_l2,
                 r.tolerance

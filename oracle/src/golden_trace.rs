@@ -56,12 +56,19 @@ pub fn read(goldens: &Goldens, model: &str, file: &str) -> Result<GoldenTrace, S
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    // Which op computed each name decides what stands for q and k: without it, a trace is
+    // refused rather than read with q and k silently left out.
     let ops: BTreeMap<String, String> = meta
         .metadata()
         .as_ref()
         .and_then(|m| m.get("ops"))
         .and_then(|o| serde_json::from_str(o).ok())
-        .unwrap_or_default();
+        .ok_or_else(|| {
+            format!(
+                "{}: no readable 'ops' metadata (name -> ggml op)",
+                path.display()
+            )
+        })?;
     // Only a RoPE result stands for q and k: the plain name is the projection where the graph
     // computed the name again (Llama), the RoPE result where the view was not contiguous (Phi-3).
     let usable = |key: &str, ours: &str| {
