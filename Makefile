@@ -158,19 +158,27 @@ coverage: coverage-tools
 
 mutants-tools:
 	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+	@command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 
 # Mutants of the kernels, ops and forward pass. A mutant counts as caught only if the engine's
 # unit tests, the parity tests (goldens, kernels) or the contracts (oracle_contracts runs every
-# committed contract) notice it. The `mutants` profile (optimised, no debug info) keeps each
-# mutant to one incremental rebuild and about two seconds of tests.
+# committed contract) notice it. Each mutant costs one incremental rebuild in the `mutants`
+# profile (optimised, no debug info) and a nextest run under .config/nextest.toml's `mutants`
+# profile: stop at the first failure, the ten-second contracts test started first beside the
+# quick ones, the GPU's tests left out (the mutated code runs on the CPU). The GPU adapter is
+# hidden too (REALIZAR_GPU_ADAPTER matches none, REALIZAR_NO_GPU=1 accepts that), so GPU-PARITY
+# is NOT RUN inside the contracts test instead of a minute on lavapipe.
 # cargo-mutants 27 runs its baseline with the mutated package's tests only (realizar), where
-# these tests do not live, so the baseline here is ours: the same tests, same profile, unmutated.
-# Without its baseline it cannot derive timeouts, so they are set: a hung mutant counts as caught.
-# cargo-mutants exits 2 for missed and 3 for timed-out mutants (the gate below judges those);
-# anything else is an error.
+# these tests do not live, so the baseline here is ours: the same tests, same profiles, unmutated.
+# Its build is copied into each job's tree (--copy-target), so no job starts from scratch.
+# Without its baseline cargo-mutants cannot derive timeouts, so they are set: a hung mutant
+# counts as caught. It exits 2 for missed and 3 for timed-out mutants (the gate below judges
+# those); anything else is an error. outcomes.json is rewritten after every mutant, so an
+# interrupted run resumes with MUTANT_ARGS=--iterate (what was caught is not tested again).
 MUTANT_FILES := -f 'engine/src/quant/**/*.rs' -f engine/src/ops.rs -f engine/src/model/forward.rs
 MUTANT_TESTS := quant_golden quant_kernels model_parity tokenizer_parity oracle_contracts
 MUTANT_CARGO_ARGS := --exclude=realizar-oracle --lib $(addprefix --test=,$(MUTANT_TESTS))
+MUTANT_ENV := NEXTEST_PROFILE=mutants REALIZAR_NO_GPU=1 REALIZAR_GPU_ADAPTER=hidden-for-mutants
 MUTANT_JOBS ?= 2
 # e.g. MUTANT_ARGS="--shard 0/4" MUTANT_OUT=reports/shard0 to split a run. The gate merges every
 # outcomes file named in MUTANT_OUTCOMES, a mutant's last outcome counting, so shards and reruns
@@ -180,8 +188,9 @@ MUTANT_OUT ?= reports
 MUTANT_OUTCOMES ?= $(MUTANT_OUT)/mutants.out/outcomes.json
 mutants: mutants-tools
 	mkdir -p $(MUTANT_OUT)
-	cargo test --profile mutants --workspace $(MUTANT_CARGO_ARGS)
-	cargo mutants --package realizar --test-workspace=true --baseline=skip --profile mutants \
+	$(MUTANT_ENV) cargo nextest run --cargo-profile mutants --workspace $(MUTANT_CARGO_ARGS)
+	$(MUTANT_ENV) cargo mutants --package realizar --test-workspace=true --baseline=skip \
+	  --profile mutants --test-tool=nextest --copy-target=true \
 	  --timeout 60 --build-timeout 900 --jobs $(MUTANT_JOBS) --no-shuffle $(MUTANT_FILES) \
 	  $(addprefix --cargo-arg=,$(MUTANT_CARGO_ARGS)) --output $(MUTANT_OUT) $(MUTANT_ARGS) \
 	  || { rc=$$?; [ $$rc -eq 2 ] || [ $$rc -eq 3 ] || exit $$rc; }
