@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 600
 # No input of a few KB (libFuzzer grows max_len to about 12 KB here) justifies an allocation this large.
 FUZZ_MALLOC_LIMIT_MB ?= 64
 
-.PHONY: help gpu-check build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-detokenize golden-check contracts engine-llamacpp contracts-llamacpp engine-candle contracts-candle report-check bench bench-e2e bench-tokenize coverage coverage-tools mutants mutants-tools mutants-gate verify
+.PHONY: help gpu-check build test lint fuzz-tools fuzz-smoke fuzz uv golden golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-rope golden-detokenize golden-check contracts engine-llamacpp contracts-llamacpp engine-candle contracts-candle report-check bench bench-e2e bench-tokenize coverage coverage-tools mutants mutants-tools mutants-gate verify
 
 help:
 	@echo "make verify      lint + test + golden-check + contracts + fuzz-smoke: what CI runs"
@@ -28,6 +28,7 @@ help:
 	@echo "make golden-models tokenizer, reference models, HF f64 and llama.cpp goldens"
 	@echo "make golden-vocab  llama.cpp's tokenizer test vectors (vocab GGUFs, .inp, .out)"
 	@echo "make golden-sampling  llama.cpp's sampler chain, stage by stage, on seeded logits"
+	@echo "make golden-rope      HF's RoPE frequencies (YaRN, linear) for shapes the models miss"
 	@echo "make golden-detokenize  llama.cpp's detokenizer's bytes for test-vector and seeded ids on every golden/vocab vocabulary"
 	@echo "make golden-check  every golden file against its manifest (sha256, tensors, script hashes)"
 	@echo "make report-check  headless Chromium renders reports/index.html (after make contracts)"
@@ -102,12 +103,15 @@ golden-vocab: uv
 golden-sampling: uv
 	uv run --locked golden/scripts/sampling.py
 
+golden-rope: uv
+	uv run --locked golden/scripts/rope.py
+
 # llama.cpp's detokenizer (llama_detokenize as common_detokenize calls it) on every vocabulary of
 # golden/vocab: it reads golden-vocab's files, so `golden` lists it after that target.
 golden-detokenize: uv
 	uv run --locked golden/scripts/detokenize.py
 
-golden: golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-detokenize
+golden: golden-quant golden-ggml golden-models golden-vocab golden-sampling golden-rope golden-detokenize
 	@git status --short golden || true
 
 golden-check:
@@ -170,13 +174,14 @@ mutants-tools:
 # is NOT RUN inside the contracts test instead of a minute on lavapipe.
 # cargo-mutants 27 runs its baseline with the mutated package's tests only (realizar), where
 # these tests do not live, so the baseline here is ours: the same tests, same profiles, unmutated.
-# Its build is copied into each job's tree (--copy-target), so no job starts from scratch.
+# Each job builds its own copy of the tree from scratch first (about five minutes): a copied
+# target/ is rebuilt anyway, its files' times having changed.
 # Without its baseline cargo-mutants cannot derive timeouts, so they are set: a hung mutant
 # counts as caught. It exits 2 for missed and 3 for timed-out mutants (the gate below judges
 # those); anything else is an error. outcomes.json is rewritten after every mutant, so an
 # interrupted run resumes with MUTANT_ARGS=--iterate (what was caught is not tested again).
 MUTANT_FILES := -f 'engine/src/quant/**/*.rs' -f engine/src/ops.rs -f engine/src/model/forward.rs
-MUTANT_TESTS := quant_golden quant_kernels model_parity tokenizer_parity oracle_contracts
+MUTANT_TESTS := quant_golden quant_kernels model_parity rope_golden tokenizer_parity oracle_contracts
 MUTANT_CARGO_ARGS := --exclude=realizar-oracle --lib $(addprefix --test=,$(MUTANT_TESTS))
 MUTANT_ENV := NEXTEST_PROFILE=mutants REALIZAR_NO_GPU=1 REALIZAR_GPU_ADAPTER=hidden-for-mutants
 MUTANT_JOBS ?= 2
@@ -190,7 +195,7 @@ mutants: mutants-tools
 	mkdir -p $(MUTANT_OUT)
 	$(MUTANT_ENV) cargo nextest run --cargo-profile mutants --workspace $(MUTANT_CARGO_ARGS)
 	$(MUTANT_ENV) cargo mutants --package realizar --test-workspace=true --baseline=skip \
-	  --profile mutants --test-tool=nextest --copy-target=true \
+	  --profile mutants --test-tool=nextest \
 	  --timeout 60 --build-timeout 900 --jobs $(MUTANT_JOBS) --no-shuffle $(MUTANT_FILES) \
 	  $(addprefix --cargo-arg=,$(MUTANT_CARGO_ARGS)) --output $(MUTANT_OUT) $(MUTANT_ARGS) \
 	  || { rc=$$?; [ $$rc -eq 2 ] || [ $$rc -eq 3 ] || exit $$rc; }

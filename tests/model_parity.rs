@@ -327,3 +327,26 @@ backend_tests! {
         }
     }
 }
+
+/// The CPU model's own cache, as `Model::new_cache` returns it (the backends wrap it and count
+/// through their trait): its inherent `len`, `is_empty`, `capacity` and `clear` agree with the
+/// positions run.
+#[test]
+fn the_cpu_kv_cache_counts_its_own_positions() {
+    let m = gguf("tiny-gqa", "F32");
+    let t = tokens("tiny-gqa");
+    let mut cache = m.new_cache(5);
+    assert_eq!(
+        (cache.len(), cache.is_empty(), cache.capacity()),
+        (0, true, 5)
+    );
+    m.forward(&mut cache, &t[..1], Logits::Last).unwrap();
+    assert_eq!((cache.len(), cache.is_empty()), (1, false));
+    m.forward(&mut cache, &t[1..4], Logits::Last).unwrap();
+    assert_eq!((cache.len(), cache.is_empty()), (4, false));
+    cache.clear();
+    assert_eq!(
+        (cache.len(), cache.is_empty(), cache.capacity()),
+        (0, true, 5)
+    );
+}

@@ -146,6 +146,13 @@ impl Goldens {
         self.detokenizations().join(format!("{name}.json"))
     }
 
+    // RoPE frequencies (golden/scripts/rope.py).
+
+    /// HF's inv_freq and attention factor for each case's config.json.
+    pub fn rope_cases(&self) -> PathBuf {
+        self.dir.join("rope/cases.json")
+    }
+
     // Sampling (golden/scripts/sampling.py).
 
     /// The sampler chains and llama.cpp's candidates after each stage.
