@@ -708,7 +708,8 @@ fn quality_gates_read_tool_output_and_rewrite_the_readme_row() {
     let outcomes = write(
         &root,
         "outcomes.json",
-        r#"{"total_mutants": 9, "outcomes": [
+        // A run cut short: its total is the 8 it reached, not the 9 it found.
+        r#"{"total_mutants": 8, "outcomes": [
             {"summary": "CaughtMutant", "scenario": {"Mutant": {"name": "a.rs:1:1: x"}}},
             {"summary": "CaughtMutant", "scenario": {"Mutant": {"name": "a.rs:2:1: y"}}},
             {"summary": "CaughtMutant", "scenario": {"Mutant": {"name": "a.rs:2:5: y2"}}},
@@ -720,28 +721,63 @@ fn quality_gates_read_tool_output_and_rewrite_the_readme_row() {
         ]}"#,
     );
     write(&root, "q.rs", "fn f() {\n    a + 0\n    b + 1\n}\n");
+    // What cargo-mutants found, written beside its outcomes before it tests any: one more than
+    // the outcomes hold (outcomes.json's own total counts only what a run reached).
+    let names = [
+        "a.rs:1:1: x",
+        "a.rs:2:1: y",
+        "a.rs:2:5: y2",
+        "a.rs:2:9: y3",
+        "a.rs:3:1: z",
+        "q.rs:2:9: replace + with - in f",
+        "q.rs:3:9: replace + with - in f",
+        "a.rs:4:1: w",
+        "a.rs:5:1: v",
+    ];
+    let found: Vec<serde_json::Value> = names
+        .iter()
+        .map(|n| serde_json::json!({ "name": n }))
+        .collect();
+    write(
+        &root,
+        "mutants.json",
+        &serde_json::to_string(&found).unwrap(),
+    );
+    // The one mutant the run above did not test, from a second run (a shard, or a resumed run).
+    let rest = write(
+        &root,
+        "rest.json",
+        r#"{"total_mutants": 1, "outcomes": [
+            {"summary": "CaughtMutant", "scenario": {"Mutant": {"name": "a.rs:5:1: v"}}}
+        ]}"#,
+    );
     let report = root.join("mutants.md");
-    let mutants_min = |accepted: &str, min: &str| {
+    let mutants_runs = |accepted: &str, min: &str, runs: &[&Path]| {
         let list = write(&root, "accepted.yaml", accepted);
-        let (code, out, err) = oracle(&[
-            "quality",
-            "mutants",
-            "--min",
-            min,
-            "--outcomes",
-            outcomes.to_str().unwrap(),
-            "--accepted",
-            list.to_str().unwrap(),
-            "--root",
-            r,
-            "--report",
-            report.to_str().unwrap(),
-            "--readme",
-            readme.to_str().unwrap(),
-        ]);
+        let mut args = vec!["quality", "mutants", "--min", min];
+        for run in runs {
+            args.extend(["--outcomes", run.to_str().unwrap()]);
+        }
+        let (code, out, err) = oracle(
+            &[
+                &args[..],
+                &[
+                    "--accepted",
+                    list.to_str().unwrap(),
+                    "--root",
+                    r,
+                    "--report",
+                    report.to_str().unwrap(),
+                    "--readme",
+                    readme.to_str().unwrap(),
+                ],
+            ]
+            .concat(),
+        );
         let md = std::fs::read_to_string(&report).unwrap_or_default();
         (code, out + &err, md)
     };
+    let mutants_min = |accepted: &str, min: &str| mutants_runs(accepted, min, &[&outcomes]);
     let mutants = |accepted: &str| mutants_min(accepted, "80");
     // Timeouts count as caught: 5 of 7 viable is 71.4%, under the 80% gate.
     let (code, out, md) = mutants("[]\n");
@@ -750,7 +786,7 @@ fn quality_gates_read_tool_output_and_rewrite_the_readme_row() {
         "71.4% (4 caught, 1 timeouts, 2 missed of 7 viable; 1 unviable; 8 of 9 mutants tested)";
     assert!(
         out.contains(&format!(
-            "{figure}; 2 missed without a reason; gate 80%: FAIL"
+            "{figure}; 2 missed without a reason; 1 not tested; gate 80%: FAIL"
         )),
         "{out}"
     );
@@ -781,15 +817,23 @@ fn quality_gates_read_tool_output_and_rewrite_the_readme_row() {
     // Without `code` the reason covers both sites; the score gate still applies.
     let (code, out, _) = mutants("- mutant: 'q.rs: replace + with - in f'\n  why: adding\n");
     assert!(
-        out.contains("0 missed without a reason; gate 80%: FAIL"),
+        out.contains("0 missed without a reason; 1 not tested; gate 80%: FAIL"),
         "{out}"
     );
     assert_eq!(code, 1);
-    let (code, out, _) = mutants_min(
-        "- mutant: 'q.rs: replace + with - in f'\n  why: adding\n",
-        "70",
+    // Over a lower bar, every missed mutant explained: still a failure while one mutant went
+    // untested, a pass once the second run brings it.
+    let explained = "- mutant: 'q.rs: replace + with - in f'\n  why: adding\n";
+    let (code, out, _) = mutants_min(explained, "70");
+    assert!(out.contains("1 not tested; gate 70%: FAIL"), "{out}");
+    assert_eq!(code, 1);
+    let (code, out, _) = mutants_runs(explained, "70", &[&outcomes, &rest]);
+    assert!(
+        out.contains(
+            "9 of 9 mutants tested); 0 missed without a reason; 0 not tested; gate 70%: pass"
+        ),
+        "{out}"
     );
-    assert!(out.contains("gate 70%: pass"), "{out}");
     assert_eq!(code, 0);
     // A reason left empty, or an unknown field, is refused.
     let (code, out, _) = mutants("- mutant: 'q.rs: replace + with - in f'\n  why: ' '\n");

@@ -73,6 +73,11 @@ impl Mutants {
         self.viable() + self.unviable
     }
 
+    /// Found under the filters but in no outcomes file given.
+    pub fn untested(&self) -> u64 {
+        self.found.saturating_sub(self.tested())
+    }
+
     /// Caught (timeouts count as caught: the mutant changed behaviour enough to hang) over viable.
     pub fn score(&self) -> f64 {
         if self.viable() == 0 {
@@ -85,11 +90,20 @@ impl Mutants {
 
 /// cargo-mutants' outcomes.json files, in order: a mutant tested in several (shards, or a rerun
 /// with `--iterate` of what an earlier run missed) counts once, as its last outcome says.
-pub fn mutants(runs: &[serde_json::Value]) -> Mutants {
+/// `found` holds the mutants.json written beside each (every mutant the run was to test, listed
+/// before the first is tested): outcomes.json's own total counts only what was tested so far, so
+/// a run cut short is told from a complete one by these lists alone.
+pub fn mutants(runs: &[serde_json::Value], found: &[serde_json::Value]) -> Mutants {
     let mut last = std::collections::BTreeMap::new();
-    let mut found = 0;
+    let mut listed = std::collections::BTreeSet::new();
+    for list in found {
+        for mutant in list.as_array().into_iter().flatten() {
+            if let Some(name) = mutant["name"].as_str() {
+                listed.insert(name.to_string());
+            }
+        }
+    }
     for run in runs {
-        found = found.max(run["total_mutants"].as_u64().unwrap_or(0));
         for o in run["outcomes"].as_array().into_iter().flatten() {
             // The baseline scenario (when cargo-mutants ran one) is not a mutant.
             if let Some(name) = o["scenario"]["Mutant"]["name"].as_str() {
@@ -97,7 +111,11 @@ pub fn mutants(runs: &[serde_json::Value]) -> Mutants {
             }
         }
     }
-    let mut m = Mutants::default();
+    listed.extend(last.keys().cloned());
+    let mut m = Mutants {
+        found: listed.len() as u64,
+        ..Mutants::default()
+    };
     for (name, summary) in last {
         match summary {
             "CaughtMutant" => m.caught += 1,
@@ -110,7 +128,6 @@ pub fn mutants(runs: &[serde_json::Value]) -> Mutants {
             _ => {}
         }
     }
-    m.found = found.max(m.tested());
     // By file, then line: the order of the source.
     m.missed_list.sort_by_key(|name| {
         let (key, at) = split_name(name);
@@ -332,17 +349,26 @@ pub fn command(command: crate::cli::QualityCommand, out: &mut dyn Write) -> Resu
                 .iter()
                 .map(|p| read_json(p))
                 .collect::<Result<Vec<_>, _>>()?;
-            let m = mutants(&runs);
+            // cargo-mutants writes the list of what it found beside its outcomes.
+            let found = outcomes
+                .iter()
+                .map(|p| read_json(&p.with_file_name("mutants.json")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let m = mutants(&runs, &found);
             let accepted = load_accepted(&accepted)?;
             let reasons = reasons(&m, &accepted, &root);
             let unexplained = reasons.iter().filter(|r| r.1.is_none()).count();
-            let pass = m.viable() > 0 && m.score() >= min && unexplained == 0;
+            // A mutant found but never tested (a run cut short, a shard missing) is not a pass.
+            let untested = m.untested();
+            let pass = m.viable() > 0 && m.score() >= min && unexplained == 0 && untested == 0;
             let verdict = if pass { "pass" } else { "FAIL" };
             let md = mutants_report(
                 &m,
                 &accepted,
                 &reasons,
-                &format!("gate {min}%, every missed mutant explained: {verdict}"),
+                &format!(
+                    "gate {min}%, every missed mutant explained, every mutant tested: {verdict}"
+                ),
             );
             let figure = format!(
                 "{:.1}% ({} caught, {} timeouts, {} missed of {} viable; {} unviable; {} of {} mutants tested)",
@@ -363,12 +389,12 @@ pub fn command(command: crate::cli::QualityCommand, out: &mut dyn Write) -> Resu
                 &readme,
                 "mutation score",
                 &format!(
-                    "| mutation score | {figure} | at least {min}%, every missed mutant explained | {verdict} | {commit} |"
+                    "| mutation score | {figure} | at least {min}%, every missed mutant explained, none untested | {verdict} | {commit} |"
                 ),
             )?;
             let _ = writeln!(
                 out,
-                "mutants: {figure}; {unexplained} missed without a reason; gate {min}%: {verdict}; report {}",
+                "mutants: {figure}; {unexplained} missed without a reason; {untested} not tested; gate {min}%: {verdict}; report {}",
                 report.display()
             );
             Ok(if pass {
@@ -425,9 +451,26 @@ mod tests {
         };
         let first = run(&[("a:1:1: x", "MissedMutant"), ("a:2:1: y", "CaughtMutant")]);
         let rerun = run(&[("a:1:1: x", "CaughtMutant"), ("a:3:1: z", "MissedMutant")]);
-        let m = mutants(&[first, rerun]);
-        assert_eq!((m.caught, m.missed, m.found), (2, 1, 3));
+        let list = |names: &[&str]| {
+            serde_json::Value::Array(
+                names
+                    .iter()
+                    .map(|n| serde_json::json!({"name": n}))
+                    .collect(),
+            )
+        };
+        let found = list(&["a:1:1: x", "a:2:1: y", "a:3:1: z"]);
+        let m = mutants(
+            &[first.clone(), rerun.clone()],
+            std::slice::from_ref(&found),
+        );
+        assert_eq!((m.caught, m.missed, m.found, m.untested()), (2, 1, 3, 0));
         assert_eq!(m.missed_list, ["a:3:1: z"]);
+        // A mutant listed as found and in no outcomes file is untested, whatever the
+        // outcomes' own totals say (a run cut short writes the count it reached).
+        let more = list(&["a:1:1: x", "a:4:1: w"]);
+        let m = mutants(&[first, rerun], &[found, more]);
+        assert_eq!((m.found, m.tested(), m.untested()), (4, 3, 1));
     }
 
     #[test]
@@ -452,7 +495,7 @@ mod tests {
             unviable: 5,
             missed_list: vec![],
         };
-        assert_eq!((m.viable(), m.tested()), (10, 15));
+        assert_eq!((m.viable(), m.tested(), m.untested()), (10, 15, 5));
         assert!((m.score() - 80.0).abs() < 1e-9);
     }
 }
