@@ -93,18 +93,27 @@ impl Mutants {
 /// `found` holds the mutants.json written beside each (every mutant the run was to test, listed
 /// before the first is tested): outcomes.json's own total counts only what was tested so far, so
 /// a run cut short is told from a complete one by these lists alone.
-pub fn mutants(runs: &[serde_json::Value], found: &[serde_json::Value]) -> Mutants {
+/// A list or an outcomes file of another shape is refused: read as empty, it would shrink what
+/// counts as found, or as tested, without a word.
+pub fn mutants(runs: &[serde_json::Value], found: &[serde_json::Value]) -> Result<Mutants, String> {
     let mut last = std::collections::BTreeMap::new();
     let mut listed = std::collections::BTreeSet::new();
     for list in found {
-        for mutant in list.as_array().into_iter().flatten() {
-            if let Some(name) = mutant["name"].as_str() {
-                listed.insert(name.to_string());
-            }
+        let list = list
+            .as_array()
+            .ok_or("mutants.json is not a list of mutants")?;
+        for mutant in list {
+            let name = mutant["name"]
+                .as_str()
+                .ok_or("mutants.json lists a mutant without a name")?;
+            listed.insert(name.to_string());
         }
     }
     for run in runs {
-        for o in run["outcomes"].as_array().into_iter().flatten() {
+        let outcomes = run["outcomes"]
+            .as_array()
+            .ok_or("outcomes.json has no \"outcomes\" list")?;
+        for o in outcomes {
             // The baseline scenario (when cargo-mutants ran one) is not a mutant.
             if let Some(name) = o["scenario"]["Mutant"]["name"].as_str() {
                 last.insert(name.to_string(), o["summary"].as_str().unwrap_or(""));
@@ -133,7 +142,7 @@ pub fn mutants(runs: &[serde_json::Value], found: &[serde_json::Value]) -> Mutan
         let (key, at) = split_name(name);
         (at.map(|(file, line)| (file.to_string(), line)), key)
     });
-    m
+    Ok(m)
 }
 
 /// A mutant's name split into its key, `file: replacement in function` (no line and column, so
@@ -354,7 +363,7 @@ pub fn command(command: crate::cli::QualityCommand, out: &mut dyn Write) -> Resu
                 .iter()
                 .map(|p| read_json(&p.with_file_name("mutants.json")))
                 .collect::<Result<Vec<_>, _>>()?;
-            let m = mutants(&runs, &found);
+            let m = mutants(&runs, &found)?;
             let accepted = load_accepted(&accepted)?;
             let reasons = reasons(&m, &accepted, &root);
             let unexplained = reasons.iter().filter(|r| r.1.is_none()).count();
@@ -389,7 +398,7 @@ pub fn command(command: crate::cli::QualityCommand, out: &mut dyn Write) -> Resu
                 &readme,
                 "mutation score",
                 &format!(
-                    "| mutation score | {figure} | at least {min}%, every missed mutant explained, none untested | {verdict} | {commit} |"
+                    "| mutation score | {figure} | at least {min}%, every missed mutant explained, every mutant tested | {verdict} | {commit} |"
                 ),
             )?;
             let _ = writeln!(
@@ -463,14 +472,33 @@ mod tests {
         let m = mutants(
             &[first.clone(), rerun.clone()],
             std::slice::from_ref(&found),
-        );
+        )
+        .unwrap();
         assert_eq!((m.caught, m.missed, m.found, m.untested()), (2, 1, 3, 0));
         assert_eq!(m.missed_list, ["a:3:1: z"]);
         // A mutant listed as found and in no outcomes file is untested, whatever the
         // outcomes' own totals say (a run cut short writes the count it reached).
         let more = list(&["a:1:1: x", "a:4:1: w"]);
-        let m = mutants(&[first, rerun], &[found, more]);
+        let m = mutants(&[first.clone(), rerun], &[found.clone(), more]).unwrap();
         assert_eq!((m.found, m.tested(), m.untested()), (4, 3, 1));
+        // Lists of another shape are refused, not read as empty.
+        let refused = |runs: &[serde_json::Value], found: &[serde_json::Value]| {
+            mutants(runs, found).unwrap_err()
+        };
+        assert!(refused(
+            std::slice::from_ref(&first),
+            &[serde_json::json!({"name": "a"})]
+        )
+        .contains("not a list"));
+        assert!(refused(
+            std::slice::from_ref(&first),
+            &[list(&["a"]), serde_json::json!([{}])]
+        )
+        .contains("without a name"));
+        assert!(
+            refused(&[serde_json::json!({"total_mutants": 1})], &[found])
+                .contains("no \"outcomes\"")
+        );
     }
 
     #[test]
