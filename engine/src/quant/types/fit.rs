@@ -195,3 +195,26 @@ pub(crate) fn make_q3_quants(nmax: i32, x: &[f32], l: &mut [i8]) -> f32 {
         0.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ggml scans with `v < min` and `v > max` from FLT_MAX and -FLT_MAX, so on a tie the first
+    /// value stays. Only +0.0 against -0.0 shows it, and then in the bytes: Q4_1 and Q5_1 store
+    /// the min, sign bit included.
+    #[test]
+    fn min_max_keeps_the_first_of_equal_values() {
+        let (min, max) = min_max(&[0.0, -0.0]);
+        assert!(
+            min.is_sign_positive() && max.is_sign_positive(),
+            "{min} {max}"
+        );
+        let (min, max) = min_max(&[-0.0, 0.0]);
+        assert!(
+            min.is_sign_negative() && max.is_sign_negative(),
+            "{min} {max}"
+        );
+        assert_eq!(min_max(&[2.0, -1.0, 3.0, -1.0]), (-1.0, 3.0));
+    }
+}
