@@ -75,3 +75,27 @@ fn vec_dot(w: &[u8], a: &[u8]) -> f32 {
     }
     acc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every value comes back within one step of the scale: the nearest level, or level 31 (+15
+    /// steps) for a value of the sign opposite the largest and beyond 15.5 steps, which ggml's
+    /// `min(31)` clamps. `x[20]` is such a value, at 15.68 steps.
+    #[test]
+    fn quantized_values_come_back_within_one_step() {
+        let mut x: [f32; QK] = std::array::from_fn(|j| ((j * 37 % 29) as f32 - 14.0) / 7.0);
+        x[3] = 2.5;
+        x[20] = -2.45;
+        let mut b = [0u8; layout::SIZE];
+        BlockQ5_0::quantize(&x, &mut b);
+        let mut y = [0f32; QK];
+        BlockQ5_0::dequantize(&b, &mut y);
+        let step = f16_at(&b, layout::D).abs();
+        assert_eq!(step, 2.5 / 16.0);
+        for (j, (v, back)) in x.iter().zip(&y).enumerate() {
+            assert!((v - back).abs() <= step, "{j}: {v} came back as {back}");
+        }
+    }
+}
