@@ -134,7 +134,12 @@ pub fn mutants(runs: &[serde_json::Value], found: &[serde_json::Value]) -> Resul
             }
             "Timeout" => m.timeout += 1,
             "Unviable" => m.unviable += 1,
-            _ => {}
+            // Counted nowhere it would read as "not tested", which it is not: refused by name.
+            other => {
+                return Err(format!(
+                    "outcomes.json: mutant {name} has the outcome {other:?}, which the gate does not know"
+                ))
+            }
         }
     }
     // By file, then line: the order of the source.
@@ -495,10 +500,15 @@ mod tests {
             &[list(&["a"]), serde_json::json!([{}])]
         )
         .contains("without a name"));
-        assert!(
-            refused(&[serde_json::json!({"total_mutants": 1})], &[found])
-                .contains("no \"outcomes\"")
-        );
+        assert!(refused(
+            &[serde_json::json!({"total_mutants": 1})],
+            std::slice::from_ref(&found)
+        )
+        .contains("no \"outcomes\""));
+        let odd = serde_json::json!({"outcomes": [
+            {"summary": "Failure", "scenario": {"Mutant": {"name": "a:1:1: x"}}}
+        ]});
+        assert!(refused(&[odd], &[found]).contains("a:1:1: x has the outcome \"Failure\""));
     }
 
     #[test]
