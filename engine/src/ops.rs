@@ -33,11 +33,19 @@ pub fn softmax(x: &mut [f32]) {
     } else {
         x.iter().copied().fold(f32::NEG_INFINITY, f32::max)
     };
-    let mut sum = 0.0f64;
     for v in x.iter_mut() {
         *v = (*v - max).exp();
-        sum += f64::from(*v);
     }
+    // Four running sums, then pairwise: one f64 sum would wait on each add.
+    let mut lanes = [0.0f64; 4];
+    let chunks = x.chunks_exact(4);
+    let tail: f64 = chunks.remainder().iter().map(|&v| f64::from(v)).sum();
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += f64::from(v);
+        }
+    }
+    let sum = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]) + tail;
     let inv = (1.0 / sum) as f32;
     for v in x.iter_mut() {
         *v *= inv;

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use rayon::prelude::*;
-
 use super::{Config, Linear, Model, ModelError};
 use crate::faults::{self, Fault};
 use crate::ops::{self, RopeTable};
 use crate::quant::matmul_checked;
+
+use super::attention::attention;
 
 /// Which positions get logits. Prefill needs only the last; parity checks need all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +20,10 @@ pub enum Logits {
     Last,
 }
 
-/// Keys and values of every layer for up to `ctx` positions, allocated once.
+/// Keys and values of every layer for up to `ctx` positions, allocated once. Values are one row
+/// of `kv_dim` per position; keys are stored transposed, one row of `ctx` positions per key
+/// dimension (`[layer][kv_dim][ctx]`), so that attention's scores for consecutive positions are
+/// consecutive multiply-adds, each position's dot still summed dimension by dimension.
 #[derive(Debug, Clone)]
 pub struct KvCache {
     k: Vec<f32>,
@@ -60,7 +63,8 @@ impl KvCache {
         self.len = 0;
     }
 
-    fn layer(&self, layer: usize) -> (&[f32], &[f32]) {
+    /// One layer's keys (`[kv_dim][ctx]`) and values (`[ctx][kv_dim]`).
+    pub(super) fn layer(&self, layer: usize) -> (&[f32], &[f32]) {
         let size = self.ctx * self.kv_dim;
         let range = layer * size..(layer + 1) * size;
         (&self.k[range.clone()], &self.v[range])
@@ -68,12 +72,13 @@ impl KvCache {
 
     fn store(&mut self, layer: usize, pos: usize, k: &[f32], v: &[f32]) {
         let at = (layer * self.ctx + pos) * self.kv_dim;
-        self.k[at..at + self.kv_dim].copy_from_slice(k);
+        let mut key = k.to_vec();
         self.v[at..at + self.kv_dim].copy_from_slice(v);
-        faults::round_kv_to_f16(
-            &mut self.k[at..at + self.kv_dim],
-            &mut self.v[at..at + self.kv_dim],
-        );
+        faults::round_kv_to_f16(&mut key, &mut self.v[at..at + self.kv_dim]);
+        let keys = &mut self.k[layer * self.ctx * self.kv_dim..][..self.ctx * self.kv_dim];
+        for (row, &x) in keys.chunks_exact_mut(self.ctx).zip(&key) {
+            row[pos] = x;
+        }
     }
 }
 
@@ -345,56 +350,4 @@ fn post_norm(weight: &Option<Vec<f32>>, rows: &mut [f32], eps: f64, skip: bool) 
         let input = rows.to_vec();
         ops::rms_norm(&input, w, eps, rows);
     }
-}
-
-/// Causal attention for the `n` query rows at positions `start..start + n`, whose keys and
-/// values are already in the cache. Query head `h` reads KV head `h / (heads / kv_heads)`.
-fn attention(
-    cfg: &Config,
-    cache: &KvCache,
-    layer: usize,
-    start: usize,
-    window: Option<usize>,
-    q: &[f32],
-    out: &mut [f32],
-) {
-    let (hd, heads, kvd) = (cfg.head_dim, cfg.heads, cfg.kv_dim());
-    let group = cfg.heads / cfg.kv_heads;
-    let scale = match q.len() / cfg.q_dim() {
-        _ if faults::is(Fault::HeadDimFromHidden) => 1.0 / ((cfg.hidden / heads) as f32).sqrt(),
-        1 if faults::is(Fault::F16DecodeScale) => half::f16::from_f64(cfg.attn_scale).to_f32(),
-        _ => cfg.attn_scale as f32,
-    };
-    let softcap = cfg
-        .attn_softcap
-        .filter(|_| !faults::is(Fault::ForgetSoftcap))
-        .map(|c| c as f32);
-    let (keys, values) = cache.layer(layer);
-    // Position p sees positions p - window + 1 ..= p (HF's and llama.cpp's rule: masked when
-    // p - t >= window).
-    let window = window.map(|w| w + usize::from(faults::is(Fault::WindowOffByOne)));
-    out.par_chunks_mut(hd).enumerate().for_each(|(idx, o)| {
-        let (i, head) = (idx / heads, idx % heads);
-        let qh = &q[i * cfg.q_dim() + head * hd..][..hd];
-        let kv_off = (head / group) * hd;
-        let len = start + i + 1;
-        let first = window.map_or(0, |w| len.saturating_sub(w));
-        let mut scores: Vec<f32> = (first..len)
-            .map(|t| {
-                let kt = &keys[t * kvd + kv_off..][..hd];
-                qh.iter().zip(kt).map(|(a, b)| a * b).sum::<f32>() * scale
-            })
-            .collect();
-        if let Some(cap) = softcap {
-            ops::softcap(&mut scores, cap);
-        }
-        ops::softmax(&mut scores);
-        o.fill(0.0);
-        for (t, &p) in (first..).zip(&scores) {
-            let vt = &values[t * kvd + kv_off..][..hd];
-            for (acc, &val) in o.iter_mut().zip(vt) {
-                *acc += p * val;
-            }
-        }
-    });
 }

@@ -4,6 +4,7 @@
 //! appends to a bounded KV cache and returns logits. `forward_traced` is the same pass with an
 //! observer that sees every named intermediate tensor.
 
+mod attention;
 mod config;
 mod forward;
 mod weights;

@@ -254,8 +254,7 @@ pub(crate) fn scales_mins_k4(packed: &[u8]) -> (u64, u64) {
 /// A Q8_K activation block's f32 scale.
 #[inline(always)]
 pub(crate) fn q8_k_scale(ab: &[u8]) -> f32 {
-    let d = layout::q8_k::D.start;
-    f32::from_le_bytes([ab[d], ab[d + 1], ab[d + 2], ab[d + 3]])
+    f32::from_le_bytes(ab[layout::q8_k::D].try_into().expect("four bytes"))
 }
 
 /// The Q4_K/Q5_K min term before scaling: sum over sub-blocks g of min_g * (sum of sub-block

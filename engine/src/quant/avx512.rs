@@ -66,23 +66,76 @@ macro_rules! pairs_then_tail {
     }};
 }
 
+/// Q8_0: each block's exact integer dot, then `(d_w * d_a) * dot` added into one of four f32
+/// sums, block b into sum b % 4, the four added as (0 + 1) + (2 + 3) at the end. Four blocks'
+/// dots are reduced together and their four multiply-adds are one, lane k the sum k. The
+/// prefill tile (`avx512_tiles::q8_0_tile`) makes the same multiply-adds in sixteen rows' lanes,
+/// so both give the same bits.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(crate) unsafe fn q8_0_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q8_0::*;
     let t = f16_table();
-    pairs_then_tail!(w, a, SIZE, SIZE, super::avx2::q8_0_row, |w2, a2| {
-        |acc| {
-            let wq = bytes_pair(w2, QS.start, SIZE);
-            let aq = bytes_pair(a2, QS.start, SIZE);
-            let d0 = f16_at(t, w2, D) * f16_at(t, a2, D);
-            let d1 = f16_at(t, &w2[SIZE..], D) * f16_at(t, &a2[SIZE..], D);
-            _mm512_fmadd_ps(
-                two_scales(d0, d1),
-                _mm512_cvtepi32_ps(dot_signed(wq, aq)),
-                acc,
-            )
-        }
-    })
+    let quads = w.len() / (4 * SIZE);
+    let mut acc = _mm_setzero_ps();
+    for (w4, a4) in w.chunks_exact(4 * SIZE).zip(a.chunks_exact(4 * SIZE)) {
+        prefetch_ahead(w4, 4 * SIZE);
+        let (w2, a2) = (&w4[2 * SIZE..], &a4[2 * SIZE..]);
+        let dots = block_sums4(
+            dot_signed(
+                bytes_pair(w4, QS.start, SIZE),
+                bytes_pair(a4, QS.start, SIZE),
+            ),
+            dot_signed(
+                bytes_pair(w2, QS.start, SIZE),
+                bytes_pair(a2, QS.start, SIZE),
+            ),
+        );
+        // The four products d_w * d_a, from F16C (exact, as the table) four at a time.
+        let f16s = |b: &[u8]| -> [i16; 4] {
+            std::array::from_fn(|k| i16::from_le_bytes([b[k * SIZE], b[k * SIZE + 1]]))
+        };
+        let (wd, ad) = (f16s(w4), f16s(a4));
+        let scales = _mm_mul_ps(
+            _mm_cvtph_ps(_mm_loadl_epi64(wd.as_ptr() as *const __m128i)),
+            _mm_cvtph_ps(_mm_loadl_epi64(ad.as_ptr() as *const __m128i)),
+        );
+        acc = _mm_fmadd_ps(scales, _mm_cvtepi32_ps(dots), acc);
+    }
+    let mut sums = [0.0f32; 4];
+    _mm_storeu_ps(sums.as_mut_ptr(), acc);
+    let done = 4 * quads;
+    for (k, (wb, ab)) in w[done * SIZE..]
+        .chunks_exact(SIZE)
+        .zip(a[done * SIZE..].chunks_exact(SIZE))
+        .enumerate()
+    {
+        let dot: i32 = wb[QS]
+            .iter()
+            .zip(&ab[QS])
+            .map(|(&x, &y)| i32::from(x as i8) * i32::from(y as i8))
+            .sum();
+        let scale = f16_at(t, wb, D) * f16_at(t, ab, D);
+        sums[k] = scale.mul_add(dot as f32, sums[k]);
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3])
+}
+
+/// The four block sums of two registers of two 32-element blocks' `vpdpbusd` lanes (eight
+/// lanes a block): [a's lanes 0..8, a's 8..16, b's 0..8, b's 8..16].
+#[inline(always)]
+unsafe fn block_sums4(a: __m512i, b: __m512i) -> __m128i {
+    // Sums of each 128-bit lane, in its lane 0.
+    let quarter = |v: __m512i| {
+        let v = _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b01_00_11_10>(v));
+        _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b10_11_00_01>(v))
+    };
+    let idx = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 28, 24, 20, 16, 12, 8, 4, 0);
+    let eight = _mm512_castsi512_si256(_mm512_permutex2var_epi32(quarter(a), idx, quarter(b)));
+    let pairs = _mm256_hadd_epi32(eight, eight);
+    _mm_unpacklo_epi64(
+        _mm256_castsi256_si128(pairs),
+        _mm256_extracti128_si256::<1>(pairs),
+    )
 }
 
 /// The levels of two consecutive 32-element blocks (`size` bytes each, 16 quant bytes at `qs`),
@@ -297,7 +350,7 @@ pub(crate) unsafe fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
     use layout::q6_k::*;
     use layout::q8_k::{BSUMS, QS as AQS, SIZE as ASIZE};
     let t = f16_table();
-    let mut acc = _mm512_setzero_ps();
+    let mut acc = 0.0f32;
     for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
         prefetch_ahead(wb, SIZE);
         let da = q8_k_scale(ab);
@@ -343,11 +396,7 @@ pub(crate) unsafe fn q6_k_row(w: &[u8], a: &[u8]) -> f32 {
         ));
         let bias = _mm512_mullo_epi32(_mm512_mullo_epi32(sc32, bsums), _mm512_set1_epi32(32));
         isum = _mm512_sub_epi32(isum, bias);
-        acc = _mm512_fmadd_ps(
-            _mm512_set1_ps(f16_at(t, wb, D) * da),
-            _mm512_cvtepi32_ps(isum),
-            acc,
-        );
+        acc = (f16_at(t, wb, D) * da).mul_add(_mm512_reduce_add_epi32(isum) as f32, acc);
     }
-    _mm512_reduce_add_ps(acc)
+    acc
 }

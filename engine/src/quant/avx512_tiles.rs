@@ -1,93 +1,149 @@
-//! AVX-512 (F, BW, VL, VNNI) tile kernels for prefill (`gemm.rs`): `R` weight rows against `T`
-//! tokens, each (row, token) pair's result equal bit for bit to the AVX-512 row dot in
-//! `avx512.rs`. The integer sums are exact, so they may be formed differently as long as each
-//! i32 lane ends up with the row dot's value; the float operations on them (conversion, the
-//! fused multiply-add with the same f32 scale product, the final reductions) are the row dot's,
-//! in its order.
+//! AVX-512 (F, BW, VL, VNNI) tile kernels for prefill (`gemm.rs`): `LANES` = 16 weight rows
+//! against `T` = 4 tokens, one row per 32-bit lane. A row tile is first packed into a panel
+//! whose registers each hold four consecutive levels of all sixteen rows (and the rows' scales
+//! side by side), so that `vpdpbusd` of one register by four activations broadcast from memory
+//! advances sixteen rows' sums at once, and each row's block sum ends whole in its lane. That is
+//! one multiply instruction per 64 multiply-adds, where a register holding one row needs a
+//! second instruction per 64 for the sub-block scales and a reduction across lanes per block.
 //!
-//! What a tile saves: weight levels and scales are decoded once per block for `T` tokens,
-//! activations loaded (and for Q8_0 made unsigned) once for `R` rows, and the K-quants' sub-block
-//! scales enter through `vpdpwssd` (one instruction per 64 levels for scale and sum) instead of
-//! a permute and a 32-bit multiply.
+//! Each (row, token) result equals the AVX-512 row dot in `avx512.rs` bit for bit: the block's
+//! integer sum is exact however it is formed, and the float operations on it (conversion, the
+//! multiply-add by the same f32 scale product, into the same running sum) are the row dot's, in
+//! its order, in the row's lane.
 
 #![cfg(target_arch = "x86_64")]
 
 use std::arch::x86_64::*;
 
 use super::avx2::{
-    f16_at, f16_table, hsum128, q4_k_levels, q5_k_levels, q8_k_scale, scales_mins_k4,
+    f16_at, f16_table, hsum128, q4_k_levels, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
 };
-use super::avx512::{join, load256, two_scales};
-use super::gemm::drive;
+use super::avx512::{join, load256};
+use super::gemm::drive_packed;
 use super::{layout, QMatrix};
 
-/// Weight rows per tile and tokens per tile: 16 accumulators of the 32 vector registers, the
-/// rest for one chunk's levels and scales of each row and the activation being multiplied.
-const R: usize = 4;
+/// `vpdpwssd` itself: `acc + madd(a, b)` in one instruction. LLVM's generic x86-64 tuning splits
+/// the intrinsic into `vpmaddwd` and `vpaddd` where it sees fit, one more instruction in the
+/// tiles' inner loops. (A macro, so the assembly sits in the caller, whose target features
+/// allow the zmm registers.)
+macro_rules! dpwssd {
+    ($acc:expr, $a:expr, $b:expr) => {{
+        let mut acc: __m512i = $acc;
+        let (a, b): (__m512i, __m512i) = ($a, $b);
+        std::arch::asm!(
+            "vpdpwssd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+        acc
+    }};
+}
+
+/// Rows per tile: one per 32-bit lane.
+const LANES: usize = 16;
+/// Tokens per tile: four tokens' sums and four running sums each fit the registers left.
 const T: usize = 4;
 
-/// Two consecutive Q8_0 blocks: their 64 quants, and their scales in lanes 0..8 and 8..16.
-/// (A function with the target features rather than a closure, so the intrinsics inline.)
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn q8_0_pair(t16: &[f32], b: &[u8]) -> (__m512i, __m512) {
-    use layout::q8_0::*;
-    (
-        join(
-            load256(b.as_ptr().add(QS.start)),
-            load256(b.as_ptr().add(SIZE + QS.start)),
-        ),
-        two_scales(f16_at(t16, b, D), f16_at(t16, &b[SIZE..], D)),
-    )
-}
-
-/// 32 16-bit lanes, `lane(l)` in lane l.
+/// A register of one 32-bit value per row, `lane(r)` for row r.
 #[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn lanes16(lane: impl Fn(usize) -> i16) -> __m512i {
-    let lanes: [i16; 32] = std::array::from_fn(lane);
-    _mm512_loadu_si512(lanes.as_ptr() as *const _)
+unsafe fn rows_in_lanes(lane: impl Fn(usize) -> u32) -> __m512i {
+    let v: [u32; LANES] = std::array::from_fn(lane);
+    _mm512_loadu_si512(v.as_ptr() as *const _)
 }
 
-/// Q8_0 x Q8_0 for `R` rows and `T` tokens. `vpdpbusd` takes unsigned bytes on one side: the
-/// activations get 128 added (their sign bit flipped), and each i32 lane starts at -128 times
-/// the sum of its four weights, so that it ends at sum(w * a) exactly, as the row dot's lane.
+/// Token `j`'s results of the tile's rows (lane r is row r) into column `j` of `y`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn store_column(v: __m512, j: usize, y: &mut [[f32; T]; LANES]) {
+    let mut lanes = [0.0f32; LANES];
+    _mm512_storeu_ps(lanes.as_mut_ptr(), v);
+    for (yr, v) in y.iter_mut().zip(lanes) {
+        yr[j] = v;
+    }
+}
+
+/// Registers per block of a Q8_0 panel of `LANES` rows: the quants (8: quants 4k..4k + 4 of
+/// every row, made unsigned by adding 128) and d of every row as f32.
+const Q8_PANEL: usize = 9;
+
+/// Packs `LANES` Q8_0 rows into a panel with one row per 32-bit lane. `vpdpbusd` takes unsigned
+/// bytes on one side: the weights get 128 added (their sign bit flipped), and the token's sums
+/// start at -128 times the block's activation sum (`q8_0_prep`), so they end at sum(w * a).
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn q8_0_tile(w: &[&[u8]; R], a: &[&[u8]; T], y: &mut [[f32; T]; R]) {
+unsafe fn q8_0_pack(w: &[&[u8]; LANES], panel: &mut Vec<__m512i>) {
     use layout::q8_0::*;
     let t16 = f16_table();
-    let pairs = w[0].len() / (2 * SIZE);
-    let zero = _mm512_setzero_si512();
-    let flip = _mm512_set1_epi8(i8::MIN);
-    let mut acc = [[_mm512_setzero_ps(); T]; R];
-    for p in 0..pairs {
-        let at = 2 * SIZE * p;
-        let mut wq = [zero; R];
-        let mut start = [zero; R];
-        let mut wd = [_mm512_setzero_ps(); R];
-        for i in 0..R {
-            (wq[i], wd[i]) = q8_0_pair(t16, &w[i][at..at + 2 * SIZE]);
-            // 0x80 as an unsigned byte is 128: 128 * (sum of each four weights), negated.
-            start[i] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, flip, wq[i]));
+    for b in 0..w[0].len() / SIZE {
+        let block = |r: usize| &w[r][b * SIZE..(b + 1) * SIZE];
+        for k in 0..8 {
+            panel.push(rows_in_lanes(|r| {
+                let q = u32::from_le_bytes(block(r)[QS.start + 4 * k..][..4].try_into().unwrap());
+                q ^ 0x8080_8080
+            }));
         }
-        for j in 0..T {
-            let (aq, ad) = q8_0_pair(t16, &a[j][at..at + 2 * SIZE]);
-            let au = _mm512_xor_si512(aq, flip);
-            for i in 0..R {
-                let dot = _mm512_dpbusd_epi32(start[i], au, wq[i]);
-                // The row dot's scale is the f32 product d_w * d_a per block: the same product.
-                acc[i][j] =
-                    _mm512_fmadd_ps(_mm512_mul_ps(wd[i], ad), _mm512_cvtepi32_ps(dot), acc[i][j]);
+        panel.push(rows_in_lanes(|r| f16_at(t16, block(r), D).to_bits()));
+    }
+}
+
+/// A token tile's Q8_0 data per block besides the quants: -128 times each token's sum of quants
+/// in lanes 0..4, each token's scale as f32 in lanes 4..8.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn q8_0_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
+    use layout::q8_0::*;
+    let t16 = f16_table();
+    for b in 0..a[0].len() / SIZE {
+        let ab = blocks_at(a, b, SIZE);
+        let mut v = [0u32; 16];
+        for (j, ab) in ab.iter().enumerate() {
+            let sum: i32 = ab[QS].iter().map(|&q| i32::from(q as i8)).sum();
+            v[j] = (-128 * sum) as u32;
+            v[4 + j] = f16_at(t16, ab, D).to_bits();
+        }
+        side.push(_mm512_loadu_si512(v.as_ptr() as *const _));
+    }
+}
+
+/// Q8_0 x Q8_0 for `LANES` rows (from their panel, one per lane) and `T` tokens: per block,
+/// eight `vpdpbusd` of the rows' quants by four broadcast activations give each row's exact
+/// dot in its lane, then the row dot's multiply-add into sum b % 4, lane by lane.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn q8_0_tile(
+    panel: &[__m512i],
+    side: &[__m512i],
+    a: &[&[u8]; T],
+    y: &mut [[f32; T]; LANES],
+) {
+    use layout::q8_0::*;
+    let blocks = side.len();
+    assert!(panel.len() == Q8_PANEL * blocks && a.iter().all(|a| a.len() == blocks * SIZE));
+    let mut acc = [[_mm512_setzero_ps(); 4]; T];
+    for b in 0..blocks {
+        let p = panel.as_ptr().add(Q8_PANEL * b);
+        let s = side.as_ptr().add(b) as *const i32;
+        let quants: [__m512i; 8] = std::array::from_fn(|k| *p.add(k));
+        let d = _mm512_castsi512_ps(*p.add(8));
+        for (j, acc) in acc.iter_mut().enumerate() {
+            let aq = a[j].as_ptr().add(b * SIZE + QS.start) as *const i32;
+            let four = |k: usize| _mm512_set1_epi32(aq.add(k).read_unaligned());
+            let (mut s0, mut s1) = (_mm512_set1_epi32(*s.add(j)), _mm512_setzero_si512());
+            for k in (0..8).step_by(2) {
+                s0 = _mm512_dpbusd_epi32(s0, quants[k], four(k));
+                s1 = _mm512_dpbusd_epi32(s1, quants[k + 1], four(k + 1));
             }
+            let dot = _mm512_add_epi32(s0, s1);
+            let da = _mm512_set1_ps(*(s.add(4 + j) as *const f32));
+            acc[b % 4] = _mm512_fmadd_ps(_mm512_mul_ps(d, da), _mm512_cvtepi32_ps(dot), acc[b % 4]);
         }
     }
-    // A row with an odd number of blocks ends on the AVX2 row for its last block, as the row dot.
-    let done = 2 * SIZE * pairs;
-    for i in 0..R {
-        for j in 0..T {
-            let tail = super::avx2::q8_0_row(&w[i][done..], &a[j][done..]);
-            y[i][j] = _mm512_reduce_add_ps(acc[i][j]) + tail;
-        }
+    for (j, acc) in acc.iter().enumerate() {
+        let sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+        store_column(sum, j, y);
     }
 }
 
@@ -101,49 +157,19 @@ fn blocks_at<'a, const N: usize>(rows: &[&'a [u8]; N], b: usize, size: usize) ->
     out
 }
 
-/// The four tokens' Q8_K scales, each in four lanes (token j in lanes 4j..4j + 4: the layout of
-/// the packed min terms), and each broadcast alone.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn token_scales(ab: &[&[u8]; T]) -> (__m512, [__m512; T]) {
-    let da: [f32; T] = std::array::from_fn(|j| q8_k_scale(ab[j]));
-    let quads = _mm512_set_ps(
-        da[3], da[3], da[3], da[3], da[2], da[2], da[2], da[2], da[1], da[1], da[1], da[1], da[0],
-        da[0], da[0], da[0],
-    );
-    (quads, da.map(|d| _mm512_set1_ps(d)))
-}
+/// Registers per block of a Q8_K token tile's prepared data: the four tokens' sub-block sums in
+/// pairs (token j's pair p in lane 4j + p, two 16-bit halves) and their scales in lanes 0..4.
+const KX_SIDE: usize = 2;
 
-/// Q4_K (`Q5 = false`) and Q5_K against Q8_K for `R` rows and `T` = 4 tokens. Per 64 levels
-/// (two sub-blocks), `maddubs` forms pairs of products and `vpdpwssd` multiplies each pair by its
-/// sub-block's scale and adds both into the lane: the row dot's lane, sc * (sum of four
-/// products), summed over the block. The row dot's four-lane min terms of the four tokens sit
-/// side by side in one register per row, so one `madd`, conversion and multiply-add serve all
-/// four, lane for lane as the row dot's.
+/// A token tile's Q8_K data per block besides the quants: each token's sub-block sums (pairs
+/// of its 16-element sums, as `kx_min_term` forms them) and its scale.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn kx_tile<const Q5: bool>(w: &[&[u8]; R], a: &[&[u8]; T], y: &mut [[f32; T]; R]) {
-    use layout::q4_k::{D, DMIN, SCALES};
-    use layout::q8_k::{BSUMS, QS as AQS, SIZE as ASIZE};
-    const { assert!(T == 4, "four tokens' min terms fill one register") };
-    let size = if Q5 {
-        layout::q5_k::SIZE
-    } else {
-        layout::q4_k::SIZE
-    };
-    let t16 = f16_table();
-    let blocks = w[0].len() / size;
-    let zero = _mm512_setzero_si512();
-    // 16-bit scales for chunk c: sub-block 2c's in the low half (its 32 levels), 2c + 1's above.
-    let pick: [__m512i; 4] =
-        std::array::from_fn(|c| lanes16(|l| (2 * c + usize::from(l >= 16)) as i16));
-    let mut acc = [[_mm512_setzero_ps(); T]; R];
-    let mut acc_min = [_mm512_setzero_ps(); R];
-    for b in 0..blocks {
-        let wb = blocks_at(w, b, size);
+unsafe fn kx_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
+    use layout::q8_k::{BSUMS, SIZE as ASIZE};
+    for b in 0..a[0].len() / ASIZE {
         let ab = blocks_at(a, b, ASIZE);
-        // Each token's sums of its sub-blocks' activations, as kx_min_term forms them.
-        let mut pair_sums = zero;
+        let mut pair_sums = _mm512_setzero_si512();
         for (j, ab) in ab.iter().enumerate() {
             let bsums = load256(ab.as_ptr().add(BSUMS.start));
             let sums = _mm_hadd_epi16(
@@ -152,47 +178,131 @@ unsafe fn kx_tile<const Q5: bool>(w: &[&[u8]; R], a: &[&[u8]; T], y: &mut [[f32;
             );
             pair_sums = _mm512_mask_broadcast_i32x4(pair_sums, 0xF << (4 * j), sums);
         }
-        let (da_quads, da) = token_scales(&ab);
-        let mut sc16 = [zero; R];
-        for i in 0..R {
-            let (scales, mins) = scales_mins_k4(&wb[i][SCALES]);
-            sc16[i] = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
-            let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
-            let terms = _mm512_madd_epi16(_mm512_broadcast_i32x4(mins16), pair_sums);
-            let dmin = _mm512_mul_ps(_mm512_set1_ps(f16_at(t16, wb[i], DMIN)), da_quads);
-            acc_min[i] = _mm512_fmadd_ps(dmin, _mm512_cvtepi32_ps(terms), acc_min[i]);
-        }
-        let mut isum = [[zero; T]; R];
-        for (c, pick) in pick.iter().enumerate() {
-            let mut levels = [zero; R];
-            let mut sc = [zero; R];
-            for i in 0..R {
+        let da: [f32; T] = std::array::from_fn(|j| q8_k_scale(ab[j]));
+        side.push(pair_sums);
+        side.push(_mm512_castps_si512(_mm512_zextps128_ps512(_mm_loadu_ps(
+            da.as_ptr(),
+        ))));
+    }
+}
+
+/// Q4_K and Q5_K rows per tile: one row's 16 running sums per register, as the row dot keeps
+/// them, so three rows by four tokens fill the registers.
+const KR: usize = 3;
+/// Registers per row and block in a Q4_K/Q5_K panel: the four chunks of 64 levels, the
+/// sub-block scales of chunk pairs (0, 1) and (2, 3) as 16-bit pairs, and the eight mins
+/// (16-bit, lanes 0..8) with d and dmin as f32 in 32-bit lanes 4 and 5.
+const KX_PANEL: usize = 4 + 2 + 1;
+
+/// Packs `KR` Q4_K (`Q5 = false`) or Q5_K rows into a panel, block by block and row by row:
+/// what the tile would otherwise decode again for every token tile.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn kx_pack<const Q5: bool>(w: &[&[u8]; KR], panel: &mut Vec<__m512i>) {
+    use layout::q4_k::{D, DMIN, SCALES};
+    let size = if Q5 {
+        layout::q5_k::SIZE
+    } else {
+        layout::q4_k::SIZE
+    };
+    let t16 = f16_table();
+    // Lane l of chunk c takes sub-block 2c + (l >= 8)'s scale; a pair register holds chunk c's
+    // in the low and chunk c + 1's in the high half of each 32-bit lane.
+    let pair_of: [__m512i; 2] = std::array::from_fn(|p| {
+        let lanes: [i16; 32] = std::array::from_fn(|h| {
+            let (l, c) = (h / 2, 2 * p + h % 2);
+            (2 * c + usize::from(l >= 8)) as i16
+        });
+        _mm512_loadu_si512(lanes.as_ptr() as *const _)
+    });
+    for b in 0..w[0].len() / size {
+        for wr in w {
+            let wb = &wr[b * size..(b + 1) * size];
+            for c in 0..4 {
                 let (lo, hi) = if Q5 {
-                    q5_k_levels(wb[i], c)
+                    q5_k_levels(wb, c)
                 } else {
-                    q4_k_levels(wb[i], c)
+                    q4_k_levels(wb, c)
                 };
-                levels[i] = join(lo, hi);
-                sc[i] = _mm512_permutexvar_epi16(*pick, sc16[i]);
+                panel.push(join(lo, hi));
             }
+            let (scales, mins) = scales_mins_k4(&wb[SCALES]);
+            let sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
+            for p in &pair_of {
+                panel.push(_mm512_permutexvar_epi16(*p, sc16));
+            }
+            let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
+            let (d, dmin) = (f16_at(t16, wb, D), f16_at(t16, wb, DMIN));
+            let scales = _mm_set_epi32(0, 0, dmin.to_bits() as i32, d.to_bits() as i32);
+            panel.push(_mm512_inserti32x4::<1>(
+                _mm512_castsi128_si512(mins16),
+                scales,
+            ));
+        }
+    }
+}
+
+/// Q4_K and Q5_K against Q8_K for `KR` rows (from their panel) and `T` = 4 tokens, lane for
+/// lane as the row dot: each i32 lane l sums, over the block's four chunks of 64 levels, the
+/// chunk's sub-block scale times the `vpdpbusd` sum of its levels 4l..4l + 4. The sums of two
+/// chunks (at most 4 * 31 * 127 each) fit 16 bits, so they are packed side by side in each lane
+/// and one `vpdpwssd` by the pair of scales adds both: three multiply instructions per two
+/// chunks where separate scaling takes four. The four tokens' four-lane min terms sit side by
+/// side in one register per row, so one `madd`, conversion and multiply-add serve all four.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn kx_tile(panel: &[__m512i], side: &[__m512i], a: &[&[u8]; T], y: &mut [[f32; T]; KR]) {
+    use layout::q8_k::{QS as AQS, SIZE as ASIZE};
+    const { assert!(T == 4, "four tokens' min terms fill one register") };
+    let zero = _mm512_setzero_si512();
+    let blocks = side.len() / KX_SIDE;
+    assert!(panel.len() == KX_PANEL * KR * blocks && a.iter().all(|a| a.len() == blocks * ASIZE));
+    let mut acc = [[_mm512_setzero_ps(); T]; KR];
+    let mut acc_min = [_mm512_setzero_ps(); KR];
+    for b in 0..blocks {
+        let p = panel.as_ptr().add(KX_PANEL * KR * b);
+        let s = side.as_ptr().add(KX_SIDE * b);
+        // The panel's f32 d and dmin of row i; the side's scale of token j.
+        let d_of = |i: usize, k: usize| *(p.add(KX_PANEL * i + 6) as *const f32).add(4 + k);
+        let da_of = |j: usize| *(s.add(1) as *const f32).add(j);
+        // Token j's scale in lanes 4j..4j + 4, for the four tokens' min terms.
+        let quad_of = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+        let da_quads = _mm512_permutexvar_ps(quad_of, _mm512_castsi512_ps(*s.add(1)));
+        for (i, acc_min) in acc_min.iter_mut().enumerate() {
+            let mins16 = _mm512_castsi512_si128(*p.add(KX_PANEL * i + 6));
+            let terms = _mm512_madd_epi16(_mm512_broadcast_i32x4(mins16), *s);
+            let dmin = _mm512_mul_ps(_mm512_set1_ps(d_of(i, 1)), da_quads);
+            *acc_min = _mm512_fmadd_ps(dmin, _mm512_cvtepi32_ps(terms), *acc_min);
+        }
+        let mut isum = [[zero; T]; KR];
+        for pair in 0..2 {
             for j in 0..T {
-                let av = _mm512_loadu_si512(ab[j].as_ptr().add(AQS.start + 64 * c) as *const _);
-                for i in 0..R {
-                    let pairs = _mm512_maddubs_epi16(levels[i], av);
-                    isum[i][j] = _mm512_dpwssd_epi32(isum[i][j], pairs, sc[i]);
+                let at = b * ASIZE + AQS.start + 128 * pair;
+                let av = a[j][at..at + 128].as_ptr();
+                let (a0, a1) = (
+                    _mm512_loadu_si512(av as *const _),
+                    _mm512_loadu_si512(av.add(64) as *const _),
+                );
+                for (i, isum) in isum.iter_mut().enumerate() {
+                    let row = p.add(KX_PANEL * i);
+                    let s0 = _mm512_dpbusd_epi32(zero, *row.add(2 * pair), a0);
+                    let s1 = _mm512_dpbusd_epi32(zero, *row.add(2 * pair + 1), a1);
+                    let both =
+                        _mm512_mask_blend_epi16(0xAAAA_AAAA, s0, _mm512_slli_epi32::<16>(s1));
+                    isum[j] = dpwssd!(isum[j], both, *row.add(4 + pair));
                 }
             }
         }
-        for i in 0..R {
-            let d = _mm512_set1_ps(f16_at(t16, wb[i], D));
+        for i in 0..KR {
+            let d = _mm512_set1_ps(d_of(i, 0));
             for j in 0..T {
                 // d * da as the row dot's scalar product, in every lane.
-                let scale = _mm512_mul_ps(d, da[j]);
+                let scale = _mm512_mul_ps(d, _mm512_set1_ps(da_of(j)));
                 acc[i][j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum[i][j]), acc[i][j]);
             }
         }
     }
-    for i in 0..R {
+    for i in 0..KR {
         let mut mins = [0.0f32; 16];
         _mm512_storeu_ps(mins.as_mut_ptr(), acc_min[i]);
         for j in 0..T {
@@ -202,133 +312,159 @@ unsafe fn kx_tile<const Q5: bool>(w: &[&[u8]; R], a: &[&[u8]; T], y: &mut [[f32;
     }
 }
 
-/// Q6_K against Q8_K for `R` rows and `T` tokens. Each 64 levels are four sub-blocks of 16;
-/// their scales enter through `vpdpwssd` as in `kx_tile`, and each lane starts at -32 times its
-/// sub-block's scale and activation sum (the levels are stored +32), which the row dot subtracts
-/// at the end: the same integers.
+/// Registers per block of a Q6_K panel of `LANES` rows: the levels (64: sub-block k's levels
+/// 4g..4g + 4 of every row, stored +32, for k < 16 and g < 4), the sub-block scales (16), the
+/// scales in pairs (8, as two 16-bit halves), and d of every row.
+const Q6_PANEL: usize = 64 + 16 + 8 + 1;
+
+/// Packs `LANES` Q6_K rows into a panel with one row per 32-bit lane (see `kx_pack`).
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn q6_k_tile(w: &[&[u8]; R], a: &[&[u8]; T], y: &mut [[f32; T]; R]) {
+unsafe fn q6_k_pack(w: &[&[u8]; LANES], panel: &mut Vec<__m512i>) {
     use layout::q6_k::*;
-    use layout::q8_k::{BSUMS, QS as AQS, SIZE as ASIZE};
     let t16 = f16_table();
-    let blocks = w[0].len() / SIZE;
+    for b in 0..w[0].len() / SIZE {
+        let block = |r: usize| &w[r][b * SIZE..(b + 1) * SIZE];
+        let mut levels = [[0u8; 256]; LANES];
+        for (r, lv) in levels.iter_mut().enumerate() {
+            for h in 0..2 {
+                for (q, v) in q6_k_levels(block(r), h).into_iter().enumerate() {
+                    _mm256_storeu_si256(lv.as_mut_ptr().add(128 * h + 32 * q) as *mut __m256i, v);
+                }
+            }
+        }
+        for k in 0..16 {
+            for g in 0..4 {
+                panel.push(rows_in_lanes(|r| {
+                    u32::from_le_bytes(levels[r][16 * k + 4 * g..][..4].try_into().unwrap())
+                }));
+            }
+        }
+        let scale = |r: usize, k: usize| block(r)[SCALES.start + k] as i8;
+        for k in 0..16 {
+            panel.push(rows_in_lanes(|r| i32::from(scale(r, k)) as u32));
+        }
+        for m in 0..8 {
+            panel.push(rows_in_lanes(|r| {
+                let lo = i16::from(scale(r, 2 * m)) as u16;
+                let hi = i16::from(scale(r, 2 * m + 1)) as u16;
+                u32::from(lo) | u32::from(hi) << 16
+            }));
+        }
+        panel.push(rows_in_lanes(|r| f16_at(t16, block(r), D).to_bits()));
+    }
+}
+
+/// Q6_K against Q8_K for `LANES` rows (from their panel, one per lane) and `T` tokens: per
+/// sub-block of 16, four `vpdpbusd` of the rows' levels by four broadcast activations and one
+/// `vpmulld` by its scale; the levels' +32 comes off as 32 times the scales by the sub-block
+/// sums (`vpdpwssd` of pairs of scales by pairs of the token's 16-element sums). The lane then
+/// holds the row dot's exact integer sum, and the multiply-add is the row dot's.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn q6_k_tile(
+    panel: &[__m512i],
+    side: &[__m512i],
+    a: &[&[u8]; T],
+    y: &mut [[f32; T]; LANES],
+) {
+    use layout::q8_k::{BSUMS, QS as AQS, SIZE as ASIZE};
     let zero = _mm512_setzero_si512();
-    let low4 = _mm512_set1_epi8(0xF);
-    let low2 = _mm512_set1_epi8(3);
-    // Sub-block k of a chunk of 64 levels is 16-bit lanes 8k..8k + 8.
-    let pick: [__m512i; 4] = std::array::from_fn(|chunk| lanes16(|l| (4 * chunk + l / 8) as i16));
-    // The high two bits of the levels in the low and high half of each chunk: sub-blocks 32s..
-    // of a half take bits 2s, 2s + 1 of qh, s = 0, 1 for the low nibbles and 2, 3 for the high.
-    let shifts: [__m512i; 2] =
-        std::array::from_fn(|half| lanes16(|l| (4 * half + 2 * usize::from(l >= 16)) as i16));
-    let mut acc = [[_mm512_setzero_ps(); T]; R];
+    let blocks = side.len() / KX_SIDE;
+    assert!(panel.len() == Q6_PANEL * blocks && a.iter().all(|a| a.len() == blocks * ASIZE));
+    let mut acc = [_mm512_setzero_ps(); T];
     for b in 0..blocks {
-        let wb = blocks_at(w, b, SIZE);
-        let ab = blocks_at(a, b, ASIZE);
-        let mut bsums = [zero; T];
-        for j in 0..T {
-            bsums[j] = _mm512_cvtepu16_epi32(load256(ab[j].as_ptr().add(BSUMS.start)));
-        }
-        let mut sc16 = [zero; R];
-        let mut isum = [[zero; T]; R];
-        for i in 0..R {
-            let raw = _mm_loadu_si128(wb[i].as_ptr().add(SCALES.start) as *const __m128i);
-            sc16[i] = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(raw));
-            // -32 * scale as 32-bit lanes (low 16 bits exact) against the activation sums
-            // zero-extended: vpdpwssd adds -32 * sc * bsum, the high halves meeting zeros.
-            let bias = _mm512_mullo_epi32(_mm512_cvtepi8_epi32(raw), _mm512_set1_epi32(-32));
-            for j in 0..T {
-                isum[i][j] = _mm512_dpwssd_epi32(zero, bias, bsums[j]);
+        let p = panel.as_ptr().add(Q6_PANEL * b);
+        let s = side.as_ptr().add(KX_SIDE * b) as *const i32;
+        let mut isum = [zero; T];
+        for k in 0..16 {
+            let levels: [__m512i; 4] = std::array::from_fn(|g| *p.add(4 * k + g));
+            let sc = *p.add(64 + k);
+            for (j, isum) in isum.iter_mut().enumerate() {
+                let aq = a[j].as_ptr().add(b * ASIZE + AQS.start + 16 * k) as *const i32;
+                let four = |g: usize| _mm512_set1_epi32(aq.add(g).read_unaligned());
+                let s0 = _mm512_dpbusd_epi32(zero, levels[0], four(0));
+                let s1 = _mm512_dpbusd_epi32(zero, levels[1], four(1));
+                let s0 = _mm512_dpbusd_epi32(s0, levels[2], four(2));
+                let s1 = _mm512_dpbusd_epi32(s1, levels[3], four(3));
+                *isum = _mm512_add_epi32(*isum, _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
             }
         }
-        for h in 0..2 {
-            for half in 0..2 {
-                let mut levels = [zero; R];
-                let mut sc = [zero; R];
-                for i in 0..R {
-                    let ql = _mm512_loadu_si512(wb[i].as_ptr().add(QL.start + 64 * h) as *const _);
-                    let nibbles = if half == 0 {
-                        _mm512_and_si512(ql, low4)
-                    } else {
-                        _mm512_and_si512(_mm512_srli_epi16::<4>(ql), low4)
-                    };
-                    let qh = _mm512_broadcast_i64x4(load256(wb[i].as_ptr().add(QH.start + 32 * h)));
-                    let high = _mm512_and_si512(_mm512_srlv_epi16(qh, shifts[half]), low2);
-                    levels[i] = _mm512_or_si512(nibbles, _mm512_slli_epi16::<4>(high));
-                    sc[i] = _mm512_permutexvar_epi16(pick[2 * h + half], sc16[i]);
-                }
-                for j in 0..T {
-                    let at = AQS.start + 128 * h + 64 * half;
-                    let av = _mm512_loadu_si512(ab[j].as_ptr().add(at) as *const _);
-                    for i in 0..R {
-                        let pairs = _mm512_maddubs_epi16(levels[i], av);
-                        isum[i][j] = _mm512_dpwssd_epi32(isum[i][j], pairs, sc[i]);
-                    }
-                }
+        let d = _mm512_castsi512_ps(*p.add(88));
+        for (j, acc) in acc.iter_mut().enumerate() {
+            let bsums = a[j].as_ptr().add(b * ASIZE + BSUMS.start) as *const i32;
+            let mut bias = zero;
+            for m in 0..8 {
+                let pair = _mm512_set1_epi32(bsums.add(m).read_unaligned());
+                bias = _mm512_dpwssd_epi32(bias, *p.add(80 + m), pair);
             }
-        }
-        let da: [__m512; T] = std::array::from_fn(|j| _mm512_set1_ps(q8_k_scale(ab[j])));
-        for i in 0..R {
-            let d = _mm512_set1_ps(f16_at(t16, wb[i], D));
-            for j in 0..T {
-                let scale = _mm512_mul_ps(d, da[j]);
-                acc[i][j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum[i][j]), acc[i][j]);
-            }
+            let isum = _mm512_sub_epi32(isum[j], _mm512_slli_epi32::<5>(bias));
+            let da = _mm512_set1_ps(*(s.add(16 + j) as *const f32));
+            *acc = _mm512_fmadd_ps(_mm512_mul_ps(d, da), _mm512_cvtepi32_ps(isum), *acc);
         }
     }
-    for i in 0..R {
-        for j in 0..T {
-            y[i][j] = _mm512_reduce_add_ps(acc[i][j]);
-        }
+    for (j, acc) in acc.iter().enumerate() {
+        store_column(*acc, j, y);
     }
 }
 
 /// The tiled products the dispatch table files under AVX-512. SAFETY of callers: only run after
 /// `Kernel::check` confirmed AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
 pub(crate) unsafe fn q8_0(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    drive::<R, T>(
+    drive_packed::<LANES, T, __m512i>(
         w,
         first,
         acts,
         n,
         out,
-        |w, a, y| q8_0_tile(w, a, y),
+        |w, panel| q8_0_pack(w, panel),
+        |a, side| q8_0_prep(a, side),
+        |panel, side, _, a, y| q8_0_tile(panel, side, a, y),
         |w, a| super::avx512::q8_0_row(w, a),
     )
 }
 
 pub(crate) unsafe fn q4_k(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    drive::<R, T>(
-        w,
-        first,
-        acts,
-        n,
-        out,
-        |w, a, y| kx_tile::<false>(w, a, y),
-        |w, a| super::avx512::q4_k_row(w, a),
-    )
+    kx::<false>(w, first, acts, n, out, |w, a| super::avx512::q4_k_row(w, a))
 }
 
 pub(crate) unsafe fn q5_k(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    drive::<R, T>(
+    kx::<true>(w, first, acts, n, out, |w, a| super::avx512::q5_k_row(w, a))
+}
+
+#[inline(always)]
+unsafe fn kx<const Q5: bool>(
+    w: &QMatrix,
+    first: usize,
+    acts: &[u8],
+    n: usize,
+    out: &mut [f32],
+    row: impl Fn(&[u8], &[u8]) -> f32,
+) {
+    drive_packed::<KR, T, __m512i>(
         w,
         first,
         acts,
         n,
         out,
-        |w, a, y| kx_tile::<true>(w, a, y),
-        |w, a| super::avx512::q5_k_row(w, a),
+        |w, panel| kx_pack::<Q5>(w, panel),
+        |a, side| kx_prep(a, side),
+        |panel, side, _, a, y| kx_tile(panel, side, a, y),
+        row,
     )
 }
 
 pub(crate) unsafe fn q6_k(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    drive::<R, T>(
+    drive_packed::<LANES, T, __m512i>(
         w,
         first,
         acts,
         n,
         out,
-        |w, a, y| q6_k_tile(w, a, y),
+        |w, panel| q6_k_pack(w, panel),
+        // The scales of the Q8_K tokens, as the Q4_K tile takes them (its sums go unused).
+        |a, side| kx_prep(a, side),
+        |panel, side, _, a, y| q6_k_tile(panel, side, a, y),
         |w, a| super::avx512::q6_k_row(w, a),
     )
 }

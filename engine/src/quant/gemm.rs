@@ -1,13 +1,13 @@
 //! Prefill's matrix products: a tile of `R` weight rows against `T` tokens at a time, so that
-//! each weight block is decoded once for `T` tokens and each activation block loaded once for
+//! each weight block is decoded once for a whole token chunk and each activation loaded once for
 //! `R` rows, where the row dots decode and load both again for every (row, token) pair. Prefill
 //! is compute-bound (each weight row is streamed once per batch), so this is where its time goes.
 //!
-//! A tile kernel computes, for every (row, token) pair, the same integer sums lane for lane as
-//! its instruction set's row dot and then the same float operations in the same order: its
-//! results equal the row dot's bit for bit, so a batch and one token at a time agree exactly,
-//! and the row dots are the tested reference they are held to. Rows and tokens left over from
-//! whole tiles go through the row dot itself.
+//! A tile kernel computes, for every (row, token) pair and every block, the same exact integer
+//! sum as its instruction set's row dot and then the same float operations in the same order:
+//! its results equal the row dot's bit for bit, so a batch and one token at a time agree
+//! exactly, and the row dots are the tested reference they are held to. Rows and tokens left
+//! over from whole tiles go through the row dot itself.
 
 use super::QMatrix;
 
@@ -26,37 +26,53 @@ fn token_chunk(act_len: usize, tile: usize) -> usize {
 
 /// Runs `tile` over every whole `R` x `T` tile of the task and `row` over the pairs left over:
 /// the last `rows % R` rows (a task's row count need not divide by `R`) and each row tile's last
-/// tokens of a chunk.
+/// tokens of a chunk. The tiles read their weight rows from a panel: `pack` decodes a row tile's
+/// blocks (levels, scales) once per token chunk into `panel`, in the order the tile reads them,
+/// which every token tile of the chunk then reads. `prep` does the same for each token tile's
+/// activations (scales, sums), once per chunk, into a run of equal length per tile. The tile
+/// also gets the raw rows and activations.
 #[inline(always)]
-pub(crate) fn drive<const R: usize, const T: usize>(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drive_packed<const R: usize, const T: usize, P>(
     w: &QMatrix,
     first: usize,
     acts: &[u8],
     n: usize,
     out: &mut [f32],
-    tile: impl Fn(&[&[u8]; R], &[&[u8]; T], &mut [[f32; T]; R]),
+    pack: impl Fn(&[&[u8]; R], &mut Vec<P>),
+    prep: impl Fn(&[&[u8]; T], &mut Vec<P>),
+    tile: impl Fn(&[P], &[P], &[&[u8]; R], &[&[u8]; T], &mut [[f32; T]; R]),
     row: impl Fn(&[u8], &[u8]) -> f32,
 ) {
     let rows = out.len() / n;
     let act_len = acts.len() / n;
     let act = |t: usize| &acts[t * act_len..(t + 1) * act_len];
     let chunk = token_chunk(act_len, T);
+    let (mut panel, mut side) = (Vec::new(), Vec::new());
     for t0 in (0..n).step_by(chunk) {
         let t_end = (t0 + chunk).min(n);
+        let tiles = (t_end - t0) / T;
+        let tokens = |k: usize| -> [&[u8]; T] { std::array::from_fn(|j| act(t0 + k * T + j)) };
+        side.clear();
+        for k in 0..tiles {
+            prep(&tokens(k), &mut side);
+        }
+        let per_tile = side.len() / tiles.max(1);
         let whole_rows = rows / R * R;
         for r in (0..whole_rows).step_by(R) {
             let ws: [&[u8]; R] = std::array::from_fn(|i| w.row(first + r + i));
-            let mut t = t0;
-            while t + T <= t_end {
-                let a: [&[u8]; T] = std::array::from_fn(|j| act(t + j));
+            panel.clear();
+            pack(&ws, &mut panel);
+            for k in 0..tiles {
                 let mut y = [[0.0f32; T]; R];
-                tile(&ws, &a, &mut y);
+                let sk = &side[k * per_tile..(k + 1) * per_tile];
+                tile(&panel, sk, &ws, &tokens(k), &mut y);
+                let t = t0 + k * T;
                 for (i, yi) in y.iter().enumerate() {
                     out[(r + i) * n + t..][..T].copy_from_slice(yi);
                 }
-                t += T;
             }
-            for t in t..t_end {
+            for t in t0 + tiles * T..t_end {
                 for (i, wr) in ws.iter().enumerate() {
                     out[(r + i) * n + t] = row(wr, act(t));
                 }
@@ -99,13 +115,18 @@ mod tests {
             let task_rows = rows - first;
             let mut out = vec![-1.0f32; task_rows * n];
             let row_of = |wr: &[u8]| (wr.as_ptr() as usize - data.as_ptr() as usize) / (4 * cols);
-            drive::<3, 2>(
+            drive_packed::<3, 2, usize>(
                 &w,
                 first,
                 &acts,
                 n,
                 &mut out,
-                |ws, a, y| {
+                // The panel holds the rows, the prepared data the tokens.
+                |ws, panel| panel.extend(ws.iter().map(|wr| row_of(wr))),
+                |a, side| side.extend(a.iter().map(|at| usize::from(at[0]))),
+                |panel, side, ws, a, y| {
+                    assert_eq!(panel, ws.map(row_of));
+                    assert_eq!(side, a.map(|at| usize::from(at[0])));
                     for (i, wr) in ws.iter().enumerate() {
                         for (j, at) in a.iter().enumerate() {
                             y[i][j] = (1000 * row_of(wr) + usize::from(at[0])) as f32 + 0.5;

@@ -111,12 +111,25 @@ pub(crate) fn matmul_checked(
             }
             Ok::<(), QuantError>(())
         })?;
-    for (r, vals) in yt.chunks_exact(n).enumerate() {
-        for (t, &v) in vals.iter().enumerate() {
-            y[t * w.rows + r] = v;
+    untranspose(&yt, n, w.rows, y);
+    Ok(())
+}
+
+/// `y[t, r] = yt[r, t]` for `yt` as `[rows, n]` and `y` as `[n, rows]`, 16 rows at a time: each
+/// token's 16 outputs are one cache line written whole, and the 16 rows read down their columns
+/// stay in L1. (Row by row, every element written is a cache line of its own: a seventh of a
+/// prefill's time at 128 tokens.)
+fn untranspose(yt: &[f32], n: usize, rows: usize, y: &mut [f32]) {
+    const BLOCK: usize = 16;
+    for r0 in (0..rows).step_by(BLOCK) {
+        let block = &yt[r0 * n..(r0 + BLOCK).min(rows) * n];
+        for (t, dst) in y.chunks_exact_mut(rows).enumerate() {
+            let dst = &mut dst[r0..r0 + block.len() / n];
+            for (d, src) in dst.iter_mut().zip(block.chunks_exact(n)) {
+                *d = src[t];
+            }
         }
     }
-    Ok(())
 }
 
 /// Each of the `x.len() / cols` vectors quantized once to `act`, as llama.cpp's x86 backend

@@ -55,13 +55,23 @@ pub(crate) fn quantize_x86(x: &[f32], b: &mut [u8], with_sum: bool) {
     put_f16(b, d_at, d);
     let mut sum = 0i32;
     for (q, &v) in b[qs].iter_mut().zip(x) {
-        let v = (v * id).round_ties_even() as i8;
+        let v = round_ties_even(v * id) as i8;
         *q = v as u8;
         sum += i32::from(v);
     }
     if with_sum {
         put_f16(b, q8_1::S, d * sum as f32);
     }
+}
+
+/// `x` rounded to the nearest integer, ties to even, for |x| < 2^22 (here |x| <= 127): adding
+/// 1.5 * 2^23 leaves no bits below the units, so the float addition itself rounds, to even. The
+/// same as `f32::round_ties_even`, which is a call to `rintf` on the baseline x86-64 target and
+/// was a tenth of a Q8_0 prefill's time.
+#[inline(always)]
+fn round_ties_even(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (x + MAGIC) - MAGIC
 }
 
 /// The scalar row dot against Q8_0 activations.

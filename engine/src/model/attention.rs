@@ -1,0 +1,217 @@
+//! Causal attention over the KV cache for a call's query rows: scores, softmax and the weighted
+//! sum of values, per (KV head, token), for every query head sharing that KV head.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::{Config, KvCache};
+use crate::faults::{self, Fault};
+use crate::ops;
+
+/// Causal attention for the `n` query rows at positions `start..start + n`, whose keys and
+/// values are already in the cache. Query head `h` reads KV head `h / (heads / kv_heads)`.
+///
+/// One task per (token, KV head): the `heads / kv_heads` query heads that share a KV head take
+/// their scores against each key row as it is loaded, and their weighted sums of each value row
+/// likewise, a small matrix product over the cache instead of one pass over it per query head.
+/// Each (token, head) still sums its positions in one fixed order whatever else the call holds,
+/// so a batch and one token at a time agree bit for bit.
+pub(super) fn attention(
+    cfg: &Config,
+    cache: &KvCache,
+    layer: usize,
+    start: usize,
+    window: Option<usize>,
+    q: &[f32],
+    out: &mut [f32],
+) {
+    let (hd, heads, kvd) = (cfg.head_dim, cfg.heads, cfg.kv_dim());
+    let group = cfg.heads / cfg.kv_heads;
+    let scale = match q.len() / cfg.q_dim() {
+        _ if faults::is(Fault::HeadDimFromHidden) => 1.0 / ((cfg.hidden / heads) as f32).sqrt(),
+        1 if faults::is(Fault::F16DecodeScale) => half::f16::from_f64(cfg.attn_scale).to_f32(),
+        _ => cfg.attn_scale as f32,
+    };
+    let softcap = cfg
+        .attn_softcap
+        .filter(|_| !faults::is(Fault::ForgetSoftcap))
+        .map(|c| c as f32);
+    let (keys, values) = cache.layer(layer);
+    // Position p sees positions p - window + 1 ..= p (HF's and llama.cpp's rule: masked when
+    // p - t >= window).
+    let window = window.map(|w| w + usize::from(faults::is(Fault::WindowOffByOne)));
+    let span = AttentionSpan {
+        keys,
+        values,
+        ctx: keys.len() / kvd,
+        kvd,
+        hd,
+        scale,
+        softcap,
+    };
+    // One task per (KV head, token), KV head first: consecutive tasks read the same KV head's
+    // keys and values, which stay in L2, where token-first order cycles through every head's
+    // and misses. Their outputs go to `by_head` ([kv_head][token][group * hd]) and then to
+    // `out` ([token][head * hd]: a token's query heads are consecutive, so one KV head's group
+    // is one run of its row).
+    let n = q.len() / cfg.q_dim();
+    let run = group * hd;
+    let mut by_head = vec![0.0f32; out.len()];
+    by_head
+        .par_chunks_mut(run)
+        .enumerate()
+        .for_each(|(idx, o)| {
+            let (kv_head, i) = (idx / n, idx % n);
+            let qg = &q[i * cfg.q_dim() + kv_head * run..][..run];
+            let len = start + i + 1;
+            let first = window.map_or(0, |w| len.saturating_sub(w));
+            span.attend(qg, kv_head * hd, first..len, o);
+        });
+    for (idx, o) in by_head.chunks_exact(run).enumerate() {
+        let (kv_head, i) = (idx / n, idx % n);
+        out[i * cfg.q_dim() + kv_head * run..][..run].copy_from_slice(o);
+    }
+}
+
+/// What every (token, KV head) of one layer's attention reads.
+struct AttentionSpan<'a> {
+    /// `[kv_dim][ctx]`: the cache's transposed keys.
+    keys: &'a [f32],
+    /// `[ctx][kv_dim]`.
+    values: &'a [f32],
+    ctx: usize,
+    kvd: usize,
+    hd: usize,
+    scale: f32,
+    softcap: Option<f32>,
+}
+
+impl AttentionSpan<'_> {
+    /// The group's query heads `qg` against positions `seen` of the KV head at `kv_off`, into
+    /// `o`. The body is compiled again for AVX-512 and AVX2, picked by what this CPU has: the
+    /// same element-wise operations in the same order in wider registers (no fused
+    /// multiply-adds), so every build gives the same bits.
+    fn attend(&self, qg: &[f32], kv_off: usize, seen: Range<usize>, o: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512 F.
+                return unsafe { self.attend_avx512(qg, kv_off, seen, o) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                return unsafe { self.attend_avx2(qg, kv_off, seen, o) };
+            }
+        }
+        self.attend_body(qg, kv_off, seen, o)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn attend_avx512(&self, qg: &[f32], kv: usize, seen: Range<usize>, o: &mut [f32]) {
+        self.attend_body(qg, kv, seen, o)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn attend_avx2(&self, qg: &[f32], kv: usize, seen: Range<usize>, o: &mut [f32]) {
+        self.attend_body(qg, kv, seen, o)
+    }
+
+    #[inline(always)]
+    fn attend_body(&self, qg: &[f32], kv_off: usize, seen: Range<usize>, o: &mut [f32]) {
+        let hd = self.hd;
+        let n = seen.len();
+        // scores[g * n + s]: query head g of the group against position seen.start + s. Each is
+        // its dot summed dimension by dimension from -0.0 (as `Iterator::sum`), then scaled;
+        // the positions side by side are the vector lanes.
+        let mut scores = vec![-0.0f32; qg.len() / hd * n];
+        for d in 0..hd {
+            let keys = &self.keys[(kv_off + d) * self.ctx + seen.start..][..n];
+            for (row, qh) in scores.chunks_exact_mut(n).zip(qg.chunks_exact(hd)) {
+                let q = qh[d];
+                for (s, &k) in row.iter_mut().zip(keys) {
+                    *s += q * k;
+                }
+            }
+        }
+        for s in scores.iter_mut() {
+            *s *= self.scale;
+        }
+        for row in scores.chunks_exact_mut(n) {
+            if let Some(cap) = self.softcap {
+                ops::softcap(row, cap);
+            }
+            ops::softmax(row);
+        }
+        // Each output element sums p * value over the positions in order, from zero. Runs of
+        // 64, then 16, then single elements of up to four heads stay in registers for the
+        // whole sum (independent chains of adds, each value loaded once for the four), where
+        // a pass over the positions per head would load and store all of `o` at each one.
+        let heads = qg.len() / hd;
+        let (wide, narrow) = (hd / 64 * 64, hd / 16 * 16);
+        let mut g = 0;
+        while g < heads {
+            let take = if heads - g >= 4 { 4 } else { 1 };
+            let probs = &scores[g * n..(g + take) * n];
+            let out = &mut o[g * hd..(g + take) * hd];
+            for d in (0..wide).step_by(64) {
+                self.weighted_sums::<64>(probs, seen.clone(), kv_off, d, out);
+            }
+            for d in (wide..narrow).step_by(16) {
+                self.weighted_sums::<16>(probs, seen.clone(), kv_off, d, out);
+            }
+            for d in narrow..hd {
+                self.weighted_sums::<1>(probs, seen.clone(), kv_off, d, out);
+            }
+            g += take;
+        }
+    }
+
+    /// For each head h of `probs` (one row of `seen.len()` probabilities per head, four or one):
+    /// `out[h * hd + d + l] = sum over positions t of p_h,t * value_t[d + l]` for `l < W`, in
+    /// position order.
+    #[inline(always)]
+    fn weighted_sums<const W: usize>(
+        &self,
+        probs: &[f32],
+        seen: Range<usize>,
+        kv_off: usize,
+        d: usize,
+        out: &mut [f32],
+    ) {
+        if probs.len() == 4 * seen.len() {
+            self.weighted_sums_of::<W, 4>(probs, seen, kv_off, d, out)
+        } else {
+            self.weighted_sums_of::<W, 1>(probs, seen, kv_off, d, out)
+        }
+    }
+
+    #[inline(always)]
+    fn weighted_sums_of<const W: usize, const H: usize>(
+        &self,
+        probs: &[f32],
+        seen: Range<usize>,
+        kv_off: usize,
+        d: usize,
+        out: &mut [f32],
+    ) {
+        let n = seen.len();
+        let mut acc = [[0.0f32; W]; H];
+        for (s, t) in seen.enumerate() {
+            let vt: &[f32; W] = self.values[t * self.kvd + kv_off + d..][..W]
+                .try_into()
+                .expect("W values");
+            for (h, acc) in acc.iter_mut().enumerate() {
+                let p = probs[h * n + s];
+                for l in 0..W {
+                    acc[l] += p * vt[l];
+                }
+            }
+        }
+        for (h, acc) in acc.iter().enumerate() {
+            out[h * self.hd + d..][..W].copy_from_slice(acc);
+        }
+    }
+}
