@@ -94,9 +94,16 @@ const GELU_A: f32 = 0.044_715;
 
 /// `gate = act(gate) * up`: the gated FFN's combination (SwiGLU, GeGLU).
 pub fn glu(act: Activation, gate: &mut [f32], up: &[f32]) {
-    for (g, &u) in gate.iter_mut().zip(up) {
-        *g = act.apply(*g) * u;
-    }
+    use rayon::prelude::*;
+    // In runs across the pool's threads: an exp or tanh per element, a serial pass otherwise.
+    const RUN: usize = 4096;
+    gate.par_chunks_mut(RUN)
+        .zip(up.par_chunks(RUN))
+        .for_each(|(gs, us)| {
+            for (g, &u) in gs.iter_mut().zip(us) {
+                *g = act.apply(*g) * u;
+            }
+        });
 }
 
 /// `x = cap * tanh(x / cap)`: Gemma's soft-capping of attention scores and logits.

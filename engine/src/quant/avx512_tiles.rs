@@ -18,28 +18,9 @@ use std::arch::x86_64::*;
 use super::avx2::{
     f16_at, f16_table, hsum128, q4_k_levels, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
 };
-use super::avx512::{join, load256};
+use super::avx512::{dpwssd, join, kx_scale_pairs, load256, pack_pair};
 use super::gemm::drive_packed;
 use super::{layout, QMatrix};
-
-/// `vpdpwssd` itself: `acc + madd(a, b)` in one instruction. LLVM's generic x86-64 tuning splits
-/// the intrinsic into `vpmaddwd` and `vpaddd` where it sees fit, one more instruction in the
-/// tiles' inner loops. (A macro, so the assembly sits in the caller, whose target features
-/// allow the zmm registers.)
-macro_rules! dpwssd {
-    ($acc:expr, $a:expr, $b:expr) => {{
-        let mut acc: __m512i = $acc;
-        let (a, b): (__m512i, __m512i) = ($a, $b);
-        std::arch::asm!(
-            "vpdpwssd {acc}, {a}, {b}",
-            acc = inout(zmm_reg) acc,
-            a = in(zmm_reg) a,
-            b = in(zmm_reg) b,
-            options(pure, nomem, nostack, preserves_flags),
-        );
-        acc
-    }};
-}
 
 /// Rows per tile: one per 32-bit lane.
 const LANES: usize = 16;
@@ -206,15 +187,6 @@ unsafe fn kx_pack<const Q5: bool>(w: &[&[u8]; KR], panel: &mut Vec<__m512i>) {
         layout::q4_k::SIZE
     };
     let t16 = f16_table();
-    // Lane l of chunk c takes sub-block 2c + (l >= 8)'s scale; a pair register holds chunk c's
-    // in the low and chunk c + 1's in the high half of each 32-bit lane.
-    let pair_of: [__m512i; 2] = std::array::from_fn(|p| {
-        let lanes: [i16; 32] = std::array::from_fn(|h| {
-            let (l, c) = (h / 2, 2 * p + h % 2);
-            (2 * c + usize::from(l >= 8)) as i16
-        });
-        _mm512_loadu_si512(lanes.as_ptr() as *const _)
-    });
     for b in 0..w[0].len() / size {
         for wr in w {
             let wb = &wr[b * size..(b + 1) * size];
@@ -227,10 +199,7 @@ unsafe fn kx_pack<const Q5: bool>(w: &[&[u8]; KR], panel: &mut Vec<__m512i>) {
                 panel.push(join(lo, hi));
             }
             let (scales, mins) = scales_mins_k4(&wb[SCALES]);
-            let sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
-            for p in &pair_of {
-                panel.push(_mm512_permutexvar_epi16(*p, sc16));
-            }
+            panel.extend(kx_scale_pairs(scales));
             let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
             let (d, dmin) = (f16_at(t16, wb, D), f16_at(t16, wb, DMIN));
             let scales = _mm_set_epi32(0, 0, dmin.to_bits() as i32, d.to_bits() as i32);
@@ -287,9 +256,7 @@ unsafe fn kx_tile(panel: &[__m512i], side: &[__m512i], a: &[&[u8]; T], y: &mut [
                     let row = p.add(KX_PANEL * i);
                     let s0 = _mm512_dpbusd_epi32(zero, *row.add(2 * pair), a0);
                     let s1 = _mm512_dpbusd_epi32(zero, *row.add(2 * pair + 1), a1);
-                    let both =
-                        _mm512_mask_blend_epi16(0xAAAA_AAAA, s0, _mm512_slli_epi32::<16>(s1));
-                    isum[j] = dpwssd!(isum[j], both, *row.add(4 + pair));
+                    isum[j] = dpwssd(isum[j], pack_pair(s0, s1), *row.add(4 + pair));
                 }
             }
         }

@@ -111,7 +111,11 @@ pub(crate) fn matmul_checked(
             }
             Ok::<(), QuantError>(())
         })?;
-    untranspose(&yt, n, w.rows, y);
+    if n == 1 {
+        y.copy_from_slice(&yt);
+    } else {
+        untranspose(&yt, n, w.rows, y);
+    }
     Ok(())
 }
 
@@ -121,15 +125,21 @@ pub(crate) fn matmul_checked(
 /// prefill's time at 128 tokens.)
 fn untranspose(yt: &[f32], n: usize, rows: usize, y: &mut [f32]) {
     const BLOCK: usize = 16;
-    for r0 in (0..rows).step_by(BLOCK) {
-        let block = &yt[r0 * n..(r0 + BLOCK).min(rows) * n];
-        for (t, dst) in y.chunks_exact_mut(rows).enumerate() {
-            let dst = &mut dst[r0..r0 + block.len() / n];
-            for (d, src) in dst.iter_mut().zip(block.chunks_exact(n)) {
-                *d = src[t];
+    // Tokens split across the pool's threads, each writing its own output rows.
+    const TOKENS: usize = 16;
+    y.par_chunks_mut(TOKENS * rows)
+        .enumerate()
+        .for_each(|(c, ys)| {
+            for r0 in (0..rows).step_by(BLOCK) {
+                let block = &yt[r0 * n..(r0 + BLOCK).min(rows) * n];
+                for (t, dst) in ys.chunks_exact_mut(rows).enumerate() {
+                    let dst = &mut dst[r0..r0 + block.len() / n];
+                    for (d, src) in dst.iter_mut().zip(block.chunks_exact(n)) {
+                        *d = src[c * TOKENS + t];
+                    }
+                }
             }
-        }
-    }
+        });
 }
 
 /// Each of the `x.len() / cols` vectors quantized once to `act`, as llama.cpp's x86 backend
@@ -137,17 +147,23 @@ fn untranspose(yt: &[f32], n: usize, rows: usize, y: &mut [f32]) {
 fn quantize_activations(act: GgmlType, x: &[f32], cols: usize) -> Result<Vec<u8>, QuantError> {
     let per = cols / act.block_size() as usize * act.type_size() as usize;
     let mut q = vec![0u8; x.len() / cols * per];
-    for (xv, qv) in x.chunks_exact(cols).zip(q.chunks_exact_mut(per)) {
-        match act {
-            GgmlType::Q8_0 | GgmlType::Q8_1 if !faults::is(Fault::ReferenceActivationRounding) => {
-                let bs = act.block_size() as usize;
-                let ts = act.type_size() as usize;
-                for (xb, qb) in xv.chunks_exact(bs).zip(qv.chunks_exact_mut(ts)) {
-                    q8_0::quantize_x86(xb, qb, act == GgmlType::Q8_1);
+    // Token by token on the pool's threads: a prefill's activations are a serial pass otherwise.
+    x.par_chunks_exact(cols)
+        .zip(q.par_chunks_exact_mut(per))
+        .try_for_each(|(xv, qv)| {
+            match act {
+                GgmlType::Q8_0 | GgmlType::Q8_1
+                    if !faults::is(Fault::ReferenceActivationRounding) =>
+                {
+                    let bs = act.block_size() as usize;
+                    let ts = act.type_size() as usize;
+                    for (xb, qb) in xv.chunks_exact(bs).zip(qv.chunks_exact_mut(ts)) {
+                        q8_0::quantize_x86(xb, qb, act == GgmlType::Q8_1);
+                    }
                 }
+                _ => super::quantize(act, xv, qv)?,
             }
-            _ => super::quantize(act, xv, qv)?,
-        }
-    }
+            Ok::<(), QuantError>(())
+        })?;
     Ok(q)
 }
