@@ -8,11 +8,14 @@
 //! make bench-e2e    # generates the TinyLlama-shaped model, quantizes it, then runs this
 //! ```
 //!
-//! llama.cpp is timed with `llama-bench -p 128,512 -n 32 -r 3` and `OMP_WAIT_POLICY=PASSIVE` (its
+//! llama.cpp is timed with `llama-bench -p 128,512 -n 32 -r 3 --repack 0,1` and `OMP_WAIT_POLICY=PASSIVE` (its
 //! OpenMP threads otherwise spin and collapse on a busy 2-core machine). Both engines take the
 //! median of three repetitions; llama-bench reports its mean. The llama-bench is the one
 //! `bench_model.py` builds for this CPU (GGML_NATIVE=ON: the llama.cpp a user of this machine
-//! would build) unless `REALIZAR_E2E_LLAMA_BENCH` names another.
+//! would build) unless `REALIZAR_E2E_LLAMA_BENCH` names another. llama.cpp runs each test with
+//! its CPU weight repacking on (`--repack 1`, its default) and off, and each row takes the
+//! faster (named in the table): both engines at their best. On this machine (AVX-512 VNNI)
+//! llama.cpp's Q4_K_M prefill is faster without repacking.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -72,13 +75,62 @@ fn realizar_speeds(model: &Model) -> (Vec<f64>, f64) {
     (pp, tg)
 }
 
-/// llama-bench's prefill tokens/s for each of `PROMPTS` and its decode tokens/s, or the reason
-/// it could not run.
-fn llama_speeds(bench: &Path, model: &Path, threads: usize) -> Result<(Vec<f64>, f64), String> {
+/// One llama.cpp figure: tokens/s at its best of the two CPU repacking modes, and the mode.
+#[derive(Clone, Copy)]
+struct Llama {
+    tps: f64,
+    repack: bool,
+}
+
+/// llama-bench's prefill speed for each of `PROMPTS` and its decode speed, each the better of
+/// `--repack 1` (its default: Q4_K and Q8_0 weights repacked at load into row-interleaved
+/// copies for its GEMM kernels) and `--repack 0`, or the reason it could not run.
+fn llama_speeds(bench: &Path, model: &Path, threads: usize) -> Result<(Vec<Llama>, Llama), String> {
     let prompts: Vec<String> = PROMPTS.iter().map(|p| p.to_string()).collect();
+    let runs = llama_bench(
+        bench,
+        model,
+        &[
+            "-p",
+            &prompts.join(","),
+            "-n",
+            &GENERATE.to_string(),
+            "--repack",
+            "0,1",
+        ],
+        threads,
+    )?;
+    let best = |prompt: u64, gen: u64| {
+        runs.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["n_prompt"].as_u64() == Some(prompt) && r["n_gen"].as_u64() == Some(gen))
+            .filter_map(|r| {
+                Some(Llama {
+                    tps: r["avg_ts"].as_f64()?,
+                    repack: r["repack"].as_bool()?,
+                })
+            })
+            .max_by(|a, b| a.tps.total_cmp(&b.tps))
+            .ok_or_else(|| format!("no pp{prompt} tg{gen} run in llama-bench's output"))
+    };
+    let pp = PROMPTS
+        .iter()
+        .map(|&p| best(p as u64, 0))
+        .collect::<Result<_, _>>()?;
+    Ok((pp, best(0, GENERATE as u64)?))
+}
+
+/// llama-bench's JSON runs for `args` on `model` at `threads`, or the reason it could not run.
+fn llama_bench(
+    bench: &Path,
+    model: &Path,
+    args: &[&str],
+    threads: usize,
+) -> Result<serde_json::Value, String> {
     let out = Command::new(bench)
         .args(["-m", &model.to_string_lossy()])
-        .args(["-p", &prompts.join(","), "-n", &GENERATE.to_string()])
+        .args(args)
         .args([
             "-t",
             &threads.to_string(),
@@ -93,23 +145,7 @@ fn llama_speeds(bench: &Path, model: &Path, threads: usize) -> Result<(Vec<f64>,
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    let runs: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("llama-bench output: {e}"))?;
-    let speed = |prompt: u64, gen: u64| {
-        runs.as_array()
-            .and_then(|a| {
-                a.iter().find(|r| {
-                    r["n_prompt"].as_u64() == Some(prompt) && r["n_gen"].as_u64() == Some(gen)
-                })
-            })
-            .and_then(|r| r["avg_ts"].as_f64())
-            .ok_or_else(|| format!("no pp{prompt} tg{gen} run in llama-bench's output"))
-    };
-    let pp = PROMPTS
-        .iter()
-        .map(|&p| speed(p as u64, 0))
-        .collect::<Result<_, _>>()?;
-    Ok((pp, speed(0, GENERATE as u64)?))
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("llama-bench output: {e}"))
 }
 
 /// Read bandwidth in bytes/s with `threads` threads: the best of three sums over 1 GiB of f32,
@@ -181,8 +217,11 @@ fn main() {
         bandwidth[0] * 1e-9,
         bandwidth[1] * 1e-9
     );
-    println!("| file | threads | test | realizar tok/s | llama.cpp tok/s | ratio | read-bandwidth ceiling tok/s |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| file | threads | test | realizar tok/s | llama.cpp tok/s | llama.cpp repack | ratio | \
+         read-bandwidth ceiling tok/s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut peak_extra: f64 = 0.0;
     for ty in ["Q4_K_M", "Q8_0"] {
         let path = dir.join(format!("tinyllama-shape-{ty}.gguf"));
@@ -198,18 +237,20 @@ fn main() {
                 Ok((lpp, ltg)) => (lpp.iter().map(|v| Some(*v)).collect(), Some(*ltg)),
                 Err(e) => {
                     println!(
-                        "| {ty} | {threads} | llama-bench failed: {} | | | | |",
+                        "| {ty} | {threads} | llama-bench failed: {} | | | | | |",
                         e.trim()
                     );
                     (vec![None; PROMPTS.len()], None)
                 }
             };
-            let row = |test: String, ours: f64, theirs: Option<f64>, ceiling: &str| match theirs {
+            let row = |test: String, ours: f64, theirs: Option<Llama>, ceiling: &str| match theirs {
                 Some(l) => println!(
-                    "| {ty} | {threads} | {test} | {ours:.1} | {l:.1} | {:.2}x | {ceiling} |",
-                    ours / l
+                    "| {ty} | {threads} | {test} | {ours:.1} | {:.1} | {} | {:.2}x | {ceiling} |",
+                    l.tps,
+                    if l.repack { "on" } else { "off" },
+                    ours / l.tps
                 ),
-                None => println!("| {ty} | {threads} | {test} | {ours:.1} | | | {ceiling} |"),
+                None => println!("| {ty} | {threads} | {test} | {ours:.1} | | | | {ceiling} |"),
             };
             for ((p, ours), theirs) in PROMPTS.iter().zip(&pp).zip(lpp) {
                 row(format!("pp{p}"), *ours, theirs, "");
