@@ -1,15 +1,19 @@
-//! AVX-512 (F, BW, VL, VNNI) tile kernels for prefill (`gemm.rs`): `LANES` = 16 weight rows
-//! against `T` = 4 tokens, one row per 32-bit lane. A row tile is first packed into a panel
-//! whose registers each hold four consecutive levels of all sixteen rows (and the rows' scales
-//! side by side), so that `vpdpbusd` of one register by four activations broadcast from memory
-//! advances sixteen rows' sums at once, and each row's block sum ends whole in its lane. That is
-//! one multiply instruction per 64 multiply-adds, where a register holding one row needs a
-//! second instruction per 64 for the sub-block scales and a reduction across lanes per block.
+//! AVX-512 (F, BW, VL, VNNI) tile kernels for prefill (`gemm.rs`): a tile of weight rows
+//! against `T` = 4 tokens, each row tile first packed into a panel (levels and scales decoded
+//! once per token chunk) that every token tile reads.
 //!
-//! Each (row, token) result equals the AVX-512 row dot in `avx512.rs` bit for bit: the block's
-//! integer sum is exact however it is formed, and the float operations on it (conversion, the
-//! multiply-add by the same f32 scale product, into the same running sum) are the row dot's, in
-//! its order, in the row's lane.
+//! Q8_0 and Q6_K tiles hold `LANES` = 16 rows, one per 32-bit lane: each panel register holds
+//! four consecutive levels of all sixteen rows, so that `vpdpbusd` of one register by four
+//! activations broadcast from memory advances sixteen rows' sums at once and each row's block
+//! sum ends whole in its lane: one multiply instruction per 64 multiply-adds. Q4_K and Q5_K
+//! tiles hold `KR` = 3 rows, each in the row dot's own 16 lanes (the parity obligations at
+//! round-off hold only with that float order), and scale two chunks' packed 16-bit sums with one
+//! `vpdpwssd`.
+//!
+//! Each (row, token) result equals the AVX-512 row dot in `avx512.rs` bit for bit: the integer
+//! sums are exact however they are formed, and the float operations on them (conversion, the
+//! multiply-add by the same f32 scale product, into the same running sums, the same final
+//! reduction) are the row dot's, in its order.
 
 #![cfg(target_arch = "x86_64")]
 
@@ -24,7 +28,8 @@ use super::{layout, QMatrix};
 
 /// Rows per tile: one per 32-bit lane.
 const LANES: usize = 16;
-/// Tokens per tile: four tokens' sums and four running sums each fit the registers left.
+/// Tokens per tile: the K-quant tiles hold four tokens' min terms in one register, and four
+/// tokens' sums fit the registers the levels leave.
 const T: usize = 4;
 
 /// A register of one 32-bit value per row, `lane(r)` for row r.
@@ -284,7 +289,7 @@ unsafe fn kx_tile(panel: &[__m512i], side: &[__m512i], a: &[&[u8]; T], y: &mut [
 /// scales in pairs (8, as two 16-bit halves), and d of every row.
 const Q6_PANEL: usize = 64 + 16 + 8 + 1;
 
-/// Packs `LANES` Q6_K rows into a panel with one row per 32-bit lane (see `kx_pack`).
+/// Packs `LANES` Q6_K rows into a panel with one row per 32-bit lane (as `q8_0_pack`).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 unsafe fn q6_k_pack(w: &[&[u8]; LANES], panel: &mut Vec<__m512i>) {
