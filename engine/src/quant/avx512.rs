@@ -10,8 +10,7 @@
 use std::arch::x86_64::*;
 
 use super::avx2::{
-    f16_at, f16_table, hsum128, kx_min_term, q4_k_levels, q5_k_levels, q6_k_levels, q8_k_scale,
-    scales_mins_k4,
+    f16_at, f16_table, hsum128, kx_min_term, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
 };
 use super::layout;
 
@@ -316,8 +315,24 @@ pub(super) unsafe fn kx_scale_pairs(scales: u64) -> [__m512i; 2] {
     KX_PAIR_PICK.map(|p| _mm512_permutexvar_epi16(_mm512_loadu_si512(p.as_ptr() as *const _), sc16))
 }
 
-/// Two chunks' `vpdpbusd` lanes (each at most 4 * 31 * 127: 16 bits) side by side in each 32-bit
-/// lane, the first low, so that one `vpdpwssd` by a pair of scales adds both scaled.
+/// Q4_K chunk `c`'s 64 levels in order: its 32 bytes' low nibbles (sub-block 2c), then their
+/// high nibbles (2c + 1). The bytes are broadcast to both halves from memory and the upper half
+/// shifted by 4 in the same instruction as the lower by 0: two operations for 64 levels.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) unsafe fn q4_k_levels64(wb: &[u8], c: usize) -> __m512i {
+    let q = load256(wb.as_ptr().add(layout::q4_k::QS.start + 32 * c));
+    let shifted = _mm512_srlv_epi64(
+        _mm512_broadcast_i64x4(q),
+        _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0),
+    );
+    _mm512_and_si512(shifted, _mm512_set1_epi8(0xF))
+}
+
+/// Two chunks' `vpdpbusd` lanes (each at most 4 * 31 * 128: 16 bits) side by side in each 32-bit
+/// lane, the first low, so that one `vpdpwssd` by a pair of scales adds both scaled. (Adding the
+/// first onto the second shifted up would save the blend, but a negative first borrows from the
+/// second's half.)
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
 pub(super) unsafe fn pack_pair(first: __m512i, second: __m512i) -> __m512i {
@@ -347,12 +362,12 @@ unsafe fn kx_row<const Q5: bool>(w: &[u8], a: &[u8], size: usize) -> f32 {
         for (p, pair) in pairs.into_iter().enumerate() {
             // A direct call inlines; a function pointer cost an indirect call per sub-block pair.
             let levels = |c: usize| {
-                let (lo, hi) = if Q5 {
-                    q5_k_levels(wb, c)
+                if Q5 {
+                    let (lo, hi) = q5_k_levels(wb, c);
+                    join(lo, hi)
                 } else {
-                    q4_k_levels(wb, c)
-                };
-                join(lo, hi)
+                    q4_k_levels64(wb, c)
+                }
             };
             let sum = |c: usize| {
                 let av = _mm512_loadu_si512(aq.add(64 * c) as *const _);

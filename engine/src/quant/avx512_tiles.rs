@@ -20,9 +20,9 @@
 use std::arch::x86_64::*;
 
 use super::avx2::{
-    f16_at, f16_table, hsum128, q4_k_levels, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
+    f16_at, f16_table, hsum128, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
 };
-use super::avx512::{dpwssd, join, kx_scale_pairs, load256, pack_pair};
+use super::avx512::{dpwssd, join, kx_scale_pairs, load256, pack_pair, q4_k_levels64};
 use super::gemm::drive_packed;
 use super::{layout, QMatrix};
 
@@ -144,15 +144,18 @@ fn blocks_at<'a, const N: usize>(rows: &[&'a [u8]; N], b: usize, size: usize) ->
 }
 
 /// Registers per block of a Q8_K token tile's prepared data: the four tokens' sub-block sums in
-/// pairs (token j's pair p in lane 4j + p, two 16-bit halves) and their scales in lanes 0..4.
+/// pairs (token j's pair p in lane 4j + p, two 16-bit halves) and their scales in lanes 0..4;
+/// with `BIASED`, then each token's quants plus 128 (four registers a token).
 const KX_SIDE: usize = 2;
+const KX_SIDE_BIASED: usize = KX_SIDE + 4 * T;
 
-/// A token tile's Q8_K data per block besides the quants: each token's sub-block sums (pairs
-/// of its 16-element sums, as `kx_min_term` forms them) and its scale.
+/// A token tile's Q8_K data per block: each token's sub-block sums (pairs of its 16-element
+/// sums, as `kx_min_term` forms them) and its scale, and with `BIASED` its quants made unsigned
+/// (`kx_tile` takes them so).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn kx_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
-    use layout::q8_k::{BSUMS, SIZE as ASIZE};
+unsafe fn kx_prep<const BIASED: bool>(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
+    use layout::q8_k::{BSUMS, QS as AQS, SIZE as ASIZE};
     for b in 0..a[0].len() / ASIZE {
         let ab = blocks_at(a, b, ASIZE);
         let mut pair_sums = _mm512_setzero_si512();
@@ -169,6 +172,15 @@ unsafe fn kx_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
         side.push(_mm512_castps_si512(_mm512_zextps128_ps512(_mm_loadu_ps(
             da.as_ptr(),
         ))));
+        if BIASED {
+            let flip = _mm512_set1_epi8(i8::MIN);
+            for ab in ab {
+                for c in 0..4 {
+                    let q = _mm512_loadu_si512(ab.as_ptr().add(AQS.start + 64 * c) as *const _);
+                    side.push(_mm512_xor_si512(q, flip));
+                }
+            }
+        }
     }
 }
 
@@ -176,9 +188,10 @@ unsafe fn kx_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
 /// them, so three rows by four tokens fill the registers.
 const KR: usize = 3;
 /// Registers per row and block in a Q4_K/Q5_K panel: the four chunks of 64 levels, the
-/// sub-block scales of chunk pairs (0, 1) and (2, 3) as 16-bit pairs, and the eight mins
-/// (16-bit, lanes 0..8) with d and dmin as f32 in 32-bit lanes 4 and 5.
-const KX_PANEL: usize = 4 + 2 + 1;
+/// sub-block scales of chunk pairs (0, 1) and (2, 3) as 16-bit pairs, the eight mins (16-bit,
+/// lanes 0..8) with d and dmin as f32 in 32-bit lanes 4 and 5, and the sums' starting values
+/// (`kx_tile`'s correction for its unsigned activations).
+const KX_PANEL: usize = 4 + 2 + 1 + 1;
 
 /// Packs `KR` Q4_K (`Q5 = false`) or Q5_K rows into a panel, block by block and row by row:
 /// what the tile would otherwise decode again for every token tile.
@@ -192,19 +205,22 @@ unsafe fn kx_pack<const Q5: bool>(w: &[&[u8]; KR], panel: &mut Vec<__m512i>) {
         layout::q4_k::SIZE
     };
     let t16 = f16_table();
+    let (zero, ones) = (_mm512_setzero_si512(), _mm512_set1_epi8(1));
     for b in 0..w[0].len() / size {
         for wr in w {
             let wb = &wr[b * size..(b + 1) * size];
-            for c in 0..4 {
-                let (lo, hi) = if Q5 {
-                    q5_k_levels(wb, c)
+            let levels: [__m512i; 4] = std::array::from_fn(|c| {
+                if Q5 {
+                    let (lo, hi) = q5_k_levels(wb, c);
+                    join(lo, hi)
                 } else {
-                    q4_k_levels(wb, c)
-                };
-                panel.push(join(lo, hi));
-            }
+                    q4_k_levels64(wb, c)
+                }
+            });
+            panel.extend(levels);
             let (scales, mins) = scales_mins_k4(&wb[SCALES]);
-            panel.extend(kx_scale_pairs(scales));
+            let pairs = kx_scale_pairs(scales);
+            panel.extend(pairs);
             let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
             let (d, dmin) = (f16_at(t16, wb, D), f16_at(t16, wb, DMIN));
             let scales = _mm_set_epi32(0, 0, dmin.to_bits() as i32, d.to_bits() as i32);
@@ -212,33 +228,45 @@ unsafe fn kx_pack<const Q5: bool>(w: &[&[u8]; KR], panel: &mut Vec<__m512i>) {
                 _mm512_castsi128_si512(mins16),
                 scales,
             ));
+            // -128 times each lane's scaled level sums: what the tile's activations, 128 too
+            // large, add.
+            let level_sums = levels.map(|l| _mm512_dpbusd_epi32(zero, l, ones));
+            let scaled = pairs.iter().enumerate().fold(zero, |acc, (p, &pair)| {
+                dpwssd(
+                    acc,
+                    pack_pair(level_sums[2 * p], level_sums[2 * p + 1]),
+                    pair,
+                )
+            });
+            panel.push(_mm512_sub_epi32(zero, _mm512_slli_epi32::<7>(scaled)));
         }
     }
 }
 
 /// Q4_K and Q5_K against Q8_K for `KR` rows (from their panel) and `T` = 4 tokens, lane for
 /// lane as the row dot: each i32 lane l sums, over the block's four chunks of 64 levels, the
-/// chunk's sub-block scale times the `vpdpbusd` sum of its levels 4l..4l + 4. The sums of two
-/// chunks (at most 4 * 31 * 127 each) fit 16 bits, so they are packed side by side in each lane
-/// and one `vpdpwssd` by the pair of scales adds both: three multiply instructions per two
-/// chunks where separate scaling takes four. The four tokens' four-lane min terms sit side by
-/// side in one register per row, so one `madd`, conversion and multiply-add serve all four.
+/// chunk's sub-block scale times the `vpdpbusd` sum of its levels 4l..4l + 4. The activations
+/// come 128 too large (unsigned, from `kx_prep`), so that both chunk sums of a pair are
+/// non-negative and below 2^15: the first chunk's `vpdpbusd` adds onto the second's shifted up
+/// 16 bits, leaving the two side by side in each lane for one `vpdpwssd` by the pair of scales,
+/// and the sums start from the panel's -128 times the scaled level sums, which cancels the
+/// excess exactly. The four tokens' four-lane min terms sit side by side in one register per
+/// row, so one `madd`, conversion and multiply-add serve all four.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 unsafe fn kx_tile(panel: &[__m512i], side: &[__m512i], a: &[&[u8]; T], y: &mut [[f32; T]; KR]) {
-    use layout::q8_k::{QS as AQS, SIZE as ASIZE};
+    use layout::q8_k::SIZE as ASIZE;
     const { assert!(T == 4, "four tokens' min terms fill one register") };
     let zero = _mm512_setzero_si512();
-    let blocks = side.len() / KX_SIDE;
+    let blocks = side.len() / KX_SIDE_BIASED;
     assert!(panel.len() == KX_PANEL * KR * blocks && a.iter().all(|a| a.len() == blocks * ASIZE));
     let mut acc = [[_mm512_setzero_ps(); T]; KR];
     let mut acc_min = [_mm512_setzero_ps(); KR];
     for b in 0..blocks {
         let p = panel.as_ptr().add(KX_PANEL * KR * b);
-        let s = side.as_ptr().add(KX_SIDE * b);
-        // The panel's f32 d and dmin of row i; the side's scale of token j.
+        let s = side.as_ptr().add(KX_SIDE_BIASED * b);
+        // The panel's f32 d and dmin of row i.
         let d_of = |i: usize, k: usize| *(p.add(KX_PANEL * i + 6) as *const f32).add(4 + k);
-        let da_of = |j: usize| *(s.add(1) as *const f32).add(j);
         // Token j's scale in lanes 4j..4j + 4, for the four tokens' min terms.
         let quad_of = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
         let da_quads = _mm512_permutexvar_ps(quad_of, _mm512_castsi512_ps(*s.add(1)));
@@ -248,28 +276,35 @@ unsafe fn kx_tile(panel: &[__m512i], side: &[__m512i], a: &[&[u8]; T], y: &mut [
             let dmin = _mm512_mul_ps(_mm512_set1_ps(d_of(i, 1)), da_quads);
             *acc_min = _mm512_fmadd_ps(dmin, _mm512_cvtepi32_ps(terms), *acc_min);
         }
-        let mut isum = [[zero; T]; KR];
+        let mut isum: [[__m512i; T]; KR] = std::array::from_fn(|i| [*p.add(KX_PANEL * i + 7); T]);
         for pair in 0..2 {
-            for j in 0..T {
-                let at = b * ASIZE + AQS.start + 128 * pair;
-                let av = a[j][at..at + 128].as_ptr();
-                let (a0, a1) = (
-                    _mm512_loadu_si512(av as *const _),
-                    _mm512_loadu_si512(av.add(64) as *const _),
-                );
+            for (j, av) in (0..T)
+                .map(|j| s.add(KX_SIDE + 4 * j + 2 * pair))
+                .enumerate()
+            {
+                let (a0, a1) = (*av, *av.add(1));
                 for (i, isum) in isum.iter_mut().enumerate() {
                     let row = p.add(KX_PANEL * i);
-                    let s0 = _mm512_dpbusd_epi32(zero, *row.add(2 * pair), a0);
-                    let s1 = _mm512_dpbusd_epi32(zero, *row.add(2 * pair + 1), a1);
-                    isum[j] = dpwssd(isum[j], pack_pair(s0, s1), *row.add(4 + pair));
+                    let second = _mm512_dpbusd_epi32(zero, a1, *row.add(2 * pair + 1));
+                    let packed = _mm512_dpbusd_epi32(
+                        _mm512_slli_epi32::<16>(second),
+                        a0,
+                        *row.add(2 * pair),
+                    );
+                    isum[j] = dpwssd(isum[j], packed, *row.add(4 + pair));
                 }
             }
         }
+        // d * da as the row dot's scalar product: the four tokens' at once for each row, then
+        // broadcast into every lane from memory by the multiply-add itself.
+        let da4 = _mm512_castps512_ps128(_mm512_castsi512_ps(*s.add(1)));
+        let mut scales = [[0.0f32; T]; KR];
+        for (i, row) in scales.iter_mut().enumerate() {
+            _mm_storeu_ps(row.as_mut_ptr(), _mm_mul_ps(_mm_set1_ps(d_of(i, 0)), da4));
+        }
         for i in 0..KR {
-            let d = _mm512_set1_ps(d_of(i, 0));
             for j in 0..T {
-                // d * da as the row dot's scalar product, in every lane.
-                let scale = _mm512_mul_ps(d, _mm512_set1_ps(da_of(j)));
+                let scale = _mm512_set1_ps(scales[i][j]);
                 acc[i][j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum[i][j]), acc[i][j]);
             }
         }
@@ -420,7 +455,7 @@ unsafe fn kx<const Q5: bool>(
         n,
         out,
         |w, panel| kx_pack::<Q5>(w, panel),
-        |a, side| kx_prep(a, side),
+        |a, side| kx_prep::<true>(a, side),
         |panel, side, _, a, y| kx_tile(panel, side, a, y),
         row,
     )
@@ -435,7 +470,7 @@ pub(crate) unsafe fn q6_k(w: &QMatrix, first: usize, acts: &[u8], n: usize, out:
         out,
         |w, panel| q6_k_pack(w, panel),
         // The scales of the Q8_K tokens, as the Q4_K tile takes them (its sums go unused).
-        |a, side| kx_prep(a, side),
+        |a, side| kx_prep::<false>(a, side),
         |panel, side, _, a, y| q6_k_tile(panel, side, a, y),
         |w, a| super::avx512::q6_k_row(w, a),
     )

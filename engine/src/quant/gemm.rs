@@ -13,7 +13,7 @@ use super::QMatrix;
 
 /// One task's tiled product: rows `first..first + out.len() / n` of `w` against the `n` tokens'
 /// activations (`acts`, one quantized vector per token, back to back), into `out` as
-/// `[rows, n]` (one output row per weight row, as the caller's transposed buffer).
+/// `[n, rows]` (the task's rows for each token, as the caller gathers them).
 pub(crate) type Gemm = fn(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]);
 
 /// Tokens per pass over a task's rows: as many as keep their activations within `BUDGET` bytes
@@ -63,28 +63,54 @@ pub(crate) fn drive_packed<const R: usize, const T: usize, P>(
             let ws: [&[u8]; R] = std::array::from_fn(|i| w.row(first + r + i));
             panel.clear();
             pack(&ws, &mut panel);
+            // The next row tile's weights, a share per token tile: packing reads them next,
+            // and a read from memory there stalled it (a tenth of Q4_K_M prefill).
+            let next = w
+                .bytes()
+                .get((first + r + R) * w.row_bytes()..)
+                .unwrap_or_default();
+            let next = &next[..next.len().min(R * w.row_bytes())];
+            let share = next.len().div_ceil(tiles.max(1));
             for k in 0..tiles {
+                prefetch(next.get(k * share..).unwrap_or_default(), share);
                 let mut y = [[0.0f32; T]; R];
                 let sk = &side[k * per_tile..(k + 1) * per_tile];
                 tile(&panel, sk, &ws, &tokens(k), &mut y);
                 let t = t0 + k * T;
                 for (i, yi) in y.iter().enumerate() {
-                    out[(r + i) * n + t..][..T].copy_from_slice(yi);
+                    for (j, &v) in yi.iter().enumerate() {
+                        out[(t + j) * rows + r + i] = v;
+                    }
                 }
             }
             for t in t0 + tiles * T..t_end {
                 for (i, wr) in ws.iter().enumerate() {
-                    out[(r + i) * n + t] = row(wr, act(t));
+                    out[t * rows + r + i] = row(wr, act(t));
                 }
             }
         }
         for r in whole_rows..rows {
             let wr = w.row(first + r);
             for t in t0..t_end {
-                out[r * n + t] = row(wr, act(t));
+                out[t * rows + r] = row(wr, act(t));
             }
         }
     }
+}
+
+/// Asks for the first `len` bytes of `bytes` (as many as it has) in cache, one line at a time.
+#[inline(always)]
+fn prefetch(bytes: &[u8], len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for line in (0..len.min(bytes.len())).step_by(64) {
+        // SAFETY: SSE is part of x86-64; a prefetch reads nothing and cannot fault.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().add(line) as *const i8);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, len);
 }
 
 #[cfg(test)]
@@ -137,7 +163,7 @@ mod tests {
             );
             for r in 0..task_rows {
                 for t in 0..n {
-                    let v = out[r * n + t];
+                    let v = out[t * task_rows + r];
                     assert_eq!(
                         v.trunc(),
                         (1000 * (first + r) + t) as f32,

@@ -80,7 +80,8 @@ pub(crate) fn matmul_checked(
     let tile = entry
         .and_then(|e| e.tile(kernel))
         .filter(|_| n > 1 && !acts.is_empty());
-    // Computed transposed ([rows, n]) so each task owns contiguous output, then scattered.
+    // Each task owns a contiguous run of the output: its rows for every token (`[n, rows]` of
+    // its own), copied into place after.
     let mut yt = vec![0.0f32; w.rows * n];
     let per_task = rows_per_task(w.rows);
     yt.par_chunks_mut(per_task * n)
@@ -93,16 +94,17 @@ pub(crate) fn matmul_checked(
                 gemm(w, task * per_task, &acts, n, out);
                 return Ok(());
             }
+            let rows = out.len() / n;
             let mut scratch = Vec::new();
-            for (i, out_row) in out.chunks_exact_mut(n).enumerate() {
+            for i in 0..rows {
                 let row = w.row(task * per_task + i);
                 if dot.is_none() {
                     scratch.resize(w.cols, 0.0);
                     super::dequantize(w.ty, row, &mut scratch)?;
                 }
-                for (t, o) in out_row.iter_mut().enumerate() {
+                for t in 0..n {
                     let xv = &x[t * w.cols..(t + 1) * w.cols];
-                    *o = match dot {
+                    out[t * rows + i] = match dot {
                         Some(Row::Float(f)) => f(row, xv),
                         Some(Row::Quant(f)) => f(row, &acts[t * act_len..(t + 1) * act_len]),
                         None => f32_dot(bytemuck::cast_slice(&scratch), xv),
@@ -114,32 +116,20 @@ pub(crate) fn matmul_checked(
     if n == 1 {
         y.copy_from_slice(&yt);
     } else {
-        untranspose(&yt, n, w.rows, y);
+        gather_tasks(&yt, n, w.rows, per_task, y);
     }
     Ok(())
 }
 
-/// `y[t, r] = yt[r, t]` for `yt` as `[rows, n]` and `y` as `[n, rows]`, 16 rows at a time: each
-/// token's 16 outputs are one cache line written whole, and the 16 rows read down their columns
-/// stay in L1. (Row by row, every element written is a cache line of its own: a seventh of a
-/// prefill's time at 128 tokens.)
-fn untranspose(yt: &[f32], n: usize, rows: usize, y: &mut [f32]) {
-    const BLOCK: usize = 16;
-    // Tokens split across the pool's threads, each writing its own output rows.
-    const TOKENS: usize = 16;
-    y.par_chunks_mut(TOKENS * rows)
-        .enumerate()
-        .for_each(|(c, ys)| {
-            for r0 in (0..rows).step_by(BLOCK) {
-                let block = &yt[r0 * n..(r0 + BLOCK).min(rows) * n];
-                for (t, dst) in ys.chunks_exact_mut(rows).enumerate() {
-                    let dst = &mut dst[r0..r0 + block.len() / n];
-                    for (d, src) in dst.iter_mut().zip(block.chunks_exact(n)) {
-                        *d = src[c * TOKENS + t];
-                    }
-                }
-            }
-        });
+/// `y` as `[n, rows]` from the tasks' outputs in `yt`: task k's rows k * per_task.. for every
+/// token, `[n, its rows]`, one after another. Each token's run of a task is one copy.
+fn gather_tasks(yt: &[f32], n: usize, rows: usize, per_task: usize, y: &mut [f32]) {
+    y.par_chunks_mut(rows).enumerate().for_each(|(t, y_row)| {
+        for (k, task) in yt.chunks(per_task * n).enumerate() {
+            let task_rows = task.len() / n;
+            y_row[k * per_task..][..task_rows].copy_from_slice(&task[t * task_rows..][..task_rows]);
+        }
+    });
 }
 
 /// Each of the `x.len() / cols` vectors quantized once to `act`, as llama.cpp's x86 backend

@@ -68,6 +68,11 @@ impl<'a> QMatrix<'a> {
         &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
     }
 
+    /// Bytes per row: the matrix's blocks per row times its block size.
+    pub fn row_bytes(&self) -> usize {
+        self.row_bytes
+    }
+
     pub fn bytes(&self) -> &'a [u8] {
         self.data
     }

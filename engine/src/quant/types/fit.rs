@@ -10,15 +10,28 @@ pub fn nearest_int(x: f32) -> i32 {
 }
 
 /// The element of largest magnitude, the first one on ties (numpy argmax, ggml's `>` scan).
+/// The magnitude is scanned in eight independent lanes, which vectorizes where one running `>`
+/// does not (the largest is the largest in any order; NaN fails `>` and is left out as there).
 pub(crate) fn signed_absmax(x: &[f32]) -> (f32, f32) {
-    let (mut amax, mut max) = (0.0f32, 0.0f32);
-    for &v in x {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
+    let mut lanes = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (m, v) in lanes.iter_mut().zip(c) {
+            if v.abs() > *m {
+                *m = v.abs();
+            }
         }
     }
-    (amax, max)
+    let larger = |m: f32, a: f32| if a > m { a } else { m };
+    let amax = rest
+        .iter()
+        .map(|v| v.abs())
+        .fold(lanes.into_iter().fold(0.0, larger), larger);
+    match x.iter().find(|v| v.abs() == amax) {
+        Some(&max) if amax > 0.0 => (amax, max),
+        _ => (0.0, 0.0),
+    }
 }
 
 /// The smallest and largest element, scanned as ggml does from FLT_MAX and -FLT_MAX.

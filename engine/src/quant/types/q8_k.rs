@@ -3,7 +3,7 @@
 
 use super::fit::{nearest_int, signed_absmax};
 use super::BlockType;
-use crate::quant::{GgmlType, QK_K};
+use crate::quant::GgmlType;
 
 layout!(Q8_K, { D: 0..4, QS: 4..260, BSUMS: 260..292, } ends 292);
 
@@ -29,14 +29,16 @@ impl BlockType for BlockQ8_K {
             return;
         }
         let iscale = -127.0 / max;
-        let mut q = [0i8; QK_K];
-        for (q, &v) in q.iter_mut().zip(x) {
-            *q = nearest_int(iscale * v).min(127) as i8;
+        // Straight loops over the block, element-wise and then by groups: they vectorize.
+        for (o, &v) in b[QS].iter_mut().zip(x) {
+            *o = nearest_int(iscale * v).min(127) as i8 as u8;
         }
-        b[QS].iter_mut().zip(&q).for_each(|(o, &v)| *o = v as u8);
-        for (j, sum) in b[BSUMS].chunks_exact_mut(2).enumerate() {
-            let s: i16 = q[16 * j..16 * j + 16].iter().map(|&v| i16::from(v)).sum();
-            sum.copy_from_slice(&s.to_le_bytes());
+        let sums: [i16; 16] = std::array::from_fn(|j| {
+            let group = &b[QS][16 * j..16 * j + 16];
+            group.iter().map(|&q| i16::from(q as i8)).sum()
+        });
+        for (o, s) in b[BSUMS].chunks_exact_mut(2).zip(sums) {
+            o.copy_from_slice(&s.to_le_bytes());
         }
         b[D].copy_from_slice(&(1.0 / iscale).to_le_bytes());
     }
