@@ -74,6 +74,9 @@ pub(super) fn attention(
     }
 }
 
+/// Positions per block of scores: one AVX-512 register of f32.
+const SCORE_BLOCK: usize = 16;
+
 /// What every (token, KV head) of one layer's attention reads.
 struct AttentionSpan<'a> {
     /// `[kv_dim][ctx]`: the cache's transposed keys.
@@ -126,16 +129,52 @@ impl AttentionSpan<'_> {
         // scores[g * n + s]: query head g of the group against position seen.start + s. Each is
         // its dot summed dimension by dimension from -0.0 (as `Iterator::sum`), then scaled;
         // the positions side by side are the vector lanes.
-        let mut scores = vec![-0.0f32; qg.len() / hd * n];
-        for d in 0..hd {
-            let keys = &self.keys[(kv_off + d) * self.ctx + seen.start..][..n];
-            for (row, qh) in scores.chunks_exact_mut(n).zip(qg.chunks_exact(hd)) {
-                let q = qh[d];
-                for (s, &k) in row.iter_mut().zip(keys) {
-                    *s += q * k;
+        // Blocks of 16 positions by 4 heads stay in registers over all dimensions, where a pass
+        // per dimension loaded and stored every score again. A last block reaching past the
+        // positions seen computes lanes it drops (the cache holds them, as zeros or stale
+        // values). Heads left from fours, and positions at the very end of the cache, go one
+        // by one.
+        let heads = qg.len() / hd;
+        // Rows padded to whole blocks, so that a block's scores are stored whole.
+        let stride = n.div_ceil(SCORE_BLOCK) * SCORE_BLOCK;
+        let mut scores = vec![-0.0f32; heads * stride];
+        for p0 in (0..n).step_by(SCORE_BLOCK) {
+            let (at, w) = (seen.start + p0, SCORE_BLOCK.min(n - p0));
+            let mut g0 = 0;
+            if at + SCORE_BLOCK <= self.ctx {
+                while heads - g0 >= 4 {
+                    let qs: [&[f32]; 4] = std::array::from_fn(|h| &qg[(g0 + h) * hd..][..hd]);
+                    let mut acc = [[-0.0f32; SCORE_BLOCK]; 4];
+                    for d in 0..hd {
+                        let from = (kv_off + d) * self.ctx + at;
+                        let keys: &[f32; SCORE_BLOCK] = self.keys[from..from + SCORE_BLOCK]
+                            .try_into()
+                            .expect("a block of keys");
+                        let q = qs.map(|qh| qh[d]);
+                        for (acc, q) in acc.iter_mut().zip(q) {
+                            for (a, &k) in acc.iter_mut().zip(keys) {
+                                *a += q * k;
+                            }
+                        }
+                    }
+                    for (h, acc) in acc.iter().enumerate() {
+                        scores[(g0 + h) * stride + p0..][..SCORE_BLOCK].copy_from_slice(acc);
+                    }
+                    g0 += 4;
+                }
+            }
+            for g in g0..heads {
+                let qh = &qg[g * hd..][..hd];
+                for s in p0..p0 + w {
+                    let key = |d: usize| self.keys[(kv_off + d) * self.ctx + seen.start + s];
+                    scores[g * stride + s] = (0..hd).fold(-0.0, |acc, d| acc + qh[d] * key(d));
                 }
             }
         }
+        for g in 1..heads {
+            scores.copy_within(g * stride..g * stride + n, g * n);
+        }
+        scores.truncate(heads * n);
         for s in scores.iter_mut() {
             *s *= self.scale;
         }
@@ -236,7 +275,7 @@ mod tests {
         let kvd = hd * kv_heads;
         let keys: Vec<f32> = (0..kvd * ctx).map(|_| next()).collect();
         let values: Vec<f32> = (0..kvd * ctx).map(|_| next()).collect();
-        for (group, softcap) in [(4, None), (3, Some(0.9f32))] {
+        for (group, softcap) in [(4, None), (3, Some(0.9f32)), (9, None)] {
             let span = AttentionSpan {
                 keys: &keys,
                 values: &values,
@@ -247,10 +286,34 @@ mod tests {
                 softcap,
             };
             let qg: Vec<f32> = (0..group * hd).map(|_| 4.0 * next()).collect();
-            for seen in [0..1, 0..17, 5..53] {
+            for seen in [0..1, 0..17, 5..53, 0..53] {
                 let mut want = vec![0.0f32; group * hd];
                 span.attend_body(&qg, hd, seen.clone(), &mut want);
                 assert!(want.iter().all(|v| v.is_finite() && *v != 0.0));
+                // The body's element-wise order, written out: each score summed dimension by
+                // dimension from -0.0, each output over the positions in order from zero.
+                let kv = hd;
+                for (g, qh) in qg.chunks_exact(hd).enumerate() {
+                    let mut p: Vec<f32> = seen
+                        .clone()
+                        .map(|t| {
+                            let dot =
+                                (0..hd).fold(-0.0f32, |a, d| a + qh[d] * keys[(kv + d) * ctx + t]);
+                            dot * 0.3
+                        })
+                        .collect();
+                    if let Some(cap) = softcap {
+                        ops::softcap(&mut p, cap);
+                    }
+                    ops::softmax(&mut p);
+                    for d in 0..hd {
+                        let o = seen
+                            .clone()
+                            .zip(&p)
+                            .fold(0.0f32, |a, (t, &pt)| a + pt * values[t * kvd + kv + d]);
+                        assert_eq!(o.to_bits(), want[g * hd + d].to_bits(), "{g} {d} {seen:?}");
+                    }
+                }
                 #[cfg(target_arch = "x86_64")]
                 for (name, has) in [
                     ("avx2", is_x86_feature_detected!("avx2")),
