@@ -10,6 +10,9 @@
 //! round-off hold only with that float order), and scale two chunks' packed 16-bit sums with one
 //! `vpdpwssd`.
 //!
+//! F32, F16 and BF16 tiles hold `FR` = 4 rows by `FT` = 8 tokens, two tokens' eight running sums
+//! to a register, and equal the AVX2 float row dots (AVX-512 has none of its own).
+//!
 //! Each (row, token) result equals the AVX-512 row dot in `avx512.rs` bit for bit: the integer
 //! sums are exact however they are formed, and the float operations on them (conversion, the
 //! multiply-add by the same f32 scale product, into the same running sums, the same final
@@ -474,4 +477,162 @@ pub(crate) unsafe fn q6_k(w: &QMatrix, first: usize, acts: &[u8], n: usize, out:
         |panel, side, _, a, y| q6_k_tile(panel, side, a, y),
         |w, a| super::avx512::q6_k_row(w, a),
     )
+}
+
+/// The float weight formats a float tile reads, each widened to f32 eight at a time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FloatKind {
+    F32,
+    F16,
+    Bf16,
+}
+
+/// Float rows per tile, and tokens (in pairs: a register holds two tokens' eight lanes each).
+const FR: usize = 4;
+const FT: usize = 8;
+
+impl FloatKind {
+    /// Bytes per element.
+    fn size(self) -> usize {
+        match self {
+            FloatKind::F32 => 4,
+            FloatKind::F16 | FloatKind::Bf16 => 2,
+        }
+    }
+
+    /// Elements 8c..8c + 8 of a row, widened to f32, in both halves of a register.
+    #[inline(always)]
+    unsafe fn eight_twice(self, row: &[u8], c: usize) -> __m512 {
+        let p = row.as_ptr().add(8 * c * self.size());
+        match self {
+            FloatKind::F32 => {
+                _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(p as *const f64)))
+            }
+            FloatKind::F16 => {
+                _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128(p as *const _)))
+            }
+            FloatKind::Bf16 => {
+                let h = _mm256_broadcastsi128_si256(_mm_loadu_si128(p as *const _));
+                _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h)))
+            }
+        }
+    }
+
+    /// The AVX2 row dot this tile equals (AVX-512 has no float rows of its own).
+    unsafe fn row(self, w: &[u8], x: &[f32]) -> f32 {
+        match self {
+            FloatKind::F32 => super::avx2::f32_row(w, x),
+            FloatKind::F16 => super::avx2::f16_row(w, x),
+            FloatKind::Bf16 => super::avx2::bf16_row(w, x),
+        }
+    }
+
+    /// The scalar tail the row dot adds past its last whole eight.
+    fn tail(self, w: &[u8], x: &[f32]) -> f32 {
+        use super::types::float;
+        match self {
+            FloatKind::F32 => float::f32_row(w, x),
+            FloatKind::F16 => float::f16_row(w, x),
+            FloatKind::Bf16 => float::bf16_row(w, x),
+        }
+    }
+}
+
+/// A float token tile's activations: for each pair of tokens and each eight elements, the first
+/// token's eight then the second's, as one register.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+unsafe fn float_prep(a: &[&[u8]; FT], side: &mut Vec<__m512>) {
+    let x: [&[f32]; FT] = a.map(bytemuck::cast_slice);
+    for c in 0..x[0].len() / 8 {
+        for pair in x.chunks_exact(2) {
+            let lo = _mm256_loadu_ps(pair[0][8 * c..].as_ptr());
+            let hi = _mm256_loadu_ps(pair[1][8 * c..].as_ptr());
+            let both = _mm512_insertf64x4::<1>(
+                _mm512_castpd256_pd512(_mm256_castps_pd(lo)),
+                _mm256_castps_pd(hi),
+            );
+            side.push(_mm512_castpd_ps(both));
+        }
+    }
+}
+
+/// F32, F16 and BF16 rows against f32 activations for `FR` rows and `FT` tokens, lane for lane
+/// as the AVX2 row dot: each (row, token) keeps its eight running sums, one multiply-add per
+/// eight elements in order (two tokens' eights to a register), then the same horizontal sum
+/// and the same scalar tail.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+unsafe fn float_tile(
+    kind: FloatKind,
+    side: &[__m512],
+    w: &[&[u8]; FR],
+    a: &[&[u8]; FT],
+    y: &mut [[f32; FT]; FR],
+) {
+    const PAIRS: usize = FT / 2;
+    let chunks = side.len() / PAIRS;
+    assert!(w.iter().all(|w| w.len() >= 8 * chunks * kind.size()));
+    let mut acc = [[_mm512_setzero_ps(); PAIRS]; FR];
+    for c in 0..chunks {
+        let x = &side[PAIRS * c..][..PAIRS];
+        let wv: [__m512; FR] = std::array::from_fn(|i| kind.eight_twice(w[i], c));
+        for (acc, wv) in acc.iter_mut().zip(wv) {
+            for (acc, &x) in acc.iter_mut().zip(x) {
+                *acc = _mm512_fmadd_ps(wv, x, *acc);
+            }
+        }
+    }
+    let done = 8 * chunks;
+    for (i, (acc, yi)) in acc.iter().zip(y.iter_mut()).enumerate() {
+        let w_tail = &w[i][done * kind.size()..];
+        for (p, acc) in acc.iter().enumerate() {
+            for (h, sum) in [
+                _mm512_castps512_ps256(*acc),
+                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(*acc))),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let j = 2 * p + h;
+                let x: &[f32] = bytemuck::cast_slice(a[j]);
+                yi[j] = super::avx2::hsum(sum) + kind.tail(w_tail, &x[done..]);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn float(
+    kind: FloatKind,
+    w: &QMatrix,
+    first: usize,
+    acts: &[u8],
+    n: usize,
+    out: &mut [f32],
+) {
+    drive_packed::<FR, FT, __m512>(
+        w,
+        first,
+        acts,
+        n,
+        out,
+        |_, _| {},
+        |a, side| float_prep(a, side),
+        |_, side, ws, a, y| float_tile(kind, side, ws, a, y),
+        |w, a| kind.row(w, bytemuck::cast_slice(a)),
+    )
+}
+
+/// F32, F16 and BF16 weights against the tokens' f32 activations (`acts` as their bytes).
+pub(crate) unsafe fn f32(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    float(FloatKind::F32, w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn f16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    float(FloatKind::F16, w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn bf16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    float(FloatKind::Bf16, w, first, acts, n, out)
 }

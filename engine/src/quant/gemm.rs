@@ -12,7 +12,8 @@
 use super::QMatrix;
 
 /// One task's tiled product: rows `first..first + out.len() / n` of `w` against the `n` tokens'
-/// activations (`acts`, one quantized vector per token, back to back), into `out` as
+/// activations (`acts`, one vector per token, back to back: quantized as the row dot takes
+/// them, or the f32 values' bytes for float weights), into `out` as
 /// `[n, rows]` (the task's rows for each token, as the caller gathers them).
 pub(crate) type Gemm = fn(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]);
 

@@ -75,11 +75,13 @@ pub(crate) fn matmul_checked(
     let Some(Row::Float(f32_dot)) = types::entry(GgmlType::F32).and_then(|e| e.row(kernel)) else {
         unreachable!("F32 weights always have a float kernel")
     };
-    // Several tokens take the tiled product where the kernel has one for the type; it needs
-    // the quantized activations a quant row dot takes.
-    let tile = entry
-        .and_then(|e| e.tile(kernel))
-        .filter(|_| n > 1 && !acts.is_empty());
+    // Several tokens take the tiled product where the kernel has one for the type, on what the
+    // row dot takes: the quantized activations, or the f32 ones (as bytes) for float weights.
+    let tile = entry.and_then(|e| e.tile(kernel)).filter(|_| n > 1);
+    let tile_acts: &[u8] = match dot {
+        Some(Row::Float(_)) => bytemuck::cast_slice(x),
+        _ => &acts,
+    };
     // Each task owns a contiguous run of the output: its rows for every token (`[n, rows]` of
     // its own), copied into place after.
     let mut yt = vec![0.0f32; w.rows * n];
@@ -91,7 +93,7 @@ pub(crate) fn matmul_checked(
                 return Ok(());
             }
             if let Some(gemm) = tile {
-                gemm(w, task * per_task, &acts, n, out);
+                gemm(w, task * per_task, tile_acts, n, out);
                 return Ok(());
             }
             let rows = out.len() / n;

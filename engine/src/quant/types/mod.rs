@@ -171,9 +171,12 @@ macro_rules! simd {
 pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
     use GgmlType as T;
     let e = match ty {
-        T::F32 => Entry::of::<float::BlockF32>(simd!(Float, avx2::f32_row), None),
-        T::F16 => Entry::of::<float::BlockF16>(simd!(Float, avx2::f16_row), None),
-        T::BF16 => Entry::of::<float::BlockBF16>(simd!(Float, avx2::bf16_row), None),
+        T::F32 => Entry::of::<float::BlockF32>(simd!(Float, avx2::f32_row), None)
+            .tiled(tiles!(avx512_tiles::f32)),
+        T::F16 => Entry::of::<float::BlockF16>(simd!(Float, avx2::f16_row), None)
+            .tiled(tiles!(avx512_tiles::f16)),
+        T::BF16 => Entry::of::<float::BlockBF16>(simd!(Float, avx2::bf16_row), None)
+            .tiled(tiles!(avx512_tiles::bf16)),
         T::Q4_0 => Entry::of::<q4_0::BlockQ4_0>(
             simd!(Quant, avx2::q4_0_row),
             simd!(Quant, avx512::q4_0_row),
