@@ -142,7 +142,7 @@ unsafe fn block_sums4(a: __m512i, b: __m512i) -> __m128i {
 /// The levels of two consecutive 32-element blocks (`size` bytes each, 16 quant bytes at `qs`),
 /// one per byte in element order: block 0's in lanes 0..32, block 1's in lanes 32..64.
 #[inline(always)]
-unsafe fn nibbles_pair(w2: &[u8], qs: usize, size: usize) -> __m512i {
+pub(super) unsafe fn nibbles_pair(w2: &[u8], qs: usize, size: usize) -> __m512i {
     let mask = _mm256_set1_epi8(0xF);
     // [b0 low, b1 low | b0 high, b1 high] -> [b0 low, b0 high, b1 low, b1 high].
     let bytes = _mm256_set_m128i(
@@ -160,7 +160,7 @@ unsafe fn nibbles_pair(w2: &[u8], qs: usize, size: usize) -> __m512i {
 /// Q5_0/Q5_1 levels of two consecutive blocks: `nibbles_pair` with 16 added where the qh words
 /// (at `qh` in each block) have bit j set; the two words side by side are a 64-lane byte mask.
 #[inline(always)]
-unsafe fn five_bit_pair(w2: &[u8], qh: usize, qs: usize, size: usize) -> __m512i {
+pub(super) unsafe fn five_bit_pair(w2: &[u8], qh: usize, qs: usize, size: usize) -> __m512i {
     let bits = u64::from(layout::u32_at(w2, qh..qh + 4))
         | (u64::from(layout::u32_at(w2, size + qh..size + qh + 4)) << 32);
     let nibbles = nibbles_pair(w2, qs, size);
@@ -169,7 +169,7 @@ unsafe fn five_bit_pair(w2: &[u8], qh: usize, qs: usize, size: usize) -> __m512i
 
 /// The 32 bytes at `qs` of each of two consecutive `size`-byte blocks, side by side.
 #[inline(always)]
-unsafe fn bytes_pair(b2: &[u8], qs: usize, size: usize) -> __m512i {
+pub(super) unsafe fn bytes_pair(b2: &[u8], qs: usize, size: usize) -> __m512i {
     join(
         load256(b2.as_ptr().add(qs)),
         load256(b2.as_ptr().add(size + qs)),

@@ -10,6 +10,9 @@
 //! round-off hold only with that float order), and scale two chunks' packed 16-bit sums with one
 //! `vpdpwssd`.
 //!
+//! Q4_0 and Q5_0 tiles hold `LR` = 4 rows, each (row, token) in the row dot's own sixteen lanes
+//! (a block pair's eight and eight), the offset term formed once per token and block pair.
+//!
 //! F32, F16 and BF16 tiles hold `FR` = 4 rows by `FT` = 8 tokens, two tokens' eight running sums
 //! to a register, and equal the AVX2 float row dots (AVX-512 has none of its own).
 //!
@@ -25,7 +28,9 @@ use std::arch::x86_64::*;
 use super::avx2::{
     f16_at, f16_table, hsum128, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
 };
-use super::avx512::{dpwssd, join, kx_scale_pairs, load256, pack_pair, q4_k_levels64};
+use super::avx512::{
+    bytes_pair, dpwssd, join, kx_scale_pairs, load256, pack_pair, q4_k_levels64, two_scales,
+};
 use super::gemm::drive_packed;
 use super::{layout, QMatrix};
 
@@ -635,4 +640,150 @@ pub(crate) unsafe fn f16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: 
 
 pub(crate) unsafe fn bf16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
     float(FloatKind::Bf16, w, first, acts, n, out)
+}
+
+/// Q4_0 and Q5_0 rows per tile; the tokens are `T`.
+const LR: usize = 4;
+/// Registers per row and block pair in a Q4_0/Q5_0 panel: the two blocks' levels (unsigned, as
+/// stored) and their d as f32, eight lanes each.
+const LEGACY_PANEL: usize = 2;
+/// Registers per token and block pair of a Q8_0 token tile's prepared data: the two blocks'
+/// quants, the offset term (the stored offset times each group of four activations) and the
+/// two blocks' d as f32, eight lanes each.
+const LEGACY_SIDE: usize = 3;
+
+/// Packs `LR` Q4_0 (`Q5 = false`) or Q5_0 rows: each block pair's levels and scales.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn legacy_pack<const Q5: bool>(w: &[&[u8]; LR], panel: &mut Vec<__m512i>) {
+    let size = if Q5 {
+        layout::q5_0::SIZE
+    } else {
+        layout::q4_0::SIZE
+    };
+    let t16 = f16_table();
+    for p in 0..w[0].len() / (2 * size) {
+        for wr in w {
+            let w2 = &wr[2 * p * size..];
+            panel.push(if Q5 {
+                use layout::q5_0::{QH, QS};
+                super::avx512::five_bit_pair(w2, QH.start, QS.start, size)
+            } else {
+                super::avx512::nibbles_pair(w2, layout::q4_0::QS.start, size)
+            });
+            let d = |b: &[u8]| f16_at(t16, b, layout::q4_0::D);
+            panel.push(_mm512_castps_si512(two_scales(d(w2), d(&w2[size..]))));
+        }
+    }
+}
+
+/// A token tile's Q8_0 data per block pair: the quants, the offset term of `OFFSET` (8 for
+/// Q4_0, 16 for Q5_0) and the scales.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn legacy_prep<const OFFSET: i8>(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
+    use layout::q8_0::{D, QS, SIZE};
+    let t16 = f16_table();
+    let offset = _mm512_set1_epi8(OFFSET);
+    for p in 0..a[0].len() / (2 * SIZE) {
+        for at in a {
+            let a2 = &at[2 * p * SIZE..];
+            let aq = bytes_pair(a2, QS.start, SIZE);
+            side.push(aq);
+            side.push(_mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, aq));
+            let d = |b: &[u8]| f16_at(t16, b, D);
+            side.push(_mm512_castps_si512(two_scales(d(a2), d(&a2[SIZE..]))));
+        }
+    }
+}
+
+/// Q4_0 and Q5_0 against Q8_0 for `LR` rows and `T` tokens, lane for lane as the AVX-512 row
+/// dot: per block pair, each lane's `vpdpbusd` of levels by activations less the offset term,
+/// converted and multiplied by the pair's scale products into the (row, token)'s sixteen
+/// running sums; an odd last block through the AVX2 row dot, added after the reduction.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn legacy_tile(
+    panel: &[__m512i],
+    side: &[__m512i],
+    w: &[&[u8]; LR],
+    a: &[&[u8]; T],
+    y: &mut [[f32; T]; LR],
+    size: usize,
+    tail: impl Fn(&[u8], &[u8]) -> f32,
+) {
+    use layout::q8_0::SIZE as ASIZE;
+    let zero = _mm512_setzero_si512();
+    let pairs = side.len() / (LEGACY_SIDE * T);
+    assert!(panel.len() == LEGACY_PANEL * LR * pairs);
+    let mut acc = [[_mm512_setzero_ps(); T]; LR];
+    for p in 0..pairs {
+        let rows = panel.as_ptr().add(LEGACY_PANEL * LR * p);
+        let toks = side.as_ptr().add(LEGACY_SIDE * T * p);
+        for (j, tok) in (0..T).map(|j| toks.add(LEGACY_SIDE * j)).enumerate() {
+            let (aq, off, da) = (*tok, *tok.add(1), _mm512_castsi512_ps(*tok.add(2)));
+            for (i, acc) in acc.iter_mut().enumerate() {
+                let row = rows.add(LEGACY_PANEL * i);
+                let dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, *row, aq), off);
+                let scale = _mm512_mul_ps(_mm512_castsi512_ps(*row.add(1)), da);
+                acc[j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(dot), acc[j]);
+            }
+        }
+    }
+    for (i, (acc, yi)) in acc.iter().zip(y.iter_mut()).enumerate() {
+        for (j, acc) in acc.iter().enumerate() {
+            let rest = tail(&w[i][2 * pairs * size..], &a[j][2 * pairs * ASIZE..]);
+            yi[j] = _mm512_reduce_add_ps(*acc) + rest;
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn legacy<const Q5: bool>(
+    w: &QMatrix,
+    first: usize,
+    acts: &[u8],
+    n: usize,
+    out: &mut [f32],
+) {
+    // The AVX2 row dot finishes an odd last block; the AVX-512 one takes leftover pairs.
+    type RowDot = unsafe fn(&[u8], &[u8]) -> f32;
+    let (size, tail, row): (usize, RowDot, RowDot) = if Q5 {
+        (
+            layout::q5_0::SIZE,
+            super::avx2::q5_0_row,
+            super::avx512::q5_0_row,
+        )
+    } else {
+        (
+            layout::q4_0::SIZE,
+            super::avx2::q4_0_row,
+            super::avx512::q4_0_row,
+        )
+    };
+    drive_packed::<LR, T, __m512i>(
+        w,
+        first,
+        acts,
+        n,
+        out,
+        |w, panel| legacy_pack::<Q5>(w, panel),
+        |a, side| {
+            if Q5 {
+                legacy_prep::<16>(a, side)
+            } else {
+                legacy_prep::<8>(a, side)
+            }
+        },
+        |panel, side, ws, a, y| legacy_tile(panel, side, ws, a, y, size, |w, a| tail(w, a)),
+        |w, a| row(w, a),
+    )
+}
+
+pub(crate) unsafe fn q4_0(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    legacy::<false>(w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn q5_0(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    legacy::<true>(w, first, acts, n, out)
 }

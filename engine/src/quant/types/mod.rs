@@ -180,7 +180,8 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
         T::Q4_0 => Entry::of::<q4_0::BlockQ4_0>(
             simd!(Quant, avx2::q4_0_row),
             simd!(Quant, avx512::q4_0_row),
-        ),
+        )
+        .tiled(tiles!(avx512_tiles::q4_0)),
         T::Q4_1 => Entry::of::<q4_1::BlockQ4_1>(
             simd!(Quant, avx2::q4_1_row),
             simd!(Quant, avx512::q4_1_row),
@@ -188,7 +189,8 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
         T::Q5_0 => Entry::of::<q5_0::BlockQ5_0>(
             simd!(Quant, avx2::q5_0_row),
             simd!(Quant, avx512::q5_0_row),
-        ),
+        )
+        .tiled(tiles!(avx512_tiles::q5_0)),
         T::Q5_1 => Entry::of::<q5_1::BlockQ5_1>(
             simd!(Quant, avx2::q5_1_row),
             simd!(Quant, avx512::q5_1_row),
