@@ -10,8 +10,9 @@
 //! round-off hold only with that float order), and scale two chunks' packed 16-bit sums with one
 //! `vpdpwssd`.
 //!
-//! Q4_0 and Q5_0 tiles hold `LR` = 4 rows, each (row, token) in the row dot's own sixteen lanes
-//! (a block pair's eight and eight), the offset term formed once per token and block pair.
+//! Q4_0, Q5_0, Q4_1 and Q5_1 tiles hold `LR` = 4 rows, each (row, token) in the row dot's own
+//! sixteen lanes (a block pair's eight and eight); Q4_0/Q5_0's offset term is formed once per
+//! token and block pair, Q4_1/Q5_1's scale and min products once per row for four tokens.
 //!
 //! F32, F16 and BF16 tiles hold `FR` = 4 rows by `FT` = 8 tokens, two tokens' eight running sums
 //! to a register, and equal the AVX2 float row dots (AVX-512 has none of its own).
@@ -786,4 +787,150 @@ pub(crate) unsafe fn q4_0(w: &QMatrix, first: usize, acts: &[u8], n: usize, out:
 
 pub(crate) unsafe fn q5_0(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
     legacy::<true>(w, first, acts, n, out)
+}
+
+/// Registers per row and block pair in a Q4_1/Q5_1 panel: the two blocks' levels, and their
+/// [d, m, d, m] as f32 in every 128-bit lane.
+const LEGACY_MIN_PANEL: usize = 2;
+/// Registers per block pair of a Q8_1 token tile's prepared data: each token's quants, then
+/// the four tokens' [d, s, d, s] as f32 side by side (token j's in lanes 4j..4j + 4).
+const LEGACY_MIN_SIDE: usize = T + 1;
+
+/// An f16 pair of each of two consecutive blocks (at the start of each `size` bytes) as f32:
+/// [block 0's first, its second, block 1's first, its second].
+#[inline(always)]
+unsafe fn f16_pairs(b2: &[u8], size: usize) -> __m128 {
+    let word = |b: &[u8]| i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    _mm_cvtph_ps(_mm_set_epi32(0, 0, word(&b2[size..]), word(b2)))
+}
+
+/// Packs `LR` Q4_1 (`Q5 = false`) or Q5_1 rows: each block pair's levels and [d, m, d, m].
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn legacy_min_pack<const Q5: bool>(w: &[&[u8]; LR], panel: &mut Vec<__m512i>) {
+    let (size, qs) = super::avx2::legacy_min_geometry::<Q5>();
+    for p in 0..w[0].len() / (2 * size) {
+        for wr in w {
+            let w2 = &wr[2 * p * size..];
+            panel.push(if Q5 {
+                super::avx512::five_bit_pair(w2, layout::q5_1::QH.start, qs, size)
+            } else {
+                super::avx512::nibbles_pair(w2, qs, size)
+            });
+            panel.push(_mm512_castps_si512(_mm512_broadcast_f32x4(f16_pairs(
+                w2, size,
+            ))));
+        }
+    }
+}
+
+/// A token tile's Q8_1 data per block pair: each token's quants and the four tokens' [d, s].
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn legacy_min_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
+    use layout::q8_1::{QS, SIZE};
+    for p in 0..a[0].len() / (2 * SIZE) {
+        let mut ds = [0.0f32; 4 * T];
+        for (j, at) in a.iter().enumerate() {
+            let a2 = &at[2 * p * SIZE..];
+            side.push(bytes_pair(a2, QS.start, SIZE));
+            _mm_storeu_ps(ds[4 * j..].as_mut_ptr(), f16_pairs(a2, SIZE));
+        }
+        side.push(_mm512_castps_si512(_mm512_loadu_ps(ds.as_ptr())));
+    }
+}
+
+/// Q4_1 and Q5_1 against Q8_1 for `LR` rows and `T` tokens, lane for lane as the AVX-512 row
+/// dot: per block pair, the four products [d_w d_a, m s, d_w d_a, m s] of every token at once
+/// (one multiply a row), added into the (row, token)'s min sums, its two scales picked from
+/// them for the sixteen running sums of the levels' `vpdpbusd`; an odd last block through the
+/// AVX2 row dot, added after the reduction, and the min sums' odd lanes last.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn legacy_min_tile<const Q5: bool>(
+    panel: &[__m512i],
+    side: &[__m512i],
+    w: &[&[u8]; LR],
+    a: &[&[u8]; T],
+    y: &mut [[f32; T]; LR],
+) {
+    use layout::q8_1::SIZE as ASIZE;
+    const { assert!(T == 4, "four tokens' [d, s, d, s] fill one register") };
+    let (size, _) = super::avx2::legacy_min_geometry::<Q5>();
+    let tail = if Q5 {
+        super::avx2::q5_1_row
+    } else {
+        super::avx2::q4_1_row
+    };
+    let zero = _mm512_setzero_si512();
+    let pairs = side.len() / LEGACY_MIN_SIDE;
+    assert!(panel.len() == LEGACY_MIN_PANEL * LR * pairs);
+    // Token j's scales: product 4j (block 0's) in lanes 0..8, product 4j + 2 in lanes 8..16.
+    let picks: [__m512i; T] = std::array::from_fn(|j| {
+        let (b0, b1) = (4 * j as i32, 4 * j as i32 + 2);
+        _mm512_set_epi32(
+            b1, b1, b1, b1, b1, b1, b1, b1, b0, b0, b0, b0, b0, b0, b0, b0,
+        )
+    });
+    let mut acc = [[_mm512_setzero_ps(); T]; LR];
+    let mut acc_min = [_mm512_setzero_ps(); LR];
+    for p in 0..pairs {
+        let rows = panel.as_ptr().add(LEGACY_MIN_PANEL * LR * p);
+        let toks = side.as_ptr().add(LEGACY_MIN_SIDE * p);
+        let ds = _mm512_castsi512_ps(*toks.add(T));
+        for (i, (acc, acc_min)) in acc.iter_mut().zip(acc_min.iter_mut()).enumerate() {
+            let row = rows.add(LEGACY_MIN_PANEL * i);
+            let products = _mm512_mul_ps(_mm512_castsi512_ps(*row.add(1)), ds);
+            *acc_min = _mm512_add_ps(*acc_min, products);
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let dot = _mm512_dpbusd_epi32(zero, *row, *toks.add(j));
+                let scales = _mm512_permutexvar_ps(picks[j], products);
+                *acc = _mm512_fmadd_ps(scales, _mm512_cvtepi32_ps(dot), *acc);
+            }
+        }
+    }
+    for i in 0..LR {
+        let mut mins = [0.0f32; 16];
+        _mm512_storeu_ps(mins.as_mut_ptr(), acc_min[i]);
+        for j in 0..T {
+            let rest = tail(&w[i][2 * pairs * size..], &a[j][2 * pairs * ASIZE..]);
+            let dot = _mm512_reduce_add_ps(acc[i][j]) + rest;
+            y[i][j] = dot + (mins[4 * j + 1] + mins[4 * j + 3]);
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn legacy_min<const Q5: bool>(
+    w: &QMatrix,
+    first: usize,
+    acts: &[u8],
+    n: usize,
+    out: &mut [f32],
+) {
+    drive_packed::<LR, T, __m512i>(
+        w,
+        first,
+        acts,
+        n,
+        out,
+        |w, panel| legacy_min_pack::<Q5>(w, panel),
+        |a, side| legacy_min_prep(a, side),
+        |panel, side, ws, a, y| legacy_min_tile::<Q5>(panel, side, ws, a, y),
+        |w, a| {
+            if Q5 {
+                super::avx512::q5_1_row(w, a)
+            } else {
+                super::avx512::q4_1_row(w, a)
+            }
+        },
+    )
+}
+
+pub(crate) unsafe fn q4_1(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    legacy_min::<false>(w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn q5_1(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    legacy_min::<true>(w, first, acts, n, out)
 }

@@ -185,7 +185,8 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
         T::Q4_1 => Entry::of::<q4_1::BlockQ4_1>(
             simd!(Quant, avx2::q4_1_row),
             simd!(Quant, avx512::q4_1_row),
-        ),
+        )
+        .tiled(tiles!(avx512_tiles::q4_1)),
         T::Q5_0 => Entry::of::<q5_0::BlockQ5_0>(
             simd!(Quant, avx2::q5_0_row),
             simd!(Quant, avx512::q5_0_row),
@@ -194,7 +195,8 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
         T::Q5_1 => Entry::of::<q5_1::BlockQ5_1>(
             simd!(Quant, avx2::q5_1_row),
             simd!(Quant, avx512::q5_1_row),
-        ),
+        )
+        .tiled(tiles!(avx512_tiles::q5_1)),
         T::Q8_0 => Entry::of::<q8_0::BlockQ8_0>(
             simd!(Quant, avx2::q8_0_row),
             simd!(Quant, avx512::q8_0_row),
