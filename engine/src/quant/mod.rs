@@ -5,13 +5,14 @@
 //!   re-exports.
 //! - `types/`: one file per block type behind `BlockType`, and the one dispatch table.
 //! - `avx2.rs`, `avx512.rs`: the SIMD row dots, per instruction set.
-//! - `gemm.rs`, `avx512_tiles.rs`: prefill's tiled products (several rows by several tokens in
-//!   registers), equal to the row dots bit for bit.
+//! - `gemm.rs`, `avx2_tiles.rs`, `avx512_tiles.rs`: prefill's tiled products (several rows by
+//!   several tokens in registers), equal to their instruction set's row dots bit for bit.
 //! - `kernel.rs`: which instruction set runs, from the CPU's features.
 //! - `qmatrix.rs`: a borrowed row-major matrix of blocks.
 //! - `matmul.rs`: `y = W x` and `Y = W X`, split across threads.
 
 mod avx2;
+mod avx2_tiles;
 mod avx512;
 mod avx512_tiles;
 mod gemm;
