@@ -221,7 +221,7 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
             simd!(Quant, avx2::q6_k_row),
             simd!(Quant, avx512::q6_k_row),
         )
-        .tiled(None, tiles!(avx512_tiles::q6_k)),
+        .tiled(tiles!(avx2_tiles::q6_k), tiles!(avx512_tiles::q6_k)),
         T::Q8_K => Entry::of::<q8_k::BlockQ8_K>(None, None),
         _ => return None,
     };
