@@ -11,18 +11,48 @@ pub enum RopeStyle {
 
 /// `out = x / rms(x) * weight`, row by row (each row `weight.len()` long). The mean square is
 /// accumulated in f64: rows of thousands of values lose digits in f32.
+///
+/// Each row's squares are summed one after another, in element order (a different order would
+/// round differently and move the parity figures). A batch runs `NORM_ROWS` rows' sums side by
+/// side, element by element: independent adds keep the core busy where one row's chain would
+/// wait on each add, and every row's sum is still its own sequential one.
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f64, out: &mut [f32]) {
     let n = weight.len();
-    for (row, dst) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-        let mean_sq = row
+    let group = NORM_ROWS * n;
+    let mut x_groups = x.chunks_exact(group);
+    let mut out_groups = out.chunks_exact_mut(group);
+    for (xs, outs) in (&mut x_groups).zip(&mut out_groups) {
+        let rows: [&[f32]; NORM_ROWS] = std::array::from_fn(|r| &xs[r * n..(r + 1) * n]);
+        let mut sums = [0.0f64; NORM_ROWS];
+        for i in 0..n {
+            for (sum, row) in sums.iter_mut().zip(rows) {
+                *sum += f64::from(row[i]) * f64::from(row[i]);
+            }
+        }
+        for ((row, dst), sum) in rows.iter().zip(outs.chunks_exact_mut(n)).zip(sums) {
+            rms_scale(row, sum, weight, eps, dst);
+        }
+    }
+    let tail = x_groups.remainder().chunks_exact(n);
+    for (row, dst) in tail.zip(out_groups.into_remainder().chunks_exact_mut(n)) {
+        let sum = row
             .iter()
             .map(|&v| f64::from(v) * f64::from(v))
-            .sum::<f64>()
-            / n as f64;
-        let scale = (1.0 / (mean_sq + eps).sqrt()) as f32;
-        for ((d, &v), &w) in dst.iter_mut().zip(row).zip(weight) {
-            *d = v * scale * w;
-        }
+            .sum::<f64>();
+        rms_scale(row, sum, weight, eps, dst);
+    }
+}
+
+/// Rows whose RMSNorm sums run side by side: enough independent f64 adds to cover an add's
+/// latency.
+const NORM_ROWS: usize = 8;
+
+/// One row's `x / rms(x) * weight` from its sum of squares.
+fn rms_scale(row: &[f32], sum_sq: f64, weight: &[f32], eps: f64, dst: &mut [f32]) {
+    let mean_sq = sum_sq / weight.len() as f64;
+    let scale = (1.0 / (mean_sq + eps).sqrt()) as f32;
+    for ((d, &v), &w) in dst.iter_mut().zip(row).zip(weight) {
+        *d = v * scale * w;
     }
 }
 
@@ -286,6 +316,43 @@ mod tests {
             let rms = (row.iter().map(|v| v * v).sum::<f32>() / 4.0).sqrt();
             for i in 0..4 {
                 assert!((out_row[i] - row[i] / rms * w[i]).abs() < 1e-6);
+            }
+        }
+    }
+
+    /// A batch of rows (more than one group of side-by-side sums, and a remainder) gives each row
+    /// exactly what normalizing it alone gives: the same sequential sum of squares.
+    #[test]
+    fn rms_norm_of_a_batch_equals_each_row_alone() {
+        let n = 37;
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 8.0
+        };
+        let rows = 2 * NORM_ROWS + 3;
+        let x: Vec<f32> = (0..rows * n).map(|_| next()).collect();
+        let w: Vec<f32> = (0..n).map(|_| next()).collect();
+        let mut batch = vec![0.0f32; rows * n];
+        rms_norm(&x, &w, 1e-6, &mut batch);
+        for r in 0..rows {
+            let mut alone = vec![0.0f32; n];
+            rms_norm(&x[r * n..(r + 1) * n], &w, 1e-6, &mut alone);
+            let mut serial = vec![0.0f32; n];
+            let row = &x[r * n..(r + 1) * n];
+            let sum = row
+                .iter()
+                .fold(0.0f64, |s, &v| s + f64::from(v) * f64::from(v));
+            rms_scale(row, sum, &w, 1e-6, &mut serial);
+            for i in 0..n {
+                assert_eq!(
+                    batch[r * n + i].to_bits(),
+                    alone[i].to_bits(),
+                    "row {r} [{i}]"
+                );
+                assert_eq!(alone[i].to_bits(), serial[i].to_bits(), "row {r} [{i}]");
             }
         }
     }

@@ -43,19 +43,28 @@ pub(crate) unsafe fn hsum(v: __m256) -> f32 {
     _mm_cvtss_f32(s)
 }
 
-/// Signed i8 x i8 products summed in pairs then quads: 8 i32 lanes as f32.
+/// Signed i8 x i8 products summed in pairs then quads: 8 i32 lanes as f32. `maddubs` takes
+/// unsigned bytes on one side: the weights' magnitudes, and the activations with the weights'
+/// signs.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_i8(w: __m256i, a: __m256i) -> __m256 {
-    let p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-    _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)))
+    dot_i8_magnitudes(w, _mm256_sign_epi8(w, w), a)
+}
+
+/// `dot_i8` with the weights' magnitudes (`sign(w, w)`) already formed: what a tile decodes once
+/// per row for all its tokens.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn dot_i8_magnitudes(w: __m256i, magnitudes: __m256i, a: __m256i) -> __m256 {
+    dot_u8(magnitudes, _mm256_sign_epi8(a, w))
 }
 
 /// Unsigned u8 x signed i8 products summed in pairs then quads: 8 i32 lanes as f32. The weight
 /// levels must be small enough that no pair saturates i16.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_u8(w: __m256i, a: __m256i) -> __m256 {
+pub(crate) unsafe fn dot_u8(w: __m256i, a: __m256i) -> __m256 {
     let p16 = _mm256_maddubs_epi16(w, a);
     _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)))
 }
@@ -90,70 +99,194 @@ pub(crate) unsafe fn fifth_bits(qh: *const u8) -> __m256i {
     _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi8(-1))
 }
 
+/// The float weight formats the float row dots and tiles read, each widened to f32 eight at a
+/// time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FloatKind {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl FloatKind {
+    /// Bytes per element.
+    pub(crate) fn size(self) -> usize {
+        match self {
+            FloatKind::F32 => 4,
+            FloatKind::F16 | FloatKind::Bf16 => 2,
+        }
+    }
+
+    /// Elements 8c..8c + 8 of a row, widened to f32.
+    #[inline(always)]
+    pub(crate) unsafe fn eight(self, row: &[u8], c: usize) -> __m256 {
+        let p = row.as_ptr().add(8 * c * self.size());
+        match self {
+            FloatKind::F32 => _mm256_loadu_ps(p as *const f32),
+            FloatKind::F16 => _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)),
+            FloatKind::Bf16 => {
+                let h = _mm_loadu_si128(p as *const __m128i);
+                _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+            }
+        }
+    }
+
+    /// The AVX2 row dot of this format.
+    pub(crate) unsafe fn row(self, w: &[u8], x: &[f32]) -> f32 {
+        match self {
+            FloatKind::F32 => f32_row(w, x),
+            FloatKind::F16 => f16_row(w, x),
+            FloatKind::Bf16 => bf16_row(w, x),
+        }
+    }
+
+    /// The scalar tail the row dot adds past its last whole eight.
+    pub(crate) fn tail(self, w: &[u8], x: &[f32]) -> f32 {
+        match self {
+            FloatKind::F32 => float::f32_row(w, x),
+            FloatKind::F16 => float::f16_row(w, x),
+            FloatKind::Bf16 => float::bf16_row(w, x),
+        }
+    }
+}
+
+/// A float row: one multiply-add per eight elements into eight running sums, their horizontal
+/// sum, then the scalar tail past the last whole eight.
+#[inline(always)]
+unsafe fn float_row(kind: FloatKind, w: &[u8], x: &[f32]) -> f32 {
+    let n = x.len() / 8;
+    let mut acc = _mm256_setzero_ps();
+    for c in 0..n {
+        acc = _mm256_fmadd_ps(
+            kind.eight(w, c),
+            _mm256_loadu_ps(x.as_ptr().add(8 * c)),
+            acc,
+        );
+    }
+    hsum(acc) + kind.tail(&w[8 * n * kind.size()..], &x[8 * n..])
+}
+
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn f32_row(w: &[u8], x: &[f32]) -> f32 {
-    let n = x.len() / 8 * 8;
-    let (wp, xp) = (w.as_ptr() as *const f32, x.as_ptr());
-    let mut acc = _mm256_setzero_ps();
-    for i in (0..n).step_by(8) {
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(wp.add(i)), _mm256_loadu_ps(xp.add(i)), acc);
-    }
-    hsum(acc) + float::f32_row(&w[4 * n..], &x[n..])
+    float_row(FloatKind::F32, w, x)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn f16_row(w: &[u8], x: &[f32]) -> f32 {
-    let n = x.len() / 8 * 8;
-    let mut acc = _mm256_setzero_ps();
-    for i in (0..n).step_by(8) {
-        let h = _mm_loadu_si128(w.as_ptr().add(2 * i) as *const __m128i);
-        acc = _mm256_fmadd_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(x.as_ptr().add(i)), acc);
-    }
-    hsum(acc) + float::f16_row(&w[2 * n..], &x[n..])
+    float_row(FloatKind::F16, w, x)
 }
 
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn bf16_row(w: &[u8], x: &[f32]) -> f32 {
-    let n = x.len() / 8 * 8;
-    let mut acc = _mm256_setzero_ps();
-    for i in (0..n).step_by(8) {
-        let h = _mm_loadu_si128(w.as_ptr().add(2 * i) as *const __m128i);
-        let f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-        acc = _mm256_fmadd_ps(f, _mm256_loadu_ps(x.as_ptr().add(i)), acc);
+    float_row(FloatKind::Bf16, w, x)
+}
+
+/// A Q4_0 block's 32 levels as signed bytes: the nibbles minus 8.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn q4_0_levels(wb: &[u8]) -> __m256i {
+    let nibbles = legacy_nibbles(wb.as_ptr().add(layout::q4_0::QS.start));
+    _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8))
+}
+
+/// A Q5_0 block's 32 levels as signed bytes. They are stored +16: a clear fifth bit makes the
+/// nibble n the i8 0xF0 | n = n - 16.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn q5_0_levels(wb: &[u8]) -> __m256i {
+    use layout::q5_0::{QH, QS};
+    let high = _mm256_set1_epi8(0xF0u8 as i8);
+    let clear = _mm256_andnot_si256(fifth_bits(wb.as_ptr().add(QH.start)), high);
+    _mm256_or_si256(legacy_nibbles(wb.as_ptr().add(QS.start)), clear)
+}
+
+/// A Q4_1 (`Q5 = false`) or Q5_1 block's 32 levels as unsigned bytes.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn legacy_min_levels<const Q5: bool>(wb: &[u8]) -> __m256i {
+    let (_, qs) = legacy_min_geometry::<Q5>();
+    let wq = legacy_nibbles(wb.as_ptr().add(qs));
+    if Q5 {
+        let bits = fifth_bits(wb.as_ptr().add(layout::q5_1::QH.start));
+        _mm256_or_si256(wq, _mm256_and_si256(bits, _mm256_set1_epi8(0x10)))
+    } else {
+        wq
     }
-    hsum(acc) + float::bf16_row(&w[2 * n..], &x[n..])
+}
+
+/// The 32-element block types with signed levels, each against Q8_0 activations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signed {
+    Q8_0,
+    Q4_0,
+    Q5_0,
+}
+
+// Each block starts with its f16 scale d, as a Q8_0 activation block does.
+const _: () = assert!(layout::q8_0::D.start == 0 && layout::q4_0::D.start == 0);
+const _: () = assert!(layout::q5_0::D.start == 0);
+
+impl Signed {
+    pub(crate) fn size(self) -> usize {
+        match self {
+            Signed::Q8_0 => layout::q8_0::SIZE,
+            Signed::Q4_0 => layout::q4_0::SIZE,
+            Signed::Q5_0 => layout::q5_0::SIZE,
+        }
+    }
+
+    /// A block's 32 levels as signed bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn levels(self, wb: &[u8]) -> __m256i {
+        match self {
+            Signed::Q8_0 => {
+                _mm256_loadu_si256(wb.as_ptr().add(layout::q8_0::QS.start) as *const __m256i)
+            }
+            Signed::Q4_0 => q4_0_levels(wb),
+            Signed::Q5_0 => q5_0_levels(wb),
+        }
+    }
+
+    /// How many of a row's `blocks` the row dot reads: all of them (the avx2-skips-odd-block
+    /// fault drops Q8_0's last from an odd count).
+    pub(crate) fn blocks(self, blocks: usize) -> usize {
+        match self {
+            Signed::Q8_0 => crate::faults::avx2_blocks(blocks),
+            Signed::Q4_0 | Signed::Q5_0 => blocks,
+        }
+    }
+}
+
+/// Q8_0, Q4_0 and Q5_0 against Q8_0: per block, the signed dot (`dot_i8`) multiplied by
+/// d_w * d_a into eight running sums.
+#[inline(always)]
+unsafe fn signed_row(kind: Signed, w: &[u8], a: &[u8]) -> f32 {
+    use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
+    let t = f16_table();
+    let mut acc = _mm256_setzero_ps();
+    let blocks = kind.blocks(w.len() / kind.size());
+    let pairs = w.chunks_exact(kind.size()).zip(a.chunks_exact(ASIZE));
+    for (wb, ab) in pairs.take(blocks) {
+        let aq = _mm256_loadu_si256(ab.as_ptr().add(AQS.start) as *const __m256i);
+        let d = _mm256_set1_ps(f16_at(t, wb, AD) * f16_at(t, ab, AD));
+        acc = _mm256_fmadd_ps(d, dot_i8(kind.levels(wb), aq), acc);
+    }
+    hsum(acc)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q8_0_row(w: &[u8], a: &[u8]) -> f32 {
-    use layout::q8_0::*;
-    let t = f16_table();
-    let mut acc = _mm256_setzero_ps();
-    let blocks = crate::faults::avx2_blocks(w.len() / SIZE);
-    let pairs = w.chunks_exact(SIZE).zip(a.chunks_exact(SIZE));
-    for (wb, ab) in pairs.take(blocks) {
-        let wq = _mm256_loadu_si256(wb.as_ptr().add(QS.start) as *const __m256i);
-        let aq = _mm256_loadu_si256(ab.as_ptr().add(QS.start) as *const __m256i);
-        let d = _mm256_set1_ps(f16_at(t, wb, D) * f16_at(t, ab, D));
-        acc = _mm256_fmadd_ps(d, dot_i8(wq, aq), acc);
-    }
-    hsum(acc)
+    signed_row(Signed::Q8_0, w, a)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q4_0_row(w: &[u8], a: &[u8]) -> f32 {
-    use layout::q4_0::*;
-    use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
-    let t = f16_table();
-    let eight = _mm256_set1_epi8(8);
-    let mut acc = _mm256_setzero_ps();
-    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
-        let wq = _mm256_sub_epi8(legacy_nibbles(wb.as_ptr().add(QS.start)), eight);
-        let aq = _mm256_loadu_si256(ab.as_ptr().add(AQS.start) as *const __m256i);
-        let d = _mm256_set1_ps(f16_at(t, wb, D) * f16_at(t, ab, AD));
-        acc = _mm256_fmadd_ps(d, dot_i8(wq, aq), acc);
-    }
-    hsum(acc)
+    signed_row(Signed::Q4_0, w, a)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q5_0_row(w: &[u8], a: &[u8]) -> f32 {
+    signed_row(Signed::Q5_0, w, a)
 }
 
 /// The two f16 at bytes 0..4 of `block` (d and m of Q4_1/Q5_1, d and s of Q8_1) in lanes 0, 1.
@@ -188,15 +321,11 @@ pub(super) const fn legacy_min_geometry<const Q5: bool>() -> (usize, usize) {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn legacy_min_row<const Q5: bool>(w: &[u8], a: &[u8]) -> f32 {
     use layout::q8_1::{QS as AQS, SIZE as ASIZE};
-    let (size, qs) = legacy_min_geometry::<Q5>();
+    let (size, _) = legacy_min_geometry::<Q5>();
     let mut acc = _mm256_setzero_ps();
     let mut acc_min = _mm_setzero_ps();
     for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(ASIZE)) {
-        let mut wq = legacy_nibbles(wb.as_ptr().add(qs));
-        if Q5 {
-            let bits = fifth_bits(wb.as_ptr().add(layout::q5_1::QH.start));
-            wq = _mm256_or_si256(wq, _mm256_and_si256(bits, _mm256_set1_epi8(0x10)));
-        }
+        let wq = legacy_min_levels::<Q5>(wb);
         let aq = _mm256_loadu_si256(ab.as_ptr().add(AQS.start) as *const __m256i);
         let products = _mm_mul_ps(f16_pair(wb), f16_pair(ab));
         acc_min = _mm_add_ps(acc_min, products);
@@ -214,24 +343,6 @@ pub(crate) unsafe fn q4_1_row(w: &[u8], a: &[u8]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q5_1_row(w: &[u8], a: &[u8]) -> f32 {
     legacy_min_row::<true>(w, a)
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn q5_0_row(w: &[u8], a: &[u8]) -> f32 {
-    use layout::q5_0::*;
-    use layout::q8_0::{D as AD, QS as AQS, SIZE as ASIZE};
-    let t = f16_table();
-    let high = _mm256_set1_epi8(0xF0u8 as i8);
-    let mut acc = _mm256_setzero_ps();
-    for (wb, ab) in w.chunks_exact(SIZE).zip(a.chunks_exact(ASIZE)) {
-        // Levels are stored +16: a clear fifth bit makes the nibble n the i8 0xF0 | n = n - 16.
-        let clear = _mm256_andnot_si256(fifth_bits(wb.as_ptr().add(QH.start)), high);
-        let wq = _mm256_or_si256(legacy_nibbles(wb.as_ptr().add(QS.start)), clear);
-        let aq = _mm256_loadu_si256(ab.as_ptr().add(AQS.start) as *const __m256i);
-        let d = _mm256_set1_ps(f16_at(t, wb, D) * f16_at(t, ab, AD));
-        acc = _mm256_fmadd_ps(d, dot_i8(wq, aq), acc);
-    }
-    hsum(acc)
 }
 
 /// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K block, as (scales, mins) with one

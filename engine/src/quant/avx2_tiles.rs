@@ -1,8 +1,10 @@
-//! AVX2 (with FMA and F16C) tile kernels for prefill (`gemm.rs`): Q4_K, Q5_K and Q6_K, `KR` = 2
-//! rows by `T` = 2 tokens, each (row, token) in the AVX2 row dot's own eight lanes. The panel holds
-//! each row's levels and its sub-block scales already broadcast for `vpmaddwd`, decoded once per
+//! AVX2 (with FMA and F16C) tile kernels for prefill (`gemm.rs`), for every type with an AVX2
+//! row dot. The quantized types take `KR` = 2 rows by `T` = 2 tokens, each (row, token) in the
+//! AVX2 row dot's own eight lanes. The panel holds each row's levels (a signed type's magnitudes
+//! too, and a K-quant's sub-block scales already broadcast for `vpmaddwd`), decoded once per
 //! token chunk; the activations are read in place. Only sixteen registers: two by two leaves
-//! room for the levels of both rows and the four (row, token) pairs' sums.
+//! room for the levels of both rows and the four (row, token) pairs' sums. The float types take
+//! `FR` = 3 rows by `FT` = 4 tokens and need no panel: widening is their only decoding.
 //!
 //! Each (row, token) result equals the AVX2 row dot in `avx2.rs` bit for bit: the same exact
 //! integer sums, then its float operations in its order.
@@ -12,8 +14,9 @@
 use std::arch::x86_64::*;
 
 use super::avx2::{
-    f16_at, f16_table, hsum, hsum128, q4_k_levels, q5_k_levels, q6_k_levels, q8_k_scale,
-    scales_mins_k4,
+    dot_i8_magnitudes, dot_u8, f16_at, f16_table, hsum, hsum128, legacy_min_geometry,
+    legacy_min_levels, q4_k_levels, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
+    FloatKind, Signed,
 };
 use super::gemm::drive_packed;
 use super::{layout, QMatrix};
@@ -276,4 +279,273 @@ pub(crate) unsafe fn q6_k(w: &QMatrix, first: usize, acts: &[u8], n: usize, out:
         |panel, side, _, a, y| q6_k_tile(panel, side, a, y),
         |w, a| super::avx2::q6_k_row(w, a),
     )
+}
+
+/// The 32-element block types: signed levels against Q8_0 (`avx2::Signed`), or unsigned levels
+/// with a min against Q8_1.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Legacy {
+    Signed(Signed),
+    Q4_1,
+    Q5_1,
+}
+
+impl Legacy {
+    fn size(self) -> usize {
+        match self {
+            Legacy::Signed(kind) => kind.size(),
+            Legacy::Q4_1 => legacy_min_geometry::<false>().0,
+            Legacy::Q5_1 => legacy_min_geometry::<true>().0,
+        }
+    }
+
+    /// The activation block (Q8_0 or Q8_1): its size and where its quants start.
+    fn activation(self) -> (usize, usize) {
+        match self {
+            Legacy::Signed(_) => (layout::q8_0::SIZE, layout::q8_0::QS.start),
+            Legacy::Q4_1 | Legacy::Q5_1 => (layout::q8_1::SIZE, layout::q8_1::QS.start),
+        }
+    }
+
+    /// Panel registers per row and block: the levels, and a signed type's magnitudes.
+    fn registers(self) -> usize {
+        match self {
+            Legacy::Signed(_) => 2,
+            Legacy::Q4_1 | Legacy::Q5_1 => 1,
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn levels(self, wb: &[u8]) -> __m256i {
+        match self {
+            Legacy::Signed(kind) => kind.levels(wb),
+            Legacy::Q4_1 => legacy_min_levels::<false>(wb),
+            Legacy::Q5_1 => legacy_min_levels::<true>(wb),
+        }
+    }
+
+    /// How many of a row's `blocks` the row dot reads (`Signed::blocks`).
+    fn blocks(self, blocks: usize) -> usize {
+        match self {
+            Legacy::Signed(kind) => kind.blocks(blocks),
+            Legacy::Q4_1 | Legacy::Q5_1 => blocks,
+        }
+    }
+
+    unsafe fn row(self, w: &[u8], a: &[u8]) -> f32 {
+        match self {
+            Legacy::Signed(Signed::Q8_0) => super::avx2::q8_0_row(w, a),
+            Legacy::Signed(Signed::Q4_0) => super::avx2::q4_0_row(w, a),
+            Legacy::Signed(Signed::Q5_0) => super::avx2::q5_0_row(w, a),
+            Legacy::Q4_1 => super::avx2::q4_1_row(w, a),
+            Legacy::Q5_1 => super::avx2::q5_1_row(w, a),
+        }
+    }
+}
+
+/// A block's two leading f16 (d, and m or s where the type has them; 0 otherwise) as f32:
+/// `(d, m)` of `KR` rows, or `(d, s)` of `T` tokens, in lanes 2k and 2k + 1 of one register.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn scale_pairs(blocks: &[&[u8]], with_second: bool) -> __m256i {
+    const {
+        assert!(
+            2 * KR <= 8 && 2 * T <= 8,
+            "a pair per row or token in eight lanes"
+        )
+    };
+    let t16 = f16_table();
+    let mut lanes = [0.0f32; 8];
+    for (k, block) in blocks.iter().enumerate() {
+        lanes[2 * k] = f16_at(t16, block, 0..2);
+        if with_second {
+            lanes[2 * k + 1] = f16_at(t16, block, 2..4);
+        }
+    }
+    _mm256_castps_si256(_mm256_loadu_ps(lanes.as_ptr()))
+}
+
+/// Packs `KR` rows of a 32-element type into a panel: per block, each row's levels (and a signed
+/// type's magnitudes), then the rows' scale pairs.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn legacy_pack(kind: Legacy, w: &[&[u8]; KR], panel: &mut Vec<__m256i>) {
+    let size = kind.size();
+    for b in 0..w[0].len() / size {
+        let wb: [&[u8]; KR] = std::array::from_fn(|i| &w[i][b * size..(b + 1) * size]);
+        for wb in wb {
+            let levels = kind.levels(wb);
+            panel.push(levels);
+            if let Legacy::Signed(_) = kind {
+                panel.push(_mm256_sign_epi8(levels, levels));
+            }
+        }
+        panel.push(scale_pairs(&wb, kind.registers() == 1));
+    }
+}
+
+/// A token tile's scale pairs per block.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn legacy_prep(kind: Legacy, a: &[&[u8]; T], side: &mut Vec<__m256i>) {
+    let (size, _) = kind.activation();
+    for b in 0..a[0].len() / size {
+        let ab: [&[u8]; T] = std::array::from_fn(|j| &a[j][b * size..(b + 1) * size]);
+        side.push(scale_pairs(&ab, kind.registers() == 1));
+    }
+}
+
+/// Q8_0, Q4_0, Q5_0, Q4_1 and Q5_1 for `KR` rows and `T` tokens, lane for lane as the AVX2 row
+/// dots: per block, the same `maddubs` dot (a signed type's magnitudes and levels from the
+/// panel), multiplied by the same scalar d_w * d_a into the (row, token)'s eight running sums; a
+/// min type's m_w * s_a summed in one running f32, as the row dot's lane 1.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn legacy_tile(
+    kind: Legacy,
+    panel: &[__m256i],
+    side: &[__m256i],
+    a: &[&[u8]; T],
+    y: &mut [[f32; T]; KR],
+) {
+    let (asize, aqs) = kind.activation();
+    let per_row = kind.registers();
+    let stride = KR * per_row + 1;
+    let blocks = side.len();
+    assert!(panel.len() == stride * blocks && a.iter().all(|a| a.len() == blocks * asize));
+    let mut acc = [[_mm256_setzero_ps(); T]; KR];
+    let mut mins = [[0.0f32; T]; KR];
+    for b in 0..kind.blocks(blocks) {
+        let p = panel.as_ptr().add(stride * b);
+        let wd = p.add(KR * per_row) as *const f32;
+        let ad = side.as_ptr().add(b) as *const f32;
+        for (j, at) in a.iter().enumerate() {
+            let aq = _mm256_loadu_si256(at.as_ptr().add(b * asize + aqs) as *const __m256i);
+            for i in 0..KR {
+                let levels = *p.add(per_row * i);
+                let dot = match kind {
+                    Legacy::Signed(_) => dot_i8_magnitudes(levels, *p.add(per_row * i + 1), aq),
+                    Legacy::Q4_1 | Legacy::Q5_1 => dot_u8(levels, aq),
+                };
+                let d = _mm256_set1_ps(*wd.add(2 * i) * *ad.add(2 * j));
+                acc[i][j] = _mm256_fmadd_ps(d, dot, acc[i][j]);
+                if per_row == 1 {
+                    mins[i][j] += *wd.add(2 * i + 1) * *ad.add(2 * j + 1);
+                }
+            }
+        }
+    }
+    for i in 0..KR {
+        for j in 0..T {
+            // The signed rows add no min term: adding 0 would turn a -0 sum into +0.
+            y[i][j] = match kind {
+                Legacy::Signed(_) => hsum(acc[i][j]),
+                Legacy::Q4_1 | Legacy::Q5_1 => hsum(acc[i][j]) + mins[i][j],
+            };
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn legacy(kind: Legacy, w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    drive_packed::<KR, T, __m256i>(
+        w,
+        first,
+        acts,
+        n,
+        out,
+        |w, panel| legacy_pack(kind, w, panel),
+        |a, side| legacy_prep(kind, a, side),
+        |panel, side, _, a, y| legacy_tile(kind, panel, side, a, y),
+        |w, a| kind.row(w, a),
+    )
+}
+
+pub(crate) unsafe fn q8_0(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    legacy(Legacy::Signed(Signed::Q8_0), w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn q4_0(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    legacy(Legacy::Signed(Signed::Q4_0), w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn q5_0(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    legacy(Legacy::Signed(Signed::Q5_0), w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn q4_1(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    legacy(Legacy::Q4_1, w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn q5_1(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    legacy(Legacy::Q5_1, w, first, acts, n, out)
+}
+
+/// Float rows and tokens per tile: twelve running sums, a row's eight widened weights each, and
+/// the token's eight activations read by the multiply-add from memory.
+const FR: usize = 3;
+const FT: usize = 4;
+
+/// F32, F16 and BF16 rows against f32 activations for `FR` rows and `FT` tokens, as the AVX2
+/// row dot: each (row, token) keeps its eight running sums, one multiply-add per eight elements
+/// in order, then the same horizontal sum and scalar tail. Rows and activations are read in
+/// place: widening is the only decoding, once per row for the tile's tokens.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn float_tile(kind: FloatKind, w: &[&[u8]; FR], a: &[&[u8]; FT], y: &mut [[f32; FT]; FR]) {
+    let x: [&[f32]; FT] = a.map(bytemuck::cast_slice);
+    let chunks = x[0].len() / 8;
+    assert!(w.iter().all(|w| w.len() >= 8 * chunks * kind.size()));
+    let mut acc = [[_mm256_setzero_ps(); FT]; FR];
+    for c in 0..chunks {
+        let wv: [__m256; FR] = std::array::from_fn(|i| kind.eight(w[i], c));
+        for (j, x) in x.iter().enumerate() {
+            let xv = _mm256_loadu_ps(x.as_ptr().add(8 * c));
+            for (acc, &wv) in acc.iter_mut().zip(&wv) {
+                acc[j] = _mm256_fmadd_ps(wv, xv, acc[j]);
+            }
+        }
+    }
+    let done = 8 * chunks;
+    for (i, (acc, yi)) in acc.iter().zip(y.iter_mut()).enumerate() {
+        let w_tail = &w[i][done * kind.size()..];
+        for (j, (acc, yij)) in acc.iter().zip(yi.iter_mut()).enumerate() {
+            *yij = hsum(*acc) + kind.tail(w_tail, &x[j][done..]);
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn float(
+    kind: FloatKind,
+    w: &QMatrix,
+    first: usize,
+    acts: &[u8],
+    n: usize,
+    out: &mut [f32],
+) {
+    drive_packed::<FR, FT, __m256i>(
+        w,
+        first,
+        acts,
+        n,
+        out,
+        |_, _| {},
+        |_, _| {},
+        |_, _, ws, a, y| float_tile(kind, ws, a, y),
+        |w, a| kind.row(w, bytemuck::cast_slice(a)),
+    )
+}
+
+/// F32, F16 and BF16 weights against the tokens' f32 activations (`acts` as their bytes).
+pub(crate) unsafe fn f32(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    float(FloatKind::F32, w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn f16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    float(FloatKind::F16, w, first, acts, n, out)
+}
+
+pub(crate) unsafe fn bf16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
+    float(FloatKind::Bf16, w, first, acts, n, out)
 }

@@ -27,7 +27,7 @@
 use std::arch::x86_64::*;
 
 use super::avx2::{
-    f16_at, f16_table, hsum128, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
+    f16_at, f16_table, hsum128, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4, FloatKind,
 };
 use super::avx512::{
     bytes_pair, dpwssd, join, kx_scale_pairs, load256, pack_pair, q4_k_levels64, two_scales,
@@ -485,27 +485,11 @@ pub(crate) unsafe fn q6_k(w: &QMatrix, first: usize, acts: &[u8], n: usize, out:
     )
 }
 
-/// The float weight formats a float tile reads, each widened to f32 eight at a time.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum FloatKind {
-    F32,
-    F16,
-    Bf16,
-}
-
 /// Float rows per tile, and tokens (in pairs: a register holds two tokens' eight lanes each).
 const FR: usize = 4;
 const FT: usize = 8;
 
 impl FloatKind {
-    /// Bytes per element.
-    fn size(self) -> usize {
-        match self {
-            FloatKind::F32 => 4,
-            FloatKind::F16 | FloatKind::Bf16 => 2,
-        }
-    }
-
     /// Elements 8c..8c + 8 of a row, widened to f32, in both halves of a register.
     #[inline(always)]
     unsafe fn eight_twice(self, row: &[u8], c: usize) -> __m512 {
@@ -521,25 +505,6 @@ impl FloatKind {
                 let h = _mm256_broadcastsi128_si256(_mm_loadu_si128(p as *const _));
                 _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h)))
             }
-        }
-    }
-
-    /// The AVX2 row dot this tile equals (AVX-512 has no float rows of its own).
-    unsafe fn row(self, w: &[u8], x: &[f32]) -> f32 {
-        match self {
-            FloatKind::F32 => super::avx2::f32_row(w, x),
-            FloatKind::F16 => super::avx2::f16_row(w, x),
-            FloatKind::Bf16 => super::avx2::bf16_row(w, x),
-        }
-    }
-
-    /// The scalar tail the row dot adds past its last whole eight.
-    fn tail(self, w: &[u8], x: &[f32]) -> f32 {
-        use super::types::float;
-        match self {
-            FloatKind::F32 => float::f32_row(w, x),
-            FloatKind::F16 => float::f16_row(w, x),
-            FloatKind::Bf16 => float::bf16_row(w, x),
         }
     }
 }

@@ -174,36 +174,36 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
     use GgmlType as T;
     let e = match ty {
         T::F32 => Entry::of::<float::BlockF32>(simd!(Float, avx2::f32_row), None)
-            .tiled(None, tiles!(avx512_tiles::f32)),
+            .tiled(tiles!(avx2_tiles::f32), tiles!(avx512_tiles::f32)),
         T::F16 => Entry::of::<float::BlockF16>(simd!(Float, avx2::f16_row), None)
-            .tiled(None, tiles!(avx512_tiles::f16)),
+            .tiled(tiles!(avx2_tiles::f16), tiles!(avx512_tiles::f16)),
         T::BF16 => Entry::of::<float::BlockBF16>(simd!(Float, avx2::bf16_row), None)
-            .tiled(None, tiles!(avx512_tiles::bf16)),
+            .tiled(tiles!(avx2_tiles::bf16), tiles!(avx512_tiles::bf16)),
         T::Q4_0 => Entry::of::<q4_0::BlockQ4_0>(
             simd!(Quant, avx2::q4_0_row),
             simd!(Quant, avx512::q4_0_row),
         )
-        .tiled(None, tiles!(avx512_tiles::q4_0)),
+        .tiled(tiles!(avx2_tiles::q4_0), tiles!(avx512_tiles::q4_0)),
         T::Q4_1 => Entry::of::<q4_1::BlockQ4_1>(
             simd!(Quant, avx2::q4_1_row),
             simd!(Quant, avx512::q4_1_row),
         )
-        .tiled(None, tiles!(avx512_tiles::q4_1)),
+        .tiled(tiles!(avx2_tiles::q4_1), tiles!(avx512_tiles::q4_1)),
         T::Q5_0 => Entry::of::<q5_0::BlockQ5_0>(
             simd!(Quant, avx2::q5_0_row),
             simd!(Quant, avx512::q5_0_row),
         )
-        .tiled(None, tiles!(avx512_tiles::q5_0)),
+        .tiled(tiles!(avx2_tiles::q5_0), tiles!(avx512_tiles::q5_0)),
         T::Q5_1 => Entry::of::<q5_1::BlockQ5_1>(
             simd!(Quant, avx2::q5_1_row),
             simd!(Quant, avx512::q5_1_row),
         )
-        .tiled(None, tiles!(avx512_tiles::q5_1)),
+        .tiled(tiles!(avx2_tiles::q5_1), tiles!(avx512_tiles::q5_1)),
         T::Q8_0 => Entry::of::<q8_0::BlockQ8_0>(
             simd!(Quant, avx2::q8_0_row),
             simd!(Quant, avx512::q8_0_row),
         )
-        .tiled(None, tiles!(avx512_tiles::q8_0)),
+        .tiled(tiles!(avx2_tiles::q8_0), tiles!(avx512_tiles::q8_0)),
         T::Q8_1 => Entry::of::<q8_1::BlockQ8_1>(None, None),
         T::Q2_K => Entry::of::<q2_k::BlockQ2_K>(None, None),
         T::Q3_K => Entry::of::<q3_k::BlockQ3_K>(None, None),
