@@ -515,8 +515,8 @@ unsafe fn float_tile(kind: FloatKind, w: &[&[u8]; FR], a: &[&[u8]; FT], y: &mut 
     }
 }
 
-#[inline(always)]
-unsafe fn float(
+/// F32, F16 and BF16 weights against the tokens' f32 activations (`acts` as their bytes).
+pub(crate) unsafe fn float(
     kind: FloatKind,
     w: &QMatrix,
     first: usize,
@@ -535,17 +535,4 @@ unsafe fn float(
         |_, _, ws, a, y| float_tile(kind, ws, a, y),
         |w, a| kind.row(w, bytemuck::cast_slice(a)),
     )
-}
-
-/// F32, F16 and BF16 weights against the tokens' f32 activations (`acts` as their bytes).
-pub(crate) unsafe fn f32(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    float(FloatKind::F32, w, first, acts, n, out)
-}
-
-pub(crate) unsafe fn f16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    float(FloatKind::F16, w, first, acts, n, out)
-}
-
-pub(crate) unsafe fn bf16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    float(FloatKind::Bf16, w, first, acts, n, out)
 }

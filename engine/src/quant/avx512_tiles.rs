@@ -573,8 +573,8 @@ unsafe fn float_tile(
     }
 }
 
-#[inline(always)]
-unsafe fn float(
+/// F32, F16 and BF16 weights against the tokens' f32 activations (`acts` as their bytes).
+pub(crate) unsafe fn float(
     kind: FloatKind,
     w: &QMatrix,
     first: usize,
@@ -593,19 +593,6 @@ unsafe fn float(
         |_, side, ws, a, y| float_tile(kind, side, ws, a, y),
         |w, a| kind.row(w, bytemuck::cast_slice(a)),
     )
-}
-
-/// F32, F16 and BF16 weights against the tokens' f32 activations (`acts` as their bytes).
-pub(crate) unsafe fn f32(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    float(FloatKind::F32, w, first, acts, n, out)
-}
-
-pub(crate) unsafe fn f16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    float(FloatKind::F16, w, first, acts, n, out)
-}
-
-pub(crate) unsafe fn bf16(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]) {
-    float(FloatKind::Bf16, w, first, acts, n, out)
 }
 
 /// Q4_0 and Q5_0 rows per tile; the tokens are `T`.

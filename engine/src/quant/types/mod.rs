@@ -150,6 +150,12 @@ macro_rules! tiles {
     ($isa:ident::$f:ident) => {
         Some(|w, first, acts, n, out| unsafe { super::$isa::$f(w, first, acts, n, out) })
     };
+    // A float tile: the one body for every float format, told which.
+    ($isa:ident::$f:ident, $kind:ident) => {
+        Some(|w, first, acts, n, out| unsafe {
+            super::$isa::$f(super::avx2::FloatKind::$kind, w, first, acts, n, out)
+        })
+    };
 }
 
 /// Without x86-64 there are no tiles.
@@ -173,12 +179,18 @@ macro_rules! simd {
 pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
     use GgmlType as T;
     let e = match ty {
-        T::F32 => Entry::of::<float::BlockF32>(simd!(Float, avx2::f32_row), None)
-            .tiled(tiles!(avx2_tiles::f32), tiles!(avx512_tiles::f32)),
-        T::F16 => Entry::of::<float::BlockF16>(simd!(Float, avx2::f16_row), None)
-            .tiled(tiles!(avx2_tiles::f16), tiles!(avx512_tiles::f16)),
-        T::BF16 => Entry::of::<float::BlockBF16>(simd!(Float, avx2::bf16_row), None)
-            .tiled(tiles!(avx2_tiles::bf16), tiles!(avx512_tiles::bf16)),
+        T::F32 => Entry::of::<float::BlockF32>(simd!(Float, avx2::f32_row), None).tiled(
+            tiles!(avx2_tiles::float, F32),
+            tiles!(avx512_tiles::float, F32),
+        ),
+        T::F16 => Entry::of::<float::BlockF16>(simd!(Float, avx2::f16_row), None).tiled(
+            tiles!(avx2_tiles::float, F16),
+            tiles!(avx512_tiles::float, F16),
+        ),
+        T::BF16 => Entry::of::<float::BlockBF16>(simd!(Float, avx2::bf16_row), None).tiled(
+            tiles!(avx2_tiles::float, Bf16),
+            tiles!(avx512_tiles::float, Bf16),
+        ),
         T::Q4_0 => Entry::of::<q4_0::BlockQ4_0>(
             simd!(Quant, avx2::q4_0_row),
             simd!(Quant, avx512::q4_0_row),
