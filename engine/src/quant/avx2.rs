@@ -17,17 +17,21 @@ use super::types::{float, q8_k::q8_k_parts};
 /// Every f16 bit pattern widened to f32, as ggml's `ggml_table_f32_f16` (256 KiB, built once).
 /// A table load has no register dependencies; widening with F16C inside these loops made LLVM
 /// insert into the accumulator's register, chaining every block to the previous one.
-pub(crate) fn f16_table() -> &'static [f32] {
-    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+///
+/// A fixed-size table: any u16 indexes it, so a lookup needs no bounds check.
+pub(crate) fn f16_table() -> &'static [f32; 1 << 16] {
+    static TABLE: std::sync::OnceLock<Box<[f32; 1 << 16]>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        (0..=u16::MAX)
-            .map(|b| half::f16::from_bits(b).to_f32())
-            .collect()
+        let mut table = Box::new([0.0f32; 1 << 16]);
+        for (bits, v) in table.iter_mut().enumerate() {
+            *v = half::f16::from_bits(bits as u16).to_f32();
+        }
+        table
     })
 }
 
 #[inline(always)]
-pub(crate) fn f16_at(table: &[f32], block: &[u8], range: std::ops::Range<usize>) -> f32 {
+pub(crate) fn f16_at(table: &[f32; 1 << 16], block: &[u8], range: std::ops::Range<usize>) -> f32 {
     table[usize::from(u16::from_le_bytes([
         block[range.start],
         block[range.start + 1],
@@ -349,6 +353,8 @@ pub(crate) unsafe fn q5_1_row(w: &[u8], a: &[u8]) -> f32 {
 /// byte each, decoded four at a time from the 12 packed bytes (see `layout::scale_min_k4`).
 #[inline(always)]
 pub(crate) fn scales_mins_k4(packed: &[u8]) -> (u64, u64) {
+    // One length check for the twelve bytes; each word is then one load.
+    let packed: &[u8; 12] = packed.try_into().expect("12 packed scale bytes");
     let word =
         |i: usize| u32::from_le_bytes([packed[i], packed[i + 1], packed[i + 2], packed[i + 3]]);
     let (w0, w1, w2) = (word(0), word(4), word(8));
