@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::{Config, Linear, Model, ModelError};
 use crate::faults::{self, Fault};
 use crate::ops::{self, RopeTable};
-use crate::quant::matmul_checked;
+use crate::quant::{matmul_input, Input};
 
 use super::attention::attention;
 
@@ -222,9 +222,11 @@ impl Model {
             };
             ops::rms_norm(&x, &layer.attn_norm, cfg.norm_eps, &mut xn);
             emit(at, "attn_norm", &xn, h);
-            self.linear(&layer.q, &xn, n, &mut q)?;
-            self.linear(&layer.k, &xn, n, &mut k)?;
-            self.linear(&layer.v, &xn, n, &mut v)?;
+            // Q, K and V read one input, quantized once.
+            let mut input = Input::new(&xn, n);
+            self.linear(&layer.q, &mut input, &mut q)?;
+            self.linear(&layer.k, &mut input, &mut k)?;
+            self.linear(&layer.v, &mut input, &mut v)?;
             if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
                 if !faults::is(Fault::SkipQkNorm) {
                     // Every head of every token is one row of head_dim values.
@@ -247,7 +249,7 @@ impl Model {
             emit(at, "k", &k, kvd);
             emit(at, "v", &v, kvd);
             attention(cfg, cache, l, start, window, &q, &mut attn);
-            self.linear(&layer.o, &attn, n, &mut proj)?;
+            self.linear(&layer.o, &mut Input::new(&attn, n), &mut proj)?;
             emit(at, "attn_out", &proj, h);
             post_norm(
                 &layer.attn_post_norm,
@@ -262,12 +264,13 @@ impl Model {
 
             ops::rms_norm(&x, &layer.ffn_norm, cfg.norm_eps, &mut xn);
             emit(at, "ffn_norm", &xn, h);
-            self.linear(&layer.gate, &xn, n, &mut gate)?;
-            self.linear(&layer.up, &xn, n, &mut up)?;
+            let mut input = Input::new(&xn, n);
+            self.linear(&layer.gate, &mut input, &mut gate)?;
+            self.linear(&layer.up, &mut input, &mut up)?;
             emit(at, "ffn_gate", &gate, cfg.ffn);
             emit(at, "ffn_up", &up, cfg.ffn);
             ops::glu(cfg.activation, &mut gate, &up);
-            self.linear(&layer.down, &gate, n, &mut proj)?;
+            self.linear(&layer.down, &mut Input::new(&gate, n), &mut proj)?;
             emit(at, "ffn_out", &proj, h);
             post_norm(
                 &layer.ffn_post_norm,
@@ -299,7 +302,7 @@ impl Model {
         );
         emit(None, "output_norm", &normed, h);
         let mut out = vec![0.0f32; m * cfg.vocab];
-        self.linear(w.output(), &normed, m, &mut out)?;
+        self.linear(w.output(), &mut Input::new(&normed, m), &mut out)?;
         if let Some(cap) = cfg
             .final_softcap
             .filter(|_| !faults::is(Fault::ForgetSoftcap))
@@ -311,8 +314,8 @@ impl Model {
         Ok(out)
     }
 
-    fn linear(&self, w: &Linear, x: &[f32], n: usize, y: &mut [f32]) -> Result<(), ModelError> {
-        matmul_checked(&self.weights.matrix(w), x, n, y, self.kernel)?;
+    fn linear(&self, w: &Linear, input: &mut Input, y: &mut [f32]) -> Result<(), ModelError> {
+        matmul_input(&self.weights.matrix(w), input, y, self.kernel)?;
         if let Some(bias) = w.bias.as_ref().filter(|_| !faults::is(Fault::DropBias)) {
             for row in y.chunks_exact_mut(w.rows) {
                 ops::add_assign(row, bias);

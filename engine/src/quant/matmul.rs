@@ -1,6 +1,7 @@
 //! `y = W x` and `Y = W X` for a row-major quantized `W` (rows = output features, each row `cols`
-//! inputs long: `W[i, j]` is element `j` of row `i`). Activations are quantized once per call to
-//! the format the weight type's integer kernel expects; rows are split across rayon's threads.
+//! inputs long: `W[i, j]` is element `j` of row `i`). Activations are quantized once per input
+//! (`Input`, which several products of one input share) to the format the weight type's integer
+//! kernel expects; rows are split across rayon's threads.
 //! Which row dot runs comes from the dispatch table in `types/`.
 
 use rayon::prelude::*;
@@ -34,6 +35,38 @@ pub fn matmul(
     matmul_checked(w, x, n, y, kernel.checked()?)
 }
 
+/// One input of several matrix products (Q, K and V of one normed input; gate and up): `n`
+/// vectors, quantized at most once per activation format their row dots take, however many
+/// products read it.
+pub(crate) struct Input<'a> {
+    x: &'a [f32],
+    n: usize,
+    quantized: Vec<(GgmlType, Vec<u8>)>,
+}
+
+impl<'a> Input<'a> {
+    pub(crate) fn new(x: &'a [f32], n: usize) -> Self {
+        Input {
+            x,
+            n,
+            quantized: Vec::new(),
+        }
+    }
+
+    /// The vectors quantized to `act` (`cols` values each): the first time, then kept.
+    fn quantized(&mut self, act: GgmlType, cols: usize) -> Result<&[u8], QuantError> {
+        let at = match self.quantized.iter().position(|(ty, _)| *ty == act) {
+            Some(at) => at,
+            None => {
+                let q = quantize_activations(act, self.x, cols)?;
+                self.quantized.push((act, q));
+                self.quantized.len() - 1
+            }
+        };
+        Ok(&self.quantized[at].1)
+    }
+}
+
 /// `matmul` on a kernel checked before (a loaded model's, checked once at load).
 pub(crate) fn matmul_checked(
     w: &QMatrix,
@@ -42,7 +75,18 @@ pub(crate) fn matmul_checked(
     y: &mut [f32],
     kernel: CheckedKernel,
 ) -> Result<(), QuantError> {
+    matmul_input(w, &mut Input::new(x, n), y, kernel)
+}
+
+/// `matmul_checked` of an input that other products may share.
+pub(crate) fn matmul_input(
+    w: &QMatrix,
+    input: &mut Input,
+    y: &mut [f32],
+    kernel: CheckedKernel,
+) -> Result<(), QuantError> {
     let kernel = kernel.kernel();
+    let (x, n) = (input.x, input.n);
     if x.len() != n * w.cols {
         return Err(QuantError::Length {
             what: "matmul input",
@@ -67,9 +111,9 @@ pub(crate) fn matmul_checked(
     // a type it cannot decode.
     let entry = types::entry(w.ty);
     let dot = entry.and_then(|e| e.row(kernel));
-    let acts = match (entry, dot) {
-        (Some(e), Some(Row::Quant(_))) => quantize_activations(e.vec_dot_type, x, w.cols)?,
-        _ => Vec::new(),
+    let acts: &[u8] = match (entry, dot) {
+        (Some(e), Some(Row::Quant(_))) => input.quantized(e.vec_dot_type, w.cols)?,
+        _ => &[],
     };
     let act_len = acts.len() / n;
     let Some(Row::Float(f32_dot)) = types::entry(GgmlType::F32).and_then(|e| e.row(kernel)) else {
@@ -80,7 +124,7 @@ pub(crate) fn matmul_checked(
     let tile = entry.and_then(|e| e.tile(kernel)).filter(|_| n > 1);
     let tile_acts: &[u8] = match dot {
         Some(Row::Float(_)) => bytemuck::cast_slice(x),
-        _ => &acts,
+        _ => acts,
     };
     // Each task owns a contiguous run of the output: its rows for every token (`[n, rows]` of
     // its own), copied into place after.
@@ -158,4 +202,41 @@ fn quantize_activations(act: GgmlType, x: &[f32], cols: usize) -> Result<Vec<u8>
             Ok::<(), QuantError>(())
         })?;
     Ok(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Products of one shared input quantize it once per activation format (Q4_K and Q6_K both
+    /// take Q8_K, Q8_0 takes Q8_0) and give each product's result bit for bit as computed alone.
+    #[test]
+    fn a_shared_input_is_quantized_once_per_format_and_changes_no_result() {
+        let (rows, cols, n) = (19, 512, 5);
+        let mut state = 3u32;
+        let mut next = move || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let x: Vec<f32> = (0..n * cols).map(|_| next()).collect();
+        let weights: Vec<f32> = (0..rows * cols).map(|_| next()).collect();
+        let kernel = Kernel::best().checked().unwrap();
+        let mut input = Input::new(&x, n);
+        for ty in [GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0] {
+            let per_row = cols / ty.block_size() as usize * ty.type_size() as usize;
+            let mut bytes = vec![0u8; rows * per_row];
+            crate::quant::quantize(ty, &weights, &mut bytes).unwrap();
+            let w = QMatrix::new(ty, rows, cols, &bytes).unwrap();
+            let (mut shared, mut alone) = (vec![0.0; n * rows], vec![0.0; n * rows]);
+            matmul_input(&w, &mut input, &mut shared, kernel).unwrap();
+            matmul_checked(&w, &x, n, &mut alone, kernel).unwrap();
+            assert_eq!(
+                shared.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                alone.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{ty}"
+            );
+        }
+        let formats: Vec<GgmlType> = input.quantized.iter().map(|(ty, _)| *ty).collect();
+        assert_eq!(formats, [GgmlType::Q8_K, GgmlType::Q8_0]);
+    }
 }

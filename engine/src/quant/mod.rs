@@ -25,8 +25,8 @@ mod types;
 pub use ggml_type::{GgmlType, TypeIdError, QK, QK_K};
 pub(crate) use kernel::CheckedKernel;
 pub use kernel::{CpuFeatures, Kernel, FEATURES};
-pub(crate) use matmul::matmul_checked;
 pub use matmul::{matmul, matvec};
+pub(crate) use matmul::{matmul_input, Input};
 pub use qmatrix::QMatrix;
 pub use types::nearest_int;
 
