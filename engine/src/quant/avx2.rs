@@ -32,10 +32,11 @@ pub(crate) fn f16_table() -> &'static [f32; 1 << 16] {
 
 #[inline(always)]
 pub(crate) fn f16_at(table: &[f32; 1 << 16], block: &[u8], range: std::ops::Range<usize>) -> f32 {
-    table[usize::from(u16::from_le_bytes([
-        block[range.start],
-        block[range.start + 1],
-    ]))]
+    // The two bytes as one array: one 16-bit load, where two byte loads were shifted together.
+    let bytes: [u8; 2] = block[range.start..range.start + 2]
+        .try_into()
+        .expect("two bytes");
+    table[usize::from(u16::from_le_bytes(bytes))]
 }
 
 #[inline]
