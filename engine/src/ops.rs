@@ -246,15 +246,27 @@ impl RopeTable {
     pub fn apply(&self, x: &mut [f32], head_dim: usize, index: usize, style: RopeStyle) {
         let cos = &self.cos[index * self.half..(index + 1) * self.half];
         let sin = &self.sin[index * self.half..(index + 1) * self.half];
+        // The style chosen once, outside the loops, and each pair's two values as slices the
+        // loop walks in step: the compiler vectorizes both loops. Each value is the same
+        // products and sum as one pair at a time (no fused multiply-adds), so the same bits.
         for head in x.chunks_exact_mut(head_dim) {
-            for i in 0..self.half {
-                let (a, b) = match style {
-                    RopeStyle::Adjacent => (2 * i, 2 * i + 1),
-                    RopeStyle::NeoX => (i, i + self.half),
-                };
-                let (x0, x1) = (head[a], head[b]);
-                head[a] = x0 * cos[i] - x1 * sin[i];
-                head[b] = x0 * sin[i] + x1 * cos[i];
+            let rotated = &mut head[..2 * self.half];
+            match style {
+                RopeStyle::Adjacent => {
+                    for ((pair, &c), &s) in rotated.chunks_exact_mut(2).zip(cos).zip(sin) {
+                        let (x0, x1) = (pair[0], pair[1]);
+                        pair[0] = x0 * c - x1 * s;
+                        pair[1] = x0 * s + x1 * c;
+                    }
+                }
+                RopeStyle::NeoX => {
+                    let (first, second) = rotated.split_at_mut(self.half);
+                    for (((a, b), &c), &s) in first.iter_mut().zip(second).zip(cos).zip(sin) {
+                        let (x0, x1) = (*a, *b);
+                        *a = x0 * c - x1 * s;
+                        *b = x0 * s + x1 * c;
+                    }
+                }
             }
         }
     }
@@ -388,6 +400,44 @@ mod tests {
             // Rotation keeps each pair's length.
             let len = |v: &[f32]| v.iter().map(|t| t * t).sum::<f32>();
             assert!((len(&y) - len(&x)).abs() < 1e-4);
+        }
+    }
+
+    /// Every head rotated as one pair at a time would, bit for bit, with a partial rotary
+    /// dimension (6 of a head's 10; the last 4 untouched) and three heads.
+    #[test]
+    fn rope_equals_one_pair_at_a_time_and_leaves_unrotated_dims() {
+        let (head_dim, rope_dim, heads) = (10, 6, 3);
+        let table = RopeTable::new(&rope_freqs(500.0, rope_dim, 1.0, None, None), 5..9, 1.0);
+        let x: Vec<f32> = (0..heads * head_dim)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
+            .collect();
+        for style in [RopeStyle::Adjacent, RopeStyle::NeoX] {
+            for index in 0..4 {
+                let mut y = x.clone();
+                table.apply(&mut y, head_dim, index, style);
+                let half = rope_dim / 2;
+                let (cos, sin) = (&table.cos[index * half..], &table.sin[index * half..]);
+                let mut want = x.clone();
+                for head in want.chunks_exact_mut(head_dim) {
+                    for i in 0..half {
+                        let (a, b) = match style {
+                            RopeStyle::Adjacent => (2 * i, 2 * i + 1),
+                            RopeStyle::NeoX => (i, i + half),
+                        };
+                        let (x0, x1) = (head[a], head[b]);
+                        head[a] = x0 * cos[i] - x1 * sin[i];
+                        head[b] = x0 * sin[i] + x1 * cos[i];
+                    }
+                }
+                let bits = |v: &[f32]| v.iter().map(|t| t.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&y), bits(&want), "{style:?} position {index}");
+                for h in 0..heads {
+                    let tail = h * head_dim + rope_dim..(h + 1) * head_dim;
+                    assert_eq!(bits(&y[tail.clone()]), bits(&x[tail]), "{style:?}");
+                }
+                assert_ne!(bits(&y), bits(&x), "{style:?}: nothing turned");
+            }
         }
     }
 
