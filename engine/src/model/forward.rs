@@ -269,7 +269,8 @@ impl Model {
             self.linear(&layer.up, &mut input, &mut up)?;
             emit(at, "ffn_gate", &gate, cfg.ffn);
             emit(at, "ffn_up", &up, cfg.ffn);
-            ops::glu(cfg.activation, &mut gate, &up);
+            let simd = self.kernel.kernel() != crate::quant::Kernel::Scalar;
+            ops::glu(cfg.activation, &mut gate, &up, simd);
             self.linear(&layer.down, &mut Input::new(&gate, n), &mut proj)?;
             emit(at, "ffn_out", &proj, h);
             post_norm(
