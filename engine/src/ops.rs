@@ -66,9 +66,7 @@ pub fn softmax(x: &mut [f32]) {
     } else {
         x.iter().copied().fold(f32::NEG_INFINITY, f32::max)
     };
-    for v in x.iter_mut() {
-        *v = (*v - max).exp();
-    }
+    expf::exp_shifted(x, max);
     // Four running sums, then pairwise: one f64 sum would wait on each add.
     let mut lanes = [0.0f64; 4];
     let chunks = x.chunks_exact(4);

@@ -111,6 +111,17 @@ pub fn silu_glu(gate: &mut [f32], up: &[f32], simd: bool) {
     }
 }
 
+/// `x[i] = e^(x[i] - shift)` (softmax's exponentials), eight at a time with AVX2 and FMA.
+pub fn exp_shifted(x: &mut [f32], shift: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // SAFETY: AVX2 and FMA were just detected.
+        unsafe { avx2::exp_shifted(x, shift) };
+        return;
+    }
+    x.iter_mut().for_each(|v| *v = expf(*v - shift));
+}
+
 /// `x / (1 + e^-x)`.
 pub fn silu(x: f32) -> f32 {
     x / (1.0 + expf(-x))
@@ -139,37 +150,58 @@ mod avx2 {
         _mm256_cvtpd_ps(_mm256_mul_pd(y, s))
     }
 
+    /// `expf` of eight values, or `None` if any is special (|x| >= 88, infinite or NaN): those
+    /// runs go one value at a time.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn expf8(x: __m256) -> Option<__m256> {
+        // The bits of |x| at or above 88.0's (NaN's are above every finite value's).
+        let abs = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fff_ffff));
+        let special = _mm256_cmpgt_epi32(abs, _mm256_set1_epi32(0x42b0_0000 - 1));
+        if _mm256_movemask_epi8(special) != 0 {
+            return None;
+        }
+        Some(_mm256_set_m128(
+            expf4(_mm256_extractf128_ps::<1>(x)),
+            expf4(_mm256_castps256_ps128(x)),
+        ))
+    }
+
     /// Eight values at a time; a run of eight with any special input, and the tail, one at a
     /// time.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn silu_glu(gate: &mut [f32], up: &[f32]) {
         let n = gate.len().min(up.len());
         let whole = n / 8 * 8;
-        let one = _mm256_set1_ps(1.0);
-        let limit = _mm256_set1_epi32(0x42b0_0000 - 1);
-        let abs_mask = _mm256_set1_epi32(0x7fff_ffff);
         for i in (0..whole).step_by(8) {
             let g = _mm256_loadu_ps(gate.as_ptr().add(i));
-            let neg = _mm256_xor_ps(g, _mm256_set1_ps(-0.0));
-            // |x| >= 88 or NaN: the bits of |x| at or above 88.0's.
-            let abs = _mm256_and_si256(_mm256_castps_si256(neg), abs_mask);
-            if _mm256_movemask_epi8(_mm256_cmpgt_epi32(abs, limit)) != 0 {
+            let Some(e) = expf8(_mm256_xor_ps(g, _mm256_set1_ps(-0.0))) else {
                 for k in i..i + 8 {
                     gate[k] = silu(gate[k]) * up[k];
                 }
                 continue;
-            }
-            let e = _mm256_set_m128(
-                expf4(_mm256_extractf128_ps::<1>(neg)),
-                expf4(_mm256_castps256_ps128(neg)),
-            );
-            let silu = _mm256_div_ps(g, _mm256_add_ps(one, e));
+            };
+            let silu = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0), e));
             let y = _mm256_mul_ps(silu, _mm256_loadu_ps(up.as_ptr().add(i)));
             _mm256_storeu_ps(gate.as_mut_ptr().add(i), y);
         }
         for k in whole..n {
             gate[k] = silu(gate[k]) * up[k];
         }
+    }
+
+    /// `exp_shifted` eight values at a time, as `silu_glu`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn exp_shifted(x: &mut [f32], shift: f32) {
+        let whole = x.len() / 8 * 8;
+        for i in (0..whole).step_by(8) {
+            let d = _mm256_sub_ps(_mm256_loadu_ps(x.as_ptr().add(i)), _mm256_set1_ps(shift));
+            match expf8(d) {
+                Some(e) => _mm256_storeu_ps(x.as_mut_ptr().add(i), e),
+                None => x[i..i + 8].iter_mut().for_each(|v| *v = expf(*v - shift)),
+            }
+        }
+        x[whole..].iter_mut().for_each(|v| *v = expf(*v - shift));
     }
 }
 
@@ -220,6 +252,28 @@ mod tests {
             } else {
                 assert!(ulps <= 1, "expf({x:e}): {got:e} vs libm {want:e}");
             }
+        }
+    }
+
+    /// Softmax's exponentials equal `expf` one at a time, with special runs and a tail.
+    #[test]
+    fn exp_shifted_equals_expf_one_at_a_time() {
+        let mut x: Vec<f32> = (0..8 * 40 + 5)
+            .map(|i| ((i * 7919) % 331) as f32 / -3.0)
+            .collect();
+        for (k, v) in [f32::NEG_INFINITY, -100.0, f32::NAN, 95.0]
+            .into_iter()
+            .enumerate()
+        {
+            x[8 * (5 + 9 * k) + 2 * k] = v;
+        }
+        let want: Vec<f32> = x.iter().map(|&v| expf(v - 1.5)).collect();
+        exp_shifted(&mut x, 1.5);
+        for (i, (g, w)) in x.iter().zip(&want).enumerate() {
+            assert!(
+                g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                "[{i}] {g} {w}"
+            );
         }
     }
 
