@@ -213,6 +213,8 @@ impl Model {
         let mut attn = vec![0.0f32; n * qd];
         let mut proj = vec![0.0f32; n * h];
         let (mut gate, mut up) = (vec![0.0f32; n * cfg.ffn], vec![0.0f32; n * cfg.ffn]);
+        // SiLU eight at a time unless the scalar kernel was asked for (the same bits either way).
+        let simd = self.kernel.kernel() != crate::quant::Kernel::Scalar;
         for (l, layer) in w.layers.iter().enumerate() {
             let at = Some(l);
             let window = cfg.window(l);
@@ -269,7 +271,6 @@ impl Model {
             self.linear(&layer.up, &mut input, &mut up)?;
             emit(at, "ffn_gate", &gate, cfg.ffn);
             emit(at, "ffn_up", &up, cfg.ffn);
-            let simd = self.kernel.kernel() != crate::quant::Kernel::Scalar;
             ops::glu(cfg.activation, &mut gate, &up, simd);
             self.linear(&layer.down, &mut Input::new(&gate, n), &mut proj)?;
             emit(at, "ffn_out", &proj, h);

@@ -155,9 +155,11 @@ mod avx2 {
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn expf8(x: __m256) -> Option<__m256> {
-        // The bits of |x| at or above 88.0's (NaN's are above every finite value's).
+        // The bits of |x| at or above 88.0's, as `special` tests (NaN's are above every finite
+        // value's; 88.0's low 20 bits are 0, so this is its top-12 test).
         let abs = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fff_ffff));
-        let special = _mm256_cmpgt_epi32(abs, _mm256_set1_epi32(0x42b0_0000 - 1));
+        let limit = _mm256_set1_epi32(88.0f32.to_bits() as i32 - 1);
+        let special = _mm256_cmpgt_epi32(abs, limit);
         if _mm256_movemask_epi8(special) != 0 {
             return None;
         }

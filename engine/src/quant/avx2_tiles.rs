@@ -307,11 +307,17 @@ impl Legacy {
         }
     }
 
+    /// Unsigned levels with a min term (Q4_1, Q5_1), rather than signed ones.
+    fn has_min(self) -> bool {
+        matches!(self, Legacy::Q4_1 | Legacy::Q5_1)
+    }
+
     /// Panel registers per row and block: the levels, and a signed type's magnitudes.
     fn registers(self) -> usize {
-        match self {
-            Legacy::Signed(_) => 2,
-            Legacy::Q4_1 | Legacy::Q5_1 => 1,
+        if self.has_min() {
+            1
+        } else {
+            2
         }
     }
 
@@ -376,11 +382,11 @@ unsafe fn legacy_pack(kind: Legacy, w: &[&[u8]; KR], panel: &mut Vec<__m256i>) {
         for wb in wb {
             let levels = kind.levels(wb);
             panel.push(levels);
-            if let Legacy::Signed(_) = kind {
+            if !kind.has_min() {
                 panel.push(_mm256_sign_epi8(levels, levels));
             }
         }
-        panel.push(scale_pairs(&wb, kind.registers() == 1));
+        panel.push(scale_pairs(&wb, kind.has_min()));
     }
 }
 
@@ -391,7 +397,7 @@ unsafe fn legacy_prep(kind: Legacy, a: &[&[u8]; T], side: &mut Vec<__m256i>) {
     let (size, _) = kind.activation();
     for b in 0..a[0].len() / size {
         let ab: [&[u8]; T] = std::array::from_fn(|j| &a[j][b * size..(b + 1) * size]);
-        side.push(scale_pairs(&ab, kind.registers() == 1));
+        side.push(scale_pairs(&ab, kind.has_min()));
     }
 }
 
@@ -423,14 +429,13 @@ unsafe fn legacy_tile(
             let aq = _mm256_loadu_si256(at.as_ptr().add(b * asize + aqs) as *const __m256i);
             for i in 0..KR {
                 let levels = *p.add(per_row * i);
-                let dot = match kind {
-                    Legacy::Signed(_) => dot_i8_magnitudes(levels, *p.add(per_row * i + 1), aq),
-                    Legacy::Q4_1 | Legacy::Q5_1 => dot_u8(levels, aq),
-                };
                 let d = _mm256_set1_ps(*wd.add(2 * i) * *ad.add(2 * j));
-                acc[i][j] = _mm256_fmadd_ps(d, dot, acc[i][j]);
-                if per_row == 1 {
+                if kind.has_min() {
+                    acc[i][j] = _mm256_fmadd_ps(d, dot_u8(levels, aq), acc[i][j]);
                     mins[i][j] += *wd.add(2 * i + 1) * *ad.add(2 * j + 1);
+                } else {
+                    let dot = dot_i8_magnitudes(levels, *p.add(per_row * i + 1), aq);
+                    acc[i][j] = _mm256_fmadd_ps(d, dot, acc[i][j]);
                 }
             }
         }
@@ -438,9 +443,10 @@ unsafe fn legacy_tile(
     for i in 0..KR {
         for j in 0..T {
             // The signed rows add no min term: adding 0 would turn a -0 sum into +0.
-            y[i][j] = match kind {
-                Legacy::Signed(_) => hsum(acc[i][j]),
-                Legacy::Q4_1 | Legacy::Q5_1 => hsum(acc[i][j]) + mins[i][j],
+            y[i][j] = if kind.has_min() {
+                hsum(acc[i][j]) + mins[i][j]
+            } else {
+                hsum(acc[i][j])
             };
         }
     }

@@ -53,12 +53,12 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// The vectors quantized to `act` (`cols` values each): the first time, then kept.
-    fn quantized(&mut self, act: GgmlType, cols: usize) -> Result<&[u8], QuantError> {
+    /// The vectors quantized to `act`: the first time, then kept. Only for `n > 0`.
+    fn quantized(&mut self, act: GgmlType) -> Result<&[u8], QuantError> {
         let at = match self.quantized.iter().position(|(ty, _)| *ty == act) {
             Some(at) => at,
             None => {
-                let q = quantize_activations(act, self.x, cols)?;
+                let q = quantize_activations(act, self.x, self.x.len() / self.n)?;
                 self.quantized.push((act, q));
                 self.quantized.len() - 1
             }
@@ -112,7 +112,7 @@ pub(crate) fn matmul_input(
     let entry = types::entry(w.ty);
     let dot = entry.and_then(|e| e.row(kernel));
     let acts: &[u8] = match (entry, dot) {
-        (Some(e), Some(Row::Quant(_))) => input.quantized(e.vec_dot_type, w.cols)?,
+        (Some(e), Some(Row::Quant(_))) => input.quantized(e.vec_dot_type)?,
         _ => &[],
     };
     let act_len = acts.len() / n;
