@@ -219,6 +219,49 @@ fn raw_random_blocks_agree_between_simd_and_scalar() {
     }
 }
 
+/// The AVX-512 Q4_K and Q5_K kernels sum each block as one exact integer and take the scalar
+/// row dot's float operations on it, so that the 16-row prefill tile can: their products, one
+/// token (the row dot) or many (the tile, with rows and tokens left over), equal the scalar
+/// kernel's bit for bit, on trained-like and raw random blocks.
+#[test]
+fn avx512_k_quants_equal_the_scalar_kernel_bit_for_bit() {
+    if !Kernel::available().contains(&Kernel::Avx512) {
+        eprintln!("no AVX-512 on this CPU: nothing to compare");
+        return;
+    }
+    let mut rng = Rng::new(21);
+    for (ty, scale_at) in [
+        (GgmlType::Q4_K, &[0usize, 2][..]),
+        (GgmlType::Q5_K, &[0, 2]),
+    ] {
+        let (rows, cols) = (37, 5 * 256);
+        let cases = [
+            quantized(ty, &weights(&mut rng, rows * cols)),
+            random_blocks(&mut rng, ty, scale_at, rows * cols / 256),
+        ];
+        for (case, bytes) in cases.iter().enumerate() {
+            let m = QMatrix::new(ty, rows, cols, bytes).unwrap();
+            for n in [1, 13] {
+                let x: Vec<f32> = (0..n * cols).map(|_| 2.0 * rng.unit()).collect();
+                let run = |kernel| {
+                    let mut y = vec![0.0f32; n * rows];
+                    matmul(&m, &x, n, &mut y, kernel).unwrap();
+                    y
+                };
+                let (fast, scalar) = (run(Kernel::Avx512), run(Kernel::Scalar));
+                assert_ne!(scalar, vec![0.0; n * rows], "{ty}: degenerate test");
+                for (i, (a, b)) in fast.iter().zip(&scalar).enumerate() {
+                    assert_eq!(
+                        a.to_bits(),
+                        b.to_bits(),
+                        "{ty} case {case}, {n} tokens, output {i}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// ggml's test data: 0.1 + 2 cos(i + offset).
 fn ggml_data(offset: f32) -> Vec<f32> {
     (0..32 * 128)

@@ -375,11 +375,12 @@ pub(crate) fn q8_k_scale(ab: &[u8]) -> f32 {
     f32::from_le_bytes(ab[layout::q8_k::D].try_into().expect("four bytes"))
 }
 
-/// The Q4_K/Q5_K min term before scaling: sum over sub-blocks g of min_g * (sum of sub-block
-/// g's 32 activations), as four f32 lanes to be summed. `mins` holds the eight mins, one byte each.
+/// The Q4_K/Q5_K min term's products before scaling: min_g times the sum of sub-block g's 32
+/// activations, summed in pairs of sub-blocks into four i32 lanes (each at most
+/// 2 * 63 * 32 * 128: no wrap). `mins` holds the eight mins, one byte each.
 #[inline]
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn kx_min_term(ab: &[u8], mins: u64) -> __m128 {
+unsafe fn kx_min_pairs(ab: &[u8], mins: u64) -> __m128i {
     let bsums = _mm256_loadu_si256(ab.as_ptr().add(layout::q8_k::BSUMS.start) as *const __m256i);
     // Pairs of 16-element sums are the 32-element sub-block sums (at most 2 * 16 * 127: no wrap).
     let pair_sums = _mm_hadd_epi16(
@@ -387,7 +388,23 @@ pub(crate) unsafe fn kx_min_term(ab: &[u8], mins: u64) -> __m128 {
         _mm256_extracti128_si256(bsums, 1),
     );
     let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
-    _mm_cvtepi32_ps(_mm_madd_epi16(mins16, pair_sums))
+    _mm_madd_epi16(mins16, pair_sums)
+}
+
+/// The min term as four f32 lanes to be summed, as llama.cpp's AVX2 kernel keeps it.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn kx_min_term(ab: &[u8], mins: u64) -> __m128 {
+    _mm_cvtepi32_ps(kx_min_pairs(ab, mins))
+}
+
+/// The min term as one exact integer, as the scalar row dot sums it.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn kx_min_total(ab: &[u8], mins: u64) -> i32 {
+    let v = kx_min_pairs(ab, mins);
+    let v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+    _mm_cvtsi128_si32(_mm_add_epi32(v, _mm_shuffle_epi32::<1>(v)))
 }
 
 /// The sum of four f32 lanes.

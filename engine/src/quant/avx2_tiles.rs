@@ -87,7 +87,7 @@ unsafe fn kx_prep(a: &[&[u8]; T], side: &mut Vec<__m256i>) {
 /// multiplied by d * da into the (row, token)'s running sums, and the min term by dmin * da.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn kx_tile(panel: &[__m256i], side: &[__m256i], a: &[&[u8]; T], y: &mut [[f32; T]; KR]) {
+unsafe fn kx_tile(panel: &[__m256i], side: &[__m256i], a: &[&[u8]; T], y: &mut [[f32; KR]; T]) {
     use layout::q8_k::{QS as AQS, SIZE as ASIZE};
     let blocks = side.len() / (SIDE * T);
     assert!(panel.len() == PANEL * KR * blocks && a.iter().all(|a| a.len() == blocks * ASIZE));
@@ -129,7 +129,7 @@ unsafe fn kx_tile(panel: &[__m256i], side: &[__m256i], a: &[&[u8]; T], y: &mut [
     }
     for i in 0..KR {
         for j in 0..T {
-            y[i][j] = hsum(acc[i][j]) - hsum128(acc_min[i][j]);
+            y[j][i] = hsum(acc[i][j]) - hsum128(acc_min[i][j]);
         }
     }
 }
@@ -213,7 +213,7 @@ unsafe fn q6_k_prep(a: &[&[u8]; T], side: &mut Vec<__m256i>) {
 /// running sums; the +32 offset, 32 times the scaled activation sums, into one running f32.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn q6_k_tile(panel: &[__m256i], side: &[__m256i], a: &[&[u8]; T], y: &mut [[f32; T]; KR]) {
+unsafe fn q6_k_tile(panel: &[__m256i], side: &[__m256i], a: &[&[u8]; T], y: &mut [[f32; KR]; T]) {
     use layout::q8_k::{QS as AQS, SIZE as ASIZE};
     let blocks = side.len() / T;
     assert!(panel.len() == Q6_PANEL * KR * blocks && a.iter().all(|a| a.len() == blocks * ASIZE));
@@ -253,7 +253,7 @@ unsafe fn q6_k_tile(panel: &[__m256i], side: &[__m256i], a: &[&[u8]; T], y: &mut
     }
     for i in 0..KR {
         for j in 0..T {
-            y[i][j] = hsum(acc[i][j]) - offset[i][j];
+            y[j][i] = hsum(acc[i][j]) - offset[i][j];
         }
     }
 }
@@ -412,7 +412,7 @@ unsafe fn legacy_tile(
     panel: &[__m256i],
     side: &[__m256i],
     a: &[&[u8]; T],
-    y: &mut [[f32; T]; KR],
+    y: &mut [[f32; KR]; T],
 ) {
     let (asize, aqs) = kind.activation();
     let per_row = kind.registers();
@@ -443,7 +443,7 @@ unsafe fn legacy_tile(
     for i in 0..KR {
         for j in 0..T {
             // The signed rows add no min term: adding 0 would turn a -0 sum into +0.
-            y[i][j] = if kind.has_min() {
+            y[j][i] = if kind.has_min() {
                 hsum(acc[i][j]) + mins[i][j]
             } else {
                 hsum(acc[i][j])
@@ -498,7 +498,7 @@ const FT: usize = 4;
 /// place: widening is the only decoding, once per row for the tile's tokens.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn float_tile(kind: FloatKind, w: &[&[u8]; FR], a: &[&[u8]; FT], y: &mut [[f32; FT]; FR]) {
+unsafe fn float_tile(kind: FloatKind, w: &[&[u8]; FR], a: &[&[u8]; FT], y: &mut [[f32; FR]; FT]) {
     let x: [&[f32]; FT] = a.map(bytemuck::cast_slice);
     let chunks = x[0].len() / 8;
     assert!(w.iter().all(|w| w.len() >= 8 * chunks * kind.size()));
@@ -513,10 +513,10 @@ unsafe fn float_tile(kind: FloatKind, w: &[&[u8]; FR], a: &[&[u8]; FT], y: &mut 
         }
     }
     let done = 8 * chunks;
-    for (i, (acc, yi)) in acc.iter().zip(y.iter_mut()).enumerate() {
+    for (i, acc) in acc.iter().enumerate() {
         let w_tail = &w[i][done * kind.size()..];
-        for (j, (acc, yij)) in acc.iter().zip(yi.iter_mut()).enumerate() {
-            *yij = hsum(*acc) + kind.tail(w_tail, &x[j][done..]);
+        for (j, acc) in acc.iter().enumerate() {
+            y[j][i] = hsum(*acc) + kind.tail(w_tail, &x[j][done..]);
         }
     }
 }

@@ -10,7 +10,7 @@
 use std::arch::x86_64::*;
 
 use super::avx2::{
-    f16_at, f16_table, hsum128, kx_min_term, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
+    f16_at, f16_table, kx_min_total, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
 };
 use super::layout;
 
@@ -310,7 +310,7 @@ const KX_PAIR_PICK: [[i16; 32]; 2] = {
 /// lanes are multiplied by: chunk pairs (0, 1) and (2, 3).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn kx_scale_pairs(scales: u64) -> [__m512i; 2] {
+unsafe fn kx_scale_pairs(scales: u64) -> [__m512i; 2] {
     let sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales as i64)));
     KX_PAIR_PICK.map(|p| _mm512_permutexvar_epi16(_mm512_loadu_si512(p.as_ptr() as *const _), sc16))
 }
@@ -335,27 +335,27 @@ pub(super) unsafe fn q4_k_levels64(wb: &[u8], c: usize) -> __m512i {
 /// second's half.)
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn pack_pair(first: __m512i, second: __m512i) -> __m512i {
+unsafe fn pack_pair(first: __m512i, second: __m512i) -> __m512i {
     _mm512_mask_blend_epi16(0xAAAA_AAAA, first, _mm512_slli_epi32::<16>(second))
 }
 
 /// Q4_K and Q5_K: per chunk of 64 levels (a sub-block pair), one `vpdpbusd`; each i32 lane l
 /// sums over the four chunks the chunk's sub-block scale (2c + (l >= 8)) times its dot, two
-/// chunks at a time through one `vpdpwssd` of their packed sums by a pair of scales.
+/// chunks at a time through one `vpdpwssd` of their packed sums by a pair of scales. The lanes
+/// then add up to the block's exact integer sum, and the float operations on it and on the min
+/// term's are the scalar row dot's, in its order: the result is the scalar kernel's bit for bit
+/// (and the prefill tile's, which sums a block the same way with one row per lane).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 unsafe fn kx_row<const Q5: bool>(w: &[u8], a: &[u8], size: usize) -> f32 {
     use layout::q4_k::{D, DMIN, SCALES};
     use layout::q8_k::{QS as AQS, SIZE as ASIZE};
     let t = f16_table();
-    let mut acc = _mm512_setzero_ps();
-    let mut acc_min = _mm_setzero_ps();
+    let mut acc = 0.0f32;
     for (wb, ab) in w.chunks_exact(size).zip(a.chunks_exact(ASIZE)) {
         prefetch_ahead(wb, size);
         let da = q8_k_scale(ab);
         let (scales, mins) = scales_mins_k4(&wb[SCALES]);
-        let dmin = _mm_set1_ps(f16_at(t, wb, DMIN) * da);
-        acc_min = _mm_fmadd_ps(dmin, kx_min_term(ab, mins), acc_min);
         let pairs = kx_scale_pairs(scales);
         let aq = ab.as_ptr().add(AQS.start);
         let mut isum = _mm512_setzero_si512();
@@ -375,13 +375,10 @@ unsafe fn kx_row<const Q5: bool>(w: &[u8], a: &[u8], size: usize) -> f32 {
             };
             isum = dpwssd(isum, pack_pair(sum(2 * p), sum(2 * p + 1)), pair);
         }
-        acc = _mm512_fmadd_ps(
-            _mm512_set1_ps(f16_at(t, wb, D) * da),
-            _mm512_cvtepi32_ps(isum),
-            acc,
-        );
+        let (isum, msum) = (_mm512_reduce_add_epi32(isum), kx_min_total(ab, mins));
+        acc += f16_at(t, wb, D) * da * isum as f32 - f16_at(t, wb, DMIN) * da * msum as f32;
     }
-    _mm512_reduce_add_ps(acc) - hsum128(acc_min)
+    acc
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]

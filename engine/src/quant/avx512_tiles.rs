@@ -2,13 +2,13 @@
 //! against `T` = 4 tokens, each row tile first packed into a panel (levels and scales decoded
 //! once per token chunk) that every token tile reads.
 //!
-//! Q8_0 and Q6_K tiles hold `LANES` = 16 rows, one per 32-bit lane: each panel register holds
-//! four consecutive levels of all sixteen rows, so that `vpdpbusd` of one register by four
-//! activations broadcast from memory advances sixteen rows' sums at once and each row's block
-//! sum ends whole in its lane: one multiply instruction per 64 multiply-adds. Q4_K and Q5_K
-//! tiles hold `KR` = 3 rows, each in the row dot's own 16 lanes (the parity obligations at
-//! round-off hold only with that float order), and scale two chunks' packed 16-bit sums with one
-//! `vpdpwssd`.
+//! Q8_0, Q6_K, Q4_K and Q5_K tiles hold `LANES` = 16 rows, one per 32-bit lane: each panel
+//! register holds four consecutive levels of all sixteen rows (a 16 x 16 transpose of the rows'
+//! decoded levels), so that `vpdpbusd` of one register by four activations broadcast from
+//! memory advances sixteen rows' sums at once and each row's block sum ends whole in its lane:
+//! one multiply instruction per 64 multiply-adds. That needs a row dot whose float operations
+//! start from the block's whole integer sum: the K-quant ones (the scalar kernel's order, which
+//! the AVX-512 row dots follow) and Q8_0's.
 //!
 //! Q4_0, Q5_0, Q4_1 and Q5_1 tiles hold `LR` = 4 rows, each (row, token) in the row dot's own
 //! sixteen lanes (a block pair's eight and eight); Q4_0/Q5_0's offset term is formed once per
@@ -26,12 +26,8 @@
 
 use std::arch::x86_64::*;
 
-use super::avx2::{
-    f16_at, f16_table, hsum128, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4, FloatKind,
-};
-use super::avx512::{
-    bytes_pair, dpwssd, join, kx_scale_pairs, load256, pack_pair, q4_k_levels64, two_scales,
-};
+use super::avx2::{f16_at, f16_table, q5_k_levels, q6_k_levels, q8_k_scale, FloatKind};
+use super::avx512::{bytes_pair, dpwssd, join, load256, q4_k_levels64, two_scales};
 use super::gemm::drive_packed;
 use super::{layout, QMatrix};
 
@@ -49,15 +45,11 @@ unsafe fn rows_in_lanes(lane: impl Fn(usize) -> u32) -> __m512i {
     _mm512_loadu_si512(v.as_ptr() as *const _)
 }
 
-/// Token `j`'s results of the tile's rows (lane r is row r) into column `j` of `y`.
+/// Token `j`'s results of the tile's rows (lane r is row r) into `y[j]`.
 #[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn store_column(v: __m512, j: usize, y: &mut [[f32; T]; LANES]) {
-    let mut lanes = [0.0f32; LANES];
-    _mm512_storeu_ps(lanes.as_mut_ptr(), v);
-    for (yr, v) in y.iter_mut().zip(lanes) {
-        yr[j] = v;
-    }
+unsafe fn store_token<const N: usize>(v: __m512, j: usize, y: &mut [[f32; LANES]; N]) {
+    _mm512_storeu_ps(y[j].as_mut_ptr(), v);
 }
 
 /// Registers per block of a Q8_0 panel of `LANES` rows: the quants (8: quants 4k..4k + 4 of
@@ -112,7 +104,7 @@ unsafe fn q8_0_tile(
     panel: &[__m512i],
     side: &[__m512i],
     a: &[&[u8]; T],
-    y: &mut [[f32; T]; LANES],
+    y: &mut [[f32; LANES]; T],
 ) {
     use layout::q8_0::*;
     let blocks = side.len();
@@ -138,7 +130,7 @@ unsafe fn q8_0_tile(
     }
     for (j, acc) in acc.iter().enumerate() {
         let sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-        store_column(sum, j, y);
+        store_token(sum, j, y);
     }
 }
 
@@ -153,18 +145,16 @@ fn blocks_at<'a, const N: usize>(rows: &[&'a [u8]; N], b: usize, size: usize) ->
 }
 
 /// Registers per block of a Q8_K token tile's prepared data: the four tokens' sub-block sums in
-/// pairs (token j's pair p in lane 4j + p, two 16-bit halves) and their scales in lanes 0..4;
-/// with `BIASED`, then each token's quants plus 128 (four registers a token).
+/// pairs (token j's pair p in lane 4j + p, two 16-bit halves) and their scales in lanes 0..4.
 const KX_SIDE: usize = 2;
-const KX_SIDE_BIASED: usize = KX_SIDE + 4 * T;
 
-/// A token tile's Q8_K data per block: each token's sub-block sums (pairs of its 16-element
-/// sums, as `kx_min_term` forms them) and its scale, and with `BIASED` its quants made unsigned
-/// (`kx_tile` takes them so).
+/// Four tokens' Q8_K data per block besides the quants: each token's sub-block sums (the sums
+/// of its 32-element sub-blocks 2p and 2p + 1 side by side, for a `vpdpwssd` by a pair of
+/// per-row factors) and its scale.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn kx_prep<const BIASED: bool>(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
-    use layout::q8_k::{BSUMS, QS as AQS, SIZE as ASIZE};
+unsafe fn kx_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
+    use layout::q8_k::{BSUMS, SIZE as ASIZE};
     for b in 0..a[0].len() / ASIZE {
         let ab = blocks_at(a, b, ASIZE);
         let mut pair_sums = _mm512_setzero_si512();
@@ -181,150 +171,196 @@ unsafe fn kx_prep<const BIASED: bool>(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
         side.push(_mm512_castps_si512(_mm512_zextps128_ps512(_mm_loadu_ps(
             da.as_ptr(),
         ))));
-        if BIASED {
-            let flip = _mm512_set1_epi8(i8::MIN);
-            for ab in ab {
-                for c in 0..4 {
-                    let q = _mm512_loadu_si512(ab.as_ptr().add(AQS.start + 64 * c) as *const _);
-                    side.push(_mm512_xor_si512(q, flip));
-                }
-            }
-        }
     }
 }
 
-/// Q4_K and Q5_K rows per tile: one row's 16 running sums per register, as the row dot keeps
-/// them, so three rows by four tokens fill the registers.
-const KR: usize = 3;
-/// Registers per row and block in a Q4_K/Q5_K panel: the four chunks of 64 levels, the
-/// sub-block scales of chunk pairs (0, 1) and (2, 3) as 16-bit pairs, the eight mins (16-bit,
-/// lanes 0..8) with d and dmin as f32 in 32-bit lanes 4 and 5, and the sums' starting values
-/// (`kx_tile`'s correction for its unsigned activations).
-const KX_PANEL: usize = 4 + 2 + 1 + 1;
+/// Tokens per Q4_K/Q5_K tile: each token's sub-block sum and block sum take a register, and
+/// eight tokens' fill the registers the running totals leave.
+const KT: usize = 8;
+/// Registers per block of a Q4_K/Q5_K panel of `LANES` rows: the levels (64: sub-block s's
+/// levels 4g..4g + 4 of every row at 8s + g), the sub-block scales (8, as i32), the mins in
+/// pairs (4: sub-blocks 2q and 2q + 1 as two 16-bit halves), and d and dmin of every row.
+const KX_PANEL: usize = 64 + 8 + 4 + 2;
 
-/// Packs `KR` Q4_K (`Q5 = false`) or Q5_K rows into a panel, block by block and row by row:
-/// what the tile would otherwise decode again for every token tile.
+/// Register k of the result holds 32-bit lane k of every input register (lane r from input r):
+/// a 16 x 16 transpose of 32-bit values in three rounds of shuffles.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16(v: [__m512i; LANES]) -> [__m512i; LANES] {
+    // Pairs of rows interleaved, then quads: in every 128-bit lane L, quad[4G + m] holds rows
+    // 4G..4G + 4 of lane 4L + m.
+    let pairs: [__m512i; LANES] = std::array::from_fn(|i| {
+        let (r0, r1) = (v[i & !1], v[i | 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_epi32(r0, r1)
+        } else {
+            _mm512_unpackhi_epi32(r0, r1)
+        }
+    });
+    let quad: [__m512i; LANES] = std::array::from_fn(|i| {
+        let (g, m) = (i / 4, i % 4);
+        let (p0, p1) = (pairs[4 * g + m / 2], pairs[4 * g + 2 + m / 2]);
+        if m % 2 == 0 {
+            _mm512_unpacklo_epi64(p0, p1)
+        } else {
+            _mm512_unpackhi_epi64(p0, p1)
+        }
+    });
+    // Output k = 4L + m takes 128-bit lane L of quad[4G + m] for G = 0..4.
+    let mut out = [_mm512_setzero_si512(); LANES];
+    for m in 0..4 {
+        let q = |g: usize| quad[4 * g + m];
+        let (a, b) = (
+            _mm512_shuffle_i32x4::<0x44>(q(0), q(1)),
+            _mm512_shuffle_i32x4::<0xEE>(q(0), q(1)),
+        );
+        let (c, d) = (
+            _mm512_shuffle_i32x4::<0x44>(q(2), q(3)),
+            _mm512_shuffle_i32x4::<0xEE>(q(2), q(3)),
+        );
+        out[m] = _mm512_shuffle_i32x4::<0x88>(a, c);
+        out[4 + m] = _mm512_shuffle_i32x4::<0xDD>(a, c);
+        out[8 + m] = _mm512_shuffle_i32x4::<0x88>(b, d);
+        out[12 + m] = _mm512_shuffle_i32x4::<0xDD>(b, d);
+    }
+    out
+}
+
+/// Sixteen bytes of every row's block (from `at(r)` for row r) as four registers: register k
+/// holds bytes 4k..4k + 4 of row r in lane r.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn rows_sixteen(at: impl Fn(usize) -> *const u8) -> [__m512i; 4] {
+    let t = transpose16(std::array::from_fn(|r| {
+        _mm512_zextsi128_si512(_mm_loadu_si128(at(r) as *const __m128i))
+    }));
+    [t[0], t[1], t[2], t[3]]
+}
+
+/// Byte `k` (0..4) of every 32-bit lane, zero-extended (`SIGNED = false`) or sign-extended.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn lane_byte<const SIGNED: bool>(v: __m512i, k: usize) -> __m512i {
+    let top = _mm512_sll_epi32(v, _mm_cvtsi32_si128(24 - 8 * k as i32));
+    if SIGNED {
+        _mm512_srai_epi32::<24>(top)
+    } else {
+        _mm512_srli_epi32::<24>(top)
+    }
+}
+
+/// Packs `LANES` Q4_K (`Q5 = false`) or Q5_K rows into a panel with one row per 32-bit lane:
+/// each chunk of 64 levels decoded per row as the row dot decodes it, then transposed.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn kx_pack<const Q5: bool>(w: &[&[u8]; KR], panel: &mut Vec<__m512i>) {
+unsafe fn kx_pack<const Q5: bool>(w: &[&[u8]; LANES], panel: &mut Vec<__m512i>) {
     use layout::q4_k::{D, DMIN, SCALES};
+    const { assert!(D.start == 0 && DMIN.start == 2 && SCALES.start == 4 && SCALES.end == 16) };
     let size = if Q5 {
         layout::q5_k::SIZE
     } else {
         layout::q4_k::SIZE
     };
     let t16 = f16_table();
-    let (zero, ones) = (_mm512_setzero_si512(), _mm512_set1_epi8(1));
     for b in 0..w[0].len() / size {
-        for wr in w {
-            let wb = &wr[b * size..(b + 1) * size];
-            let levels: [__m512i; 4] = std::array::from_fn(|c| {
+        let block = |r: usize| &w[r][b * size..(b + 1) * size];
+        for c in 0..4 {
+            panel.extend(transpose16(std::array::from_fn(|r| {
                 if Q5 {
-                    let (lo, hi) = q5_k_levels(wb, c);
+                    let (lo, hi) = q5_k_levels(block(r), c);
                     join(lo, hi)
                 } else {
-                    q4_k_levels64(wb, c)
+                    q4_k_levels64(block(r), c)
                 }
-            });
-            panel.extend(levels);
-            let (scales, mins) = scales_mins_k4(&wb[SCALES]);
-            let pairs = kx_scale_pairs(scales);
-            panel.extend(pairs);
-            let mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64));
-            let (d, dmin) = (f16_at(t16, wb, D), f16_at(t16, wb, DMIN));
-            let scales = _mm_set_epi32(0, 0, dmin.to_bits() as i32, d.to_bits() as i32);
-            panel.push(_mm512_inserti32x4::<1>(
-                _mm512_castsi128_si512(mins16),
-                scales,
-            ));
-            // -128 times each lane's scaled level sums: what the tile's activations, 128 too
-            // large, add.
-            let level_sums = levels.map(|l| _mm512_dpbusd_epi32(zero, l, ones));
-            let scaled = pairs.iter().enumerate().fold(zero, |acc, (p, &pair)| {
-                dpwssd(
-                    acc,
-                    pack_pair(level_sums[2 * p], level_sums[2 * p + 1]),
-                    pair,
-                )
-            });
-            panel.push(_mm512_sub_epi32(zero, _mm512_slli_epi32::<7>(scaled)));
+            })));
         }
+        // The twelve scale bytes of all rows at once, unpacked as `scales_mins_k4` does.
+        let [_, w0, w1, w2] = rows_sixteen(|r| block(r).as_ptr());
+        let bits = |v: __m512i, m: u32| _mm512_and_si512(v, _mm512_set1_epi32(m as i32));
+        let (sc_lo, m_lo) = (bits(w0, 0x3f3f_3f3f), bits(w1, 0x3f3f_3f3f));
+        let sc_hi = _mm512_or_si512(
+            bits(w2, 0x0f0f_0f0f),
+            bits(_mm512_srli_epi32::<2>(w0), 0x3030_3030),
+        );
+        let m_hi = _mm512_or_si512(
+            bits(_mm512_srli_epi32::<4>(w2), 0x0f0f_0f0f),
+            bits(_mm512_srli_epi32::<2>(w1), 0x3030_3030),
+        );
+        for k in 0..8 {
+            panel.push(lane_byte::<false>(if k < 4 { sc_lo } else { sc_hi }, k % 4));
+        }
+        for q in 0..4 {
+            let mins = if q < 2 { m_lo } else { m_hi };
+            let (lo, hi) = (2 * q % 4, 2 * q % 4 + 1);
+            panel.push(_mm512_or_si512(
+                lane_byte::<false>(mins, lo),
+                _mm512_slli_epi32::<16>(lane_byte::<false>(mins, hi)),
+            ));
+        }
+        panel.push(rows_in_lanes(|r| f16_at(t16, block(r), D).to_bits()));
+        panel.push(rows_in_lanes(|r| f16_at(t16, block(r), DMIN).to_bits()));
     }
 }
 
-/// Q4_K and Q5_K against Q8_K for `KR` rows (from their panel) and `T` = 4 tokens, lane for
-/// lane as the row dot: each i32 lane l sums, over the block's four chunks of 64 levels, the
-/// chunk's sub-block scale times the `vpdpbusd` sum of its levels 4l..4l + 4. The activations
-/// come 128 too large (unsigned, from `kx_prep`), so that both chunk sums of a pair are
-/// non-negative and below 2^15: the first chunk's `vpdpbusd` adds onto the second's shifted up
-/// 16 bits, leaving the two side by side in each lane for one `vpdpwssd` by the pair of scales,
-/// and the sums start from the panel's -128 times the scaled level sums, which cancels the
-/// excess exactly. The four tokens' four-lane min terms sit side by side in one register per
-/// row, so one `madd`, conversion and multiply-add serve all four.
+/// Q4_K and Q5_K against Q8_K for `LANES` rows (from their panel, one per lane) and `KT`
+/// tokens, as the scalar row dot sums a block: per sub-block, eight `vpdpbusd` of the rows'
+/// levels by four broadcast activations give each row's exact sub-block dot in its lane, times
+/// its scale (`vpmulld`) into the block's sum; the min term's exact sum from four `vpdpwssd` of
+/// the mins by the token's sub-block sums. The float operations on the two sums are the scalar
+/// row dot's, lane by lane, so each lane equals it (and the AVX-512 row dot) bit for bit.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn kx_tile(panel: &[__m512i], side: &[__m512i], a: &[&[u8]; T], y: &mut [[f32; T]; KR]) {
-    use layout::q8_k::SIZE as ASIZE;
-    const { assert!(T == 4, "four tokens' min terms fill one register") };
+unsafe fn kx_tile(
+    panel: &[__m512i],
+    side: &[__m512i],
+    a: &[&[u8]; KT],
+    y: &mut [[f32; LANES]; KT],
+) {
+    use layout::q8_k::{QS as AQS, SIZE as ASIZE};
+    // The side holds each four tokens' run of blocks (`kx_prep`), one run after the other.
+    let blocks = side.len() / (KT / T * KX_SIDE);
+    assert!(panel.len() == KX_PANEL * blocks && a.iter().all(|a| a.len() == blocks * ASIZE));
     let zero = _mm512_setzero_si512();
-    let blocks = side.len() / KX_SIDE_BIASED;
-    assert!(panel.len() == KX_PANEL * KR * blocks && a.iter().all(|a| a.len() == blocks * ASIZE));
-    let mut acc = [[_mm512_setzero_ps(); T]; KR];
-    let mut acc_min = [_mm512_setzero_ps(); KR];
+    let mut acc = [_mm512_setzero_ps(); KT];
     for b in 0..blocks {
-        let p = panel.as_ptr().add(KX_PANEL * KR * b);
-        let s = side.as_ptr().add(KX_SIDE_BIASED * b);
-        // The panel's f32 d and dmin of row i.
-        let d_of = |i: usize, k: usize| *(p.add(KX_PANEL * i + 6) as *const f32).add(4 + k);
-        // Token j's scale in lanes 4j..4j + 4, for the four tokens' min terms.
-        let quad_of = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-        let da_quads = _mm512_permutexvar_ps(quad_of, _mm512_castsi512_ps(*s.add(1)));
-        for (i, acc_min) in acc_min.iter_mut().enumerate() {
-            let mins16 = _mm512_castsi512_si128(*p.add(KX_PANEL * i + 6));
-            let terms = _mm512_madd_epi16(_mm512_broadcast_i32x4(mins16), *s);
-            let dmin = _mm512_mul_ps(_mm512_set1_ps(d_of(i, 1)), da_quads);
-            *acc_min = _mm512_fmadd_ps(dmin, _mm512_cvtepi32_ps(terms), *acc_min);
-        }
-        let mut isum: [[__m512i; T]; KR] = std::array::from_fn(|i| [*p.add(KX_PANEL * i + 7); T]);
-        for pair in 0..2 {
-            for (j, av) in (0..T)
-                .map(|j| s.add(KX_SIDE + 4 * j + 2 * pair))
-                .enumerate()
-            {
-                let (a0, a1) = (*av, *av.add(1));
-                for (i, isum) in isum.iter_mut().enumerate() {
-                    let row = p.add(KX_PANEL * i);
-                    let second = _mm512_dpbusd_epi32(zero, a1, *row.add(2 * pair + 1));
-                    let packed = _mm512_dpbusd_epi32(
-                        _mm512_slli_epi32::<16>(second),
-                        a0,
-                        *row.add(2 * pair),
-                    );
-                    isum[j] = dpwssd(isum[j], packed, *row.add(4 + pair));
+        let p = panel.as_ptr().add(KX_PANEL * b);
+        let mut isum = [zero; KT];
+        for sb in 0..8 {
+            let mut dot = [zero; KT];
+            for g in 0..8 {
+                let levels = *p.add(8 * sb + g);
+                for (j, dot) in dot.iter_mut().enumerate() {
+                    let at = b * ASIZE + AQS.start + 32 * sb + 4 * g;
+                    let four = (a[j].as_ptr().add(at) as *const i32).read_unaligned();
+                    *dot = _mm512_dpbusd_epi32(*dot, levels, _mm512_set1_epi32(four));
                 }
             }
-        }
-        // d * da as the row dot's scalar product: the four tokens' at once for each row, then
-        // broadcast into every lane from memory by the multiply-add itself.
-        let da4 = _mm512_castps512_ps128(_mm512_castsi512_ps(*s.add(1)));
-        let mut scales = [[0.0f32; T]; KR];
-        for (i, row) in scales.iter_mut().enumerate() {
-            _mm_storeu_ps(row.as_mut_ptr(), _mm_mul_ps(_mm_set1_ps(d_of(i, 0)), da4));
-        }
-        for i in 0..KR {
-            for j in 0..T {
-                let scale = _mm512_set1_ps(scales[i][j]);
-                acc[i][j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum[i][j]), acc[i][j]);
+            let scale = *p.add(64 + sb);
+            for (isum, dot) in isum.iter_mut().zip(dot) {
+                *isum = _mm512_add_epi32(*isum, _mm512_mullo_epi32(dot, scale));
             }
         }
-    }
-    for i in 0..KR {
-        let mut mins = [0.0f32; 16];
-        _mm512_storeu_ps(mins.as_mut_ptr(), acc_min[i]);
-        for j in 0..T {
-            let quad = _mm_loadu_ps(mins[4 * j..].as_ptr());
-            y[i][j] = _mm512_reduce_add_ps(acc[i][j]) - hsum128(quad);
+        let (d, dmin) = (
+            _mm512_castsi512_ps(*p.add(76)),
+            _mm512_castsi512_ps(*p.add(77)),
+        );
+        for (j, (acc, isum)) in acc.iter_mut().zip(isum).enumerate() {
+            let s = side.as_ptr().add((j / T * blocks + b) * KX_SIDE) as *const i32;
+            let k = j % T;
+            let mut msum = zero;
+            for q in 0..4 {
+                msum = dpwssd(msum, *p.add(72 + q), _mm512_set1_epi32(*s.add(4 * k + q)));
+            }
+            let da = _mm512_set1_ps(*(s.add(16 + k) as *const f32));
+            let term = _mm512_sub_ps(
+                _mm512_mul_ps(_mm512_mul_ps(d, da), _mm512_cvtepi32_ps(isum)),
+                _mm512_mul_ps(_mm512_mul_ps(dmin, da), _mm512_cvtepi32_ps(msum)),
+            );
+            *acc = _mm512_add_ps(*acc, term);
         }
+    }
+    for (j, acc) in acc.iter().enumerate() {
+        store_token(*acc, j, y);
     }
 }
 
@@ -341,31 +377,27 @@ unsafe fn q6_k_pack(w: &[&[u8]; LANES], panel: &mut Vec<__m512i>) {
     let t16 = f16_table();
     for b in 0..w[0].len() / SIZE {
         let block = |r: usize| &w[r][b * SIZE..(b + 1) * SIZE];
-        let mut levels = [[0u8; 256]; LANES];
-        for (r, lv) in levels.iter_mut().enumerate() {
-            for h in 0..2 {
-                for (q, v) in q6_k_levels(block(r), h).into_iter().enumerate() {
-                    _mm256_storeu_si256(lv.as_mut_ptr().add(128 * h + 32 * q) as *mut __m256i, v);
-                }
-            }
+        // Elements 64c..64c + 64 of every row, transposed: sub-block k's levels 4g..4g + 4 are
+        // 32-bit word 4k + g, the panel's order.
+        let rows: [[__m512i; 4]; LANES] = std::array::from_fn(|r| {
+            let [a, b, c, d] = q6_k_levels(block(r), 0);
+            let [e, f, g, h] = q6_k_levels(block(r), 1);
+            [join(a, b), join(c, d), join(e, f), join(g, h)]
+        });
+        for c in 0..4 {
+            panel.extend(transpose16(rows.map(|levels| levels[c])));
         }
+        let scales = rows_sixteen(|r| block(r)[SCALES].as_ptr());
+        let scale = |k: usize| lane_byte::<true>(scales[k / 4], k % 4);
         for k in 0..16 {
-            for g in 0..4 {
-                panel.push(rows_in_lanes(|r| {
-                    u32::from_le_bytes(levels[r][16 * k + 4 * g..][..4].try_into().unwrap())
-                }));
-            }
-        }
-        let scale = |r: usize, k: usize| block(r)[SCALES.start + k] as i8;
-        for k in 0..16 {
-            panel.push(rows_in_lanes(|r| i32::from(scale(r, k)) as u32));
+            panel.push(scale(k));
         }
         for m in 0..8 {
-            panel.push(rows_in_lanes(|r| {
-                let lo = i16::from(scale(r, 2 * m)) as u16;
-                let hi = i16::from(scale(r, 2 * m + 1)) as u16;
-                u32::from(lo) | u32::from(hi) << 16
-            }));
+            let lo = _mm512_and_si512(scale(2 * m), _mm512_set1_epi32(0xFFFF));
+            panel.push(_mm512_or_si512(
+                lo,
+                _mm512_slli_epi32::<16>(scale(2 * m + 1)),
+            ));
         }
         panel.push(rows_in_lanes(|r| f16_at(t16, block(r), D).to_bits()));
     }
@@ -382,7 +414,7 @@ unsafe fn q6_k_tile(
     panel: &[__m512i],
     side: &[__m512i],
     a: &[&[u8]; T],
-    y: &mut [[f32; T]; LANES],
+    y: &mut [[f32; LANES]; T],
 ) {
     use layout::q8_k::{BSUMS, QS as AQS, SIZE as ASIZE};
     let zero = _mm512_setzero_si512();
@@ -420,7 +452,7 @@ unsafe fn q6_k_tile(
         }
     }
     for (j, acc) in acc.iter().enumerate() {
-        store_column(*acc, j, y);
+        store_token(*acc, j, y);
     }
 }
 
@@ -457,14 +489,18 @@ unsafe fn kx<const Q5: bool>(
     out: &mut [f32],
     row: impl Fn(&[u8], &[u8]) -> f32,
 ) {
-    drive_packed::<KR, T, __m512i>(
+    drive_packed::<LANES, KT, __m512i>(
         w,
         first,
         acts,
         n,
         out,
         |w, panel| kx_pack::<Q5>(w, panel),
-        |a, side| kx_prep::<true>(a, side),
+        |a, side| {
+            for four in a.chunks_exact(T) {
+                kx_prep(four.try_into().expect("four tokens"), side);
+            }
+        },
         |panel, side, _, a, y| kx_tile(panel, side, a, y),
         row,
     )
@@ -479,7 +515,7 @@ pub(crate) unsafe fn q6_k(w: &QMatrix, first: usize, acts: &[u8], n: usize, out:
         out,
         |w, panel| q6_k_pack(w, panel),
         // The scales of the Q8_K tokens, as the Q4_K tile takes them (its sums go unused).
-        |a, side| kx_prep::<false>(a, side),
+        |a, side| kx_prep(a, side),
         |panel, side, _, a, y| q6_k_tile(panel, side, a, y),
         |w, a| super::avx512::q6_k_row(w, a),
     )
@@ -539,7 +575,7 @@ unsafe fn float_tile(
     side: &[__m512],
     w: &[&[u8]; FR],
     a: &[&[u8]; FT],
-    y: &mut [[f32; FT]; FR],
+    y: &mut [[f32; FR]; FT],
 ) {
     const PAIRS: usize = FT / 2;
     let chunks = side.len() / PAIRS;
@@ -555,7 +591,7 @@ unsafe fn float_tile(
         }
     }
     let done = 8 * chunks;
-    for (i, (acc, yi)) in acc.iter().zip(y.iter_mut()).enumerate() {
+    for (i, acc) in acc.iter().enumerate() {
         let w_tail = &w[i][done * kind.size()..];
         for (p, acc) in acc.iter().enumerate() {
             for (h, sum) in [
@@ -567,7 +603,7 @@ unsafe fn float_tile(
             {
                 let j = 2 * p + h;
                 let x: &[f32] = bytemuck::cast_slice(a[j]);
-                yi[j] = super::avx2::hsum(sum) + kind.tail(w_tail, &x[done..]);
+                y[j][i] = super::avx2::hsum(sum) + kind.tail(w_tail, &x[done..]);
             }
         }
     }
@@ -661,7 +697,7 @@ unsafe fn legacy_tile(
     side: &[__m512i],
     w: &[&[u8]; LR],
     a: &[&[u8]; T],
-    y: &mut [[f32; T]; LR],
+    y: &mut [[f32; LR]; T],
     size: usize,
     tail: impl Fn(&[u8], &[u8]) -> f32,
 ) {
@@ -683,10 +719,10 @@ unsafe fn legacy_tile(
             }
         }
     }
-    for (i, (acc, yi)) in acc.iter().zip(y.iter_mut()).enumerate() {
+    for (i, acc) in acc.iter().enumerate() {
         for (j, acc) in acc.iter().enumerate() {
             let rest = tail(&w[i][2 * pairs * size..], &a[j][2 * pairs * ASIZE..]);
-            yi[j] = _mm512_reduce_add_ps(*acc) + rest;
+            y[j][i] = _mm512_reduce_add_ps(*acc) + rest;
         }
     }
 }
@@ -804,7 +840,7 @@ unsafe fn legacy_min_tile<const Q5: bool>(
     side: &[__m512i],
     w: &[&[u8]; LR],
     a: &[&[u8]; T],
-    y: &mut [[f32; T]; LR],
+    y: &mut [[f32; LR]; T],
 ) {
     use layout::q8_1::SIZE as ASIZE;
     const { assert!(T == 4, "four tokens' [d, s, d, s] fill one register") };
@@ -847,7 +883,7 @@ unsafe fn legacy_min_tile<const Q5: bool>(
         for j in 0..T {
             let rest = tail(&w[i][2 * pairs * size..], &a[j][2 * pairs * ASIZE..]);
             let dot = _mm512_reduce_add_ps(acc[i][j]) + rest;
-            y[i][j] = dot + (mins[4 * j + 1] + mins[4 * j + 3]);
+            y[j][i] = dot + (mins[4 * j + 1] + mins[4 * j + 3]);
         }
     }
 }

@@ -14,7 +14,9 @@ use super::QMatrix;
 /// One task's tiled product: rows `first..first + out.len() / n` of `w` against the `n` tokens'
 /// activations (`acts`, one vector per token, back to back: quantized as the row dot takes
 /// them, or the f32 values' bytes for float weights), into `out` as
-/// `[n, rows]` (the task's rows for each token, as the caller gathers them).
+/// `[n, rows]` (the task's rows for each token, as the caller gathers them). A tile writes its
+/// results token by token (`y[j][i]` for token j, row i), so that each token's are one run of
+/// `out`.
 pub(crate) type Gemm = fn(w: &QMatrix, first: usize, acts: &[u8], n: usize, out: &mut [f32]);
 
 /// Tokens per pass over a task's rows: as many as keep their activations within `BUDGET` bytes
@@ -42,7 +44,7 @@ pub(crate) fn drive_packed<const R: usize, const T: usize, P>(
     out: &mut [f32],
     pack: impl Fn(&[&[u8]; R], &mut Vec<P>),
     prep: impl Fn(&[&[u8]; T], &mut Vec<P>),
-    tile: impl Fn(&[P], &[P], &[&[u8]; R], &[&[u8]; T], &mut [[f32; T]; R]),
+    tile: impl Fn(&[P], &[P], &[&[u8]; R], &[&[u8]; T], &mut [[f32; R]; T]),
     row: impl Fn(&[u8], &[u8]) -> f32,
 ) {
     let rows = out.len() / n;
@@ -74,14 +76,12 @@ pub(crate) fn drive_packed<const R: usize, const T: usize, P>(
             let share = next.len().div_ceil(tiles.max(1));
             for k in 0..tiles {
                 prefetch(next.get(k * share..).unwrap_or_default(), share);
-                let mut y = [[0.0f32; T]; R];
+                let mut y = [[0.0f32; R]; T];
                 let sk = &side[k * per_tile..(k + 1) * per_tile];
                 tile(&panel, sk, &ws, &tokens(k), &mut y);
                 let t = t0 + k * T;
-                for (i, yi) in y.iter().enumerate() {
-                    for (j, &v) in yi.iter().enumerate() {
-                        out[(t + j) * rows + r + i] = v;
-                    }
+                for (j, yj) in y.iter().enumerate() {
+                    out[(t + j) * rows + r..][..R].copy_from_slice(yj);
                 }
             }
             for t in t0 + tiles * T..t_end {
@@ -156,7 +156,7 @@ mod tests {
                     assert_eq!(side, a.map(|at| usize::from(at[0])));
                     for (i, wr) in ws.iter().enumerate() {
                         for (j, at) in a.iter().enumerate() {
-                            y[i][j] = (1000 * row_of(wr) + usize::from(at[0])) as f32 + 0.5;
+                            y[j][i] = (1000 * row_of(wr) + usize::from(at[0])) as f32 + 0.5;
                         }
                     }
                 },
