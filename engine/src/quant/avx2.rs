@@ -380,7 +380,7 @@ pub(crate) fn q8_k_scale(ab: &[u8]) -> f32 {
 /// 2 * 63 * 32 * 128: no wrap). `mins` holds the eight mins, one byte each.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn kx_min_pairs(ab: &[u8], mins: u64) -> __m128i {
+pub(crate) unsafe fn kx_min_pairs(ab: &[u8], mins: u64) -> __m128i {
     let bsums = _mm256_loadu_si256(ab.as_ptr().add(layout::q8_k::BSUMS.start) as *const __m256i);
     // Pairs of 16-element sums are the 32-element sub-block sums (at most 2 * 16 * 127: no wrap).
     let pair_sums = _mm_hadd_epi16(
@@ -396,15 +396,6 @@ unsafe fn kx_min_pairs(ab: &[u8], mins: u64) -> __m128i {
 #[target_feature(enable = "avx2")]
 pub(crate) unsafe fn kx_min_term(ab: &[u8], mins: u64) -> __m128 {
     _mm_cvtepi32_ps(kx_min_pairs(ab, mins))
-}
-
-/// The min term as one exact integer, as the scalar row dot sums it.
-#[inline]
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn kx_min_total(ab: &[u8], mins: u64) -> i32 {
-    let v = kx_min_pairs(ab, mins);
-    let v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
-    _mm_cvtsi128_si32(_mm_add_epi32(v, _mm_shuffle_epi32::<1>(v)))
 }
 
 /// The sum of four f32 lanes.

@@ -10,7 +10,7 @@
 use std::arch::x86_64::*;
 
 use super::avx2::{
-    f16_at, f16_table, kx_min_total, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
+    f16_at, f16_table, kx_min_pairs, q5_k_levels, q6_k_levels, q8_k_scale, scales_mins_k4,
 };
 use super::layout;
 
@@ -375,8 +375,22 @@ unsafe fn kx_row<const Q5: bool>(w: &[u8], a: &[u8], size: usize) -> f32 {
             };
             isum = dpwssd(isum, pack_pair(sum(2 * p), sum(2 * p + 1)), pair);
         }
-        let (isum, msum) = (_mm512_reduce_add_epi32(isum), kx_min_total(ab, mins));
-        acc += f16_at(t, wb, D) * da * isum as f32 - f16_at(t, wb, DMIN) * da * msum as f32;
+        // The block's sum folded to four lanes beside the min term's four, then both summed at
+        // once: [isum, msum] as the scalar row dot forms them, and its float operations on them.
+        let half = _mm256_add_epi32(
+            _mm512_castsi512_si256(isum),
+            _mm512_extracti64x4_epi64::<1>(isum),
+        );
+        let four = _mm_add_epi32(
+            _mm256_castsi256_si128(half),
+            _mm256_extracti128_si256::<1>(half),
+        );
+        let sums = _mm_hadd_epi32(four, kx_min_pairs(ab, mins));
+        let sums = _mm_cvtepi32_ps(_mm_hadd_epi32(sums, sums));
+        let (d, dmin) = (f16_at(t, wb, D), f16_at(t, wb, DMIN));
+        let scales = _mm_mul_ps(_mm_set_ps(0.0, 0.0, dmin, d), _mm_set1_ps(da));
+        let terms = _mm_mul_ps(scales, sums);
+        acc += _mm_cvtss_f32(_mm_sub_ss(terms, _mm_movehdup_ps(terms)));
     }
     acc
 }
