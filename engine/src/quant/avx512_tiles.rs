@@ -1,5 +1,5 @@
 //! AVX-512 (F, BW, VL, VNNI) tile kernels for prefill (`gemm.rs`): a tile of weight rows
-//! against `T` = 4 tokens, each row tile first packed into a panel (levels and scales decoded
+//! against `T` = 4 tokens (`KT` = 8 for Q4_K and Q5_K), each row tile first packed into a panel (levels and scales decoded
 //! once per token chunk) that every token tile reads.
 //!
 //! Q8_0, Q6_K, Q4_K and Q5_K tiles hold `LANES` = 16 rows, one per 32-bit lane: each panel
@@ -33,8 +33,8 @@ use super::{layout, QMatrix};
 
 /// Rows per tile: one per 32-bit lane.
 const LANES: usize = 16;
-/// Tokens per tile: the K-quant tiles hold four tokens' min terms in one register, and four
-/// tokens' sums fit the registers the levels leave.
+/// Tokens per tile, and per register of Q8_K side data (`kx_prep`): four tokens' sub-block sums
+/// fill one.
 const T: usize = 4;
 
 /// A register of one 32-bit value per row, `lane(r)` for row r.
@@ -180,7 +180,11 @@ const KT: usize = 8;
 /// Registers per block of a Q4_K/Q5_K panel of `LANES` rows: the levels (64: sub-block s's
 /// levels 4g..4g + 4 of every row at 8s + g), the sub-block scales (8, as i32), the mins in
 /// pairs (4: sub-blocks 2q and 2q + 1 as two 16-bit halves), and d and dmin of every row.
-const KX_PANEL: usize = 64 + 8 + 4 + 2;
+const KX_PANEL: usize = KX_D + 2;
+/// Where a Q4_K/Q5_K panel block's scales, mins in pairs, and d (then dmin) begin.
+const KX_SCALES: usize = 64;
+const KX_MINS: usize = KX_SCALES + 8;
+const KX_D: usize = KX_MINS + 4;
 
 /// Register k of the result holds 32-bit lane k of every input register (lane r from input r):
 /// a 16 x 16 transpose of 32-bit values in three rounds of shuffles.
@@ -275,7 +279,7 @@ unsafe fn kx_pack<const Q5: bool>(w: &[&[u8]; LANES], panel: &mut Vec<__m512i>) 
             })));
         }
         // The twelve scale bytes of all rows at once, unpacked as `scales_mins_k4` does.
-        let [_, w0, w1, w2] = rows_sixteen(|r| block(r).as_ptr());
+        let [dm, w0, w1, w2] = rows_sixteen(|r| block(r).as_ptr());
         let bits = |v: __m512i, m: u32| _mm512_and_si512(v, _mm512_set1_epi32(m as i32));
         let (sc_lo, m_lo) = (bits(w0, 0x3f3f_3f3f), bits(w1, 0x3f3f_3f3f));
         let sc_hi = _mm512_or_si512(
@@ -297,8 +301,12 @@ unsafe fn kx_pack<const Q5: bool>(w: &[&[u8]; LANES], panel: &mut Vec<__m512i>) 
                 _mm512_slli_epi32::<16>(lane_byte::<false>(mins, hi)),
             ));
         }
-        panel.push(rows_in_lanes(|r| f16_at(t16, block(r), D).to_bits()));
-        panel.push(rows_in_lanes(|r| f16_at(t16, block(r), DMIN).to_bits()));
+        // d and dmin are the low and high halves of the first word, looked up as `f16_at` does.
+        let table = t16.as_ptr();
+        let low = _mm512_and_si512(dm, _mm512_set1_epi32(0xFFFF));
+        panel.push(_mm512_castps_si512(_mm512_i32gather_ps::<4>(low, table)));
+        let high = _mm512_srli_epi32::<16>(dm);
+        panel.push(_mm512_castps_si512(_mm512_i32gather_ps::<4>(high, table)));
     }
 }
 
@@ -335,21 +343,25 @@ unsafe fn kx_tile(
                     *dot = _mm512_dpbusd_epi32(*dot, levels, _mm512_set1_epi32(four));
                 }
             }
-            let scale = *p.add(64 + sb);
+            let scale = *p.add(KX_SCALES + sb);
             for (isum, dot) in isum.iter_mut().zip(dot) {
                 *isum = _mm512_add_epi32(*isum, _mm512_mullo_epi32(dot, scale));
             }
         }
         let (d, dmin) = (
-            _mm512_castsi512_ps(*p.add(76)),
-            _mm512_castsi512_ps(*p.add(77)),
+            _mm512_castsi512_ps(*p.add(KX_D)),
+            _mm512_castsi512_ps(*p.add(KX_D + 1)),
         );
         for (j, (acc, isum)) in acc.iter_mut().zip(isum).enumerate() {
             let s = side.as_ptr().add((j / T * blocks + b) * KX_SIDE) as *const i32;
             let k = j % T;
             let mut msum = zero;
             for q in 0..4 {
-                msum = dpwssd(msum, *p.add(72 + q), _mm512_set1_epi32(*s.add(4 * k + q)));
+                msum = dpwssd(
+                    msum,
+                    *p.add(KX_MINS + q),
+                    _mm512_set1_epi32(*s.add(4 * k + q)),
+                );
             }
             let da = _mm512_set1_ps(*(s.add(16 + k) as *const f32));
             let term = _mm512_sub_ps(
