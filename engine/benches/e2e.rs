@@ -2,7 +2,8 @@
 //! each in one batch) and decode (32 tokens, one per call) tokens/s at 1 and 2 threads, with the
 //! ratio per row; beside decode, the read-bandwidth ceiling (this run's measured read bandwidth
 //! at that thread count over the weight bytes one token reads); and realizar's anonymous memory
-//! (everything but the mapped file).
+//! (everything but the mapped file), with the part of it that decode's weights packed at load
+//! take (`quant::Packed`).
 //!
 //! ```sh
 //! make bench-e2e    # generates the TinyLlama-shaped model, quantizes it, then runs this
@@ -223,11 +224,16 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut peak_extra: f64 = 0.0;
+    let mut packed = Vec::new();
     for ty in ["Q4_K_M", "Q8_0"] {
         let path = dir.join(format!("tinyllama-shape-{ty}.gguf"));
         let per_token = bytes_per_token(&path);
         let mut model = Model::load(&path, Kernel::best())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        packed.push(format!(
+            "{ty} {:.1} MB",
+            model.weights.packed_bytes() as f64 / 1e6
+        ));
         for threads in [1, 2] {
             model.set_threads(threads).unwrap();
             let (pp, tg) = realizar_speeds(&model);
@@ -260,4 +266,8 @@ fn main() {
         }
     }
     println!("realizar anonymous memory beyond the mapped file: {peak_extra:.1} MB at most");
+    println!(
+        "of which decode's weights packed at load (Q4_K, Q6_K and Q8_0 matrices on AVX-512): {}",
+        packed.join(", ")
+    );
 }

@@ -264,7 +264,12 @@ impl Runtime {
         match backend {
             BackendKind::Cpu => Ok(Runtime::Cpu(model)),
             #[cfg(feature = "wgpu")]
-            BackendKind::Gpu => Ok(Runtime::Gpu(wgpu::GpuModel::new(model)?)),
+            BackendKind::Gpu => {
+                // The GPU runs every product: the CPU's decode layouts would only hold memory.
+                let mut model = model;
+                model.weights.drop_packed();
+                Ok(Runtime::Gpu(wgpu::GpuModel::new(model)?))
+            }
             #[cfg(not(feature = "wgpu"))]
             BackendKind::Gpu => {
                 drop(model);

@@ -149,6 +149,8 @@ impl Model {
                 (c, w, Format::Gguf { metadata })
             }
         };
+        let mut weights = weights;
+        weights.pack(kernel);
         Ok(Model {
             config,
             weights,

@@ -26,6 +26,9 @@ pub struct Linear {
     pub cols: usize,
     bytes: Bytes,
     pub bias: Option<Vec<f32>>,
+    /// The rows packed at load for one-token products (`Weights::pack`), where the kernel has
+    /// a layout for the type.
+    packed: Option<quant::Packed>,
 }
 
 #[derive(Debug)]
@@ -69,16 +72,84 @@ pub struct Weights {
     rope_longrope: Option<(Vec<f32>, Vec<f32>)>,
 }
 
-impl Weights {
-    pub fn matrix<'a>(&'a self, w: &'a Linear) -> QMatrix<'a> {
-        let data = match &w.bytes {
-            Bytes::Mapped(range) => {
-                &self.map.as_ref().expect("mapped weights keep their map")[range.clone()]
-            }
+impl Layer {
+    fn linears_mut(&mut self) -> [&mut Linear; 7] {
+        let l = self;
+        [
+            &mut l.q,
+            &mut l.k,
+            &mut l.v,
+            &mut l.o,
+            &mut l.gate,
+            &mut l.up,
+            &mut l.down,
+        ]
+    }
+}
+
+impl Linear {
+    /// The matrix, reading a map's range from `map`.
+    fn matrix<'a>(&'a self, map: Option<&'a Mmap>) -> QMatrix<'a> {
+        let data = match &self.bytes {
+            Bytes::Mapped(range) => &map.expect("mapped weights keep their map")[range.clone()],
             Bytes::Owned(v) => v,
         };
         // Every Linear is a matrix QMatrix::new accepted at load (or rows of one).
-        QMatrix::validated(w.ty, w.rows, w.cols, data)
+        QMatrix::validated(self.ty, self.rows, self.cols, data).with_packed(self.packed.as_ref())
+    }
+}
+
+impl Weights {
+    pub fn matrix<'a>(&'a self, w: &'a Linear) -> QMatrix<'a> {
+        w.matrix(self.map.as_ref())
+    }
+
+    /// Packs every matrix the forward pass multiplies by for `kernel`'s one-token products
+    /// (`quant::Packed`), where it has a layout for the type: each layer's seven and the LM
+    /// head (the embedding when tied; a separate embedding is only looked up, never packed).
+    pub(crate) fn pack(&mut self, kernel: quant::CheckedKernel) {
+        let map = self.map.as_ref();
+        let head = self.output.as_mut().unwrap_or(&mut self.embed);
+        let products = self
+            .layers
+            .iter_mut()
+            .flat_map(Layer::linears_mut)
+            .chain(Some(head));
+        for w in products {
+            w.packed = quant::Packed::checked(&w.matrix(map), kernel);
+        }
+    }
+
+    /// Frees the decode layouts `pack` built (a model whose products run elsewhere).
+    pub(crate) fn drop_packed(&mut self) {
+        let head = self.output.as_mut().unwrap_or(&mut self.embed);
+        for w in self
+            .layers
+            .iter_mut()
+            .flat_map(Layer::linears_mut)
+            .chain(Some(head))
+        {
+            w.packed = None;
+        }
+    }
+
+    /// Bytes of the decode layouts `pack` built: one extra copy of the matrices packed.
+    pub fn packed_bytes(&self) -> usize {
+        self.linears()
+            .filter_map(|w| w.packed.as_ref())
+            .map(|p| p.bytes())
+            .sum()
+    }
+
+    /// Every matrix: the embedding, each layer's seven, the LM head where it is its own.
+    fn linears(&self) -> impl Iterator<Item = &Linear> {
+        std::iter::once(&self.embed)
+            .chain(
+                self.layers
+                    .iter()
+                    .flat_map(|l| [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]),
+            )
+            .chain(self.output.as_ref())
     }
 
     pub fn output(&self) -> &Linear {
@@ -370,6 +441,7 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
             cols,
             bytes,
             bias,
+            packed: None,
         })
     };
     // One stored matrix holding several, stacked by rows (Phi-3's attn_qkv and ffn_up): each
@@ -394,6 +466,7 @@ fn load(src: &dyn Source, cfg: &Config) -> Result<Weights, ModelError> {
                         None => Bytes::Owned(data.to_vec()),
                     },
                     bias: None,
+                    packed: None,
                 }
             })
             .collect();

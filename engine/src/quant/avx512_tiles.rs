@@ -32,7 +32,7 @@ use super::gemm::drive_packed;
 use super::{layout, QMatrix};
 
 /// Rows per tile: one per 32-bit lane.
-const LANES: usize = 16;
+pub(super) const LANES: usize = 16;
 /// Tokens per tile, and per register of Q8_K side data (`kx_prep`): four tokens' sub-block sums
 /// fill one.
 const T: usize = 4;
@@ -80,8 +80,9 @@ unsafe fn q8_0_pack(w: &[&[u8]; LANES], panel: &mut Vec<__m512i>) {
 /// in lanes 0..4, each token's scale as f32 in lanes 4..8.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn q8_0_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
+pub(super) unsafe fn q8_0_prep<const NT: usize>(a: &[&[u8]; NT], side: &mut Vec<__m512i>) {
     use layout::q8_0::*;
+    const { assert!(NT <= T) };
     let t16 = f16_table();
     for b in 0..a[0].len() / SIZE {
         let ab = blocks_at(a, b, SIZE);
@@ -146,15 +147,16 @@ fn blocks_at<'a, const N: usize>(rows: &[&'a [u8]; N], b: usize, size: usize) ->
 
 /// Registers per block of a Q8_K token tile's prepared data: the four tokens' sub-block sums in
 /// pairs (token j's pair p in lane 4j + p, two 16-bit halves) and their scales in lanes 0..4.
-const KX_SIDE: usize = 2;
+pub(super) const KX_SIDE: usize = 2;
 
 /// Four tokens' Q8_K data per block besides the quants: each token's sub-block sums (the sums
 /// of its 32-element sub-blocks 2p and 2p + 1 side by side, for a `vpdpwssd` by a pair of
 /// per-row factors) and its scale.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn kx_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
+pub(super) unsafe fn kx_prep<const NT: usize>(a: &[&[u8]; NT], side: &mut Vec<__m512i>) {
     use layout::q8_k::{BSUMS, SIZE as ASIZE};
+    const { assert!(NT <= T) };
     for b in 0..a[0].len() / ASIZE {
         let ab = blocks_at(a, b, ASIZE);
         let mut pair_sums = _mm512_setzero_si512();
@@ -166,7 +168,7 @@ unsafe fn kx_prep(a: &[&[u8]; T], side: &mut Vec<__m512i>) {
             );
             pair_sums = _mm512_mask_broadcast_i32x4(pair_sums, 0xF << (4 * j), sums);
         }
-        let da: [f32; T] = std::array::from_fn(|j| q8_k_scale(ab[j]));
+        let da: [f32; T] = std::array::from_fn(|j| if j < NT { q8_k_scale(ab[j]) } else { 0.0 });
         side.push(pair_sums);
         side.push(_mm512_castps_si512(_mm512_zextps128_ps512(_mm_loadu_ps(
             da.as_ptr(),
@@ -510,7 +512,7 @@ unsafe fn kx<const Q5: bool>(
         |w, panel| kx_pack::<Q5>(w, panel),
         |a, side| {
             for four in a.chunks_exact(T) {
-                kx_prep(four.try_into().expect("four tokens"), side);
+                kx_prep::<T>(four.try_into().expect("four tokens"), side);
             }
         },
         |panel, side, _, a, y| kx_tile(panel, side, a, y),

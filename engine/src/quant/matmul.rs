@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 
 use super::kernel::CheckedKernel;
+use super::packed::GROUP;
 use super::types::{self, q8_0, Row};
 use super::{GgmlType, Kernel, QMatrix, QuantError};
 use crate::faults::{self, Fault};
@@ -126,10 +127,18 @@ pub(crate) fn matmul_input(
         Some(Row::Float(_)) => bytemuck::cast_slice(x),
         _ => acts,
     };
+    // One token over the rows packed at load for this kernel (`packed.rs`): whole groups per
+    // task. It gives the row dot's bits, faster.
+    let packed = w
+        .packed()
+        .filter(|p| n == 1 && p.kernel() == kernel && matches!(dot, Some(Row::Quant(_))));
     // Each task owns a contiguous run of the output: its rows for every token (`[n, rows]` of
     // its own), copied into place after.
     let mut yt = vec![0.0f32; w.rows * n];
-    let per_task = rows_per_task(w.rows);
+    let per_task = match packed {
+        Some(_) => rows_per_task(w.rows).next_multiple_of(GROUP),
+        None => rows_per_task(w.rows),
+    };
     yt.par_chunks_mut(per_task * n)
         .enumerate()
         .try_for_each(|(task, out)| {
@@ -141,9 +150,16 @@ pub(crate) fn matmul_input(
                 return Ok(());
             }
             let rows = out.len() / n;
+            let first = task * per_task;
+            let mut done = 0;
+            if let Some(p) = packed {
+                let groups = out.len().min(p.rows().saturating_sub(first)) / GROUP;
+                p.run(first / GROUP, groups, acts, out);
+                done = groups * GROUP;
+            }
             let mut scratch = Vec::new();
-            for i in 0..rows {
-                let row = w.row(task * per_task + i);
+            for i in done..rows {
+                let row = w.row(first + i);
                 if dot.is_none() {
                     scratch.resize(w.cols, 0.0);
                     super::dequantize(w.ty, row, &mut scratch)?;

@@ -7,6 +7,8 @@
 //! - `avx2.rs`, `avx512.rs`: the SIMD row dots, per instruction set.
 //! - `gemm.rs`, `avx2_tiles.rs`, `avx512_tiles.rs`: prefill's tiled products (several rows by
 //!   several tokens in registers), equal to their instruction set's row dots bit for bit.
+//! - `packed.rs`, `avx512_decode.rs`: decode's products of one token over weights re-laid at
+//!   load, sixteen rows a group, equal to the row dots bit for bit.
 //! - `kernel.rs`: which instruction set runs, from the CPU's features.
 //! - `qmatrix.rs`: a borrowed row-major matrix of blocks.
 //! - `matmul.rs`: `y = W x` and `Y = W X`, split across threads.
@@ -14,11 +16,13 @@
 mod avx2;
 mod avx2_tiles;
 mod avx512;
+mod avx512_decode;
 mod avx512_tiles;
 mod gemm;
 mod ggml_type;
 mod kernel;
 mod matmul;
+mod packed;
 mod qmatrix;
 mod types;
 
@@ -27,6 +31,7 @@ pub(crate) use kernel::CheckedKernel;
 pub use kernel::{CpuFeatures, Kernel, FEATURES};
 pub use matmul::{matmul, matvec};
 pub(crate) use matmul::{matmul_input, Input};
+pub use packed::Packed;
 pub use qmatrix::QMatrix;
 pub use types::nearest_int;
 

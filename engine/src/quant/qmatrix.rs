@@ -2,7 +2,7 @@
 //! (`QMatrix::from_gguf`, which reads one from a GGUF tensor, lives with the GGUF reader so that
 //! quant does not depend on the file format.)
 
-use super::{GgmlType, QuantError};
+use super::{GgmlType, Packed, QuantError};
 
 /// A row-major matrix of any dequantizable type, borrowing its bytes.
 #[derive(Clone, Copy, Debug)]
@@ -12,6 +12,8 @@ pub struct QMatrix<'a> {
     pub cols: usize,
     data: &'a [u8],
     row_bytes: usize,
+    /// The same rows packed at load for one-token products, where the model has them.
+    packed: Option<&'a Packed>,
 }
 
 impl<'a> QMatrix<'a> {
@@ -44,6 +46,7 @@ impl<'a> QMatrix<'a> {
             cols,
             data,
             row_bytes,
+            packed: None,
         })
     }
 
@@ -61,7 +64,19 @@ impl<'a> QMatrix<'a> {
             cols,
             data,
             row_bytes,
+            packed: None,
         }
+    }
+
+    /// The matrix with its rows also packed for decode (`Packed::new` of this matrix): its
+    /// one-token products on that kernel read them instead.
+    pub fn with_packed(self, packed: Option<&'a Packed>) -> Self {
+        debug_assert!(packed.is_none_or(|p| p.rows() <= self.rows));
+        QMatrix { packed, ..self }
+    }
+
+    pub(crate) fn packed(&self) -> Option<&'a Packed> {
+        self.packed
     }
 
     pub fn row(&self, r: usize) -> &'a [u8] {

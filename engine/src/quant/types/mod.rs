@@ -11,6 +11,7 @@
 #![allow(non_camel_case_types)]
 
 use super::gemm::Gemm;
+use super::packed::Decode;
 use super::{GgmlType, Kernel};
 
 /// A block type's byte layout (ggml-common.h) as `pub mod layout`: `SIZE` and one byte range per
@@ -93,6 +94,7 @@ pub(crate) struct Entry {
     rows: [Option<Row>; Kernel::ALL.len()],
     /// Tiled products for several tokens (`gemm.rs`), indexed the same way.
     tiles: [Option<Gemm>; Kernel::ALL.len()],
+    decodes: [Option<Decode>; Kernel::ALL.len()],
 }
 
 impl Entry {
@@ -108,6 +110,7 @@ impl Entry {
             quantize: B::quantize,
             rows: [B::VEC_DOT, avx2, avx512],
             tiles: [None; Kernel::ALL.len()],
+            decodes: [None; Kernel::ALL.len()],
         }
     }
 
@@ -122,6 +125,17 @@ impl Entry {
     /// The tiled product `kernel` runs for several tokens: only its own, never another
     /// kernel's, since a tile equals its own instruction set's row dot bit for bit and no
     /// other's. `None`: each (row, token) pair runs the row dot.
+    /// A decode layout packed at load (`packed.rs`), for AVX-512 only: its one-token product.
+    fn decoded(mut self, avx512: Option<Decode>) -> Self {
+        self.decodes[Kernel::Avx512 as usize] = avx512;
+        self
+    }
+
+    /// The decode layout of exactly this kernel: a layout is packed for one.
+    pub fn decode(&self, kernel: Kernel) -> Option<Decode> {
+        self.decodes[kernel as usize]
+    }
+
     pub fn tile(&self, kernel: Kernel) -> Option<Gemm> {
         self.tiles[kernel as usize]
     }
@@ -159,6 +173,27 @@ macro_rules! tiles {
 }
 
 /// Without x86-64 there are no tiles.
+/// A decode layout as a safe `Decode`; SAFETY as for `simd!`: a layout is only packed for a
+/// kernel checked to run here (`Packed::new` takes a `CheckedKernel`), and only run under it.
+#[cfg(target_arch = "x86_64")]
+macro_rules! decode {
+    ($pack:ident, $run:ident) => {
+        Some(Decode {
+            pack: |rows, out| unsafe { super::avx512_decode::$pack(rows, out) },
+            run: |lines, groups, acts, y| unsafe {
+                super::avx512_decode::$run(lines, groups, acts, y)
+            },
+        })
+    };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+macro_rules! decode {
+    ($($any:tt)*) => {
+        None
+    };
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 macro_rules! tiles {
     ($($any:tt)*) => {
@@ -215,7 +250,8 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
             simd!(Quant, avx2::q8_0_row),
             simd!(Quant, avx512::q8_0_row),
         )
-        .tiled(tiles!(avx2_tiles::q8_0), tiles!(avx512_tiles::q8_0)),
+        .tiled(tiles!(avx2_tiles::q8_0), tiles!(avx512_tiles::q8_0))
+        .decoded(decode!(q8_0_pack_group, q8_0_run)),
         T::Q8_1 => Entry::of::<q8_1::BlockQ8_1>(None, None),
         T::Q2_K => Entry::of::<q2_k::BlockQ2_K>(None, None),
         T::Q3_K => Entry::of::<q3_k::BlockQ3_K>(None, None),
@@ -223,7 +259,8 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
             simd!(Quant, avx2::q4_k_row),
             simd!(Quant, avx512::q4_k_row),
         )
-        .tiled(tiles!(avx2_tiles::q4_k), tiles!(avx512_tiles::q4_k)),
+        .tiled(tiles!(avx2_tiles::q4_k), tiles!(avx512_tiles::q4_k))
+        .decoded(decode!(q4_k_pack_group, q4_k_run)),
         T::Q5_K => Entry::of::<q5_k::BlockQ5_K>(
             simd!(Quant, avx2::q5_k_row),
             simd!(Quant, avx512::q5_k_row),
@@ -233,7 +270,8 @@ pub(crate) fn entry(ty: GgmlType) -> Option<Entry> {
             simd!(Quant, avx2::q6_k_row),
             simd!(Quant, avx512::q6_k_row),
         )
-        .tiled(tiles!(avx2_tiles::q6_k), tiles!(avx512_tiles::q6_k)),
+        .tiled(tiles!(avx2_tiles::q6_k), tiles!(avx512_tiles::q6_k))
+        .decoded(decode!(q6_k_pack_group, q6_k_run)),
         T::Q8_K => Entry::of::<q8_k::BlockQ8_K>(None, None),
         _ => return None,
     };
