@@ -73,6 +73,12 @@ pub struct Weights {
 }
 
 impl Layer {
+    fn linears(&self) -> [&Linear; 7] {
+        [
+            &self.q, &self.k, &self.v, &self.o, &self.gate, &self.up, &self.down,
+        ]
+    }
+
     fn linears_mut(&mut self) -> [&mut Linear; 7] {
         let l = self;
         [
@@ -105,30 +111,23 @@ impl Weights {
     }
 
     /// Packs every matrix the forward pass multiplies by for `kernel`'s one-token products
-    /// (`quant::Packed`), where it has a layout for the type: each layer's seven and the LM
-    /// head (the embedding when tied; a separate embedding is only looked up, never packed).
+    /// (`quant::Packed`), where it has a layout for the type.
     pub(crate) fn pack(&mut self, kernel: quant::CheckedKernel) {
         let map = self.map.as_ref();
-        let head = self.output.as_mut().unwrap_or(&mut self.embed);
-        let products = self
-            .layers
-            .iter_mut()
-            .flat_map(Layer::linears_mut)
-            .chain(Some(head));
-        for w in products {
+        for w in products_mut(
+            &mut self.layers,
+            self.output.as_mut().unwrap_or(&mut self.embed),
+        ) {
             w.packed = quant::Packed::checked(&w.matrix(map), kernel);
         }
     }
 
     /// Frees the decode layouts `pack` built (a model whose products run elsewhere).
     pub(crate) fn drop_packed(&mut self) {
-        let head = self.output.as_mut().unwrap_or(&mut self.embed);
-        for w in self
-            .layers
-            .iter_mut()
-            .flat_map(Layer::linears_mut)
-            .chain(Some(head))
-        {
+        for w in products_mut(
+            &mut self.layers,
+            self.output.as_mut().unwrap_or(&mut self.embed),
+        ) {
             w.packed = None;
         }
     }
@@ -144,11 +143,7 @@ impl Weights {
     /// Every matrix: the embedding, each layer's seven, the LM head where it is its own.
     fn linears(&self) -> impl Iterator<Item = &Linear> {
         std::iter::once(&self.embed)
-            .chain(
-                self.layers
-                    .iter()
-                    .flat_map(|l| [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]),
-            )
+            .chain(self.layers.iter().flat_map(Layer::linears))
             .chain(self.output.as_ref())
     }
 
@@ -162,34 +157,30 @@ impl Weights {
 
     /// Whether any matrix is block-quantized (rather than F32, F16 or BF16).
     pub fn quantized(&self) -> bool {
-        let q = |w: &Linear| w.ty.block_size() > 1;
-        q(&self.embed)
-            || self.output.as_ref().is_some_and(q)
-            || self.layers.iter().any(|l| {
-                [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]
-                    .into_iter()
-                    .any(q)
-            })
+        self.linears().any(|w| w.ty.block_size() > 1)
     }
 
     /// Bytes of weights held in memory rather than in the file's map.
     pub fn owned_bytes(&self) -> usize {
-        let own = |w: &Linear| match &w.bytes {
-            Bytes::Owned(v) => v.len(),
-            Bytes::Mapped(_) => 0,
-        };
-        let layers: usize = self
-            .layers
-            .iter()
-            .map(|l| {
-                [&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]
-                    .map(own)
-                    .iter()
-                    .sum::<usize>()
+        self.linears()
+            .map(|w| match &w.bytes {
+                Bytes::Owned(v) => v.len(),
+                Bytes::Mapped(_) => 0,
             })
-            .sum();
-        layers + own(&self.embed) + self.output.as_ref().map_or(0, own)
+            .sum()
     }
+}
+
+/// The matrices a forward pass multiplies by: each layer's seven and the LM head (the embedding
+/// when tied; a separate embedding is only looked up, row by row).
+fn products_mut<'a>(
+    layers: &'a mut [Layer],
+    head: &'a mut Linear,
+) -> impl Iterator<Item = &'a mut Linear> {
+    layers
+        .iter_mut()
+        .flat_map(Layer::linears_mut)
+        .chain(Some(head))
 }
 
 /// One tensor as a source holds it: type, row-major `[rows, cols]` (a vector is one row), bytes.

@@ -44,7 +44,7 @@ fn registers(lines: &[Line]) -> &[__m512i] {
 /// The Q4_K and Q6_K groups do more per line and were no faster with one (Q4_K on 24 FFN
 /// matrices: 15.2 GB/s without, 9.5 with 8 KiB to L1, no better with 16 KiB to L2).
 #[inline(always)]
-pub(super) unsafe fn prefetch_ahead(p: *const __m512i, lines: usize) {
+unsafe fn prefetch_ahead(p: *const __m512i, lines: usize) {
     const AHEAD: usize = 16384;
     let ahead = (p as *const u8).wrapping_add(AHEAD);
     for line in 0..lines {
@@ -57,17 +57,24 @@ pub(super) unsafe fn prefetch_ahead(p: *const __m512i, lines: usize) {
 /// odd block leaves the second half unused), then each block's quants with 128 added (8: line
 /// k holds quants 4k..4k + 4 of row r in lane r, unsigned for `vpdpbusd` as in the prefill
 /// tile): 1088 bytes for two blocks of 16 rows, as in the file.
-const Q8_PAIR_LINES: usize = 17;
+const Q8_PAIR_LINES: usize = 1 + 2 * Q8_QUANTS;
+/// Lines of one block's quants.
+const Q8_QUANTS: usize = 8;
+
+/// Lines of a Q8_0 group of `blocks` blocks: whole pairs, then a last block's d line and quants.
+const fn q8_0_group_lines(blocks: usize) -> usize {
+    blocks / 2 * Q8_PAIR_LINES + blocks % 2 * (1 + Q8_QUANTS)
+}
 
 /// Q8_0: 16 rows regrouped as `Q8_PAIR_LINES` describes. (Plain code, as `q4_k_pack_group`.)
 pub(crate) unsafe fn q8_0_pack_group(rows: &[&[u8]; LANES], out: &mut Vec<Line>) {
     use layout::q8_0::{D, QS, SIZE};
     let blocks = rows[0].len() / SIZE;
+    let start = out.len();
+    out.resize(start + q8_0_group_lines(blocks), Line([0; 64]));
     for b in 0..blocks {
-        let start = out.len();
-        let d_line = start - (b % 2) * 9;
-        out.resize(start + if b % 2 == 0 { 9 } else { 8 }, Line([0; 64]));
-        let quants = out.len() - 8;
+        let d_line = start + b / 2 * Q8_PAIR_LINES;
+        let quants = d_line + 1 + Q8_QUANTS * (b % 2);
         for (r, row) in rows.iter().enumerate() {
             let wb = &row[b * SIZE..(b + 1) * SIZE];
             let at = 32 * (b % 2) + 2 * r;
@@ -90,7 +97,7 @@ pub(crate) unsafe fn q8_0_run(lines: &[Line], groups: usize, a: &[u8], y: &mut [
     let blocks = a.len() / SIZE;
     let mut side = Vec::with_capacity(blocks);
     q8_0_prep::<1>(&[a], &mut side);
-    let group_lines = blocks / 2 * Q8_PAIR_LINES + blocks % 2 * 9;
+    let group_lines = q8_0_group_lines(blocks);
     let panel = registers(lines);
     assert!(panel.len() >= groups * group_lines && y.len() >= groups * LANES);
     for (g, y) in y.chunks_exact_mut(LANES).take(groups).enumerate() {
@@ -98,8 +105,8 @@ pub(crate) unsafe fn q8_0_run(lines: &[Line], groups: usize, a: &[u8], y: &mut [
         let mut acc = [_mm512_setzero_ps(); 4];
         for b in 0..blocks {
             let d_line = group.add(b / 2 * Q8_PAIR_LINES);
-            let quants = d_line.add(1 + 8 * (b % 2));
-            prefetch_ahead(quants, 8);
+            let quants = d_line.add(1 + Q8_QUANTS * (b % 2));
+            prefetch_ahead(quants, Q8_QUANTS);
             let s = side.as_ptr().add(b) as *const i32;
             let aq = a.as_ptr().add(b * SIZE + QS.start) as *const i32;
             let four = |k: usize| _mm512_set1_epi32(aq.add(k).read_unaligned());
