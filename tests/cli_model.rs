@@ -84,6 +84,57 @@ fn logits_command_matches_hf_f64_batch_and_incremental_bit_for_bit_alike() {
     assert_eq!(outputs[0], outputs[2]);
 }
 
+/// `--no-pack` leaves out the decode layout the AVX-512 kernel packs at load, and one token
+/// per call then gives the same bits from the mapped rows; the library says which it holds.
+#[test]
+fn no_pack_decodes_the_same_bits_from_the_mapped_rows() {
+    use realizar::model::Model;
+    use realizar::quant::Kernel;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = golden_tokens("tiny-gqa");
+    let packs = Kernel::Avx512.check().is_ok();
+    for file in ["Q4_K_M", "Q6_K", "Q8_0"] {
+        let m = model(&format!("tiny-gqa/tiny-gqa-{file}.gguf"));
+        let path = std::path::Path::new(&m);
+        let packed = Model::load(path, Kernel::best()).unwrap();
+        let unpacked = Model::load_unpacked(path, Kernel::best()).unwrap();
+        assert_eq!(unpacked.weights.packed_bytes(), 0, "{file}");
+        assert_eq!(packed.weights.packed_bytes() > 0, packs, "{file}");
+        let mut outputs = Vec::new();
+        for extra in [&[][..], &["--no-pack"][..]] {
+            let out = dir.path().join(format!("{file}{}.npy", extra.len()));
+            let mut args = vec![
+                "logits",
+                &m,
+                "--tokens",
+                &tokens,
+                "--incremental",
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            args.extend_from_slice(extra);
+            let r = realizar(&args);
+            assert_eq!(r.code, 0, "{file} {extra:?}: {}", r.stderr);
+            outputs.push(read_npy(&out).1);
+        }
+        assert!(outputs[0].iter().all(|v| v.is_finite()), "{file}");
+        assert_eq!(outputs[0], outputs[1], "{file}");
+    }
+    // `run` says what the layout holds, and the same seed gives the same text without it.
+    let m = model("tiny-gqa/tiny-gqa-Q4_K_M.gguf");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", &m, "--prompt", "Hello", "--max-tokens", "8"];
+        args.extend_from_slice(extra);
+        let r = realizar(&args);
+        assert_eq!(r.code, 0, "{extra:?}: {}", r.stderr);
+        r
+    };
+    let (with, without) = (run(&[]), run(&["--no-pack"]));
+    assert_eq!(with.stdout, without.stdout);
+    let says = |r: &common::CliOutput| r.stderr.contains("decode layout packed at load: ");
+    assert_eq!((says(&with), says(&without)), (packs, false));
+}
+
 #[test]
 fn tokenize_command_prints_llama_cpp_ids_as_json() {
     let m = model("tiny-gqa/tiny-gqa-Q8_0.gguf");

@@ -254,9 +254,13 @@ impl CacheState for RuntimeCache {
 
 impl Runtime {
     /// Loads `path` (see [`Model::load`]) and puts it on `backend`. `kernel` is the CPU kernel
-    /// (the GPU backend ignores it).
+    /// (the GPU backend ignores it, and the model goes to it without the CPU's decode layout).
     pub fn load(path: &Path, kernel: Kernel, backend: BackendKind) -> Result<Self, ModelError> {
-        Self::on(Model::load(path, kernel)?, backend)
+        let model = match backend {
+            BackendKind::Cpu => Model::load(path, kernel)?,
+            BackendKind::Gpu => Model::load_unpacked(path, kernel)?,
+        };
+        Self::on(model, backend)
     }
 
     /// `model` on `backend`: for the GPU, its weights uploaded to the device.

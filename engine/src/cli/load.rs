@@ -7,19 +7,40 @@ use crate::model::{Format, Model, ModelError};
 use crate::quant::Kernel;
 use crate::tokenizer::Tokenizer;
 
+/// How to load and run a model: the model-running commands' common options.
+pub struct Load {
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    pub kernel: Kernel,
+    pub backend: BackendKind,
+    /// Whether the CPU kernel's decode layout is packed at load (`Model::load`).
+    pub pack: bool,
+}
+
+impl Load {
+    /// Every default: all cores, the fastest kernel, the CPU, packed.
+    pub fn best_cpu() -> Self {
+        Load {
+            threads: 0,
+            kernel: Kernel::best(),
+            backend: BackendKind::Cpu,
+            pack: true,
+        }
+    }
+}
+
 /// The model on the backend asked for: a GPU that cannot start or cannot run it is an error.
-pub fn load_model(
-    path: &Path,
-    threads: usize,
-    kernel: Kernel,
-    backend: BackendKind,
-) -> Result<Runtime, String> {
-    let mut model = Runtime::load(path, kernel, backend).map_err(|e| match e {
+pub fn load_model(path: &Path, load: &Load) -> Result<Runtime, String> {
+    let model = match load.pack {
+        true => Runtime::load(path, load.kernel, load.backend),
+        false => Model::load_unpacked(path, load.kernel).and_then(|m| Runtime::on(m, load.backend)),
+    };
+    let mut model = model.map_err(|e| match e {
         ModelError::Io { .. } => e.to_string(),
         ModelError::Gpu(e) => format!("{}: --backend gpu: {e}", path.display()),
         _ => format!("{}: {e}", path.display()),
     })?;
-    model.set_threads(threads).map_err(|e| e.to_string())?;
+    model.set_threads(load.threads).map_err(|e| e.to_string())?;
     Ok(model)
 }
 

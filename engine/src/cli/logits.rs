@@ -4,11 +4,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::load::{load_model, load_tokenizer};
-use crate::backend::{BackendKind, Forward, Runtime};
+use super::load::{load_model, load_tokenizer, Load};
+use crate::backend::{Forward, Runtime};
 use crate::format::npy;
 use crate::model::Logits;
-use crate::quant::Kernel;
 
 pub struct LogitsArgs<'a> {
     pub model: &'a Path,
@@ -16,9 +15,7 @@ pub struct LogitsArgs<'a> {
     pub prompt: Option<&'a str>,
     pub out_path: &'a PathBuf,
     pub incremental: bool,
-    pub threads: usize,
-    pub kernel: Kernel,
-    pub backend: BackendKind,
+    pub load: Load,
 }
 
 /// Every position's logits, `[tokens.len(), vocab]` row-major: the sequence as one batch, or
@@ -45,7 +42,7 @@ pub fn logits_of(model: &Runtime, tokens: &[u32], incremental: bool) -> Result<V
 
 /// `realizar logits`: per-position f32 logits `[n_tokens, n_vocab]` as .npy.
 pub fn logits(a: LogitsArgs, out: &mut dyn Write) -> Result<(), String> {
-    let model = load_model(a.model, a.threads, a.kernel, a.backend)?;
+    let model = load_model(a.model, &a.load)?;
     let tokens: Vec<u32> = match (a.tokens, a.prompt) {
         (Some(list), _) => list
             .split(',')

@@ -89,16 +89,8 @@ enum Command {
         /// One token per forward call instead of one batch.
         #[arg(long)]
         incremental: bool,
-        /// Worker threads (0: one per core).
-        #[arg(long, default_value_t = 0)]
-        threads: usize,
-        /// The CPU kernel for matrix products; one this CPU lacks is an error, never a fallback.
-        #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
-        kernel: KernelArg,
-        /// Where the forward pass runs; a GPU that cannot run the model is an error, never a
-        /// fallback to the CPU (`realizar backends` lists this machine's adapters).
-        #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
-        backend: BackendArg,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// Answer one request of the oracle's engine protocol (docs/engine-protocol.md).
     ///
@@ -157,19 +149,11 @@ enum Command {
         repeat_penalty: f32,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Worker threads (0: one per core).
-        #[arg(long, default_value_t = 0)]
-        threads: usize,
         /// KV cache positions (0: the model's context length, at most 4096).
         #[arg(long, default_value_t = 0)]
         ctx: usize,
-        /// The CPU kernel for matrix products; one this CPU lacks is an error, never a fallback.
-        #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
-        kernel: KernelArg,
-        /// Where the forward pass runs; a GPU that cannot run the model is an error, never a
-        /// fallback to the CPU (`realizar backends` lists this machine's adapters).
-        #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
-        backend: BackendArg,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// The backends (cpu, gpu) and the GPU adapters wgpu finds on this machine.
     ///
@@ -193,6 +177,37 @@ enum Command {
         #[arg(long, value_delimiter = ',', value_name = "FEATURE")]
         without: Vec<String>,
     },
+}
+
+/// How the model-running commands (`logits`, `run`) load and run the model.
+#[derive(clap::Args)]
+struct EngineArgs {
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// The CPU kernel for matrix products; one this CPU lacks is an error, never a fallback.
+    #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
+    kernel: KernelArg,
+    /// Where the forward pass runs; a GPU that cannot run the model is an error, never a
+    /// fallback to the CPU (`realizar backends` lists this machine's adapters).
+    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+    backend: BackendArg,
+    /// Decode from the mapped file's rows instead of the copy the avx512 kernel packs at load
+    /// (its Q4_K, Q6_K and Q8_0 matrices, one row per lane): about that much less memory, a
+    /// slower decode, the same bits. Other kernels and the GPU pack nothing.
+    #[arg(long)]
+    no_pack: bool,
+}
+
+impl EngineArgs {
+    fn load(&self) -> load::Load {
+        load::Load {
+            threads: self.threads,
+            kernel: self.kernel.kernel(),
+            backend: self.backend.kind(),
+            pack: !self.no_pack,
+        }
+    }
 }
 
 /// `--kernel`: a named kernel, or the fastest this CPU runs.
@@ -274,9 +289,7 @@ where
             prompt,
             out: path,
             incremental,
-            threads,
-            kernel,
-            backend,
+            engine,
         } => logits::logits(
             logits::LogitsArgs {
                 model: &model,
@@ -284,9 +297,7 @@ where
                 prompt: prompt.as_deref(),
                 out_path: &path,
                 incremental,
-                threads,
-                kernel: kernel.kernel(),
-                backend: backend.kind(),
+                load: engine.load(),
             },
             out,
         ),
@@ -308,10 +319,8 @@ where
             min_p,
             repeat_penalty,
             seed,
-            threads,
             ctx,
-            kernel,
-            backend,
+            engine,
         } => {
             let sampler = crate::sampling::SamplerConfig {
                 temperature,
@@ -327,9 +336,7 @@ where
                 prompt: &prompt,
                 max_tokens,
                 ctx,
-                threads,
-                kernel: kernel.kernel(),
-                backend: backend.kind(),
+                load: engine.load(),
                 sampler,
             };
             run::run(args, out, err)

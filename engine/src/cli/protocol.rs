@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::backend::{BackendKind, Forward};
+use crate::backend::Forward;
 use crate::format::npy;
-use crate::quant::Kernel;
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
 /// The protocol version this side speaks.
@@ -80,7 +79,7 @@ pub fn run(path: &Path) -> Result<(), String> {
             output,
         } => {
             version(protocol)?;
-            let model = super::load::load_model(&model, 0, Kernel::best(), BackendKind::Cpu)?;
+            let model = super::load::load_model(&model, &super::load::Load::best_cpu())?;
             let values =
                 super::logits::logits_of(&model, &tokens, matches!(mode, Mode::Incremental))?;
             let shape = [tokens.len(), model.config().vocab];
@@ -95,7 +94,7 @@ pub fn run(path: &Path) -> Result<(), String> {
             output,
         } => {
             version(protocol)?;
-            let model = super::load::load_model(&model, 0, Kernel::best(), BackendKind::Cpu)?;
+            let model = super::load::load_model(&model, &super::load::Load::best_cpu())?;
             let trace = model.trace_batch(&tokens).map_err(|e| e.to_string())?;
             std::fs::create_dir_all(&output)
                 .map_err(|e| format!("creating {}: {e}", output.display()))?;

@@ -4,11 +4,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use super::load::{load_model, load_tokenizer};
-use crate::backend::BackendKind;
+use super::load::{load_model, load_tokenizer, Load};
 use crate::generation::Generation;
 use crate::model::ModelError;
-use crate::quant::Kernel;
 use crate::sampling::SamplerConfig;
 use crate::tokenizer::Utf8Stream;
 
@@ -17,15 +15,13 @@ pub struct RunArgs<'a> {
     pub prompt: &'a str,
     pub max_tokens: usize,
     pub ctx: usize,
-    pub threads: usize,
-    pub kernel: Kernel,
-    pub backend: BackendKind,
+    pub load: Load,
     pub sampler: SamplerConfig,
 }
 
 /// `realizar run`: prefill the prompt in one batch, then decode token by token, streaming text.
 pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), String> {
-    let model = load_model(a.model, a.threads, a.kernel, a.backend)?;
+    let model = load_model(a.model, &a.load)?;
     let tok = load_tokenizer(model.model(), a.model)?;
     let prompt = tok.encode(a.prompt, true, false);
     let started = Instant::now();
@@ -68,5 +64,13 @@ pub fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), S
         decode_calls as f64 / decode_secs.max(1e-9),
         model.device(),
     );
+    let packed = model.model().weights.packed_bytes();
+    if packed > 0 {
+        let _ = writeln!(
+            err,
+            "decode layout packed at load: {:.1} MB beyond the mapped file (--no-pack leaves it out)",
+            packed as f64 / 1e6
+        );
+    }
     Ok(())
 }

@@ -129,8 +129,17 @@ impl Config {
 }
 
 impl Model {
-    /// A GGUF file, or a HuggingFace directory (config.json + safetensors).
+    /// A GGUF file, or a HuggingFace directory (config.json + safetensors), with the decode
+    /// layout `kernel` packs at load (`quant::Packed`: AVX-512's Q4_K, Q6_K and Q8_0 matrices).
     pub fn load(path: &Path, kernel: Kernel) -> Result<Self, ModelError> {
+        let mut model = Self::load_unpacked(path, kernel)?;
+        model.weights.pack(model.kernel);
+        Ok(model)
+    }
+
+    /// `load` without the decode layout: one token's products read the mapped rows, as
+    /// prefill's do (the same bits, slower, about one copy of the packed matrices less memory).
+    pub fn load_unpacked(path: &Path, kernel: Kernel) -> Result<Self, ModelError> {
         let kernel = kernel.checked()?;
         let (config, weights, format) = match detect(path)? {
             FileKind::HfDir => {
@@ -149,8 +158,6 @@ impl Model {
                 (c, w, Format::Gguf { metadata })
             }
         };
-        let mut weights = weights;
-        weights.pack(kernel);
         Ok(Model {
             config,
             weights,
