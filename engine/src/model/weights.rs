@@ -123,6 +123,7 @@ impl Weights {
     }
 
     /// Frees the decode layouts `pack` built (a model whose products run elsewhere).
+    #[cfg(feature = "wgpu")]
     pub(crate) fn drop_packed(&mut self) {
         for w in products_mut(
             &mut self.layers,
