@@ -92,7 +92,8 @@ fn no_pack_decodes_the_same_bits_from_the_mapped_rows() {
     use realizar::quant::Kernel;
     let dir = tempfile::tempdir().unwrap();
     let tokens = golden_tokens("tiny-gqa");
-    let packs = Kernel::Avx512.check().is_ok();
+    // The kernel `Model::load` runs on here has a decode layout only if it is AVX-512's.
+    let packs = Kernel::best() == Kernel::Avx512;
     for file in ["Q4_K_M", "Q6_K", "Q8_0"] {
         let m = model(&format!("tiny-gqa/tiny-gqa-{file}.gguf"));
         let path = std::path::Path::new(&m);

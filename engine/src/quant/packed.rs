@@ -3,10 +3,11 @@
 //! Decode streams every weight once per token, so a row dot's per-block work (scales, a
 //! horizontal sum, the float tail) is paid for every row; a group pays it once for sixteen.
 //!
-//! The layout is one extra copy of the matrices it is built for (Q4_K, Q6_K and Q8_0 on AVX-512; its
-//! size is in `bytes`), and its products equal the kernel's row dots bit for bit, so whether a
-//! token goes through it changes nothing but speed. Rows past the last whole group, and every
-//! product of more than one token (the prefill tiles), read the mapped file as before.
+//! The layout is one extra copy of the matrices it is built for (Q4_K, Q6_K and Q8_0 on
+//! AVX-512; its size is in `bytes`), and its products equal the kernel's row dots bit for bit,
+//! so whether a token goes through it changes nothing but speed. Rows past the last whole
+//! group, and every product of more than one token (the prefill tiles), read the mapped file
+//! as before (`Model::load_unpacked` builds none at all).
 
 use rayon::prelude::*;
 
